@@ -1,0 +1,130 @@
+//! Wiring: opening the database, loading keys, building the router, and
+//! running the server with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::identity::bootstrap::{bootstrap_if_empty, BootstrapCredential};
+use crate::identity::sessions::SessionKeys;
+use crate::identity::IdentityError;
+use crate::store::{self, Db, StoreError};
+use crate::tokens::{load_peppers, LastUsedRecorder, Peppers};
+
+/// What every request handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub peppers: Arc<Peppers>,
+    pub sessions: Arc<SessionKeys>,
+    pub last_used: LastUsedRecorder,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the database, runs migrations and loads the server's keys. The CLI
+/// uses this too, so that the pepper is created on first use by whichever
+/// runs first.
+pub async fn open(config: &Config) -> Result<AppState, StoreError> {
+    let db = store::connect(&config.database_url, config.db_max_connections).await?;
+    db.migrate().await?;
+    let pepper = config
+        .token_pepper
+        .as_ref()
+        .map(|(v, s)| (*v, s.0.as_bytes()));
+    let peppers = load_peppers(&db, pepper).await?;
+    let sessions = SessionKeys::load(&db, config.session_ttl_seconds).await?;
+    Ok(AppState {
+        db,
+        peppers: Arc::new(peppers),
+        sessions: Arc::new(sessions),
+        last_used: LastUsedRecorder::default(),
+    })
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts serving on `listener`. Returns the server and, on an empty
+    /// database, the bootstrap credential to show once.
+    pub async fn start(
+        config: Config,
+        listener: TcpListener,
+    ) -> Result<(Server, Option<BootstrapCredential>), StartError> {
+        let state = open(&config).await?;
+        let bootstrap = bootstrap_if_empty(&state.db).await?;
+        let addr = listener.local_addr()?;
+        let router = crate::http::router(state.clone(), &config);
+        let flusher = state
+            .last_used
+            .spawn_flusher(state.db.clone(), config.last_used_flush);
+        let (tx, rx) = oneshot::channel::<()>();
+        let final_state = state.clone();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+            flusher.abort();
+            if let Err(e) = final_state.last_used.flush(&final_state.db).await {
+                tracing::error!(error = %e, "final flush of token last-used data failed");
+            }
+        });
+        tracing::info!(%addr, backend = state.db.backend_name(), "scimitar listening");
+        Ok((
+            Server {
+                addr,
+                state,
+                shutdown: Some(tx),
+                task,
+            },
+            bootstrap,
+        ))
+    }
+
+    /// Stops accepting, lets in-flight requests finish, flushes last-used
+    /// data, and returns when all of that is done.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.state.db.close().await;
+    }
+
+    /// Waits until the server stops (after [`Server::shutdown`] from a signal
+    /// handler, or an error).
+    pub fn stop_handle(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+
+    pub async fn wait(self) {
+        let _ = self.task.await;
+        self.state.db.close().await;
+    }
+}

@@ -1,0 +1,237 @@
+//! What an audit record says, and its canonical encoding for the hash chain.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::permissions::{Principal, PrincipalKind};
+use crate::store::Timestamp;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub kind: String,
+    pub id: Option<String>,
+    pub display: Option<String>,
+}
+
+impl Actor {
+    pub fn of(principal: &Principal) -> Self {
+        Self {
+            kind: principal.kind().as_str().to_string(),
+            id: principal.actor_id(),
+            display: Some(principal.display()),
+        }
+    }
+
+    /// A caller whose credentials were refused; `id` is the token id when the
+    /// value parsed far enough to have one.
+    pub fn anonymous(kind: PrincipalKind, id: Option<String>) -> Self {
+        Self {
+            kind: kind.as_str().to_string(),
+            id,
+            display: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Target {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub display: Option<String>,
+}
+
+impl Target {
+    pub fn new(kind: &str, id: impl ToString, display: Option<&str>) -> Self {
+        Self {
+            kind: kind.to_string(),
+            id: Some(id.to_string()),
+            display: display.map(str::to_string),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// Where a request came from; copied into every record it causes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An event to record. Build one with [`AuditEvent::new`] and the setters.
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    pub org_id: Option<Uuid>,
+    pub workspace_id: Option<Uuid>,
+    pub occurred_at: Timestamp,
+    pub actor: Actor,
+    pub action: String,
+    pub target: Option<Target>,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub http_status: Option<u16>,
+    pub context: RequestContext,
+    /// What changed. Never a secret or a password: callers put names, ids and
+    /// permission lists here, not values.
+    pub changes: Option<serde_json::Value>,
+}
+
+impl AuditEvent {
+    pub fn new(org_id: Option<Uuid>, actor: Actor, action: &str, context: &RequestContext) -> Self {
+        Self {
+            org_id,
+            workspace_id: None,
+            occurred_at: Timestamp::now(),
+            actor,
+            action: action.to_string(),
+            target: None,
+            outcome: Outcome::Success,
+            reason: None,
+            http_status: None,
+            context: context.clone(),
+            changes: None,
+        }
+    }
+
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    pub fn workspace(mut self, workspace_id: Option<Uuid>) -> Self {
+        self.workspace_id = workspace_id;
+        self
+    }
+
+    pub fn failure(mut self, reason: impl Into<String>) -> Self {
+        self.outcome = Outcome::Failure;
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn status(mut self, status: u16) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+
+    pub fn changes(mut self, changes: serde_json::Value) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+}
+
+/// A record as stored: the event plus its place in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub id: Uuid,
+    pub chain: String,
+    pub seq: i64,
+    pub org_id: Option<Uuid>,
+    pub workspace_id: Option<Uuid>,
+    pub occurred_at: Timestamp,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_display: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub target_display: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub http_status: Option<i32>,
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub changes: Option<String>,
+    #[serde(skip)]
+    pub prev_hash: Vec<u8>,
+    #[serde(skip)]
+    pub hash: Vec<u8>,
+}
+
+pub(super) const STORED_COLUMNS: &str = "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
+     actor_display, action, target_type, target_id, target_display, outcome, reason, http_status, \
+     request_id, source_ip, user_agent, changes, prev_hash, hash";
+
+/// The canonical encoding hashed into the chain: a JSON object with a fixed
+/// field order built only from stored columns, so that anyone holding the
+/// rows (or an export of them) can recompute it.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    v: u8,
+    id: String,
+    chain: &'a str,
+    seq: i64,
+    org_id: Option<String>,
+    workspace_id: Option<String>,
+    occurred_at: String,
+    actor_kind: &'a str,
+    actor_id: Option<&'a str>,
+    actor_display: Option<&'a str>,
+    action: &'a str,
+    target_type: Option<&'a str>,
+    target_id: Option<&'a str>,
+    target_display: Option<&'a str>,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    http_status: Option<i32>,
+    request_id: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    changes: Option<&'a str>,
+}
+
+impl StoredEvent {
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(&Canonical {
+            v: 1,
+            id: self.id.to_string(),
+            chain: &self.chain,
+            seq: self.seq,
+            org_id: self.org_id.map(|u| u.to_string()),
+            workspace_id: self.workspace_id.map(|u| u.to_string()),
+            occurred_at: self.occurred_at.to_canonical(),
+            actor_kind: &self.actor_kind,
+            actor_id: self.actor_id.as_deref(),
+            actor_display: self.actor_display.as_deref(),
+            action: &self.action,
+            target_type: self.target_type.as_deref(),
+            target_id: self.target_id.as_deref(),
+            target_display: self.target_display.as_deref(),
+            outcome: &self.outcome,
+            reason: self.reason.as_deref(),
+            http_status: self.http_status,
+            request_id: self.request_id.as_deref(),
+            source_ip: self.source_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            changes: self.changes.as_deref(),
+        })
+        .expect("canonical record serializes")
+    }
+
+    /// `SHA-256(prev_hash ‖ canonical record)`.
+    pub fn compute_hash(&self) -> Vec<u8> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(&self.prev_hash);
+        h.update(self.canonical());
+        h.finalize().to_vec()
+    }
+}

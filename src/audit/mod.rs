@@ -1,0 +1,23 @@
+//! Audit recording: every change and every refusal becomes a record in a
+//! per-organization hash chain, written in the same transaction as the change
+//! it describes. The Audit Log API (query, export, verify) builds on this.
+
+mod chain;
+mod event;
+
+pub use chain::{record, record_alone, verify_chain, ChainBreak, ChainReport, UNATTRIBUTED_CHAIN};
+pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AuditError {
+    fn from(e: sqlx::Error) -> Self {
+        AuditError::Store(e.into())
+    }
+}

@@ -1,0 +1,61 @@
+//! `scimitar serve`.
+
+use tokio::net::TcpListener;
+
+use super::{failed, CliError};
+use crate::app::Server;
+use crate::config::{CommonArgs, Config, ServeArgs};
+
+pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> {
+    let config = Config::resolve(common, args).map_err(|e| CliError::Usage(e.to_string()))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| failed(format!("cannot listen on {}: {e}", config.listen)))?;
+    let (mut server, bootstrap) = Server::start(config, listener).await.map_err(failed)?;
+    if let Some(b) = bootstrap {
+        // Shown once, on stderr, for the operator; never logged.
+        eprintln!(
+            "\nscimitar: created organization `{org}` with admin `{user}`.\n\
+             One-time admin password (shown only now): {pw}\n\
+             Sign in:\n  curl -s -X POST http://{addr}/api/v1/auth/login \\\n    \
+             -H 'content-type: application/json' \\\n    \
+             -d '{{\"organization\":\"{org}\",\"user_name\":\"{user}\",\"password\":\"<the password above>\"}}'\n",
+            org = b.organization,
+            user = b.user_name,
+            pw = b.password,
+            addr = server.addr,
+        );
+    }
+    let stop = server.stop_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and flushing last-used data");
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+    });
+    server.wait().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

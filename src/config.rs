@@ -1,0 +1,158 @@
+//! Server configuration: command-line flags, each with an environment
+//! variable (flags win). Secrets given by environment are never echoed in
+//! `--help` or in debug output.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::store::DatabaseUrl;
+
+/// Options every command shares.
+#[derive(Args, Clone, Debug)]
+pub struct CommonArgs {
+    /// sqlite://PATH (created if missing) or postgres://...
+    #[arg(long, env = "SCIMITAR_DATABASE_URL", default_value = "sqlite://scimitar.db", global = true)]
+    pub database_url: String,
+
+    /// Pepper for token hashes (at least 32 bytes). If unset, one is generated
+    /// and kept in the database.
+    #[arg(long, env = "SCIMITAR_TOKEN_PEPPER", hide_env_values = true, global = true)]
+    pub token_pepper: Option<Secret>,
+
+    /// Version number of --token-pepper (>= 1). Bump it when you change the
+    /// pepper; tokens hashed with older peppers then need to be rotated.
+    #[arg(long, env = "SCIMITAR_TOKEN_PEPPER_VERSION", default_value_t = 1, global = true)]
+    pub token_pepper_version: i32,
+}
+
+/// A string that never prints.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options of `scimitar serve`.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCIMITAR_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Lifetime of admin sign-in sessions.
+    #[arg(long, env = "SCIMITAR_SESSION_TTL_SECONDS", default_value_t = 900)]
+    pub session_ttl_seconds: i64,
+
+    /// How often last-used data of tokens is written (milliseconds, at most 5000).
+    #[arg(long, env = "SCIMITAR_LAST_USED_FLUSH_MS", default_value_t = 5000)]
+    pub last_used_flush_ms: u64,
+
+    /// Largest accepted request body.
+    #[arg(long, env = "SCIMITAR_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Time limit for one request.
+    #[arg(long, env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "SCIMITAR_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Log format.
+    #[arg(long, env = "SCIMITAR_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Everything the server needs, resolved.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub token_pepper: Option<(i32, Secret)>,
+    pub listen: SocketAddr,
+    pub session_ttl_seconds: i64,
+    pub last_used_flush: Duration,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl CommonArgs {
+    pub fn database_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        self.database_url
+            .parse()
+            .map_err(|e: crate::store::StoreError| ConfigError::Invalid(e.to_string()))
+    }
+
+    pub fn pepper(&self) -> Result<Option<(i32, Secret)>, ConfigError> {
+        match &self.token_pepper {
+            None => Ok(None),
+            Some(p) if p.0.len() < 32 => Err(ConfigError::Invalid(
+                "SCIMITAR_TOKEN_PEPPER must be at least 32 bytes".into(),
+            )),
+            Some(_) if self.token_pepper_version < 1 => Err(ConfigError::Invalid(
+                "SCIMITAR_TOKEN_PEPPER_VERSION must be 1 or more (0 is the generated pepper)".into(),
+            )),
+            Some(p) => Ok(Some((self.token_pepper_version, p.clone()))),
+        }
+    }
+}
+
+impl Config {
+    pub fn resolve(common: &CommonArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
+        if !(1..=86_400).contains(&serve.session_ttl_seconds) {
+            return Err(ConfigError::Invalid("session TTL must be 1 to 86400 seconds".into()));
+        }
+        if !(1..=5000).contains(&serve.last_used_flush_ms) {
+            return Err(ConfigError::Invalid("last-used flush must be 1 to 5000 ms".into()));
+        }
+        Ok(Self {
+            database_url: common.database_url()?,
+            token_pepper: common.pepper()?,
+            listen: serve.listen,
+            session_ttl_seconds: serve.session_ttl_seconds,
+            last_used_flush: Duration::from_millis(serve.last_used_flush_ms),
+            max_body_bytes: serve.max_body_bytes,
+            request_timeout: Duration::from_secs(serve.request_timeout_seconds.max(1)),
+            db_max_connections: serve.db_max_connections.max(1),
+        })
+    }
+
+    /// Defaults for a database URL: what tests and embedders start from.
+    pub fn for_database(database_url: DatabaseUrl) -> Self {
+        Self {
+            database_url,
+            token_pepper: None,
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            session_ttl_seconds: 900,
+            last_used_flush: Duration::from_secs(5),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            db_max_connections: 16,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the
+//! database answers too).
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::ApiError;
+use crate::app::AppState;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state
+        .db
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(json!({ "status": "ready", "database": state.db.backend_name() })))
+}

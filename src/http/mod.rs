@@ -1,0 +1,82 @@
+//! The HTTP edge: the router, the middleware every request passes through
+//! (request id, tracing with secrets redacted, body limit, timeout, panic
+//! catcher), health endpoints, and the conversion of errors to responses.
+
+pub mod extract;
+mod health;
+mod problem;
+pub mod request_id;
+
+pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
+pub use problem::{problem_response, problem_type, ApiError};
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::config::Config;
+
+pub fn router(state: AppState, config: &Config) -> Router {
+    let api = crate::management::routes();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(request_id::middleware))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    config.request_timeout,
+                ))
+                .layer(DefaultBodyLimit::max(config.max_body_bytes)),
+        )
+}
+
+/// The request span: method, path and request id. Never headers (they carry
+/// credentials) and never the query string (it may carry filter values).
+fn make_span(req: &Request) -> tracing::Span {
+    let id = req
+        .extensions()
+        .get::<request_id::RequestId>()
+        .map(|r| r.0.as_str())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::internal("handler panicked").into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route".into())
+}
+
+async fn method_not_allowed() -> Response {
+    problem_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "this endpoint does not support that method",
+        json!({}),
+    )
+}

@@ -1,0 +1,166 @@
+//! The one error type of the HTTP edge. Domain errors convert into it, and
+//! it renders as `application/problem+json` (RFC 9457) with a stable `type`.
+//! Server faults are logged with their cause and shown as a bare 500, so that
+//! no internal detail (or secret) reaches a client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::audit::AuditError;
+use crate::identity::IdentityError;
+use crate::store::StoreError;
+use crate::tokens::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    InvalidPermission(String),
+    #[error("{detail}")]
+    Unauthorized { detail: String },
+    #[error("missing permission `{missing}`")]
+    Forbidden { missing: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("internal error")]
+    Internal(String),
+    #[error("storage unavailable")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid-request", "Invalid request"),
+            ApiError::InvalidPermission(_) => {
+                (StatusCode::BAD_REQUEST, "invalid-permission", "Invalid permission")
+            }
+            ApiError::Unauthorized { .. } => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required")
+            }
+            ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Permission denied"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
+            }
+            ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
+            }
+            ApiError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
+            }
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// The `type` URI of a problem slug.
+pub fn problem_type(slug: &str) -> String {
+    format!("urn:scimitar:problem:{slug}")
+}
+
+/// A problem+json response.
+pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: &str, extra: Value) -> Response {
+    let mut body = json!({
+        "type": problem_type(slug),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    resp
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.parts();
+        let (detail, extra) = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = %cause, "internal error");
+                ("the server failed to handle this request".to_string(), json!({}))
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::error!(cause = %cause, "storage unavailable");
+                ("the database is not reachable".to_string(), json!({}))
+            }
+            ApiError::Forbidden { missing } => (
+                format!("this credential lacks the permission `{missing}`"),
+                json!({ "missing_permission": missing }),
+            ),
+            other => (other.to_string(), json!({})),
+        };
+        let mut resp = problem_response(status, slug, title, &detail, extra);
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scimitar\""),
+            );
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Store(e) => e.into(),
+            TokenError::Permission(p) => ApiError::InvalidPermission(p.to_string()),
+            TokenError::Invalid(m) => ApiError::BadRequest(m),
+            TokenError::NotFound => ApiError::NotFound("token".into()),
+            TokenError::Revoked => ApiError::Conflict("the token is revoked".into()),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Store(e) => e.into(),
+            IdentityError::Token(e) => e.into(),
+            IdentityError::Audit(e) => e.into(),
+            IdentityError::Invalid(m) => ApiError::BadRequest(m),
+            IdentityError::NotFound(what) => ApiError::NotFound(what.to_string()),
+            IdentityError::Conflict(m) => ApiError::Conflict(m),
+        }
+    }
+}

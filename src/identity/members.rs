@@ -1,0 +1,266 @@
+//! Members of an organization: the people behind SCIM Users. A member who is
+//! deactivated, deleted or demoted loses access at once: their sessions stop
+//! verifying and their Personal Access Tokens are revoked, in the same
+//! transaction as the change. Service Access Tokens they created live on.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::IdentityError;
+use crate::permissions::Role;
+use crate::store::{Db, Timestamp, Tx};
+use crate::{on_db, on_tx, tokens};
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Member {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub role: RoleColumn,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The `role` column, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct RoleColumn(pub Role);
+
+impl TryFrom<String> for RoleColumn {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Role::parse(&s).map(RoleColumn).ok_or_else(|| format!("unknown role `{s}`"))
+    }
+}
+
+impl Member {
+    pub fn role(&self) -> Role {
+        self.role.0
+    }
+}
+
+/// What sign-in needs: the member and their password hash.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Credentials {
+    #[sqlx(flatten)]
+    pub member: Member,
+    pub password_hash: Option<String>,
+    pub sessions_valid_from: Timestamp,
+}
+
+const COLUMNS: &str =
+    "id, org_id, user_name, display_name, role, active, created_at, updated_at";
+
+/// userName is compared without regard to case (RFC 7643: caseExact false).
+pub fn user_name_key(user_name: &str) -> String {
+    user_name.to_lowercase()
+}
+
+fn check_user_name(user_name: &str) -> Result<String, IdentityError> {
+    let u = user_name.trim();
+    if u.is_empty() || u.chars().count() > 256 || u.chars().any(char::is_control) {
+        return Err(IdentityError::Invalid(
+            "user name must be 1 to 256 printable characters".into(),
+        ));
+    }
+    Ok(u.to_string())
+}
+
+pub struct NewMember<'a> {
+    pub org_id: Uuid,
+    pub user_name: &'a str,
+    pub display_name: Option<&'a str>,
+    pub role: Role,
+    pub password_hash: Option<String>,
+}
+
+pub async fn create(tx: &mut Tx, new: NewMember<'_>, now: Timestamp) -> Result<Member, IdentityError> {
+    let user_name = check_user_name(new.user_name)?;
+    let member = Member {
+        id: Uuid::now_v7(),
+        org_id: new.org_id,
+        user_name,
+        display_name: new.display_name.map(str::to_string),
+        role: RoleColumn(new.role),
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO members (id, org_id, user_name, user_name_key, display_name, role, active, \
+             password_hash, sessions_valid_from, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)",
+        )
+        .bind(member.id)
+        .bind(member.org_id)
+        .bind(&member.user_name)
+        .bind(user_name_key(&member.user_name))
+        .bind(&member.display_name)
+        .bind(new.role.as_str())
+        .bind(true)
+        .bind(&new.password_hash)
+        .bind(now)
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected())
+    })
+    .map_err(|e| {
+        IdentityError::conflict_on_unique(e, || {
+            format!("a member with user name `{}` already exists", member.user_name)
+        })
+    })?;
+    Ok(member)
+}
+
+pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Member>, IdentityError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM members WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+    ));
+    Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).fetch_all(pool).await)?)
+}
+
+/// A live member of the organization, by id or user name.
+pub async fn find(db: &Db, org_id: Uuid, name_or_id: &str) -> Result<Option<Member>, IdentityError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM members WHERE org_id = $1 AND deleted_at IS NULL \
+         AND (id = $2 OR user_name_key = $3)"
+    ));
+    let id = Uuid::parse_str(name_or_id).unwrap_or(Uuid::nil());
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(sql)
+            .bind(org_id)
+            .bind(id)
+            .bind(user_name_key(name_or_id))
+            .fetch_optional(pool)
+            .await
+    })?)
+}
+
+pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Member, IdentityError> {
+    find(db, org_id, &id.to_string())
+        .await?
+        .ok_or(IdentityError::NotFound("member"))
+}
+
+/// Sign-in data for a live member, by user name.
+pub async fn credentials(
+    db: &Db,
+    org_id: Uuid,
+    user_name: &str,
+) -> Result<Option<Credentials>, IdentityError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, password_hash, sessions_valid_from FROM members \
+         WHERE org_id = $1 AND user_name_key = $2 AND deleted_at IS NULL"
+    ));
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(sql).bind(org_id).bind(user_name_key(user_name)).fetch_optional(pool).await
+    })?)
+}
+
+/// Sign-in data by member id, for checking a session on each request.
+pub async fn credentials_by_id(
+    db: &Db,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Credentials>, IdentityError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, password_hash, sessions_valid_from FROM members \
+         WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+    ));
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await
+    })?)
+}
+
+async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Member, IdentityError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM members WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{}",
+        tx.for_update()
+    ));
+    let m: Option<Member> = on_tx!(tx, conn => {
+        sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await
+    })?;
+    m.ok_or(IdentityError::NotFound("member"))
+}
+
+/// What changed in a member update, for the audit record.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberUpdate {
+    pub member: Member,
+    pub before_role: Role,
+    pub before_active: bool,
+    /// PATs revoked because the member lost admin access.
+    pub revoked_tokens: Vec<String>,
+}
+
+/// Changes a member's role and/or active flag. Losing access (deactivation
+/// or demotion from admin) ends sessions and revokes PATs in this
+/// transaction.
+pub async fn update(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    role: Option<Role>,
+    active: Option<bool>,
+    now: Timestamp,
+) -> Result<MemberUpdate, IdentityError> {
+    let before = get_in(tx, org_id, id).await?;
+    let mut member = before.clone();
+    if let Some(role) = role {
+        member.role = RoleColumn(role);
+    }
+    if let Some(active) = active {
+        member.active = active;
+    }
+    let was_admin = before.active && before.role() == Role::Admin;
+    let is_admin = member.active && member.role() == Role::Admin;
+    let loses_access = before.active && !member.active || was_admin && !is_admin;
+    member.updated_at = now;
+    on_tx!(tx, conn => {
+        let mut q = sqlx::QueryBuilder::new("UPDATE members SET role = ");
+        q.push_bind(member.role().as_str())
+            .push(", active = ")
+            .push_bind(member.active)
+            .push(", updated_at = ")
+            .push_bind(now);
+        if loses_access {
+            q.push(", sessions_valid_from = ").push_bind(now);
+        }
+        q.push(" WHERE id = ").push_bind(id).push(" AND org_id = ").push_bind(org_id);
+        q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
+    })?;
+    let revoked_tokens = if loses_access {
+        tokens::revoke_for_member(tx, id, "member lost access", now).await?
+    } else {
+        Vec::new()
+    };
+    Ok(MemberUpdate {
+        member,
+        before_role: before.role(),
+        before_active: before.active,
+        revoked_tokens,
+    })
+}
+
+/// Sets or replaces a member's password hash.
+pub async fn set_password_hash(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<(), IdentityError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE members SET password_hash = $1, updated_at = $2 WHERE id = $3 AND org_id = $4")
+            .bind(password_hash)
+            .bind(now)
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut *conn)
+            .await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

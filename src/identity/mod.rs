@@ -1,0 +1,58 @@
+//! Organizations, workspaces and members (with their passwords and sign-in
+//! sessions). The tenant model every other module is scoped by.
+
+pub mod bootstrap;
+pub mod members;
+pub mod orgs;
+pub mod passwords;
+pub mod sessions;
+pub mod workspaces;
+
+use crate::store::StoreError;
+use crate::tokens::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<sqlx::Error> for IdentityError {
+    fn from(e: sqlx::Error) -> Self {
+        IdentityError::Store(e.into())
+    }
+}
+
+impl IdentityError {
+    /// Maps a unique violation to a conflict with `what` as the message.
+    fn conflict_on_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> Self {
+        let e = StoreError::from(e);
+        if e.is_unique_violation() {
+            IdentityError::Conflict(what())
+        } else {
+            IdentityError::Store(e)
+        }
+    }
+}
+
+/// Checks a display name (organization, workspace): 1 to 100 printable
+/// characters after trimming.
+fn check_name(what: &str, name: &str) -> Result<String, IdentityError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(IdentityError::Invalid(format!(
+            "{what} name must be 1 to 100 printable characters"
+        )));
+    }
+    Ok(name.to_string())
+}

@@ -1,0 +1,87 @@
+//! Organizations: the tenants.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{check_name, IdentityError};
+use crate::store::{Db, Timestamp, Tx};
+use crate::{on_db, on_tx};
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: String,
+    pub max_token_lifetime_days: Option<i32>,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, name, max_token_lifetime_days, created_at";
+
+pub async fn create(tx: &mut Tx, name: &str, now: Timestamp) -> Result<Org, IdentityError> {
+    let name = check_name("organization", name)?;
+    let org = Org {
+        id: Uuid::now_v7(),
+        name,
+        max_token_lifetime_days: None,
+        created_at: now,
+    };
+    on_tx!(tx, conn => {
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(org.id)
+            .bind(&org.name)
+            .bind(now)
+            .execute(&mut *conn)
+            .await.map(|r| r.rows_affected())
+    })
+    .map_err(|e| {
+        IdentityError::conflict_on_unique(e, || format!("organization `{}` already exists", org.name))
+    })?;
+    Ok(org)
+}
+
+/// Finds an organization by id or by name.
+pub async fn find(db: &Db, name_or_id: &str) -> Result<Option<Org>, IdentityError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM organizations WHERE id = $1 OR name = $2"
+    ));
+    // A name that is not a UUID cannot match the id column; bind a value that
+    // matches nothing rather than building two queries.
+    let id = Uuid::parse_str(name_or_id).unwrap_or(Uuid::nil());
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(sql).bind(id).bind(name_or_id).fetch_optional(pool).await
+    })?)
+}
+
+pub async fn get(db: &Db, id: Uuid) -> Result<Org, IdentityError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"));
+    let org: Option<Org> =
+        on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+    org.ok_or(IdentityError::NotFound("organization"))
+}
+
+pub async fn count(db: &Db) -> Result<i64, IdentityError> {
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(pool).await
+    })?)
+}
+
+/// Sets (or clears) the cap on the lifetime of new tokens.
+pub async fn set_max_token_lifetime(
+    tx: &mut Tx,
+    id: Uuid,
+    days: Option<i32>,
+) -> Result<(), IdentityError> {
+    if days.is_some_and(|d| !(1..=3650).contains(&d)) {
+        return Err(IdentityError::Invalid(
+            "maximum token lifetime must be between 1 and 3650 days".into(),
+        ));
+    }
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE organizations SET max_token_lifetime_days = $1 WHERE id = $2")
+            .bind(days)
+            .bind(id)
+            .execute(&mut *conn)
+            .await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! `POST /api/v1/auth/login`: a member signs in with organization, user name
+//! and password and gets a short-lived session JWT. Every failure is the
+//! same 401 after the same work (one argon2 verification), so the response
+//! says nothing about which part was wrong.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
+use crate::http::extract::request_context;
+use crate::http::{ApiError, ApiJson};
+use crate::identity::{members, orgs, passwords};
+use crate::permissions::PrincipalKind;
+use crate::store::Timestamp;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    organization: String,
+    user_name: String,
+    password: String,
+}
+
+/// The request context, for handlers that have no authenticated caller.
+pub struct Ctx(pub RequestContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Ctx(request_context(parts)))
+    }
+}
+
+const REFUSED: &str = "invalid organization, user name or password";
+
+pub async fn login(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Json<Value>, ApiError> {
+    let org = orgs::find(&state.db, &body.organization).await?;
+    let creds = match &org {
+        Some(org) => members::credentials(&state.db, org.id, &body.user_name).await?,
+        None => None,
+    };
+    let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
+    let password_ok = passwords::verify(body.password, stored).await;
+    let member = creds
+        .filter(|c| password_ok && c.member.active)
+        .map(|c| c.member);
+
+    let org_id = org.as_ref().map(|o| o.id);
+    let Some(member) = member else {
+        let actor = Actor {
+            kind: PrincipalKind::MemberSession.as_str().to_string(),
+            id: None,
+            display: Some(body.user_name.chars().take(256).collect()),
+        };
+        let event = AuditEvent::new(org_id, actor, "auth.login", &ctx)
+            .failure(REFUSED)
+            .status(401);
+        audit::record_alone(&state.db, event).await?;
+        return Err(ApiError::Unauthorized {
+            detail: REFUSED.into(),
+        });
+    };
+
+    let now = Timestamp::now();
+    let jwt = state.sessions.issue(member.org_id, member.id, now);
+    let actor = Actor {
+        kind: PrincipalKind::MemberSession.as_str().to_string(),
+        id: Some(member.id.to_string()),
+        display: Some(member.user_name.clone()),
+    };
+    let event = AuditEvent::new(org_id, actor, "auth.login", &ctx)
+        .target(Target::new("member", member.id, Some(&member.user_name)))
+        .status(200);
+    audit::record_alone(&state.db, event).await?;
+    Ok(Json(json!({
+        "access_token": jwt,
+        "token_type": "Bearer",
+        "expires_in": state.sessions.ttl_seconds(),
+    })))
+}

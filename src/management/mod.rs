@@ -1,0 +1,115 @@
+//! The management API under `/api/v1`: sign-in, Service Access Tokens,
+//! Personal Access Tokens, members and workspaces. Handlers are thin: parse,
+//! authorize through the permission core, call the core in one transaction
+//! that also records the audit event, render.
+
+mod auth;
+mod members;
+mod personal_tokens;
+mod service_tokens;
+mod token_self;
+mod workspaces;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::Duration;
+
+use crate::app::AppState;
+use crate::http::ApiError;
+use crate::store::Timestamp;
+use crate::tokens::{PlainToken, TokenView};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(auth::login))
+        .route(
+            "/service-access-tokens",
+            post(service_tokens::create).get(service_tokens::list),
+        )
+        .route(
+            "/service-access-tokens/{id}",
+            get(service_tokens::get)
+                .patch(service_tokens::update)
+                .delete(service_tokens::revoke),
+        )
+        .route("/service-access-tokens/{id}/rotate", post(service_tokens::rotate))
+        .route(
+            "/personal-access-tokens",
+            post(personal_tokens::create).get(personal_tokens::list),
+        )
+        .route(
+            "/personal-access-tokens/{id}",
+            axum::routing::delete(personal_tokens::revoke),
+        )
+        .route("/tokens/self", get(token_self::get))
+        .route("/members", get(members::list))
+        .route("/members/{id}", axum::routing::patch(members::update))
+        .route("/workspaces", post(workspaces::create).get(workspaces::list))
+        .route(
+            "/workspaces/{id}",
+            get(workspaces::get)
+                .patch(workspaces::update)
+                .delete(workspaces::delete),
+        )
+}
+
+/// `expires_at` (RFC 3339) or `expires_in_days`, never both.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExpiryInput {
+    pub expires_at: Option<String>,
+    pub expires_in_days: Option<i64>,
+}
+
+impl ExpiryInput {
+    pub fn resolve(&self, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
+        match (&self.expires_at, self.expires_in_days) {
+            (Some(_), Some(_)) => Err(ApiError::BadRequest(
+                "give expires_at or expires_in_days, not both".into(),
+            )),
+            (Some(at), None) => Timestamp::parse_rfc3339(at).map(Some).ok_or_else(|| {
+                ApiError::BadRequest("expires_at must be an RFC 3339 date-time".into())
+            }),
+            (None, Some(days)) if (1..=3650).contains(&days) => Ok(Some(now + Duration::days(days))),
+            (None, Some(_)) => Err(ApiError::BadRequest(
+                "expires_in_days must be between 1 and 3650".into(),
+            )),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// A token view with its value: the one response that shows it. Marked
+/// `no-store` so that no cache keeps it.
+#[derive(Serialize)]
+pub struct WithValue {
+    #[serde(flatten)]
+    pub view: TokenView,
+    pub token: String,
+}
+
+pub fn show_once(status: StatusCode, view: TokenView, plain: &PlainToken, location: Option<String>) -> Response {
+    let body = WithValue {
+        view,
+        token: plain.reveal(),
+    };
+    let mut resp = (status, Json(body)).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(loc) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, loc);
+    }
+    resp
+}
+
+/// Distinguishes an absent field (`None`) from an explicit null
+/// (`Some(None)`) in PATCH bodies.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

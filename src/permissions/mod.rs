@@ -1,0 +1,11 @@
+//! The permission core: what a permission is, which tokens may hold which,
+//! and the one function that answers "may this principal do this here".
+//! Every module asks [`authorize`]; nothing else decides access.
+
+mod authorize;
+mod catalogue;
+
+pub use authorize::{authorize, Action, Denied, Principal, PrincipalKind, Role};
+pub use catalogue::{
+    Level, OrgPermission, Permission, PermissionError, PermissionSet, Resource, TokenLevel,
+};

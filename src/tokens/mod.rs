@@ -1,0 +1,48 @@
+//! The token core: the wire format, hashing, verification, and the lifecycle
+//! of Service Access Tokens and Personal Access Tokens (create, list, change,
+//! rotate, revoke, last-used tracking). It imports only the store and the
+//! permission core; the HTTP API and the CLI sit on top of it.
+
+mod format;
+mod hashing;
+mod last_used;
+mod lifecycle;
+mod pepper;
+mod record;
+mod verify;
+
+pub use format::{MalformedToken, PlainToken, TokenId, TokenKind};
+pub use hashing::{HashedSecret, Peppers};
+pub use last_used::LastUsedRecorder;
+pub use lifecycle::{
+    create, get, list, revoke, revoke_for_member, revoke_for_workspace, rotate, update,
+    ListFilter, NewToken, Owner, TokenChanges,
+};
+pub use pepper::load_peppers;
+pub use record::{CidrList, TokenStatus, TokenView};
+pub use verify::{verify, Refusal, Verified};
+
+use crate::permissions::PermissionError;
+use crate::store::StoreError;
+
+/// Errors of token management. Verification refusals are not errors: they
+/// are [`Refusal`]s, an expected outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Permission(#[from] PermissionError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("token not found")]
+    NotFound,
+    #[error("token is revoked")]
+    Revoked,
+}
+
+impl From<sqlx::Error> for TokenError {
+    fn from(e: sqlx::Error) -> Self {
+        TokenError::Store(e.into())
+    }
+}

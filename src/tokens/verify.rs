@@ -1,0 +1,220 @@
+//! Checking a presented token: one indexed lookup by id, an HMAC, a
+//! constant-time compare, then the state checks. Nothing is written here;
+//! last-used data goes to the in-memory [`LastUsedRecorder`](super::LastUsedRecorder).
+
+use std::net::IpAddr;
+
+use uuid::Uuid;
+
+use super::format::{MalformedToken, PlainToken, TokenId, TokenKind};
+use super::hashing::{HashedSecret, Peppers};
+use super::record::CidrList;
+use crate::on_db;
+use crate::permissions::{PermissionSet, Principal, Role};
+use crate::store::{Db, StoreError, Timestamp};
+
+/// Why a token was refused. The text is what the audit log records; it never
+/// contains any part of the value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("malformed token: {0}")]
+    Malformed(MalformedToken),
+    #[error("unknown token")]
+    Unknown,
+    #[error("wrong secret")]
+    BadSecret,
+    #[error("token revoked")]
+    Revoked,
+    #[error("token expired")]
+    Expired,
+    #[error("token rotated and its grace period is over")]
+    RotatedOut,
+    #[error("source address not in the token's allowlist")]
+    AddressNotAllowed,
+    #[error("the token's member is deactivated, deleted or no longer allowed to hold it")]
+    MemberDisabled,
+    #[error("the token's workspace is deleted")]
+    WorkspaceDeleted,
+}
+
+impl Refusal {
+    /// A stable machine-readable code for the reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Malformed(_) => "malformed_token",
+            Refusal::Unknown => "unknown_token",
+            Refusal::BadSecret => "bad_secret",
+            Refusal::Revoked => "revoked",
+            Refusal::Expired => "expired",
+            Refusal::RotatedOut => "rotated_out",
+            Refusal::AddressNotAllowed => "address_not_allowed",
+            Refusal::MemberDisabled => "member_disabled",
+            Refusal::WorkspaceDeleted => "workspace_deleted",
+        }
+    }
+}
+
+/// A refusal with what could be learned about the token, for the audit log.
+#[derive(Debug)]
+pub struct Refused {
+    pub refusal: Refusal,
+    pub token_id: Option<TokenId>,
+    pub org_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub principal: Principal,
+    pub token_id: TokenId,
+    pub kind: TokenKind,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct VerifyRow {
+    org_id: Uuid,
+    kind: String,
+    workspace_id: Option<Uuid>,
+    member_id: Option<Uuid>,
+    name: String,
+    permissions: String,
+    secret_hash: Vec<u8>,
+    pepper_version: i32,
+    previous_secret_hash: Option<Vec<u8>>,
+    previous_pepper_version: Option<i32>,
+    previous_valid_until: Option<Timestamp>,
+    allowed_cidrs: Option<String>,
+    created_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
+    workspace_deleted_at: Option<Timestamp>,
+    member_user_name: Option<String>,
+    member_role: Option<String>,
+    member_active: Option<bool>,
+    member_deleted_at: Option<Timestamp>,
+}
+
+const VERIFY_SQL: &str = "SELECT t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
+       t.secret_hash, t.pepper_version, t.previous_secret_hash, t.previous_pepper_version, \
+       t.previous_valid_until, t.allowed_cidrs, t.created_at, t.expires_at, t.revoked_at, \
+       w.deleted_at AS workspace_deleted_at, m.user_name AS member_user_name, \
+       m.role AS member_role, m.active AS member_active, m.deleted_at AS member_deleted_at \
+     FROM tokens t \
+     LEFT JOIN workspaces w ON w.id = t.workspace_id \
+     LEFT JOIN members m ON m.id = t.member_id \
+     WHERE t.id = $1";
+
+/// Verifies `value` presented from `source`. Returns the principal, or why
+/// it was refused. Only a storage failure is an error.
+pub async fn verify(
+    db: &Db,
+    peppers: &Peppers,
+    value: &str,
+    source: Option<IpAddr>,
+    now: Timestamp,
+) -> Result<Result<Verified, Refused>, StoreError> {
+    let plain = match PlainToken::parse(value) {
+        Ok(p) => p,
+        Err(m) => {
+            return Ok(Err(Refused {
+                refusal: Refusal::Malformed(m),
+                token_id: PlainToken::id_hint(value),
+                org_id: None,
+            }));
+        }
+    };
+    let id = plain.id().clone();
+    let row: Option<VerifyRow> = on_db!(db, pool => {
+        sqlx::query_as(VERIFY_SQL).bind(id.as_str()).fetch_optional(pool).await
+    })
+    .map_err(StoreError::from)?;
+
+    let Some(row) = row else {
+        // Spend the same HMAC an existing id would cost, so that response
+        // time does not tell whether an id exists.
+        let _ = peppers.hash(plain.secret());
+        return Ok(Err(Refused {
+            refusal: Refusal::Unknown,
+            token_id: Some(id),
+            org_id: None,
+        }));
+    };
+    let refused = |refusal| {
+        Ok(Err(Refused {
+            refusal,
+            token_id: Some(id.clone()),
+            org_id: Some(row.org_id),
+        }))
+    };
+
+    let current = HashedSecret {
+        bytes: row.secret_hash.clone(),
+        pepper_version: row.pepper_version,
+    };
+    let matches_current = peppers.matches(plain.secret(), &current);
+    let matches_previous = match (&row.previous_secret_hash, row.previous_pepper_version) {
+        (Some(bytes), Some(pepper_version)) => peppers.matches(
+            plain.secret(),
+            &HashedSecret {
+                bytes: bytes.clone(),
+                pepper_version,
+            },
+        ),
+        _ => false,
+    };
+    // The kind is part of the value; a SAT id presented with a PAT prefix is
+    // not that token.
+    if TokenKind::parse(&row.kind) != Some(plain.kind()) || !(matches_current || matches_previous)
+    {
+        return refused(Refusal::BadSecret);
+    }
+    if !matches_current && row.previous_valid_until.is_none_or(|until| until <= now) {
+        return refused(Refusal::RotatedOut);
+    }
+    if row.revoked_at.is_some() {
+        return refused(Refusal::Revoked);
+    }
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return refused(Refusal::Expired);
+    }
+    if row.workspace_id.is_some() && row.workspace_deleted_at.is_some() {
+        return refused(Refusal::WorkspaceDeleted);
+    }
+    if !CidrList::from_stored(row.allowed_cidrs.as_deref()).allows(source) {
+        return refused(Refusal::AddressNotAllowed);
+    }
+
+    let principal = match plain.kind() {
+        TokenKind::Sat => Principal::Sat {
+            token_id: id.clone(),
+            name: row.name,
+            org_id: row.org_id,
+            workspace_id: row.workspace_id,
+            permissions: PermissionSet::from_stored(&row.permissions),
+        },
+        TokenKind::Pat => {
+            let role = row.member_role.as_deref().and_then(Role::parse);
+            let usable = row.member_active == Some(true)
+                && row.member_deleted_at.is_none()
+                && role == Some(Role::Admin);
+            let (Some(member_id), Some(role), true) = (row.member_id, role, usable) else {
+                return refused(Refusal::MemberDisabled);
+            };
+            Principal::Pat {
+                token_id: id.clone(),
+                org_id: row.org_id,
+                member_id,
+                user_name: row.member_user_name.unwrap_or_default(),
+                role,
+            }
+        }
+    };
+    Ok(Ok(Verified {
+        principal,
+        token_id: id,
+        kind: plain.kind(),
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+    }))
+}
