@@ -130,6 +130,8 @@ pub enum ChainBreak {
     BrokenLink { seq: i64 },
     /// Sequence numbers skip: records are missing.
     Gap { expected: i64, found: i64 },
+    /// The newest records are missing: the chain head says there were more.
+    Truncated { last_found: i64, head: i64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -182,6 +184,19 @@ pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport, AuditErro
             prev_hash = record.hash;
         }
         if done {
+            let head: Option<i64> = on_db!(db, pool => {
+                sqlx::query_scalar("SELECT last_seq FROM audit_chain_heads WHERE chain = $1")
+                    .bind(chain)
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            if let Some(head) = head.filter(|h| *h > report.last_seq) {
+                report.ok = false;
+                report.first_break = Some(ChainBreak::Truncated {
+                    last_found: report.last_seq,
+                    head,
+                });
+            }
             return Ok(report);
         }
     }

@@ -98,17 +98,17 @@ async fn refuse(
     org_id: Option<uuid::Uuid>,
     actor: Actor,
     code: &str,
-    reason: String,
+    (reason, detail): (String, String),
 ) -> ApiError {
     let event = AuditEvent::new(org_id, actor, "auth.denied", ctx)
         .target(Target::new("endpoint", endpoint, None))
-        .failure(reason.clone())
+        .failure(reason)
         .status(StatusCode::UNAUTHORIZED.as_u16())
         .changes(json!({ "reason_code": code }));
     if let Err(e) = audit::record_alone(&state.db, event).await {
         return ApiError::internal(e);
     }
-    ApiError::Unauthorized { detail: reason }
+    ApiError::Unauthorized { detail }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -116,7 +116,13 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let ctx = request_context(parts);
-        let endpoint = format!("{} {}", parts.method, parts.uri.path());
+        // The full path, not the one a nested router sees.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|u| u.0.path().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let endpoint = format!("{} {}", parts.method, path);
         let anonymous = |kind| Actor::anonymous(kind, None);
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
@@ -127,7 +133,8 @@ impl FromRequestParts<AppState> for Caller {
             }
             let actor = anonymous(PrincipalKind::Anonymous);
             let reason = "missing credentials: send Authorization: Bearer <token>".to_string();
-            return Err(refuse(state, &ctx, &endpoint, None, actor, "missing_credentials", reason).await);
+            let why = (reason.clone(), reason);
+            return Err(refuse(state, &ctx, &endpoint, None, actor, "missing_credentials", why).await);
         };
         let credential = value
             .to_str()
@@ -138,7 +145,8 @@ impl FromRequestParts<AppState> for Caller {
         let Some(credential) = credential.filter(|c| !c.is_empty()) else {
             let actor = anonymous(PrincipalKind::Anonymous);
             let reason = "unsupported Authorization header: use the Bearer scheme".to_string();
-            return Err(refuse(state, &ctx, &endpoint, None, actor, "bad_scheme", reason).await);
+            let why = (reason.clone(), reason);
+            return Err(refuse(state, &ctx, &endpoint, None, actor, "bad_scheme", why).await);
         };
         let now = Timestamp::now();
 
@@ -168,8 +176,8 @@ impl FromRequestParts<AppState> for Caller {
                         .map(|id| id.to_string());
                     let actor = Actor::anonymous(kind, id);
                     let code = refused.refusal.code();
-                    let reason = refused.refusal.to_string();
-                    Err(refuse(state, &ctx, &endpoint, refused.org_id, actor, code, reason).await)
+                    let why = (refused.refusal.to_string(), refused.refusal.public_detail());
+                    Err(refuse(state, &ctx, &endpoint, refused.org_id, actor, code, why).await)
                 }
             }
         } else {
@@ -186,7 +194,8 @@ impl FromRequestParts<AppState> for Caller {
                         crate::identity::sessions::SessionRefusal::Invalid => "invalid_session",
                         crate::identity::sessions::SessionRefusal::Ended => "session_ended",
                     };
-                    Err(refuse(state, &ctx, &endpoint, org_id, actor, code, refusal.to_string()).await)
+                    let why = (refusal.to_string(), refusal.to_string());
+                    Err(refuse(state, &ctx, &endpoint, org_id, actor, code, why).await)
                 }
             }
         }

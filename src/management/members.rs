@@ -42,6 +42,13 @@ pub async fn update(
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     let update = members::update(&mut tx, caller.org_id(), id, body.role, body.active, now).await?;
+    // Through the API an organization never loses its last admin; the
+    // operator CLI and the identity provider (SCIM) are not held back.
+    if update.before_role == Role::Admin && members::active_admins_in(&mut tx, caller.org_id()).await? == 0 {
+        return Err(ApiError::Conflict(
+            "this would leave the organization without an active admin".into(),
+        ));
+    }
     let m = &update.member;
     let event = caller
         .event("member.update")

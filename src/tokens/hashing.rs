@@ -11,7 +11,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-pub const HASH_LEN: usize = 32;
 
 /// The stored form of a secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -87,7 +86,7 @@ mod tests {
     fn hash_matches_its_secret_only() {
         let p = Peppers::new(1, b"pepper-one-0123456789abcdef012345".to_vec());
         let h = p.hash(b"secret");
-        assert_eq!(h.bytes.len(), HASH_LEN);
+        assert_eq!(h.bytes.len(), 32);
         assert!(p.matches(b"secret", &h));
         assert!(!p.matches(b"secreT", &h));
     }

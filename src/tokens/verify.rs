@@ -38,6 +38,16 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// What the caller is told. Unknown ids and wrong secrets read the same,
+    /// so that a response never confirms that a token id exists; the audit
+    /// record keeps the precise reason.
+    pub fn public_detail(&self) -> String {
+        match self {
+            Refusal::Unknown | Refusal::BadSecret => "invalid token".to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// A stable machine-readable code for the reason.
     pub fn code(&self) -> &'static str {
         match self {

@@ -1,0 +1,101 @@
+//! What every response has, whatever the route: a request id, problem
+//! bodies for errors, limits, health endpoints, graceful shutdown.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    let h = app.request(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(h.status, 200);
+    let r = app.request(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ready");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/healthz"),
+        (reqwest::Method::GET, "/nowhere"),
+        (reqwest::Method::GET, "/api/v1/tokens/self"),
+        (reqwest::Method::PUT, "/api/v1/workspaces"),
+    ] {
+        let r = app.request(method, path, None, None).await;
+        let id = r.header("x-request-id").expect("x-request-id");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+    let kept = crate::support::read(
+        app.client.get(app.url("/healthz")).header("x-request-id", "okta-abc.123").send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(kept.header("x-request-id"), Some("okta-abc.123"));
+    let replaced = crate::support::read(
+        app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.unwrap(),
+    )
+    .await;
+    assert_ne!(replaced.header("x-request-id"), Some("bad id with spaces"));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = TestApp::spawn().await;
+    app.request(reqwest::Method::GET, "/api/v1/nothing-here", None, None).await.assert_problem(404);
+    app.request(reqwest::Method::PUT, "/api/v1/workspaces", None, None).await.assert_problem(405);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = TestApp::builder().max_body_bytes(2048).start().await;
+    let s = app.admin_session().await;
+    let r = app
+        .post("/api/v1/service-access-tokens", &s, json!({ "name": "x".repeat(4096), "permissions": ["scim:read"] }))
+        .await;
+    r.assert_problem(413);
+}
+
+#[tokio::test]
+async fn shutdown_flushes_last_use_and_tokens_survive_a_restart() {
+    // A flush interval far longer than the test: only the shutdown flush can
+    // write the last-used data.
+    let app = TestApp::builder().flush_every(Duration::from_secs(3600)).start().await;
+    let s = app.admin_session().await;
+    let (id, value) = app.create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] })).await;
+    assert_eq!(app.get("/api/v1/tokens/self", &value).await.status, 200);
+    let password = app.admin_password.clone();
+    let url = app.shutdown().await;
+
+    let again = TestApp::builder().start_on(url).await;
+    assert!(again.admin_password.is_empty(), "no second bootstrap");
+    let s = again.login("default", "admin", &password).await.body["access_token"].as_str().unwrap().to_string();
+    let row = again.get(&format!("/api/v1/service-access-tokens/{id}"), &s).await;
+    assert!(row.body["last_used_at"].is_string(), "{}", row.text);
+    assert_eq!(again.get("/api/v1/tokens/self", &value).await.status, 200, "the generated pepper persisted");
+}
+
+#[tokio::test]
+async fn a_configured_pepper_keeps_older_tokens_valid() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    let (_, old) = app.create_sat(&s, json!({ "name": "old", "permissions": ["scim:read"] })).await;
+    let password = app.admin_password.clone();
+    let url = app.shutdown().await;
+
+    let pepper = "a-configured-pepper-of-at-least-32-bytes";
+    let again = TestApp::builder().pepper(pepper).start_on(url.clone()).await;
+    let s = again.login("default", "admin", &password).await.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(again.get("/api/v1/tokens/self", &old).await.status, 200);
+    let (_, new) = again.create_sat(&s, json!({ "name": "new", "permissions": ["scim:read"] })).await;
+    assert_eq!(again.get("/api/v1/tokens/self", &new).await.status, 200);
+    again.shutdown().await;
+
+    // Without the configured pepper, tokens hashed with it cannot verify.
+    let without = TestApp::builder().start_on(url).await;
+    without.get("/api/v1/tokens/self", &new).await.assert_problem(401);
+    assert_eq!(without.get("/api/v1/tokens/self", &old).await.status, 200);
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real server over HTTP, on SQLite by default or on
+//! PostgreSQL when SCIMITAR_TEST_POSTGRES_URL is set. One binary, so that
+//! the suite links once.
+
+mod support;
+
+mod audit_recording;
+mod cli;
+mod http_hygiene;
+mod members_and_sessions;
+mod personal_tokens;
+mod service_tokens;
+mod token_verification;
+mod workspaces;

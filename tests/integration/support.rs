@@ -1,0 +1,336 @@
+//! `TestApp`: the real server on an ephemeral port, on SQLite (a fresh file)
+//! or, when `SCIMITAR_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh
+//! schema). Tests talk to it over HTTP and may reach into its database to
+//! arrange what HTTP cannot (a token that expired an hour ago).
+
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use scimitar::app::Server;
+use scimitar::config::Config;
+use scimitar::store::{DatabaseUrl, Db};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub admin_password: String,
+    pub pepper: Option<String>,
+    server: Option<Server>,
+}
+
+pub struct Builder {
+    session_ttl_seconds: i64,
+    flush: Duration,
+    pepper: Option<String>,
+    max_body_bytes: usize,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem body with this status.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], json!(status));
+        assert!(
+            self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:scimitar:problem:")),
+            "{}",
+            self.text
+        );
+        assert!(self.body["detail"].is_string());
+        self
+    }
+}
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A database URL for a fresh, empty database of the backend under test.
+pub async fn fresh_database_url() -> String {
+    match std::env::var("SCIMITAR_TEST_POSTGRES_URL") {
+        Ok(base) if !base.is_empty() => {
+            use sqlx::Connection;
+            let schema = format!("t_{}", unique());
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("connect to SCIMITAR_TEST_POSTGRES_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test schema");
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options[search_path]={schema}")
+        }
+        _ => {
+            let dir = std::env::temp_dir().join("scimitar-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}", dir.join(format!("{}.db", unique())).display())
+        }
+    }
+}
+
+pub fn on_postgres() -> bool {
+    std::env::var("SCIMITAR_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty())
+}
+
+impl Builder {
+    pub fn session_ttl_seconds(mut self, s: i64) -> Self {
+        self.session_ttl_seconds = s;
+        self
+    }
+
+    pub fn pepper(mut self, p: &str) -> Self {
+        self.pepper = Some(p.to_string());
+        self
+    }
+
+    pub fn flush_every(mut self, d: Duration) -> Self {
+        self.flush = d;
+        self
+    }
+
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let database_url = fresh_database_url().await;
+        self.start_on(database_url).await
+    }
+
+    /// Starts on an existing database (a restart, or a second instance).
+    pub async fn start_on(self, database_url: String) -> TestApp {
+        let mut config = Config::for_database(database_url.parse::<DatabaseUrl>().expect("test url"));
+        config.session_ttl_seconds = self.session_ttl_seconds;
+        config.last_used_flush = self.flush;
+        config.max_body_bytes = self.max_body_bytes;
+        config.token_pepper = self
+            .pepper
+            .clone()
+            .map(|p| (1, scimitar::config::Secret(p)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let (server, bootstrap) = Server::start(config, listener).await.expect("server starts");
+        TestApp {
+            base: format!("http://{}", server.addr),
+            client: reqwest::Client::new(),
+            database_url,
+            admin_password: bootstrap.map(|b| b.password).unwrap_or_default(),
+            pepper: self.pepper,
+            server: Some(server),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        Builder {
+            session_ttl_seconds: 900,
+            flush: Duration::from_millis(100),
+            pepper: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    pub async fn spawn() -> TestApp {
+        Self::builder().start().await
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.server.as_ref().expect("running").state.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Resp {
+        self.request(Method::GET, path, Some(bearer), None).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: &str, body: Value) -> Resp {
+        self.request(Method::POST, path, Some(bearer), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, bearer: &str, body: Value) -> Resp {
+        self.request(Method::PATCH, path, Some(bearer), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, bearer: &str) -> Resp {
+        self.request(Method::DELETE, path, Some(bearer), None).await
+    }
+
+    pub async fn login(&self, organization: &str, user_name: &str, password: &str) -> Resp {
+        let body = json!({ "organization": organization, "user_name": user_name, "password": password });
+        self.request(Method::POST, "/api/v1/auth/login", None, Some(body)).await
+    }
+
+    /// A session for the bootstrap admin of organization `default`.
+    pub async fn admin_session(&self) -> String {
+        let r = self.login("default", "admin", &self.admin_password).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// Creates a SAT through the API and returns (id, value).
+    pub async fn create_sat(&self, session: &str, body: Value) -> (String, String) {
+        let r = self.post("/api/v1/service-access-tokens", session, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        (
+            r.body["id"].as_str().unwrap().to_string(),
+            r.body["token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Creates a workspace through the API and returns its id.
+    pub async fn create_workspace(&self, session: &str, name: &str) -> String {
+        let r = self.post("/api/v1/workspaces", session, json!({ "name": name })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Runs the `scimitar` binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> CliRun {
+        self.cli_with_stdin(args, None)
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliRun {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimitar"));
+        cmd.args(args)
+            .env("SCIMITAR_DATABASE_URL", &self.database_url)
+            .env_remove("SCIMITAR_TOKEN_PEPPER")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(p) = &self.pepper {
+            cmd.env("SCIMITAR_TOKEN_PEPPER", p);
+        }
+        let mut child = cmd.spawn().expect("run scimitar");
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(s) = stdin {
+                input.write_all(s.as_bytes()).expect("write stdin");
+            }
+        }
+        let out = child.wait_with_output().expect("scimitar exits");
+        CliRun {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Audit records of an organization's chain (or `unattributed`), oldest
+    /// first, read straight from the table.
+    pub async fn audit_records(&self, chain: &str) -> Vec<Value> {
+        let db = self.db();
+        let rows: Vec<scimitar::audit::StoredEvent> = scimitar::on_db!(db, pool => {
+            sqlx::query_as(
+                "SELECT id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
+                 actor_display, action, target_type, target_id, target_display, outcome, reason, \
+                 http_status, request_id, source_ip, user_agent, changes, prev_hash, hash \
+                 FROM audit_events WHERE chain = $1 ORDER BY seq",
+            )
+            .bind(chain)
+            .fetch_all(pool)
+            .await
+        })
+        .expect("read audit");
+        rows.into_iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect()
+    }
+
+    /// Stops the server gracefully (flushing last-used data).
+    pub async fn shutdown(mut self) -> String {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.database_url.clone()
+    }
+}
+
+pub struct CliRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// The one JSON object a `--json` command prints.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        assert_eq!(self.code, Some(0), "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(self.stdout.lines().count(), 1, "exactly one line: {}", self.stdout);
+        serde_json::from_str(self.stdout.trim()).expect("stdout is one JSON object")
+    }
+}
+
+pub async fn read(resp: reqwest::Response) -> Resp {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
