@@ -9,11 +9,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::identity::bootstrap::{bootstrap_if_empty, BootstrapCredential};
-use crate::identity::sessions::SessionKeys;
 use crate::identity::IdentityError;
+use crate::identity::bootstrap::{BootstrapCredential, bootstrap_if_empty};
+use crate::identity::sessions::SessionKeys;
 use crate::store::{self, Db, StoreError};
-use crate::tokens::{load_peppers, LastUsedRecorder, Peppers};
+use crate::tokens::{LastUsedRecorder, Peppers, load_peppers};
 
 /// What every request handler can reach.
 #[derive(Clone, Debug)]
@@ -40,11 +40,12 @@ pub enum StartError {
 pub async fn open(config: &Config) -> Result<AppState, StoreError> {
     let db = store::connect(&config.database_url, config.db_max_connections).await?;
     db.migrate().await?;
-    let pepper = config
-        .token_pepper
-        .as_ref()
-        .map(|(v, s)| (*v, s.0.as_bytes()));
-    let peppers = load_peppers(&db, pepper).await?;
+    let configured: Vec<(i32, &[u8])> = config
+        .token_peppers
+        .iter()
+        .map(|(v, s)| (*v, s.0.as_bytes()))
+        .collect();
+    let peppers = load_peppers(&db, &configured).await?;
     let sessions = SessionKeys::load(&db, config.session_ttl_seconds).await?;
     Ok(AppState {
         db,

@@ -13,18 +13,45 @@ use crate::store::DatabaseUrl;
 #[derive(Args, Clone, Debug)]
 pub struct CommonArgs {
     /// sqlite://PATH (created if missing) or postgres://...
-    #[arg(long, env = "SCIMITAR_DATABASE_URL", default_value = "sqlite://scimitar.db", global = true)]
+    #[arg(
+        long,
+        env = "SCIMITAR_DATABASE_URL",
+        default_value = "sqlite://scimitar.db",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: String,
 
     /// Pepper for token hashes (at least 32 bytes). If unset, one is generated
     /// and kept in the database.
-    #[arg(long, env = "SCIMITAR_TOKEN_PEPPER", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "SCIMITAR_TOKEN_PEPPER",
+        hide_env_values = true,
+        global = true
+    )]
     pub token_pepper: Option<Secret>,
 
     /// Version number of --token-pepper (>= 1). Bump it when you change the
     /// pepper; tokens hashed with older peppers then need to be rotated.
-    #[arg(long, env = "SCIMITAR_TOKEN_PEPPER_VERSION", default_value_t = 1, global = true)]
+    #[arg(
+        long,
+        env = "SCIMITAR_TOKEN_PEPPER_VERSION",
+        default_value_t = 1,
+        global = true
+    )]
     pub token_pepper_version: i32,
+
+    /// Earlier peppers still accepted while their tokens are rotated, as
+    /// VERSION:PEPPER (comma-separated, or repeat the flag).
+    #[arg(
+        long,
+        env = "SCIMITAR_TOKEN_PEPPER_PREVIOUS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub token_pepper_previous: Vec<Secret>,
 }
 
 /// A string that never prints.
@@ -86,7 +113,8 @@ pub struct ServeArgs {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: DatabaseUrl,
-    pub token_pepper: Option<(i32, Secret)>,
+    /// Configured token peppers, current first (empty: use the generated one).
+    pub token_peppers: Vec<(i32, Secret)>,
     pub listen: SocketAddr,
     pub session_ttl_seconds: i64,
     pub last_used_flush: Duration,
@@ -108,31 +136,64 @@ impl CommonArgs {
             .map_err(|e: crate::store::StoreError| ConfigError::Invalid(e.to_string()))
     }
 
-    pub fn pepper(&self) -> Result<Option<(i32, Secret)>, ConfigError> {
-        match &self.token_pepper {
-            None => Ok(None),
-            Some(p) if p.0.len() < 32 => Err(ConfigError::Invalid(
-                "SCIMITAR_TOKEN_PEPPER must be at least 32 bytes".into(),
-            )),
-            Some(_) if self.token_pepper_version < 1 => Err(ConfigError::Invalid(
-                "SCIMITAR_TOKEN_PEPPER_VERSION must be 1 or more (0 is the generated pepper)".into(),
-            )),
-            Some(p) => Ok(Some((self.token_pepper_version, p.clone()))),
+    /// The configured peppers, current first. Empty when none is configured
+    /// (the generated one is used).
+    pub fn peppers(&self) -> Result<Vec<(i32, Secret)>, ConfigError> {
+        let check = |version: i32, p: &Secret| {
+            if p.0.len() < 32 {
+                Err(ConfigError::Invalid(format!(
+                    "token pepper version {version} must be at least 32 bytes"
+                )))
+            } else if version < 1 {
+                Err(ConfigError::Invalid(
+                    "token pepper versions start at 1 (0 is the generated pepper)".into(),
+                ))
+            } else {
+                Ok((version, p.clone()))
+            }
+        };
+        let Some(current) = &self.token_pepper else {
+            if !self.token_pepper_previous.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "SCIMITAR_TOKEN_PEPPER_PREVIOUS needs SCIMITAR_TOKEN_PEPPER".into(),
+                ));
+            }
+            return Ok(Vec::new());
+        };
+        let mut all = vec![check(self.token_pepper_version, current)?];
+        for item in &self.token_pepper_previous {
+            let (version, pepper) = item.0.split_once(':').ok_or_else(|| {
+                ConfigError::Invalid("previous peppers are written VERSION:PEPPER".into())
+            })?;
+            let version = version.parse().map_err(|_| {
+                ConfigError::Invalid("a previous pepper's version must be a number".into())
+            })?;
+            if all.iter().any(|(v, _)| *v == version) {
+                return Err(ConfigError::Invalid(format!(
+                    "token pepper version {version} is given twice"
+                )));
+            }
+            all.push(check(version, &Secret(pepper.to_string()))?);
         }
+        Ok(all)
     }
 }
 
 impl Config {
     pub fn resolve(common: &CommonArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
         if !(1..=86_400).contains(&serve.session_ttl_seconds) {
-            return Err(ConfigError::Invalid("session TTL must be 1 to 86400 seconds".into()));
+            return Err(ConfigError::Invalid(
+                "session TTL must be 1 to 86400 seconds".into(),
+            ));
         }
         if !(1..=5000).contains(&serve.last_used_flush_ms) {
-            return Err(ConfigError::Invalid("last-used flush must be 1 to 5000 ms".into()));
+            return Err(ConfigError::Invalid(
+                "last-used flush must be 1 to 5000 ms".into(),
+            ));
         }
         Ok(Self {
             database_url: common.database_url()?,
-            token_pepper: common.pepper()?,
+            token_peppers: common.peppers()?,
             listen: serve.listen,
             session_ttl_seconds: serve.session_ttl_seconds,
             last_used_flush: Duration::from_millis(serve.last_used_flush_ms),
@@ -146,7 +207,7 @@ impl Config {
     pub fn for_database(database_url: DatabaseUrl) -> Self {
         Self {
             database_url,
-            token_pepper: None,
+            token_peppers: Vec::new(),
             listen: "127.0.0.1:0".parse().expect("valid address"),
             session_ttl_seconds: 900,
             last_used_flush: Duration::from_secs(5),
@@ -154,5 +215,63 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             db_max_connections: 16,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Probe {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Vec<(i32, Secret)>, ConfigError> {
+        let mut all = vec!["probe"];
+        all.extend_from_slice(args);
+        Probe::try_parse_from(all)
+            .expect("flags parse")
+            .common
+            .peppers()
+    }
+
+    #[test]
+    fn peppers_are_current_first_with_previous_versions() {
+        let a = "a".repeat(32);
+        let b = format!("1:{}", "b".repeat(32));
+        let got = parse(&[
+            "--token-pepper",
+            &a,
+            "--token-pepper-version",
+            "2",
+            "--token-pepper-previous",
+            &b,
+        ])
+        .unwrap();
+        let versions: Vec<i32> = got.iter().map(|(v, _)| *v).collect();
+        assert_eq!(versions, vec![2, 1]);
+        assert_eq!(got[1].1.0, "b".repeat(32));
+    }
+
+    #[test]
+    fn weak_or_ambiguous_peppers_are_refused() {
+        assert!(parse(&["--token-pepper", "short"]).is_err());
+        let a = "a".repeat(32);
+        assert!(parse(&["--token-pepper", &a, "--token-pepper-version", "0"]).is_err());
+        let same = format!("1:{}", "b".repeat(32));
+        assert!(parse(&["--token-pepper", &a, "--token-pepper-previous", &same]).is_err());
+        assert!(parse(&["--token-pepper-previous", &same]).is_err());
+        assert!(parse(&["--token-pepper", &a, "--token-pepper-previous", "nocolon"]).is_err());
+        assert!(parse(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn debug_output_hides_peppers() {
+        let a = "secret-pepper-value-0123456789abcdef";
+        let got = parse(&["--token-pepper", a]).unwrap();
+        assert!(!format!("{got:?}").contains("secret-pepper"));
     }
 }

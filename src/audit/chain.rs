@@ -4,8 +4,8 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::event::{AuditEvent, StoredEvent, STORED_COLUMNS};
 use super::AuditError;
+use super::event::{AuditEvent, STORED_COLUMNS, StoredEvent};
 use crate::store::{Db, Tx};
 use crate::{on_db, on_tx};
 
@@ -20,7 +20,8 @@ const GENESIS: [u8; 32] = [0; 32];
 const MAX_CLIENT_TEXT: usize = 512;
 
 fn clip(s: &Option<String>) -> Option<String> {
-    s.as_ref().map(|s| s.chars().take(MAX_CLIENT_TEXT).collect())
+    s.as_ref()
+        .map(|s| s.chars().take(MAX_CLIENT_TEXT).collect())
 }
 
 /// Appends `event` to its organization's chain, inside `tx`. If this fails
@@ -166,7 +167,10 @@ pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport, AuditErro
         for record in page {
             let expected = report.last_seq + 1;
             let problem = if record.seq != expected {
-                Some(ChainBreak::Gap { expected, found: record.seq })
+                Some(ChainBreak::Gap {
+                    expected,
+                    found: record.seq,
+                })
             } else if record.prev_hash != prev_hash {
                 Some(ChainBreak::BrokenLink { seq: record.seq })
             } else if record.compute_hash() != record.hash {

@@ -5,7 +5,7 @@
 mod chain;
 mod event;
 
-pub use chain::{record, record_alone, verify_chain, ChainBreak, ChainReport, UNATTRIBUTED_CHAIN};
+pub use chain::{ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, record, record_alone, verify_chain};
 pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
 
 use crate::store::StoreError;

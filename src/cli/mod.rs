@@ -9,12 +9,16 @@ mod serve;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::config::{CommonArgs, ServeArgs};
 
 #[derive(Parser, Debug)]
-#[command(name = "scimitar", version, about = "SCIM 2.0 service provider, Service Access Tokens and audit log")]
+#[command(
+    name = "scimitar",
+    version,
+    about = "SCIM 2.0 service provider, Service Access Tokens and audit log"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -74,7 +78,10 @@ pub fn main() -> ExitCode {
         _ => crate::config::LogFormat::Text,
     };
     init_tracing(serving, log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -111,11 +118,16 @@ async fn run(cli: Cli) -> Result<Option<Output>, CliError> {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.common, &args).await.map(|()| None),
         Command::Migrate => {
-            let url = cli.common.database_url().map_err(|e| CliError::Usage(e.to_string()))?;
+            let url = cli
+                .common
+                .database_url()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
             let db = crate::store::connect(&url, 1)
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
-            db.migrate().await.map_err(|e| CliError::Failed(e.to_string()))?;
+            db.migrate()
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))?;
             db.close().await;
             Ok(Some(Output {
                 json: json!({ "migrated": true, "backend": db.backend_name() }),
@@ -135,7 +147,8 @@ async fn run(cli: Cli) -> Result<Option<Output>, CliError> {
 fn init_tracing(serving: bool, format: crate::config::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = if serving { "info" } else { "warn" };
-    let filter = EnvFilter::try_from_env("SCIMITAR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("SCIMITAR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -7,7 +7,7 @@ use std::io::Read;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{failed, CliError, Output};
+use super::{CliError, Output, failed};
 use crate::app::{self, AppState};
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
 use crate::config::{CommonArgs, Config};
@@ -22,6 +22,13 @@ use crate::tokens::{self, ListFilter, NewToken, Owner, TokenId, TokenKind};
 pub enum OrgCommand {
     /// Create an organization.
     Create { name: String },
+    /// Cap the lifetime of new tokens (days), or lift the cap with `none`.
+    SetMaxTokenLifetime {
+        /// Organization name or id.
+        org: String,
+        /// Days (1 to 3650), or `none`.
+        days: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -107,9 +114,13 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 async fn open(common: &CommonArgs) -> Result<AppState, CliError> {
-    let url = common.database_url().map_err(|e| CliError::Usage(e.to_string()))?;
+    let url = common
+        .database_url()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut config = Config::for_database(url);
-    config.token_pepper = common.pepper().map_err(|e| CliError::Usage(e.to_string()))?;
+    config.token_peppers = common
+        .peppers()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     config.db_max_connections = 2;
     app::open(&config).await.map_err(failed)
 }
@@ -149,12 +160,38 @@ pub async fn org(common: &CommonArgs, cmd: OrgCommand) -> Result<Output, CliErro
     match cmd {
         OrgCommand::Create { name } => {
             let mut tx = state.db.begin().await.map_err(failed)?;
-            let org = orgs::create(&mut tx, &name, Timestamp::now()).await.map_err(failed)?;
+            let org = orgs::create(&mut tx, &name, Timestamp::now())
+                .await
+                .map_err(failed)?;
             let target = Target::new("organization", org.id, Some(&org.name));
             commit(tx, operator_event(org.id, "org.create", target)).await?;
             Ok(Output {
                 json: json!({ "id": org.id, "name": org.name }),
                 human: format!("created organization {} ({})", org.name, org.id),
+            })
+        }
+        OrgCommand::SetMaxTokenLifetime { org, days } => {
+            let org = find_org(&state, &org).await?;
+            let days = match days.as_str() {
+                "none" => None,
+                d => Some(d.parse::<i32>().map_err(|_| {
+                    CliError::Usage("days must be a number of days or `none`".into())
+                })?),
+            };
+            let mut tx = state.db.begin().await.map_err(failed)?;
+            orgs::set_max_token_lifetime(&mut tx, org.id, days)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let target = Target::new("organization", org.id, Some(&org.name));
+            let event = operator_event(org.id, "org.update", target)
+                .changes(json!({ "max_token_lifetime_days": days }));
+            commit(tx, event).await?;
+            Ok(Output {
+                json: json!({ "id": org.id, "name": org.name, "max_token_lifetime_days": days }),
+                human: match days {
+                    Some(d) => format!("new tokens in {} now expire within {d} days", org.name),
+                    None => format!("tokens in {} may now live without expiry", org.name),
+                },
             })
         }
     }
@@ -169,8 +206,12 @@ pub async fn workspace(common: &CommonArgs, cmd: WorkspaceCommand) -> Result<Out
             let ws = workspaces::create(&mut tx, org.id, &name, Timestamp::now())
                 .await
                 .map_err(failed)?;
-            let event = operator_event(org.id, "workspace.create", Target::new("workspace", ws.id, Some(&ws.name)))
-                .workspace(Some(ws.id));
+            let event = operator_event(
+                org.id,
+                "workspace.create",
+                Target::new("workspace", ws.id, Some(&ws.name)),
+            )
+            .workspace(Some(ws.id));
             commit(tx, event).await?;
             Ok(Output {
                 json: json!({ "id": ws.id, "name": ws.name, "org_id": ws.org_id }),
@@ -215,7 +256,11 @@ pub async fn member(common: &CommonArgs, cmd: MemberCommand) -> Result<Output, C
         } => {
             let org = find_org(&state, &org).await?;
             let password_hash = if password_stdin {
-                Some(passwords::hash(read_password_stdin()?).await.map_err(failed)?)
+                Some(
+                    passwords::hash(read_password_stdin()?)
+                        .await
+                        .map_err(failed)?,
+                )
             } else {
                 None
             };
@@ -228,8 +273,12 @@ pub async fn member(common: &CommonArgs, cmd: MemberCommand) -> Result<Output, C
                 password_hash,
             };
             let m = members::create(&mut tx, new, now).await.map_err(failed)?;
-            let event = operator_event(org.id, "member.create", Target::new("member", m.id, Some(&m.user_name)))
-                .changes(json!({ "role": role, "password_set": password_stdin }));
+            let event = operator_event(
+                org.id,
+                "member.create",
+                Target::new("member", m.id, Some(&m.user_name)),
+            )
+            .changes(json!({ "role": role, "password_set": password_stdin }));
             commit(tx, event).await?;
             Ok(member_output(&m, "created"))
         }
@@ -256,12 +305,16 @@ async fn set_member(
     let update = members::update(&mut tx, org.id, m.id, role, active, now)
         .await
         .map_err(failed)?;
-    let event = operator_event(org.id, "member.update", Target::new("member", m.id, Some(&m.user_name)))
-        .changes(json!({
-            "role": { "from": update.before_role, "to": update.member.role() },
-            "active": { "from": update.before_active, "to": update.member.active },
-            "revoked_personal_access_tokens": update.revoked_tokens,
-        }));
+    let event = operator_event(
+        org.id,
+        "member.update",
+        Target::new("member", m.id, Some(&m.user_name)),
+    )
+    .changes(json!({
+        "role": { "from": update.before_role, "to": update.member.role() },
+        "active": { "from": update.before_active, "to": update.member.active },
+        "revoked_personal_access_tokens": update.revoked_tokens,
+    }));
     commit(tx, event).await?;
     Ok(member_output(&update.member, "updated"))
 }
@@ -285,13 +338,17 @@ pub async fn token(common: &CommonArgs, cmd: TokenCommand) -> Result<Output, Cli
                     let found = workspaces::find(&state.db, org.id, &ws)
                         .await
                         .map_err(failed)?
-                        .ok_or_else(|| failed(format!("workspace `{ws}` not found in `{}`", org.name)))?;
+                        .ok_or_else(|| {
+                            failed(format!("workspace `{ws}` not found in `{}`", org.name))
+                        })?;
                     Owner::Workspace(found.id)
                 }
                 None => Owner::Organization,
             };
             if expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
-                return Err(CliError::Usage("--expires-in-days must be 1 to 3650".into()));
+                return Err(CliError::Usage(
+                    "--expires-in-days must be 1 to 3650".into(),
+                ));
             }
             let new = NewToken {
                 org_id: org.id,
@@ -304,17 +361,28 @@ pub async fn token(common: &CommonArgs, cmd: TokenCommand) -> Result<Output, Cli
                 max_lifetime_days: org.max_token_lifetime_days.map(i64::from),
             };
             let mut tx = state.db.begin().await.map_err(failed)?;
-            let (view, plain) = tokens::create(&mut tx, &state.peppers, new, &Principal::Operator, now)
-                .await
-                .map_err(failed)?;
-            let event = operator_event(org.id, "sat.create", Target::new("sat", &view.id, Some(&view.name)))
-                .workspace(view.workspace_id)
-                .changes(json!({
-                    "level": view.level,
-                    "workspace_id": view.workspace_id,
-                    "permissions": view.permissions,
-                    "expires_at": view.expires_at,
-                }));
+            if let Owner::Workspace(ws) = owner {
+                // Re-read under the row lock: the workspace may be being deleted.
+                workspaces::get_in(&mut tx, org.id, ws)
+                    .await
+                    .map_err(failed)?;
+            }
+            let (view, plain) =
+                tokens::create(&mut tx, &state.peppers, new, &Principal::Operator, now)
+                    .await
+                    .map_err(failed)?;
+            let event = operator_event(
+                org.id,
+                "sat.create",
+                Target::new("sat", &view.id, Some(&view.name)),
+            )
+            .workspace(view.workspace_id)
+            .changes(json!({
+                "level": view.level,
+                "workspace_id": view.workspace_id,
+                "permissions": view.permissions,
+                "expires_at": view.expires_at,
+            }));
             commit(tx, event).await?;
             let value = plain.reveal();
             let human = format!(
@@ -334,7 +402,9 @@ pub async fn token(common: &CommonArgs, cmd: TokenCommand) -> Result<Output, Cli
                 kind: Some(TokenKind::Sat),
                 ..ListFilter::default()
             };
-            let list = tokens::list(&state.db, org.id, &filter, now).await.map_err(failed)?;
+            let list = tokens::list(&state.db, org.id, &filter, now)
+                .await
+                .map_err(failed)?;
             let human = if list.is_empty() {
                 "no tokens".to_string()
             } else {
@@ -343,7 +413,10 @@ pub async fn token(common: &CommonArgs, cmd: TokenCommand) -> Result<Output, Cli
                         format!(
                             "{}  {:<8} {:<12} {}  [{}]",
                             t.id,
-                            serde_json::to_value(t.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                            serde_json::to_value(t.status)
+                                .ok()
+                                .and_then(|v| v.as_str().map(String::from))
+                                .unwrap_or_default(),
                             t.level.map(|l| l.as_str()).unwrap_or("personal"),
                             t.name,
                             t.permissions.join(" ")
@@ -359,19 +432,33 @@ pub async fn token(common: &CommonArgs, cmd: TokenCommand) -> Result<Output, Cli
         }
         TokenCommand::Revoke { org, id } => {
             let org = find_org(&state, &org).await?;
-            let token_id = TokenId::parse(&id).ok_or_else(|| failed(format!("token `{id}` not found")))?;
-            let existing = tokens::get(&state.db, org.id, &token_id, now).await.map_err(failed)?;
-            let mut tx = state.db.begin().await.map_err(failed)?;
-            let (view, changed) = tokens::revoke(&mut tx, org.id, &token_id, existing.kind, "revoked by the operator", now)
+            let token_id =
+                TokenId::parse(&id).ok_or_else(|| failed(format!("token `{id}` not found")))?;
+            let existing = tokens::get(&state.db, org.id, &token_id, now)
                 .await
                 .map_err(failed)?;
+            let mut tx = state.db.begin().await.map_err(failed)?;
+            let (view, changed) = tokens::revoke(
+                &mut tx,
+                org.id,
+                &token_id,
+                existing.kind,
+                "revoked by the operator",
+                now,
+            )
+            .await
+            .map_err(failed)?;
             let action = match view.kind {
                 TokenKind::Sat => "sat.revoke",
                 TokenKind::Pat => "pat.revoke",
             };
             if changed {
-                let event = operator_event(org.id, action, Target::new(view.kind.as_str(), &view.id, Some(&view.name)))
-                    .workspace(view.workspace_id);
+                let event = operator_event(
+                    org.id,
+                    action,
+                    Target::new(view.kind.as_str(), &view.id, Some(&view.name)),
+                )
+                .workspace(view.workspace_id);
                 commit(tx, event).await?;
             }
             Ok(Output {

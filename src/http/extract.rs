@@ -7,15 +7,16 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::request_id::RequestId;
 use super::ApiError;
+use super::request_id::RequestId;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
-use crate::permissions::{authorize, Action, Principal, PrincipalKind};
+use crate::identity::sessions::SessionRefusal;
+use crate::permissions::{Action, Principal, PrincipalKind, authorize};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Verified};
 
@@ -90,25 +91,147 @@ fn source_ip(parts: &Parts) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Records a refused authentication and returns the 401.
-async fn refuse(
-    state: &AppState,
-    ctx: &RequestContext,
-    endpoint: &str,
+/// A refused authentication: what the audit record says and what the
+/// caller is told.
+struct AuthRefusal {
     org_id: Option<uuid::Uuid>,
     actor: Actor,
-    code: &str,
-    (reason, detail): (String, String),
-) -> ApiError {
-    let event = AuditEvent::new(org_id, actor, "auth.denied", ctx)
-        .target(Target::new("endpoint", endpoint, None))
-        .failure(reason)
-        .status(StatusCode::UNAUTHORIZED.as_u16())
-        .changes(json!({ "reason_code": code }));
-    if let Err(e) = audit::record_alone(&state.db, event).await {
-        return ApiError::internal(e);
+    code: &'static str,
+    /// The precise reason, for the audit record.
+    reason: String,
+    /// The response, which may say less than the record.
+    error: ApiError,
+}
+
+impl AuthRefusal {
+    fn unauthorized(actor: Actor, code: &'static str, reason: String, detail: String) -> Self {
+        Self {
+            org_id: None,
+            actor,
+            code,
+            reason,
+            error: ApiError::Unauthorized { detail },
+        }
     }
-    ApiError::Unauthorized { detail }
+
+    fn in_org(mut self, org_id: Option<uuid::Uuid>) -> Self {
+        self.org_id = org_id;
+        self
+    }
+
+    /// Records the refusal (in a transaction of its own: nothing changes)
+    /// and returns the error to answer with.
+    async fn record(self, state: &AppState, ctx: &RequestContext, endpoint: &str) -> ApiError {
+        let event = AuditEvent::new(self.org_id, self.actor, "auth.denied", ctx)
+            .target(Target::new("endpoint", endpoint, None))
+            .failure(self.reason)
+            .status(self.error.status().as_u16())
+            .changes(json!({ "reason_code": self.code }));
+        match audit::record_alone(&state.db, event).await {
+            Ok(_) => self.error,
+            Err(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Reads the one Bearer credential of the request and verifies it.
+async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<Result<(Principal, Option<Verified>), AuthRefusal>, ApiError> {
+    let anonymous = || Actor::anonymous(PrincipalKind::Anonymous, None);
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (Some(value), None) => value,
+        (None, _) => {
+            let reason = "missing credentials: send Authorization: Bearer <token>".to_string();
+            return Ok(Err(AuthRefusal::unauthorized(
+                anonymous(),
+                "missing_credentials",
+                reason.clone(),
+                reason,
+            )));
+        }
+        (Some(_), Some(_)) => {
+            let reason = "several Authorization headers".to_string();
+            return Ok(Err(AuthRefusal {
+                org_id: None,
+                actor: anonymous(),
+                code: "ambiguous_credentials",
+                reason,
+                error: ApiError::BadRequest("send exactly one Authorization header".into()),
+            }));
+        }
+    };
+    let credential = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, c)| c.trim())
+        .filter(|c| !c.is_empty());
+    let Some(credential) = credential else {
+        let reason = "unsupported Authorization header: use the Bearer scheme".to_string();
+        return Ok(Err(AuthRefusal::unauthorized(
+            anonymous(),
+            "bad_scheme",
+            reason.clone(),
+            reason,
+        )));
+    };
+    let now = Timestamp::now();
+
+    if credential.starts_with("scim_") {
+        let verified =
+            tokens::verify(&state.db, &state.peppers, credential, source_ip(parts), now).await?;
+        return Ok(match verified {
+            Ok(verified) => {
+                state
+                    .last_used
+                    .note(&verified.token_id, now, ctx.source_ip.clone());
+                Ok((verified.principal.clone(), Some(verified)))
+            }
+            Err(refused) => {
+                let kind = if credential.starts_with("scim_pat_") {
+                    PrincipalKind::Pat
+                } else {
+                    PrincipalKind::Sat
+                };
+                let id = refused
+                    .token_id
+                    .or_else(|| PlainToken::id_hint(credential))
+                    .map(|id| id.to_string());
+                let r = refused.refusal;
+                Err(AuthRefusal::unauthorized(
+                    Actor::anonymous(kind, id),
+                    r.code(),
+                    r.to_string(),
+                    r.public_detail(),
+                )
+                .in_org(refused.org_id))
+            }
+        });
+    }
+    Ok(
+        match state.sessions.check(&state.db, credential, now).await? {
+            Ok(principal) => Ok((principal, None)),
+            Err((refusal, org_id)) => {
+                let code = match refusal {
+                    SessionRefusal::Invalid => "invalid_session",
+                    SessionRefusal::Ended => "session_ended",
+                };
+                let actor = Actor::anonymous(PrincipalKind::MemberSession, None);
+                Err(AuthRefusal::unauthorized(
+                    actor,
+                    code,
+                    refusal.to_string(),
+                    refusal.to_string(),
+                )
+                .in_org(org_id))
+            }
+        },
+    )
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -123,81 +246,14 @@ impl FromRequestParts<AppState> for Caller {
             .map(|u| u.0.path().to_string())
             .unwrap_or_else(|| parts.uri.path().to_string());
         let endpoint = format!("{} {}", parts.method, path);
-        let anonymous = |kind| Actor::anonymous(kind, None);
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
-            if parts.headers.get_all(header::AUTHORIZATION).iter().count() > 1 {
-                return Err(ApiError::BadRequest(
-                    "send exactly one Authorization header".into(),
-                ));
-            }
-            let actor = anonymous(PrincipalKind::Anonymous);
-            let reason = "missing credentials: send Authorization: Bearer <token>".to_string();
-            let why = (reason.clone(), reason);
-            return Err(refuse(state, &ctx, &endpoint, None, actor, "missing_credentials", why).await);
-        };
-        let credential = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, c)| c.trim());
-        let Some(credential) = credential.filter(|c| !c.is_empty()) else {
-            let actor = anonymous(PrincipalKind::Anonymous);
-            let reason = "unsupported Authorization header: use the Bearer scheme".to_string();
-            let why = (reason.clone(), reason);
-            return Err(refuse(state, &ctx, &endpoint, None, actor, "bad_scheme", why).await);
-        };
-        let now = Timestamp::now();
-
-        if credential.starts_with("scim_") {
-            let source = source_ip(parts);
-            match tokens::verify(&state.db, &state.peppers, credential, source, now).await? {
-                Ok(verified) => {
-                    state
-                        .last_used
-                        .note(&verified.token_id, now, ctx.source_ip.clone());
-                    Ok(Caller {
-                        principal: verified.principal.clone(),
-                        token: Some(verified),
-                        ctx,
-                        endpoint,
-                    })
-                }
-                Err(refused) => {
-                    let kind = if credential.starts_with("scim_pat_") {
-                        PrincipalKind::Pat
-                    } else {
-                        PrincipalKind::Sat
-                    };
-                    let id = refused
-                        .token_id
-                        .or_else(|| PlainToken::id_hint(credential))
-                        .map(|id| id.to_string());
-                    let actor = Actor::anonymous(kind, id);
-                    let code = refused.refusal.code();
-                    let why = (refused.refusal.to_string(), refused.refusal.public_detail());
-                    Err(refuse(state, &ctx, &endpoint, refused.org_id, actor, code, why).await)
-                }
-            }
-        } else {
-            match state.sessions.check(&state.db, credential, now).await? {
-                Ok(principal) => Ok(Caller {
-                    principal,
-                    token: None,
-                    ctx,
-                    endpoint,
-                }),
-                Err((refusal, org_id)) => {
-                    let actor = anonymous(PrincipalKind::MemberSession);
-                    let code = match refusal {
-                        crate::identity::sessions::SessionRefusal::Invalid => "invalid_session",
-                        crate::identity::sessions::SessionRefusal::Ended => "session_ended",
-                    };
-                    let why = (refusal.to_string(), refusal.to_string());
-                    Err(refuse(state, &ctx, &endpoint, org_id, actor, code, why).await)
-                }
-            }
+        match authenticate(parts, state, &ctx).await? {
+            Ok((principal, token)) => Ok(Caller {
+                principal,
+                token,
+                ctx,
+                endpoint,
+            }),
+            Err(refusal) => Err(refusal.record(state, &ctx, &endpoint).await),
         }
     }
 }
@@ -213,9 +269,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(match rejection.status() {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
-                    "send the body as application/json".into(),
-                ),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                    ApiError::UnsupportedMediaType("send the body as application/json".into())
+                }
                 StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
                 _ => ApiError::BadRequest(clip(rejection.body_text())),
             }),
@@ -231,7 +287,9 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
         if req.headers().get(header::CONTENT_TYPE).is_none() {
             return Ok(None);
         }
-        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
     }
 }
 

@@ -1,9 +1,9 @@
 //! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the
 //! database answers too).
 
-use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use axum::extract::State;
+use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::app::AppState;
@@ -18,5 +18,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(json!({ "status": "ready", "database": state.db.backend_name() })))
+    Ok(Json(
+        json!({ "status": "ready", "database": state.db.backend_name() }),
+    ))
 }

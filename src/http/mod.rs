@@ -8,13 +8,13 @@ mod problem;
 pub mod request_id;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
-pub use problem::{problem_response, problem_type, ApiError};
+pub use problem::{ApiError, problem_response, problem_type};
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -42,6 +42,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
                     header::COOKIE,
                 ]))
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(axum::middleware::map_response(problem_for_bare_errors))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
@@ -60,6 +61,24 @@ fn make_span(req: &Request) -> tracing::Span {
         .map(|r| r.0.as_str())
         .unwrap_or("-");
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}
+
+/// Middleware (the timeout, for one) answers some errors with an empty
+/// body; give those the problem form every other error has.
+async fn problem_for_bare_errors<B>(resp: axum::http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || resp.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return resp.map(axum::body::Body::new);
+    }
+    let title = status.canonical_reason().unwrap_or("Error");
+    let slug = title.to_lowercase().replace(' ', "-");
+    problem_response(status, &slug, title, title, json!({}))
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -3,9 +3,9 @@
 //! Server faults are logged with their cause and shown as a bare 500, so that
 //! no internal detail (or secret) reaches a client.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::audit::AuditError;
 use crate::identity::IdentityError;
@@ -39,13 +39,21 @@ pub enum ApiError {
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid-request", "Invalid request"),
-            ApiError::InvalidPermission(_) => {
-                (StatusCode::BAD_REQUEST, "invalid-permission", "Invalid permission")
-            }
-            ApiError::Unauthorized { .. } => {
-                (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required")
-            }
+            ApiError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+            ),
+            ApiError::InvalidPermission(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-permission",
+                "Invalid permission",
+            ),
+            ApiError::Unauthorized { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Permission denied"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
@@ -54,15 +62,21 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
-            ApiError::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
-            }
-            ApiError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
-            }
-            ApiError::Unavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
-            }
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
         }
     }
 
@@ -81,7 +95,13 @@ pub fn problem_type(slug: &str) -> String {
 }
 
 /// A problem+json response.
-pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: &str, extra: Value) -> Response {
+pub fn problem_response(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: &str,
+    extra: Value,
+) -> Response {
     let mut body = json!({
         "type": problem_type(slug),
         "title": title,
@@ -105,7 +125,10 @@ impl IntoResponse for ApiError {
         let (detail, extra) = match &self {
             ApiError::Internal(cause) => {
                 tracing::error!(cause = %cause, "internal error");
-                ("the server failed to handle this request".to_string(), json!({}))
+                (
+                    "the server failed to handle this request".to_string(),
+                    json!({}),
+                )
             }
             ApiError::Unavailable(cause) => {
                 tracing::error!(cause = %cause, "storage unavailable");

@@ -14,7 +14,8 @@ pub struct RequestId(pub String);
 
 fn acceptable(v: &str) -> bool {
     (1..=128).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 pub async fn middleware(mut req: Request, next: Next) -> Response {

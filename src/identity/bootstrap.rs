@@ -3,7 +3,7 @@
 //! read. Never again once any organization exists.
 
 use super::members::{self, NewMember};
-use super::{orgs, passwords, IdentityError};
+use super::{IdentityError, orgs, passwords};
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
 use crate::permissions::{PrincipalKind, Role};
 use crate::store::{Db, Timestamp};
@@ -53,8 +53,11 @@ pub async fn bootstrap_if_empty(db: &Db) -> Result<Option<BootstrapCredential>, 
     };
     let ctx = RequestContext::default();
     for event in [
-        AuditEvent::new(Some(org.id), actor.clone(), "org.create", &ctx)
-            .target(Target::new("organization", org.id, Some(&org.name))),
+        AuditEvent::new(Some(org.id), actor.clone(), "org.create", &ctx).target(Target::new(
+            "organization",
+            org.id,
+            Some(&org.name),
+        )),
         AuditEvent::new(Some(org.id), actor, "member.create", &ctx)
             .target(Target::new("member", admin.id, Some(&admin.user_name)))
             .changes(serde_json::json!({"role": "admin"})),

@@ -32,7 +32,9 @@ pub struct RoleColumn(pub Role);
 impl TryFrom<String> for RoleColumn {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        Role::parse(&s).map(RoleColumn).ok_or_else(|| format!("unknown role `{s}`"))
+        Role::parse(&s)
+            .map(RoleColumn)
+            .ok_or_else(|| format!("unknown role `{s}`"))
     }
 }
 
@@ -51,8 +53,7 @@ pub struct Credentials {
     pub sessions_valid_from: Timestamp,
 }
 
-const COLUMNS: &str =
-    "id, org_id, user_name, display_name, role, active, created_at, updated_at";
+const COLUMNS: &str = "id, org_id, user_name, display_name, role, active, created_at, updated_at";
 
 /// userName is compared without regard to case (RFC 7643: caseExact false).
 pub fn user_name_key(user_name: &str) -> String {
@@ -77,7 +78,11 @@ pub struct NewMember<'a> {
     pub password_hash: Option<String>,
 }
 
-pub async fn create(tx: &mut Tx, new: NewMember<'_>, now: Timestamp) -> Result<Member, IdentityError> {
+pub async fn create(
+    tx: &mut Tx,
+    new: NewMember<'_>,
+    now: Timestamp,
+) -> Result<Member, IdentityError> {
     let user_name = check_user_name(new.user_name)?;
     let member = Member {
         id: Uuid::now_v7(),
@@ -123,7 +128,11 @@ pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Member>, IdentityError> {
 }
 
 /// A live member of the organization, by id or user name.
-pub async fn find(db: &Db, org_id: Uuid, name_or_id: &str) -> Result<Option<Member>, IdentityError> {
+pub async fn find(
+    db: &Db,
+    org_id: Uuid,
+    name_or_id: &str,
+) -> Result<Option<Member>, IdentityError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM members WHERE org_id = $1 AND deleted_at IS NULL \
          AND (id = $2 OR user_name_key = $3)"

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{check_name, IdentityError};
+use super::{IdentityError, check_name};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
@@ -34,7 +34,9 @@ pub async fn create(tx: &mut Tx, name: &str, now: Timestamp) -> Result<Org, Iden
             .await.map(|r| r.rows_affected())
     })
     .map_err(|e| {
-        IdentityError::conflict_on_unique(e, || format!("organization `{}` already exists", org.name))
+        IdentityError::conflict_on_unique(e, || {
+            format!("organization `{}` already exists", org.name)
+        })
     })?;
     Ok(org)
 }

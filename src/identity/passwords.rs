@@ -19,7 +19,9 @@ static DECOY: LazyLock<String> = LazyLock::new(|| {
 pub fn check_policy(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if !(MIN_LEN..=MAX_LEN).contains(&n) {
-        return Err(format!("password must be {MIN_LEN} to {MAX_LEN} characters"));
+        return Err(format!(
+            "password must be {MIN_LEN} to {MAX_LEN} characters"
+        ));
     }
     Ok(())
 }
@@ -44,7 +46,11 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         let real = stored.is_some();
         let stored = stored.unwrap_or_else(|| DECOY.clone());
         let ok = PasswordHash::new(&stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         ok && real
     })

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::members;
-use crate::permissions::{Principal, Role};
+use crate::permissions::Principal;
 use crate::store::settings::{from_hex, get_or_create, random_key_hex};
 use crate::store::{Db, StoreError, Timestamp};
 
@@ -52,8 +52,9 @@ pub enum SessionRefusal {
 impl SessionKeys {
     pub async fn load(db: &Db, ttl_seconds: i64) -> Result<Self, StoreError> {
         let hex = get_or_create(db, KEY_SETTING, random_key_hex).await?;
-        let key = from_hex(&hex)
-            .ok_or_else(|| StoreError::Url(format!("{KEY_SETTING} in server_settings is not hex")))?;
+        let key = from_hex(&hex).ok_or_else(|| {
+            StoreError::Url(format!("{KEY_SETTING} in server_settings is not hex"))
+        })?;
         let bad = |e: jsonwebtoken::errors::Error| StoreError::Url(format!("session key: {e}"));
         Ok(Self {
             encoding: EncodingKey::from_secret(&key).map_err(bad)?,
@@ -100,7 +101,8 @@ impl SessionKeys {
         let Some(creds) = members::credentials_by_id(db, claims.org, claims.sub).await? else {
             return Ok(Err((SessionRefusal::Ended, Some(claims.org))));
         };
-        let valid_from_us = (creds.sessions_valid_from.inner().unix_timestamp_nanos() / 1000) as i64;
+        let valid_from_us =
+            (creds.sessions_valid_from.inner().unix_timestamp_nanos() / 1000) as i64;
         if !creds.member.active || claims.iat_us < valid_from_us {
             return Ok(Err((SessionRefusal::Ended, Some(claims.org))));
         }
@@ -111,9 +113,4 @@ impl SessionKeys {
             user_name: creds.member.user_name,
         }))
     }
-}
-
-/// Whether a member's role lets them hold an admin session or PAT.
-pub fn is_admin(role: Role) -> bool {
-    role == Role::Admin
 }

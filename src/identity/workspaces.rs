@@ -5,7 +5,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{check_name, IdentityError};
+use super::{IdentityError, check_name};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx, tokens};
 
@@ -59,7 +59,11 @@ pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Workspace>, IdentityError
 }
 
 /// A live workspace of the organization, by id or name.
-pub async fn find(db: &Db, org_id: Uuid, name_or_id: &str) -> Result<Option<Workspace>, IdentityError> {
+pub async fn find(
+    db: &Db,
+    org_id: Uuid,
+    name_or_id: &str,
+) -> Result<Option<Workspace>, IdentityError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL AND (id = $2 OR name = $3)"
     ));

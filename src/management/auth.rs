@@ -3,11 +3,11 @@
 //! same 401 after the same work (one argon2 verification), so the response
 //! says nothing about which part was wrong.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};

@@ -3,10 +3,10 @@
 //! member's sessions and revokes their PATs in the same transaction; SATs
 //! they created keep working.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -37,14 +37,18 @@ pub async fn update(
 ) -> Result<Json<Member>, ApiError> {
     caller.require(&state, Action::ManageMembers).await?;
     if body.role.is_none() && body.active.is_none() {
-        return Err(ApiError::BadRequest("nothing to change: give role or active".into()));
+        return Err(ApiError::BadRequest(
+            "nothing to change: give role or active".into(),
+        ));
     }
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     let update = members::update(&mut tx, caller.org_id(), id, body.role, body.active, now).await?;
     // Through the API an organization never loses its last admin; the
     // operator CLI and the identity provider (SCIM) are not held back.
-    if update.before_role == Role::Admin && members::active_admins_in(&mut tx, caller.org_id()).await? == 0 {
+    if update.before_role == Role::Admin
+        && members::active_admins_in(&mut tx, caller.org_id()).await? == 0
+    {
         return Err(ApiError::Conflict(
             "this would leave the organization without an active admin".into(),
         ));

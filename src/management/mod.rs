@@ -10,7 +10,7 @@ mod service_tokens;
 mod token_self;
 mod workspaces;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -35,7 +35,10 @@ pub fn routes() -> Router<AppState> {
                 .patch(service_tokens::update)
                 .delete(service_tokens::revoke),
         )
-        .route("/service-access-tokens/{id}/rotate", post(service_tokens::rotate))
+        .route(
+            "/service-access-tokens/{id}/rotate",
+            post(service_tokens::rotate),
+        )
         .route(
             "/personal-access-tokens",
             post(personal_tokens::create).get(personal_tokens::list),
@@ -47,7 +50,10 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/self", get(token_self::get))
         .route("/members", get(members::list))
         .route("/members/{id}", axum::routing::patch(members::update))
-        .route("/workspaces", post(workspaces::create).get(workspaces::list))
+        .route(
+            "/workspaces",
+            post(workspaces::create).get(workspaces::list),
+        )
         .route(
             "/workspaces/{id}",
             get(workspaces::get)
@@ -72,7 +78,9 @@ impl ExpiryInput {
             (Some(at), None) => Timestamp::parse_rfc3339(at).map(Some).ok_or_else(|| {
                 ApiError::BadRequest("expires_at must be an RFC 3339 date-time".into())
             }),
-            (None, Some(days)) if (1..=3650).contains(&days) => Ok(Some(now + Duration::days(days))),
+            (None, Some(days)) if (1..=3650).contains(&days) => {
+                Ok(Some(now + Duration::days(days)))
+            }
             (None, Some(_)) => Err(ApiError::BadRequest(
                 "expires_in_days must be between 1 and 3650".into(),
             )),
@@ -90,7 +98,12 @@ pub struct WithValue {
     pub token: String,
 }
 
-pub fn show_once(status: StatusCode, view: TokenView, plain: &PlainToken, location: Option<String>) -> Response {
+pub fn show_once(
+    status: StatusCode,
+    view: TokenView,
+    plain: &PlainToken,
+    location: Option<String>,
+) -> Response {
     let body = WithValue {
         view,
         token: plain.reveal(),

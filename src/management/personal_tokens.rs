@@ -2,15 +2,15 @@
 //! the member's role and die when the member is deactivated, deleted or
 //! demoted.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::service_tokens::token_id;
-use super::{show_once, ExpiryInput};
+use super::{ExpiryInput, show_once};
 use crate::app::AppState;
 use crate::audit::{self, Target};
 use crate::http::{ApiError, ApiJson, ApiPath, Caller};
@@ -40,7 +40,9 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<Create>,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, Action::ManageOwnPersonalTokens).await?;
+    caller
+        .require(&state, Action::ManageOwnPersonalTokens)
+        .await?;
     let member_id = member_of(&caller)?;
     let now = Timestamp::now();
     let org = orgs::get(&state.db, caller.org_id()).await?;
@@ -55,7 +57,8 @@ pub async fn create(
         max_lifetime_days: org.max_token_lifetime_days.map(i64::from),
     };
     let mut tx = state.db.begin().await?;
-    let (view, plain) = tokens::create(&mut tx, &state.peppers, new, &caller.principal, now).await?;
+    let (view, plain) =
+        tokens::create(&mut tx, &state.peppers, new, &caller.principal, now).await?;
     let event = caller
         .event("pat.create")
         .target(Target::new("pat", &view.id, Some(&view.name)))
@@ -68,7 +71,9 @@ pub async fn create(
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require(&state, Action::ManageOwnPersonalTokens).await?;
+    caller
+        .require(&state, Action::ManageOwnPersonalTokens)
+        .await?;
     let filter = ListFilter {
         kind: Some(TokenKind::Pat),
         member_id: Some(member_of(&caller)?),
@@ -83,7 +88,9 @@ pub async fn revoke(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(&state, Action::ManageOwnPersonalTokens).await?;
+    caller
+        .require(&state, Action::ManageOwnPersonalTokens)
+        .await?;
     let member_id = member_of(&caller)?;
     let id = token_id(&id)?;
     let now = Timestamp::now();
@@ -93,8 +100,15 @@ pub async fn revoke(
         return Err(ApiError::NotFound("token".into()));
     }
     let mut tx = state.db.begin().await?;
-    let (view, changed) =
-        tokens::revoke(&mut tx, caller.org_id(), &id, TokenKind::Pat, "revoked by its owner", now).await?;
+    let (view, changed) = tokens::revoke(
+        &mut tx,
+        caller.org_id(),
+        &id,
+        TokenKind::Pat,
+        "revoked by its owner",
+        now,
+    )
+    .await?;
     if changed {
         let event = caller
             .event("pat.revoke")

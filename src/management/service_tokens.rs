@@ -2,22 +2,24 @@
 //! and revoke Service Access Tokens. The value is shown once, in the
 //! response to create or rotate.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{nullable, show_once, ExpiryInput};
+use super::{ExpiryInput, nullable, show_once};
 use crate::app::AppState;
 use crate::audit::{self, Target};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::identity::{orgs, workspaces};
 use crate::permissions::{Action, TokenLevel};
 use crate::store::Timestamp;
-use crate::tokens::{self, ListFilter, NewToken, Owner, TokenChanges, TokenId, TokenKind, TokenView};
+use crate::tokens::{
+    self, ListFilter, NewToken, Owner, TokenChanges, TokenId, TokenKind, TokenView,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,7 +67,8 @@ pub async fn create(
         allowed_cidrs: body.allowed_cidrs.unwrap_or_default(),
         max_lifetime_days: org.max_token_lifetime_days.map(i64::from),
     };
-    let (view, plain) = tokens::create(&mut tx, &state.peppers, new, &caller.principal, now).await?;
+    let (view, plain) =
+        tokens::create(&mut tx, &state.peppers, new, &caller.principal, now).await?;
     let event = caller
         .event("sat.create")
         .workspace(view.workspace_id)
@@ -113,7 +116,13 @@ pub async fn get(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenView>, ApiError> {
     caller.require(&state, Action::ManageServiceTokens).await?;
-    let view = tokens::get(&state.db, caller.org_id(), &token_id(&id)?, Timestamp::now()).await?;
+    let view = tokens::get(
+        &state.db,
+        caller.org_id(),
+        &token_id(&id)?,
+        Timestamp::now(),
+    )
+    .await?;
     if view.kind != TokenKind::Sat {
         return Err(ApiError::NotFound("token".into()));
     }
@@ -164,7 +173,9 @@ pub async fn update(
         .workspace(view.workspace_id)
         .target(target(&view))
         .status(200)
-        .changes(json!({ "fields": changed, "name": view.name, "allowed_cidrs": view.allowed_cidrs }));
+        .changes(
+            json!({ "fields": changed, "name": view.name, "allowed_cidrs": view.allowed_cidrs }),
+        );
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -179,8 +190,15 @@ pub async fn revoke(
     let id = token_id(&id)?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let (view, changed) =
-        tokens::revoke(&mut tx, caller.org_id(), &id, TokenKind::Sat, "revoked by an admin", now).await?;
+    let (view, changed) = tokens::revoke(
+        &mut tx,
+        caller.org_id(),
+        &id,
+        TokenKind::Sat,
+        "revoked by an admin",
+        now,
+    )
+    .await?;
     if changed {
         let event = caller
             .event("sat.revoke")
@@ -208,11 +226,22 @@ pub async fn rotate(
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ManageServiceTokens).await?;
     let id = token_id(&id)?;
-    let grace = body.map(|ApiJson(b)| b).unwrap_or_default().grace_period_seconds;
+    let grace = body
+        .map(|ApiJson(b)| b)
+        .unwrap_or_default()
+        .grace_period_seconds;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let (view, plain) =
-        tokens::rotate(&mut tx, &state.peppers, caller.org_id(), &id, TokenKind::Sat, grace, now).await?;
+    let (view, plain) = tokens::rotate(
+        &mut tx,
+        &state.peppers,
+        caller.org_id(),
+        &id,
+        TokenKind::Sat,
+        grace,
+        now,
+    )
+    .await?;
     let event = caller
         .event("sat.rotate")
         .workspace(view.workspace_id)

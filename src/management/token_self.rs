@@ -3,7 +3,7 @@
 //! needing any permission.
 
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::http::{ApiError, Caller};
 use crate::permissions::Principal;

@@ -1,12 +1,12 @@
 //! `/api/v1/workspaces`: admins create, list, rename and delete workspaces.
 //! Deleting one revokes its Service Access Tokens.
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -42,7 +42,12 @@ pub async fn create(
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
     let location = format!("/api/v1/workspaces/{}", ws.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ws)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ws),
+    )
+        .into_response())
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {

@@ -297,7 +297,9 @@ mod tests {
         assert!(authorize(&p, act(ws, Level::Read)).is_ok());
         assert!(authorize(&p, act(ws, Level::Edit)).is_ok());
         assert_eq!(
-            authorize(&p, act(ws, Level::CreateDelete)).unwrap_err().missing,
+            authorize(&p, act(ws, Level::CreateDelete))
+                .unwrap_err()
+                .missing,
             "transformations:create_delete"
         );
         assert!(authorize(&p, act(Uuid::new_v4(), Level::Read)).is_err());

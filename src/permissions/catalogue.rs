@@ -84,7 +84,12 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 4] = [Level::Read, Level::Edit, Level::CreateDelete, Level::Connect];
+    pub const ALL: [Level; 4] = [
+        Level::Read,
+        Level::Edit,
+        Level::CreateDelete,
+        Level::Connect,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -207,7 +212,11 @@ impl PermissionSet {
     /// Reads the stored form. Names that no longer exist are dropped rather
     /// than failing the token: a removed permission grants nothing.
     pub fn from_stored(s: &str) -> Self {
-        Self(s.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        Self(
+            s.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+        )
     }
 
     pub fn to_stored(&self) -> String {
@@ -237,7 +246,10 @@ mod tests {
     #[test]
     fn every_catalogue_name_round_trips() {
         for p in OrgPermission::ALL {
-            assert_eq!(p.as_str().parse::<Permission>().unwrap(), Permission::Org(p));
+            assert_eq!(
+                p.as_str().parse::<Permission>().unwrap(),
+                Permission::Org(p)
+            );
         }
         for r in Resource::ALL {
             for l in Level::ALL {
@@ -249,7 +261,14 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused() {
-        for bad in ["", "scim", "scim:admin", "sources:write", "SOURCES:read", "sources:read:x"] {
+        for bad in [
+            "",
+            "scim",
+            "scim:admin",
+            "sources:write",
+            "SOURCES:read",
+            "sources:read:x",
+        ] {
             assert!(bad.parse::<Permission>().is_err(), "{bad}");
         }
     }
@@ -273,7 +292,9 @@ mod tests {
         );
         assert_eq!(
             PermissionSet::for_level(TokenLevel::Workspace, &["sources:read", "audit_logs:read"]),
-            Err(PermissionError::OrgOnWorkspaceToken("audit_logs:read".into()))
+            Err(PermissionError::OrgOnWorkspaceToken(
+                "audit_logs:read".into()
+            ))
         );
         assert_eq!(
             PermissionSet::for_level::<&str>(TokenLevel::Workspace, &[]),
@@ -283,9 +304,11 @@ mod tests {
 
     #[test]
     fn stored_form_round_trips_and_is_sorted() {
-        let set =
-            PermissionSet::for_level(TokenLevel::Organization, &["scim:write", "scim:read", "scim:read"])
-                .unwrap();
+        let set = PermissionSet::for_level(
+            TokenLevel::Organization,
+            &["scim:write", "scim:read", "scim:read"],
+        )
+        .unwrap();
         assert_eq!(set.to_stored(), "scim:read scim:write");
         assert_eq!(PermissionSet::from_stored(&set.to_stored()), set);
     }

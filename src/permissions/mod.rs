@@ -5,7 +5,7 @@
 mod authorize;
 mod catalogue;
 
-pub use authorize::{authorize, Action, Denied, Principal, PrincipalKind, Role};
+pub use authorize::{Action, Denied, Principal, PrincipalKind, Role, authorize};
 pub use catalogue::{
     Level, OrgPermission, Permission, PermissionError, PermissionSet, Resource, TokenLevel,
 };

@@ -8,12 +8,34 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::{Db, StoreError, WriterGate};
 
-/// A parsed `--database-url`. Kept as the original string for display, with
-/// any password removed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed `--database-url`. Its Debug form hides any password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(String),
     Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(s) => write!(f, "Sqlite({s:?})"),
+            DatabaseUrl::Postgres(s) => write!(f, "Postgres({:?})", redact_password(s)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
 }
 
 impl FromStr for DatabaseUrl {
@@ -63,5 +85,25 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Db, Stor
                 .await?;
             Ok(Db::Postgres(pool))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let url: DatabaseUrl = "postgres://app:hunter2@db:5432/scim".parse().unwrap();
+        let shown = format!("{url:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("app:***@db:5432/scim"));
+    }
+
+    #[test]
+    fn only_known_schemes_are_accepted() {
+        assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+        assert!("sqlite://x.db".parse::<DatabaseUrl>().is_ok());
+        assert!("postgresql://h/d".parse::<DatabaseUrl>().is_ok());
     }
 }

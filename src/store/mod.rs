@@ -11,7 +11,7 @@ mod connect;
 pub mod settings;
 mod timestamp;
 
-pub use connect::{connect, DatabaseUrl};
+pub use connect::{DatabaseUrl, connect};
 pub use timestamp::Timestamp;
 
 use std::sync::Arc;
@@ -148,8 +148,8 @@ mod migrations {
     //! Migrations are embedded in the binary so that it runs from anywhere.
     //! Each backend has its own folder; a migration added to one must be
     //! added to the other with the same number.
-    use sqlx::migrate::{Migration, MigrationType, Migrator};
     use sqlx::SqlSafeStr;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
 
     macro_rules! embed {
         ($dir:literal, [$(($version:literal, $name:literal)),* $(,)?]) => {

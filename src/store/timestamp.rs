@@ -20,9 +20,8 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 #[serde(transparent)]
 pub struct Timestamp(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
 
-const SQLITE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
+const SQLITE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Timestamp {
     pub fn now() -> Self {
@@ -61,7 +60,10 @@ impl From<OffsetDateTime> for Timestamp {
     fn from(t: OffsetDateTime) -> Self {
         let t = t.to_offset(UtcOffset::UTC);
         let micros = t.nanosecond() / 1_000 * 1_000;
-        Self(t.replace_nanosecond(micros).expect("truncated nanoseconds are valid"))
+        Self(
+            t.replace_nanosecond(micros)
+                .expect("truncated nanoseconds are valid"),
+        )
     }
 }
 
@@ -118,7 +120,9 @@ impl Encode<'_, Postgres> for Timestamp {
 
 impl<'r> Decode<'r, Postgres> for Timestamp {
     fn decode(value: <Postgres as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Self::from(<OffsetDateTime as Decode<Postgres>>::decode(value)?))
+        Ok(Self::from(<OffsetDateTime as Decode<Postgres>>::decode(
+            value,
+        )?))
     }
 }
 

@@ -224,12 +224,24 @@ mod tests {
     #[test]
     fn malformed_values_are_classified() {
         let v = PlainToken::generate(TokenKind::Sat).reveal();
-        assert_eq!(PlainToken::parse("Bearer x").unwrap_err(), MalformedToken::UnknownPrefix);
-        assert_eq!(PlainToken::parse(&v[..v.len() - 1]).unwrap_err(), MalformedToken::WrongLength);
+        assert_eq!(
+            PlainToken::parse("Bearer x").unwrap_err(),
+            MalformedToken::UnknownPrefix
+        );
+        assert_eq!(
+            PlainToken::parse(&v[..v.len() - 1]).unwrap_err(),
+            MalformedToken::WrongLength
+        );
         let mut bad = v.clone();
         bad.replace_range(20..21, "-");
-        assert_eq!(PlainToken::parse(&bad).unwrap_err(), MalformedToken::BadCharacters);
-        assert_eq!(PlainToken::parse("scim_sat_é").unwrap_err(), MalformedToken::WrongLength);
+        assert_eq!(
+            PlainToken::parse(&bad).unwrap_err(),
+            MalformedToken::BadCharacters
+        );
+        assert_eq!(
+            PlainToken::parse("scim_sat_é").unwrap_err(),
+            MalformedToken::WrongLength
+        );
     }
 
     #[test]

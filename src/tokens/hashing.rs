@@ -11,7 +11,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-
 /// The stored form of a secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HashedSecret {
@@ -36,7 +35,11 @@ pub struct Peppers {
 impl fmt::Debug for Peppers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let versions: Vec<_> = self.keys.keys().collect();
-        write!(f, "Peppers(current v{}, versions {versions:?})", self.current)
+        write!(
+            f,
+            "Peppers(current v{}, versions {versions:?})",
+            self.current
+        )
     }
 }
 
@@ -73,7 +76,8 @@ impl Peppers {
 }
 
 fn hmac(key: &[u8], secret: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(secret);
     mac.finalize().into_bytes().to_vec()
 }

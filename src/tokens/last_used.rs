@@ -11,9 +11,12 @@ use super::TokenId;
 use crate::on_tx;
 use crate::store::{Db, StoreError, Timestamp};
 
+/// When and from where a token was last used.
+type Use = (Timestamp, Option<String>);
+
 #[derive(Clone, Debug, Default)]
 pub struct LastUsedRecorder {
-    pending: Arc<Mutex<HashMap<TokenId, (Timestamp, Option<String>)>>>,
+    pending: Arc<Mutex<HashMap<TokenId, Use>>>,
 }
 
 impl LastUsedRecorder {
@@ -65,7 +68,7 @@ impl LastUsedRecorder {
     }
 }
 
-async fn write(db: &Db, batch: &[(TokenId, (Timestamp, Option<String>))]) -> Result<(), StoreError> {
+async fn write(db: &Db, batch: &[(TokenId, Use)]) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     for (id, (at, ip)) in batch {
         on_tx!(&mut tx, conn => {

@@ -7,10 +7,10 @@ use sqlx::QueryBuilder;
 use time::Duration;
 use uuid::Uuid;
 
+use super::TokenError;
 use super::format::{PlainToken, TokenId, TokenKind};
 use super::hashing::Peppers;
-use super::record::{CidrList, TokenRow, TokenView, TOKEN_COLUMNS};
-use super::TokenError;
+use super::record::{CidrList, TOKEN_COLUMNS, TokenRow, TokenView};
 use crate::permissions::{PermissionSet, Principal, TokenLevel};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx};
@@ -162,9 +162,13 @@ pub async fn create(
     Ok((view, plain))
 }
 
+/// Reads a token inside a write transaction, locking its row (PostgreSQL)
+/// so that two concurrent revocations or rotations cannot both act on the
+/// same prior state.
 async fn row_in(tx: &mut Tx, org_id: Uuid, id: &TokenId) -> Result<TokenRow, TokenError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1 AND org_id = $2"
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1 AND org_id = $2{}",
+        tx.for_update()
     ));
     let row: Option<TokenRow> = on_tx!(tx, conn => {
         sqlx::query_as(sql).bind(id.as_str()).bind(org_id).fetch_optional(&mut *conn).await
@@ -182,7 +186,12 @@ async fn get_in(
 }
 
 /// One token of the organization.
-pub async fn get(db: &Db, org_id: Uuid, id: &TokenId, now: Timestamp) -> Result<TokenView, TokenError> {
+pub async fn get(
+    db: &Db,
+    org_id: Uuid,
+    id: &TokenId,
+    now: Timestamp,
+) -> Result<TokenView, TokenError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1 AND org_id = $2"
     ));

@@ -15,12 +15,12 @@ pub use format::{MalformedToken, PlainToken, TokenId, TokenKind};
 pub use hashing::{HashedSecret, Peppers};
 pub use last_used::LastUsedRecorder;
 pub use lifecycle::{
-    create, get, list, revoke, revoke_for_member, revoke_for_workspace, rotate, update,
-    ListFilter, NewToken, Owner, TokenChanges,
+    ListFilter, NewToken, Owner, TokenChanges, create, get, list, revoke, revoke_for_member,
+    revoke_for_workspace, rotate, update,
 };
 pub use pepper::load_peppers;
 pub use record::{CidrList, TokenStatus, TokenView};
-pub use verify::{verify, Refusal, Verified};
+pub use verify::{Refusal, Verified, verify};
 
 use crate::permissions::PermissionError;
 use crate::store::StoreError;

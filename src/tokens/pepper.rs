@@ -10,15 +10,19 @@ use crate::store::{Db, StoreError};
 
 const GENERATED_KEY: &str = "token_pepper.v0";
 
-pub async fn load_peppers(
-    db: &Db,
-    configured: Option<(i32, &[u8])>,
-) -> Result<Peppers, StoreError> {
+/// `configured` lists the configured peppers, current first; older ones
+/// keep verifying the tokens hashed with them until those are rotated.
+pub async fn load_peppers(db: &Db, configured: &[(i32, &[u8])]) -> Result<Peppers, StoreError> {
     let generated = get_or_create(db, GENERATED_KEY, random_key_hex).await?;
     let generated = from_hex(&generated)
         .ok_or_else(|| StoreError::Url(format!("{GENERATED_KEY} in server_settings is not hex")))?;
-    Ok(match configured {
-        Some((version, key)) => Peppers::new(version, key.to_vec()).with_previous(0, generated),
-        None => Peppers::new(0, generated),
-    })
+    let Some(((version, key), older)) = configured.split_first() else {
+        return Ok(Peppers::new(0, generated));
+    };
+    let peppers = older
+        .iter()
+        .fold(Peppers::new(*version, key.to_vec()), |p, (v, k)| {
+            p.with_previous(*v, k.to_vec())
+        });
+    Ok(peppers.with_previous(0, generated))
 }

@@ -175,18 +175,17 @@ pub async fn verify(
     };
     // The kind is part of the value; a SAT id presented with a PAT prefix is
     // not that token.
-    if TokenKind::parse(&row.kind) != Some(plain.kind()) || !(matches_current || matches_previous)
-    {
+    if TokenKind::parse(&row.kind) != Some(plain.kind()) || !(matches_current || matches_previous) {
         return refused(Refusal::BadSecret);
-    }
-    if !matches_current && row.previous_valid_until.is_none_or(|until| until <= now) {
-        return refused(Refusal::RotatedOut);
     }
     if row.revoked_at.is_some() {
         return refused(Refusal::Revoked);
     }
     if row.expires_at.is_some_and(|e| e <= now) {
         return refused(Refusal::Expired);
+    }
+    if !matches_current && row.previous_valid_until.is_none_or(|until| until <= now) {
+        return refused(Refusal::RotatedOut);
     }
     if row.workspace_id.is_some() && row.workspace_deleted_at.is_some() {
         return refused(Refusal::WorkspaceDeleted);

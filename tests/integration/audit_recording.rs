@@ -1,12 +1,15 @@
 //! Audit records: present for every change, correct, chained, free of
 //! secrets, and written in the same transaction as the change.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
 async fn org_of(app: &TestApp, session: &str) -> String {
-    app.get("/api/v1/tokens/self", session).await.body["org_id"].as_str().unwrap().to_string()
+    app.get("/api/v1/tokens/self", session).await.body["org_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -29,19 +32,46 @@ async fn every_management_change_is_recorded_with_its_context() {
     assert_eq!(created.header("x-request-id"), Some("req-123"));
     let id = created.body["id"].as_str().unwrap().to_string();
     let value = created.body["token"].as_str().unwrap().to_string();
-    app.patch(&format!("/api/v1/service-access-tokens/{id}"), &s, json!({ "name": "etl2" })).await;
-    app.post(&format!("/api/v1/service-access-tokens/{id}/rotate"), &s, json!({ "grace_period_seconds": 60 })).await;
-    app.delete(&format!("/api/v1/service-access-tokens/{id}"), &s).await;
-    app.patch(&format!("/api/v1/workspaces/{ws}"), &s, json!({ "name": "prod2" })).await;
+    app.patch(
+        &format!("/api/v1/service-access-tokens/{id}"),
+        &s,
+        json!({ "name": "etl2" }),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/service-access-tokens/{id}/rotate"),
+        &s,
+        json!({ "grace_period_seconds": 60 }),
+    )
+    .await;
+    app.delete(&format!("/api/v1/service-access-tokens/{id}"), &s)
+        .await;
+    app.patch(
+        &format!("/api/v1/workspaces/{ws}"),
+        &s,
+        json!({ "name": "prod2" }),
+    )
+    .await;
     app.delete(&format!("/api/v1/workspaces/{ws}"), &s).await;
 
     let records = app.audit_records(&org).await;
-    let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
         vec![
-            "org.create", "member.create", "auth.login", "workspace.create", "sat.create", "sat.update", "sat.rotate",
-            "sat.revoke", "workspace.update", "workspace.delete"
+            "org.create",
+            "member.create",
+            "auth.login",
+            "workspace.create",
+            "sat.create",
+            "sat.update",
+            "sat.rotate",
+            "sat.revoke",
+            "workspace.update",
+            "workspace.delete"
         ]
     );
     let create = &records[4];
@@ -76,7 +106,12 @@ async fn tampering_with_a_record_is_detected_at_that_record() {
     for i in 0..4 {
         app.create_workspace(&s, &format!("ws{i}")).await;
     }
-    assert!(scimitar::audit::verify_chain(app.db(), &org).await.unwrap().ok);
+    assert!(
+        scimitar::audit::verify_chain(app.db(), &org)
+            .await
+            .unwrap()
+            .ok
+    );
     scimitar::on_db!(app.db(), pool => {
         sqlx::query("UPDATE audit_events SET target_display = 'forged' WHERE chain = $1 AND seq = 5")
             .bind(&org)
@@ -87,14 +122,23 @@ async fn tampering_with_a_record_is_detected_at_that_record() {
     .unwrap();
     let report = scimitar::audit::verify_chain(app.db(), &org).await.unwrap();
     assert!(!report.ok);
-    assert_eq!(report.first_break, Some(scimitar::audit::ChainBreak::HashMismatch { seq: 5 }));
+    assert_eq!(
+        report.first_break,
+        Some(scimitar::audit::ChainBreak::HashMismatch { seq: 5 })
+    );
 
     scimitar::on_db!(app.db(), pool => {
         sqlx::query("DELETE FROM audit_events WHERE chain = $1 AND seq = 5").bind(&org).execute(pool).await.map(|_| ())
     })
     .unwrap();
     let report = scimitar::audit::verify_chain(app.db(), &org).await.unwrap();
-    assert_eq!(report.first_break, Some(scimitar::audit::ChainBreak::Gap { expected: 5, found: 6 }));
+    assert_eq!(
+        report.first_break,
+        Some(scimitar::audit::ChainBreak::Gap {
+            expected: 5,
+            found: 6
+        })
+    );
 }
 
 #[tokio::test]
@@ -130,9 +174,15 @@ async fn a_failed_audit_write_undoes_the_change() {
             .map(|_| ())
     })
     .unwrap();
-    let r = app.post("/api/v1/workspaces", &s, json!({ "name": "ghost" })).await;
+    let r = app
+        .post("/api/v1/workspaces", &s, json!({ "name": "ghost" }))
+        .await;
     r.assert_problem(500);
-    assert!(!r.text.contains("UNIQUE") && !r.text.contains("duplicate"), "no internals leak: {}", r.text);
+    assert!(
+        !r.text.contains("UNIQUE") && !r.text.contains("duplicate"),
+        "no internals leak: {}",
+        r.text
+    );
     scimitar::on_db!(app.db(), pool => {
         sqlx::query("UPDATE audit_chain_heads SET last_seq = last_seq + 1 WHERE chain = $1")
             .bind(&org)
@@ -141,7 +191,11 @@ async fn a_failed_audit_write_undoes_the_change() {
             .map(|_| ())
     })
     .unwrap();
-    assert_eq!(app.get("/api/v1/workspaces", &s).await.body["workspaces"], json!([]), "no half-written workspace");
+    assert_eq!(
+        app.get("/api/v1/workspaces", &s).await.body["workspaces"],
+        json!([]),
+        "no half-written workspace"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +209,14 @@ async fn concurrent_changes_keep_one_unbroken_chain() {
         let url = app.url("/api/v1/workspaces");
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            client.post(url).bearer_auth(s).json(&json!({ "name": format!("ws-{i}") })).send().await.unwrap().status()
+            client
+                .post(url)
+                .bearer_auth(s)
+                .json(&json!({ "name": format!("ws-{i}") }))
+                .send()
+                .await
+                .unwrap()
+                .status()
         }));
     }
     for t in tasks {

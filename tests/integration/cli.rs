@@ -5,22 +5,44 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::support::{fresh_database_url, TestApp};
+use crate::support::{TestApp, fresh_database_url};
 
 #[tokio::test]
 async fn operator_commands_create_what_the_api_then_sees() {
     let app = TestApp::spawn().await;
-    let org = app.cli(&["org", "create", "acme", "--json"]).json();
+    let org = app.cli(&["org", "create", "acme", "--json"]).await.json();
     assert_eq!(org["name"], "acme");
     let org_id = org["id"].as_str().unwrap().to_string();
-    let ws = app.cli(&["workspace", "create", "--org", "acme", "warehouse", "--json"]).json();
+    let ws = app
+        .cli(&[
+            "workspace",
+            "create",
+            "--org",
+            "acme",
+            "warehouse",
+            "--json",
+        ])
+        .await
+        .json();
     assert_eq!(ws["name"], "warehouse");
     assert_eq!(ws["org_id"], org_id.as_str());
     let m = app
         .cli_with_stdin(
-            &["member", "create", "--org", &org_id, "--user-name", "root", "--role", "admin", "--password-stdin", "--json"],
+            &[
+                "member",
+                "create",
+                "--org",
+                &org_id,
+                "--user-name",
+                "root",
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
             Some("the acme admin password\n"),
         )
+        .await
         .json();
     assert_eq!(m["user_name"], "root");
     assert_eq!(m["role"], "admin");
@@ -28,77 +50,221 @@ async fn operator_commands_create_what_the_api_then_sees() {
 
     let t = app
         .cli(&[
-            "token", "create", "--org", "acme", "--workspace", "warehouse", "--name", "loader", "--permission", "sources:edit",
-            "--permission", "destinations:read", "--expires-in-days", "30", "--json",
+            "token",
+            "create",
+            "--org",
+            "acme",
+            "--workspace",
+            "warehouse",
+            "--name",
+            "loader",
+            "--permission",
+            "sources:edit",
+            "--permission",
+            "destinations:read",
+            "--expires-in-days",
+            "30",
+            "--json",
         ])
+        .await
         .json();
     assert_eq!(t["level"], "workspace");
     // Catalogue order, as DESIGN.md lists the resources.
-    assert_eq!(t["permissions"], json!(["sources:edit", "destinations:read"]));
+    assert_eq!(
+        t["permissions"],
+        json!(["sources:edit", "destinations:read"])
+    );
     assert!(t["expires_at"].is_string());
     let value = t["token"].as_str().unwrap();
     let me = app.get("/api/v1/tokens/self", value).await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.body["workspace_id"], ws["id"]);
 
-    let list = app.cli(&["token", "list", "--org", "acme", "--json"]).json();
+    let list = app
+        .cli(&["token", "list", "--org", "acme", "--json"])
+        .await
+        .json();
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
-    assert!(!list.to_string().contains(&value[31..63]), "listing never shows a value");
+    assert!(
+        !list.to_string().contains(&value[31..63]),
+        "listing never shows a value"
+    );
 
-    let session = app.login("acme", "root", "the acme admin password").await.body["access_token"].as_str().unwrap().to_string();
+    let session = app
+        .login("acme", "root", "the acme admin password")
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let via_api = app.get("/api/v1/service-access-tokens", &session).await;
     assert_eq!(via_api.body["tokens"][0]["created_by"]["kind"], "operator");
 
-    let revoked = app.cli(&["token", "revoke", "--org", "acme", t["id"].as_str().unwrap(), "--json"]).json();
+    let revoked = app
+        .cli(&[
+            "token",
+            "revoke",
+            "--org",
+            "acme",
+            t["id"].as_str().unwrap(),
+            "--json",
+        ])
+        .await
+        .json();
     assert_eq!(revoked["status"], "revoked");
-    app.get("/api/v1/tokens/self", value).await.assert_problem(401);
+    app.get("/api/v1/tokens/self", value)
+        .await
+        .assert_problem(401);
 
     let records = app.audit_records(&org_id).await;
-    let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap()).collect();
-    for expected in ["org.create", "workspace.create", "member.create", "sat.create", "sat.revoke"] {
-        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "org.create",
+        "workspace.create",
+        "member.create",
+        "sat.create",
+        "sat.revoke",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
     }
-    let operator_actions = ["org.create", "workspace.create", "member.create", "sat.create", "sat.revoke"];
-    for r in records.iter().filter(|r| operator_actions.contains(&r["action"].as_str().unwrap())) {
+    let operator_actions = [
+        "org.create",
+        "workspace.create",
+        "member.create",
+        "sat.create",
+        "sat.revoke",
+    ];
+    for r in records
+        .iter()
+        .filter(|r| operator_actions.contains(&r["action"].as_str().unwrap()))
+    {
         assert_eq!(r["actor_kind"], "operator", "{r}");
     }
-    assert!(!records.iter().any(|r| r.to_string().contains(&value[31..63])));
-    assert!(!records.iter().any(|r| r.to_string().contains("the acme admin password")));
+    assert!(
+        !records
+            .iter()
+            .any(|r| r.to_string().contains(&value[31..63]))
+    );
+    assert!(
+        !records
+            .iter()
+            .any(|r| r.to_string().contains("the acme admin password"))
+    );
 }
 
 #[tokio::test]
 async fn cli_refuses_bad_input_with_one_json_error() {
     let app = TestApp::spawn().await;
-    let run = app.cli(&["token", "create", "--org", "nope", "--name", "x", "--permission", "scim:read", "--json"]);
+    let run = app
+        .cli(&[
+            "token",
+            "create",
+            "--org",
+            "nope",
+            "--name",
+            "x",
+            "--permission",
+            "scim:read",
+            "--json",
+        ])
+        .await;
     assert_eq!(run.code, Some(1));
     let err: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
-    assert!(err["error"]["message"].as_str().unwrap().contains("not found"));
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not found")
+    );
 
-    let run = app.cli(&["token", "create", "--org", "default", "--name", "x", "--permission", "sources:read", "--json"]);
+    let run = app
+        .cli(&[
+            "token",
+            "create",
+            "--org",
+            "default",
+            "--name",
+            "x",
+            "--permission",
+            "sources:read",
+            "--json",
+        ])
+        .await;
     assert_eq!(run.code, Some(1));
-    assert!(run.stdout.contains("workspace permission"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("workspace permission"),
+        "{}",
+        run.stdout
+    );
 
-    let run = app.cli(&["org", "create", "default", "--json"]);
+    let run = app.cli(&["org", "create", "default", "--json"]).await;
     assert_eq!(run.code, Some(1));
     assert!(run.stdout.contains("already exists"));
 
-    let run = app.cli_with_stdin(
-        &["member", "create", "--org", "default", "--user-name", "x", "--role", "admin", "--password-stdin", "--json"],
-        Some("short\n"),
-    );
+    let run = app
+        .cli_with_stdin(
+            &[
+                "member",
+                "create",
+                "--org",
+                "default",
+                "--user-name",
+                "x",
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
+            Some("short\n"),
+        )
+        .await;
     assert_eq!(run.code, Some(2));
 
-    let run = app.cli(&["member", "create", "--org", "default", "--user-name", "x", "--role", "king"]);
+    let run = app
+        .cli(&[
+            "member",
+            "create",
+            "--org",
+            "default",
+            "--user-name",
+            "x",
+            "--role",
+            "king",
+        ])
+        .await;
     assert_eq!(run.code, Some(2), "clap refuses an unknown role");
     // Nothing half-made: only the bootstrap admin exists.
     let s = app.admin_session().await;
-    assert_eq!(app.get("/api/v1/members", &s).await.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get("/api/v1/members", &s).await.body["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn human_output_shows_the_value_once_and_lists_without_it() {
     let app = TestApp::spawn().await;
-    let run = app.cli(&["token", "create", "--org", "default", "--name", "human", "--permission", "scim:read"]);
+    let run = app
+        .cli(&[
+            "token",
+            "create",
+            "--org",
+            "default",
+            "--name",
+            "human",
+            "--permission",
+            "scim:read",
+        ])
+        .await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let value = run
         .stdout
@@ -106,7 +272,7 @@ async fn human_output_shows_the_value_once_and_lists_without_it() {
         .find(|w| w.starts_with("scim_sat_"))
         .expect("the value is printed")
         .to_string();
-    let list = app.cli(&["token", "list", "--org", "default"]);
+    let list = app.cli(&["token", "list", "--org", "default"]).await;
     assert!(list.stdout.contains("human"));
     assert!(!list.stdout.contains(&value));
 }
@@ -130,11 +296,17 @@ async fn serve_bootstraps_an_empty_database_once() {
     let mut password = None;
     let mut addr = None;
     while let Some(Ok(line)) = lines.next() {
-        if let Some(rest) = line.split("One-time admin password (shown only now): ").nth(1) {
+        if let Some(rest) = line
+            .split("One-time admin password (shown only now): ")
+            .nth(1)
+        {
             password = Some(rest.trim().to_string());
         }
         if line.contains("scimitar listening") {
-            addr = line.split("addr=").nth(1).map(|a| a.split_whitespace().next().unwrap().to_string());
+            addr = line
+                .split("addr=")
+                .nth(1)
+                .map(|a| a.split_whitespace().next().unwrap().to_string());
         }
         if password.is_some() && addr.is_some() {
             break;
@@ -156,7 +328,10 @@ async fn serve_bootstraps_an_empty_database_once() {
     let mut lines = BufReader::new(second.stderr.take().unwrap()).lines();
     let mut saw_listening = false;
     while let Some(Ok(line)) = lines.next() {
-        assert!(!line.contains("One-time admin password"), "bootstrap ran twice");
+        assert!(
+            !line.contains("One-time admin password"),
+            "bootstrap ran twice"
+        );
         if line.contains("scimitar listening") {
             saw_listening = true;
             break;
@@ -165,4 +340,5 @@ async fn serve_bootstraps_an_empty_database_once() {
     assert!(saw_listening);
     second.kill().unwrap();
     second.wait().unwrap();
+    crate::support::drop_database(&url);
 }

@@ -10,9 +10,13 @@ use crate::support::TestApp;
 #[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn().await;
-    let h = app.request(reqwest::Method::GET, "/healthz", None, None).await;
+    let h = app
+        .request(reqwest::Method::GET, "/healthz", None, None)
+        .await;
     assert_eq!(h.status, 200);
-    let r = app.request(reqwest::Method::GET, "/readyz", None, None).await;
+    let r = app
+        .request(reqwest::Method::GET, "/readyz", None, None)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "ready");
 }
@@ -31,12 +35,22 @@ async fn every_response_carries_a_request_id() {
         assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     }
     let kept = crate::support::read(
-        app.client.get(app.url("/healthz")).header("x-request-id", "okta-abc.123").send().await.unwrap(),
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-request-id", "okta-abc.123")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(kept.header("x-request-id"), Some("okta-abc.123"));
     let replaced = crate::support::read(
-        app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.unwrap(),
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-request-id", "bad id with spaces")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_ne!(replaced.header("x-request-id"), Some("bad id with spaces"));
@@ -45,8 +59,12 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
-    app.request(reqwest::Method::GET, "/api/v1/nothing-here", None, None).await.assert_problem(404);
-    app.request(reqwest::Method::PUT, "/api/v1/workspaces", None, None).await.assert_problem(405);
+    app.request(reqwest::Method::GET, "/api/v1/nothing-here", None, None)
+        .await
+        .assert_problem(404);
+    app.request(reqwest::Method::PUT, "/api/v1/workspaces", None, None)
+        .await
+        .assert_problem(405);
 }
 
 #[tokio::test]
@@ -54,7 +72,11 @@ async fn oversized_bodies_are_refused() {
     let app = TestApp::builder().max_body_bytes(2048).start().await;
     let s = app.admin_session().await;
     let r = app
-        .post("/api/v1/service-access-tokens", &s, json!({ "name": "x".repeat(4096), "permissions": ["scim:read"] }))
+        .post(
+            "/api/v1/service-access-tokens",
+            &s,
+            json!({ "name": "x".repeat(4096), "permissions": ["scim:read"] }),
+        )
         .await;
     r.assert_problem(413);
 }
@@ -63,39 +85,95 @@ async fn oversized_bodies_are_refused() {
 async fn shutdown_flushes_last_use_and_tokens_survive_a_restart() {
     // A flush interval far longer than the test: only the shutdown flush can
     // write the last-used data.
-    let app = TestApp::builder().flush_every(Duration::from_secs(3600)).start().await;
+    let app = TestApp::builder()
+        .flush_every(Duration::from_secs(3600))
+        .start()
+        .await;
     let s = app.admin_session().await;
-    let (id, value) = app.create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] })).await;
+    let (id, value) = app
+        .create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] }))
+        .await;
     assert_eq!(app.get("/api/v1/tokens/self", &value).await.status, 200);
     let password = app.admin_password.clone();
     let url = app.shutdown().await;
 
     let again = TestApp::builder().start_on(url).await;
     assert!(again.admin_password.is_empty(), "no second bootstrap");
-    let s = again.login("default", "admin", &password).await.body["access_token"].as_str().unwrap().to_string();
-    let row = again.get(&format!("/api/v1/service-access-tokens/{id}"), &s).await;
+    let s = again.login("default", "admin", &password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let row = again
+        .get(&format!("/api/v1/service-access-tokens/{id}"), &s)
+        .await;
     assert!(row.body["last_used_at"].is_string(), "{}", row.text);
-    assert_eq!(again.get("/api/v1/tokens/self", &value).await.status, 200, "the generated pepper persisted");
+    assert_eq!(
+        again.get("/api/v1/tokens/self", &value).await.status,
+        200,
+        "the generated pepper persisted"
+    );
 }
 
 #[tokio::test]
 async fn a_configured_pepper_keeps_older_tokens_valid() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let (_, old) = app.create_sat(&s, json!({ "name": "old", "permissions": ["scim:read"] })).await;
+    let (_, old) = app
+        .create_sat(&s, json!({ "name": "old", "permissions": ["scim:read"] }))
+        .await;
     let password = app.admin_password.clone();
     let url = app.shutdown().await;
 
     let pepper = "a-configured-pepper-of-at-least-32-bytes";
-    let again = TestApp::builder().pepper(pepper).start_on(url.clone()).await;
-    let s = again.login("default", "admin", &password).await.body["access_token"].as_str().unwrap().to_string();
+    let again = TestApp::builder()
+        .pepper(pepper)
+        .start_on(url.clone())
+        .await;
+    let s = again.login("default", "admin", &password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(again.get("/api/v1/tokens/self", &old).await.status, 200);
-    let (_, new) = again.create_sat(&s, json!({ "name": "new", "permissions": ["scim:read"] })).await;
+    let (_, new) = again
+        .create_sat(&s, json!({ "name": "new", "permissions": ["scim:read"] }))
+        .await;
     assert_eq!(again.get("/api/v1/tokens/self", &new).await.status, 200);
     again.shutdown().await;
 
     // Without the configured pepper, tokens hashed with it cannot verify.
     let without = TestApp::builder().start_on(url).await;
-    without.get("/api/v1/tokens/self", &new).await.assert_problem(401);
+    without
+        .get("/api/v1/tokens/self", &new)
+        .await
+        .assert_problem(401);
     assert_eq!(without.get("/api/v1/tokens/self", &old).await.status, 200);
+}
+
+/// A client that sends half a body and stalls gets a 408 problem when the
+/// request timeout passes, and the server stays available to others.
+#[tokio::test]
+async fn a_stalled_request_times_out_with_a_problem() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::builder()
+        .request_timeout(Duration::from_millis(500))
+        .start()
+        .await;
+    let s = app.admin_session().await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/workspaces HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {s}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\""
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(read.is_ok(), "the server answered within the timeout");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
+    assert_eq!(
+        app.get("/api/v1/workspaces", &s).await.body["workspaces"],
+        json!([])
+    );
 }

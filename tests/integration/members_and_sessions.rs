@@ -11,13 +11,30 @@ const SELF: &str = "/api/v1/tokens/self";
 async fn second_admin(app: &TestApp, name: &str) -> (String, String) {
     let m = app
         .cli_with_stdin(
-            &["member", "create", "--org", "default", "--user-name", name, "--role", "admin", "--password-stdin", "--json"],
+            &[
+                "member",
+                "create",
+                "--org",
+                "default",
+                "--user-name",
+                name,
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
             Some("a perfectly long password\n"),
         )
+        .await
         .json();
-    let r = app.login("default", name, "a perfectly long password").await;
+    let r = app
+        .login("default", name, "a perfectly long password")
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    (m["id"].as_str().unwrap().to_string(), r.body["access_token"].as_str().unwrap().to_string())
+    (
+        m["id"].as_str().unwrap().to_string(),
+        r.body["access_token"].as_str().unwrap().to_string(),
+    )
 }
 
 #[tokio::test]
@@ -37,7 +54,12 @@ async fn login_failures_are_indistinguishable() {
         assert_eq!(f.body, failures[0].body);
     }
     let bad = app
-        .request(reqwest::Method::POST, "/api/v1/auth/login", None, Some(json!({ "organization": "default" })))
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "organization": "default" })),
+        )
         .await;
     bad.assert_problem(400);
 }
@@ -45,7 +67,12 @@ async fn login_failures_are_indistinguishable() {
 #[tokio::test]
 async fn user_names_sign_in_without_regard_to_case() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.login("default", "ADMIN", &app.admin_password).await.status, 200);
+    assert_eq!(
+        app.login("default", "ADMIN", &app.admin_password)
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -55,15 +82,36 @@ async fn deprovisioning_an_admin_kills_their_credentials_but_not_their_sats() {
     let (alice_id, alice) = second_admin(&app, "alice").await;
 
     // Alice creates an org SAT for the IdP, and a PAT for herself.
-    let (_, sat) = app.create_sat(&alice, json!({ "name": "okta", "permissions": ["scim:read", "scim:write"] })).await;
-    let pat = app.post("/api/v1/personal-access-tokens", &alice, json!({ "name": "laptop" })).await;
+    let (_, sat) = app
+        .create_sat(
+            &alice,
+            json!({ "name": "okta", "permissions": ["scim:read", "scim:write"] }),
+        )
+        .await;
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &alice,
+            json!({ "name": "laptop" }),
+        )
+        .await;
     assert_eq!(pat.status, 201, "{}", pat.text);
     let pat = pat.body["token"].as_str().unwrap().to_string();
     assert!(pat.starts_with("scim_pat_"));
-    assert_eq!(app.get("/api/v1/service-access-tokens", &pat).await.status, 200, "an admin PAT manages SATs");
+    assert_eq!(
+        app.get("/api/v1/service-access-tokens", &pat).await.status,
+        200,
+        "an admin PAT manages SATs"
+    );
 
     // Alice leaves: another admin deactivates her through the API.
-    let r = app.patch(&format!("/api/v1/members/{alice_id}"), &root, json!({ "active": false })).await;
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{alice_id}"),
+            &root,
+            json!({ "active": false }),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["active"], false);
 
@@ -71,31 +119,61 @@ async fn deprovisioning_an_admin_kills_their_credentials_but_not_their_sats() {
     let refused = app.get(SELF, &pat).await;
     refused.assert_problem(401);
     let me = app.get(SELF, &sat).await;
-    assert_eq!(me.status, 200, "the organization's SAT outlives its creator");
+    assert_eq!(
+        me.status, 200,
+        "the organization's SAT outlives its creator"
+    );
     assert_eq!(me.body["kind"], "sat");
 
     // Reactivating her does not bring the dead credentials back.
-    app.patch(&format!("/api/v1/members/{alice_id}"), &root, json!({ "active": true })).await;
+    app.patch(
+        &format!("/api/v1/members/{alice_id}"),
+        &root,
+        json!({ "active": true }),
+    )
+    .await;
     app.get(SELF, &alice).await.assert_problem(401);
     app.get(SELF, &pat).await.assert_problem(401);
-    assert_eq!(app.login("default", "alice", "a perfectly long password").await.status, 200);
+    assert_eq!(
+        app.login("default", "alice", "a perfectly long password")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn deprovisioning_through_the_cli_has_the_same_effect() {
     let app = TestApp::spawn().await;
     let (_, bob) = second_admin(&app, "bob").await;
-    let (_, sat) = app.create_sat(&bob, json!({ "name": "pipeline", "permissions": ["audit_logs:read"] })).await;
-    let pat = app.post("/api/v1/personal-access-tokens", &bob, json!({ "name": "cli" })).await.body["token"]
+    let (_, sat) = app
+        .create_sat(
+            &bob,
+            json!({ "name": "pipeline", "permissions": ["audit_logs:read"] }),
+        )
+        .await;
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &bob,
+            json!({ "name": "cli" }),
+        )
+        .await
+        .body["token"]
         .as_str()
         .unwrap()
         .to_string();
-    let out = app.cli(&["member", "deactivate", "--org", "default", "bob", "--json"]).json();
+    let out = app
+        .cli(&["member", "deactivate", "--org", "default", "bob", "--json"])
+        .await
+        .json();
     assert_eq!(out["active"], false);
     app.get(SELF, &bob).await.assert_problem(401);
     app.get(SELF, &pat).await.assert_problem(401);
     assert_eq!(app.get(SELF, &sat).await.status, 200);
-    let failed_login = app.login("default", "bob", "a perfectly long password").await;
+    let failed_login = app
+        .login("default", "bob", "a perfectly long password")
+        .await;
     failed_login.assert_problem(401);
 }
 
@@ -103,23 +181,43 @@ async fn deprovisioning_through_the_cli_has_the_same_effect() {
 async fn demotion_ends_admin_access() {
     let app = TestApp::spawn().await;
     let (carol_id, carol) = second_admin(&app, "carol").await;
-    let pat = app.post("/api/v1/personal-access-tokens", &carol, json!({ "name": "x" })).await.body["token"]
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &carol,
+            json!({ "name": "x" }),
+        )
+        .await
+        .body["token"]
         .as_str()
         .unwrap()
         .to_string();
-    let out = app.cli(&["member", "set-role", "--org", "default", &carol_id, "member", "--json"]).json();
+    let out = app
+        .cli(&[
+            "member", "set-role", "--org", "default", &carol_id, "member", "--json",
+        ])
+        .await
+        .json();
     assert_eq!(out["role"], "member");
     app.get(SELF, &carol).await.assert_problem(401);
     app.get(SELF, &pat).await.assert_problem(401);
 
     // Signed in again as a plain member, she can do nothing of an admin's.
-    let again = app.login("default", "carol", "a perfectly long password").await;
+    let again = app
+        .login("default", "carol", "a perfectly long password")
+        .await;
     assert_eq!(again.status, 200);
     let member = again.body["access_token"].as_str().unwrap();
     let r = app.get("/api/v1/service-access-tokens", member).await;
     r.assert_problem(403);
     assert_eq!(r.body["missing_permission"], "service_access_tokens:manage");
-    app.post("/api/v1/personal-access-tokens", member, json!({ "name": "y" })).await.assert_problem(403);
+    app.post(
+        "/api/v1/personal-access-tokens",
+        member,
+        json!({ "name": "y" }),
+    )
+    .await
+    .assert_problem(403);
 }
 
 #[tokio::test]
@@ -149,18 +247,36 @@ async fn admins_list_and_change_members() {
     let (dave_id, _) = second_admin(&app, "dave").await;
     let list = app.get("/api/v1/members", &s).await;
     assert_eq!(list.status, 200);
-    let names: Vec<&str> = list.body["members"].as_array().unwrap().iter().map(|m| m["user_name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["admin", "dave"]);
-    assert!(!list.text.contains("password"), "members never show password data");
+    assert!(
+        !list.text.contains("password"),
+        "members never show password data"
+    );
 
     let path = format!("/api/v1/members/{dave_id}");
-    app.patch(&path, &s, json!({ "role": "owner" })).await.assert_problem(400);
+    app.patch(&path, &s, json!({ "role": "owner" }))
+        .await
+        .assert_problem(400);
     app.patch(&path, &s, json!({})).await.assert_problem(400);
-    app.patch(&path, &s, json!({ "active": "no" })).await.assert_problem(400);
-    app.patch(&format!("/api/v1/members/{}", uuid::Uuid::new_v4()), &s, json!({ "active": false }))
+    app.patch(&path, &s, json!({ "active": "no" }))
+        .await
+        .assert_problem(400);
+    app.patch(
+        &format!("/api/v1/members/{}", uuid::Uuid::new_v4()),
+        &s,
+        json!({ "active": false }),
+    )
+    .await
+    .assert_problem(404);
+    app.patch("/api/v1/members/not-a-uuid", &s, json!({ "active": false }))
         .await
         .assert_problem(404);
-    app.patch("/api/v1/members/not-a-uuid", &s, json!({ "active": false })).await.assert_problem(404);
     let r = app.patch(&path, &s, json!({ "role": "member" })).await;
     assert_eq!(r.body["role"], "member");
 }
@@ -169,10 +285,25 @@ async fn admins_list_and_change_members() {
 async fn the_last_admin_cannot_lock_the_organization_out() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let me = app.get(SELF, &s).await.body["member_id"].as_str().unwrap().to_string();
-    let r = app.patch(&format!("/api/v1/members/{me}"), &s, json!({ "active": false })).await;
+    let me = app.get(SELF, &s).await.body["member_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{me}"),
+            &s,
+            json!({ "active": false }),
+        )
+        .await;
     r.assert_problem(409);
-    let r = app.patch(&format!("/api/v1/members/{me}"), &s, json!({ "role": "member" })).await;
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{me}"),
+            &s,
+            json!({ "role": "member" }),
+        )
+        .await;
     r.assert_problem(409);
     assert_eq!(app.get(SELF, &s).await.status, 200, "nothing changed");
 }

@@ -5,11 +5,11 @@
 
 #![allow(dead_code)]
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use scimitar::app::Server;
@@ -23,6 +23,9 @@ pub struct TestApp {
     pub admin_password: String,
     pub pepper: Option<String>,
     server: Option<Server>,
+    /// Whether dropping this app drops its PostgreSQL schema. Off after
+    /// `shutdown`, which hands the database on for a restart.
+    owns_database: bool,
 }
 
 pub struct Builder {
@@ -30,6 +33,7 @@ pub struct Builder {
     flush: Duration,
     pepper: Option<String>,
     max_body_bytes: usize,
+    request_timeout: Duration,
 }
 
 /// A response, read whole.
@@ -58,7 +62,9 @@ impl Resp {
         );
         assert_eq!(self.body["status"], json!(status));
         assert!(
-            self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:scimitar:problem:")),
+            self.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:scimitar:problem:")),
             "{}",
             self.text
         );
@@ -90,7 +96,10 @@ pub async fn fresh_database_url() -> String {
         _ => {
             let dir = std::env::temp_dir().join("scimitar-tests");
             std::fs::create_dir_all(&dir).expect("temp dir");
-            format!("sqlite://{}", dir.join(format!("{}.db", unique())).display())
+            format!(
+                "sqlite://{}",
+                dir.join(format!("{}.db", unique())).display()
+            )
         }
     }
 }
@@ -107,6 +116,11 @@ impl Builder {
 
     pub fn pepper(mut self, p: &str) -> Self {
         self.pepper = Some(p.to_string());
+        self
+    }
+
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
         self
     }
 
@@ -127,16 +141,21 @@ impl Builder {
 
     /// Starts on an existing database (a restart, or a second instance).
     pub async fn start_on(self, database_url: String) -> TestApp {
-        let mut config = Config::for_database(database_url.parse::<DatabaseUrl>().expect("test url"));
+        let mut config =
+            Config::for_database(database_url.parse::<DatabaseUrl>().expect("test url"));
         config.session_ttl_seconds = self.session_ttl_seconds;
         config.last_used_flush = self.flush;
         config.max_body_bytes = self.max_body_bytes;
-        config.token_pepper = self
+        config.request_timeout = self.request_timeout;
+        config.token_peppers = self
             .pepper
-            .clone()
-            .map(|p| (1, scimitar::config::Secret(p)));
+            .iter()
+            .map(|p| (1, scimitar::config::Secret(p.clone())))
+            .collect();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let (server, bootstrap) = Server::start(config, listener).await.expect("server starts");
+        let (server, bootstrap) = Server::start(config, listener)
+            .await
+            .expect("server starts");
         TestApp {
             base: format!("http://{}", server.addr),
             client: reqwest::Client::new(),
@@ -144,6 +163,7 @@ impl Builder {
             admin_password: bootstrap.map(|b| b.password).unwrap_or_default(),
             pepper: self.pepper,
             server: Some(server),
+            owns_database: true,
         }
     }
 }
@@ -155,6 +175,7 @@ impl TestApp {
             flush: Duration::from_millis(100),
             pepper: None,
             max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
         }
     }
 
@@ -170,7 +191,13 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn request(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
@@ -186,11 +213,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, bearer: &str, body: Value) -> Resp {
-        self.request(Method::POST, path, Some(bearer), Some(body)).await
+        self.request(Method::POST, path, Some(bearer), Some(body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, bearer: &str, body: Value) -> Resp {
-        self.request(Method::PATCH, path, Some(bearer), Some(body)).await
+        self.request(Method::PATCH, path, Some(bearer), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, bearer: &str) -> Resp {
@@ -198,20 +227,27 @@ impl TestApp {
     }
 
     pub async fn login(&self, organization: &str, user_name: &str, password: &str) -> Resp {
-        let body = json!({ "organization": organization, "user_name": user_name, "password": password });
-        self.request(Method::POST, "/api/v1/auth/login", None, Some(body)).await
+        let body =
+            json!({ "organization": organization, "user_name": user_name, "password": password });
+        self.request(Method::POST, "/api/v1/auth/login", None, Some(body))
+            .await
     }
 
     /// A session for the bootstrap admin of organization `default`.
     pub async fn admin_session(&self) -> String {
         let r = self.login("default", "admin", &self.admin_password).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        r.body["access_token"].as_str().expect("access_token").to_string()
+        r.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     /// Creates a SAT through the API and returns (id, value).
     pub async fn create_sat(&self, session: &str, body: Value) -> (String, String) {
-        let r = self.post("/api/v1/service-access-tokens", session, body).await;
+        let r = self
+            .post("/api/v1/service-access-tokens", session, body)
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         (
             r.body["id"].as_str().unwrap().to_string(),
@@ -221,18 +257,23 @@ impl TestApp {
 
     /// Creates a workspace through the API and returns its id.
     pub async fn create_workspace(&self, session: &str, name: &str) -> String {
-        let r = self.post("/api/v1/workspaces", session, json!({ "name": name })).await;
+        let r = self
+            .post("/api/v1/workspaces", session, json!({ "name": name }))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.body["id"].as_str().unwrap().to_string()
     }
 
-    /// Runs the `scimitar` binary against this app's database.
-    pub fn cli(&self, args: &[&str]) -> CliRun {
-        self.cli_with_stdin(args, None)
+    /// Runs the `scimitar` binary against this app's database. Async, so
+    /// that the in-process server keeps running on the test's runtime while
+    /// the command waits for it (a blocking wait would stall the server
+    /// halfway through a transaction).
+    pub async fn cli(&self, args: &[&str]) -> CliRun {
+        self.cli_with_stdin(args, None).await
     }
 
-    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliRun {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimitar"));
+    pub async fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliRun {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimitar"));
         cmd.args(args)
             .env("SCIMITAR_DATABASE_URL", &self.database_url)
             .env_remove("SCIMITAR_TOKEN_PEPPER")
@@ -244,13 +285,13 @@ impl TestApp {
         }
         let mut child = cmd.spawn().expect("run scimitar");
         {
-            use std::io::Write;
+            use tokio::io::AsyncWriteExt;
             let mut input = child.stdin.take().expect("stdin");
             if let Some(s) = stdin {
-                input.write_all(s.as_bytes()).expect("write stdin");
+                input.write_all(s.as_bytes()).await.expect("write stdin");
             }
         }
-        let out = child.wait_with_output().expect("scimitar exits");
+        let out = child.wait_with_output().await.expect("scimitar exits");
         CliRun {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -284,8 +325,47 @@ impl TestApp {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
+        self.owns_database = false;
         self.database_url.clone()
     }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.owns_database {
+            drop_database(&self.database_url);
+        }
+    }
+}
+
+/// Drops a test's PostgreSQL schema so that the shared database does not
+/// grow with every run. (SQLite files live in the temp directory.)
+pub fn drop_database(database_url: &str) {
+    let Some(schema) = database_url.split("options[search_path]=").nth(1) else {
+        return;
+    };
+    let Ok(base) = std::env::var("SCIMITAR_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let schema = schema.to_string();
+    // This may run inside the test's runtime, which cannot be blocked on; a
+    // short-lived thread with its own runtime does the work.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
+            let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .ok()
+        })
+    })
+    .join();
 }
 
 pub struct CliRun {
@@ -298,8 +378,19 @@ impl CliRun {
     /// The one JSON object a `--json` command prints.
     #[track_caller]
     pub fn json(&self) -> Value {
-        assert_eq!(self.code, Some(0), "stdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert_eq!(self.stdout.lines().count(), 1, "exactly one line: {}", self.stdout);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert_eq!(
+            self.stdout.lines().count(),
+            1,
+            "exactly one line: {}",
+            self.stdout
+        );
         serde_json::from_str(self.stdout.trim()).expect("stdout is one JSON object")
     }
 }

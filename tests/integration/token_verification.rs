@@ -1,7 +1,7 @@
 //! What a presented token gets: every refusal is a 401 problem, recorded in
 //! the audit log with the token id when there is one, never the secret.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
@@ -22,21 +22,27 @@ fn change_char(s: &str, i: usize) -> String {
 }
 
 async fn org_of(app: &TestApp, session: &str) -> String {
-    app.get(SELF, session).await.body["org_id"].as_str().unwrap().to_string()
+    app.get(SELF, session).await.body["org_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
 async fn damaged_and_unknown_tokens_are_refused_and_recorded() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let (id, value) = app.create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] })).await;
+    let (id, value) = app
+        .create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] }))
+        .await;
     let org = org_of(&app, &s).await;
     let secret = value[31..63].to_string();
 
     let bad_checksum = change_char(&value, value.len() - 1);
     let wrong_secret = {
         // Same id, another secret, valid checksum: only the database can tell.
-        let other = scimitar::tokens::PlainToken::generate(scimitar::tokens::TokenKind::Sat).reveal();
+        let other =
+            scimitar::tokens::PlainToken::generate(scimitar::tokens::TokenKind::Sat).reveal();
         let forged = format!("{}{}", &value[..31], &other[31..63]);
         let crc = crc32fast::hash(forged.as_bytes());
         let checksum = format!("{:0>6}", base62::encode(crc));
@@ -59,18 +65,42 @@ async fn damaged_and_unknown_tokens_are_refused_and_recorded() {
     let wrong = app.get(SELF, &wrong_secret).await;
     assert_eq!(unknown.body["detail"], wrong.body["detail"]);
 
-    let in_org: Vec<Value> = app.audit_records(&org).await.into_iter().filter(|r| r["action"] == "auth.denied").collect();
-    let codes: Vec<String> = in_org.iter().map(|r| r["changes"].as_str().unwrap().to_string()).collect();
+    let in_org: Vec<Value> = app
+        .audit_records(&org)
+        .await
+        .into_iter()
+        .filter(|r| r["action"] == "auth.denied")
+        .collect();
+    let codes: Vec<String> = in_org
+        .iter()
+        .map(|r| r["changes"].as_str().unwrap().to_string())
+        .collect();
     assert!(codes.iter().any(|c| c.contains("bad_secret")), "{codes:?}");
-    let bad = in_org.iter().find(|r| r["changes"].as_str().unwrap().contains("bad_secret")).unwrap();
-    assert_eq!(bad["actor_id"], id.as_str(), "the refusal names the token id");
+    let bad = in_org
+        .iter()
+        .find(|r| r["changes"].as_str().unwrap().contains("bad_secret"))
+        .unwrap();
+    assert_eq!(
+        bad["actor_id"],
+        id.as_str(),
+        "the refusal names the token id"
+    );
     assert_eq!(bad["http_status"], 401);
     assert_eq!(bad["target_id"], "GET /api/v1/tokens/self");
 
     let unattributed = app.audit_records(scimitar::audit::UNATTRIBUTED_CHAIN).await;
-    let reasons: Vec<String> = unattributed.iter().map(|r| r["changes"].as_str().unwrap().to_string()).collect();
-    assert!(reasons.iter().any(|c| c.contains("unknown_token")), "{reasons:?}");
-    assert!(reasons.iter().any(|c| c.contains("malformed_token")), "{reasons:?}");
+    let reasons: Vec<String> = unattributed
+        .iter()
+        .map(|r| r["changes"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reasons.iter().any(|c| c.contains("unknown_token")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|c| c.contains("malformed_token")),
+        "{reasons:?}"
+    );
     let damaged = unattributed
         .iter()
         .find(|r| r["actor_id"] == id.as_str())
@@ -79,8 +109,14 @@ async fn damaged_and_unknown_tokens_are_refused_and_recorded() {
 
     for record in in_org.iter().chain(unattributed.iter()) {
         let text = record.to_string();
-        assert!(!text.contains(&secret), "an audit record contains the secret: {text}");
-        assert!(!text.contains(&wrong_secret[31..63]), "an audit record contains a presented secret");
+        assert!(
+            !text.contains(&secret),
+            "an audit record contains the secret: {text}"
+        );
+        assert!(
+            !text.contains(&wrong_secret[31..63]),
+            "an audit record contains a presented secret"
+        );
     }
 }
 
@@ -88,7 +124,12 @@ async fn damaged_and_unknown_tokens_are_refused_and_recorded() {
 async fn expired_tokens_are_refused() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let (id, value) = app.create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"], "expires_in_days": 1 })).await;
+    let (id, value) = app
+        .create_sat(
+            &s,
+            json!({ "name": "ci", "permissions": ["scim:read"], "expires_in_days": 1 }),
+        )
+        .await;
     assert_eq!(app.get(SELF, &value).await.status, 200);
     scimitar::on_db!(app.db(), pool => {
         sqlx::query("UPDATE tokens SET expires_at = $1 WHERE id = $2")
@@ -102,7 +143,9 @@ async fn expired_tokens_are_refused() {
     let r = app.get(SELF, &value).await;
     r.assert_problem(401);
     assert!(r.body["detail"].as_str().unwrap().contains("expired"));
-    let listed = app.get(&format!("/api/v1/service-access-tokens/{id}"), &s).await;
+    let listed = app
+        .get(&format!("/api/v1/service-access-tokens/{id}"), &s)
+        .await;
     assert_eq!(listed.body["status"], "expired");
     let org = org_of(&app, &s).await;
     let last = app.audit_records(&org).await.pop().unwrap();
@@ -127,7 +170,11 @@ async fn address_allowlist_is_enforced() {
 
     // Clearing the list lets the token in from anywhere.
     let cleared = app
-        .patch(&format!("/api/v1/service-access-tokens/{far_id}"), &s, json!({ "allowed_cidrs": null }))
+        .patch(
+            &format!("/api/v1/service-access-tokens/{far_id}"),
+            &s,
+            json!({ "allowed_cidrs": null }),
+        )
         .await;
     assert_eq!(cleared.body["allowed_cidrs"], json!([]));
     assert_eq!(app.get(SELF, &far).await.status, 200);
@@ -137,7 +184,9 @@ async fn address_allowlist_is_enforced() {
 async fn a_sat_value_with_a_pat_prefix_is_not_that_token() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let (_, value) = app.create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] })).await;
+    let (_, value) = app
+        .create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] }))
+        .await;
     let swapped = format!("scim_pat_{}", &value[9..63]);
     let crc = crc32fast::hash(swapped.as_bytes());
     let swapped = format!("{swapped}{:0>6}", base62::encode(crc));
@@ -148,11 +197,18 @@ async fn a_sat_value_with_a_pat_prefix_is_not_that_token() {
 async fn missing_odd_and_doubled_credentials_are_refused() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let (_, value) = app.create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] })).await;
+    let (_, value) = app
+        .create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] }))
+        .await;
     let plain = app.request(reqwest::Method::GET, SELF, None, None).await;
     plain.assert_problem(401);
     let basic = crate::support::read(
-        app.client.get(app.url(SELF)).header("authorization", "Basic YWRtaW46YWRtaW4=").send().await.unwrap(),
+        app.client
+            .get(app.url(SELF))
+            .header("authorization", "Basic YWRtaW46YWRtaW4=")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     basic.assert_problem(401);
@@ -168,7 +224,12 @@ async fn missing_odd_and_doubled_credentials_are_refused() {
     .await;
     doubled.assert_problem(400);
     let lower = crate::support::read(
-        app.client.get(app.url(SELF)).header("authorization", format!("bearer {value}")).send().await.unwrap(),
+        app.client
+            .get(app.url(SELF))
+            .header("authorization", format!("bearer {value}"))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(lower.status, 200, "the scheme is case-insensitive");
