@@ -277,68 +277,143 @@ async fn human_output_shows_the_value_once_and_lists_without_it() {
     assert!(!list.stdout.contains(&value));
 }
 
-/// `scimitar serve` on an empty database prints a one-time admin password,
-/// which signs in; a restart on the same database prints none.
-#[tokio::test]
-async fn serve_bootstraps_an_empty_database_once() {
-    let url = fresh_database_url().await;
-    let start = |url: &str| {
-        Command::new(env!("CARGO_BIN_EXE_scimitar"))
+/// A `scimitar serve` child process whose stderr is collected line by line.
+struct Served {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Served {
+    fn start(url: &str) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scimitar"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
             .env_remove("SCIMITAR_TOKEN_PEPPER")
+            // Debug logging, to show that even verbose logs carry no secret.
+            .env("SCIMITAR_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("serve starts")
-    };
-    let mut first = start(&url);
-    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
-    let mut password = None;
-    let mut addr = None;
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(rest) = line
-            .split("One-time admin password (shown only now): ")
-            .nth(1)
-        {
-            password = Some(rest.trim().to_string());
-        }
-        if line.contains("scimitar listening") {
-            addr = line
-                .split("addr=")
-                .nth(1)
-                .map(|a| a.split_whitespace().next().unwrap().to_string());
-        }
-        if password.is_some() && addr.is_some() {
-            break;
-        }
+            .expect("serve starts");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Served { child, lines }
     }
-    let password = password.expect("a password is printed");
-    let addr = addr.expect("the address is logged");
-    let login = reqwest::Client::new()
-        .post(format!("http://{addr}/api/v1/auth/login"))
+
+    /// Waits for a line containing `needle` and returns it.
+    async fn line_with(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            if let Some(l) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return l.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no line with {needle:?} in {:?}",
+            self.lines.lock().unwrap()
+        );
+    }
+
+    async fn addr(&self) -> String {
+        let line = self.line_with("scimitar listening").await;
+        line.split("addr=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+/// `scimitar serve` on an empty database prints a one-time admin password,
+/// which signs in; a restart on the same database prints none; no log line
+/// ever carries a session or token value.
+#[tokio::test]
+async fn serve_bootstraps_an_empty_database_once_and_logs_no_secret() {
+    let url = fresh_database_url().await;
+    let first = Served::start(&url);
+    let line = first
+        .line_with("One-time admin password (shown only now): ")
+        .await;
+    let password = line
+        .split("(shown only now): ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let base = format!("http://{}", first.addr().await);
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({ "organization": "default", "user_name": "admin", "password": password }))
         .send()
         .await
         .unwrap();
     assert_eq!(login.status(), 200);
-    first.kill().unwrap();
-    first.wait().unwrap();
-
-    let mut second = start(&url);
-    let mut lines = BufReader::new(second.stderr.take().unwrap()).lines();
-    let mut saw_listening = false;
-    while let Some(Ok(line)) = lines.next() {
+    let session = login.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/service-access-tokens"))
+        .bearer_auth(&session)
+        .json(&json!({ "name": "logged?", "permissions": ["scim:read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let value = created["token"].as_str().unwrap().to_string();
+    let me = client
+        .get(format!("{base}/api/v1/tokens/self"))
+        .bearer_auth(&value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let bad = client
+        .get(format!("{base}/api/v1/tokens/self"))
+        .bearer_auth(&value[..60])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let lines = first.stop();
+    assert!(lines.len() > 3, "debug logging produced lines: {lines:?}");
+    for l in &lines {
         assert!(
-            !line.contains("One-time admin password"),
-            "bootstrap ran twice"
+            !l.contains(&value[31..63]),
+            "a log line carries a token secret: {l}"
         );
-        if line.contains("scimitar listening") {
-            saw_listening = true;
-            break;
-        }
+        assert!(!l.contains(&session), "a log line carries a session: {l}");
     }
-    assert!(saw_listening);
-    second.kill().unwrap();
-    second.wait().unwrap();
+
+    let second = Served::start(&url);
+    second.addr().await;
+    let lines = second.stop();
+    assert!(
+        !lines.iter().any(|l| l.contains("One-time admin password")),
+        "bootstrap ran twice"
+    );
     crate::support::drop_database(&url);
 }
