@@ -3,38 +3,12 @@
 
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{MEMBER_PASSWORD, TestApp};
 
 const SELF: &str = "/api/v1/tokens/self";
 
-/// Creates a second admin through the CLI and signs them in.
 async fn second_admin(app: &TestApp, name: &str) -> (String, String) {
-    let m = app
-        .cli_with_stdin(
-            &[
-                "member",
-                "create",
-                "--org",
-                "default",
-                "--user-name",
-                name,
-                "--role",
-                "admin",
-                "--password-stdin",
-                "--json",
-            ],
-            Some("a perfectly long password\n"),
-        )
-        .await
-        .json();
-    let r = app
-        .login("default", name, "a perfectly long password")
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    (
-        m["id"].as_str().unwrap().to_string(),
-        r.body["access_token"].as_str().unwrap().to_string(),
-    )
+    app.signed_in_member("default", name, "admin").await
 }
 
 #[tokio::test]
@@ -135,9 +109,7 @@ async fn deprovisioning_an_admin_kills_their_credentials_but_not_their_sats() {
     app.get(SELF, &alice).await.assert_problem(401);
     app.get(SELF, &pat).await.assert_problem(401);
     assert_eq!(
-        app.login("default", "alice", "a perfectly long password")
-            .await
-            .status,
+        app.login("default", "alice", MEMBER_PASSWORD).await.status,
         200
     );
 }
@@ -171,9 +143,7 @@ async fn deprovisioning_through_the_cli_has_the_same_effect() {
     app.get(SELF, &bob).await.assert_problem(401);
     app.get(SELF, &pat).await.assert_problem(401);
     assert_eq!(app.get(SELF, &sat).await.status, 200);
-    let failed_login = app
-        .login("default", "bob", "a perfectly long password")
-        .await;
+    let failed_login = app.login("default", "bob", MEMBER_PASSWORD).await;
     failed_login.assert_problem(401);
 }
 
@@ -203,9 +173,7 @@ async fn demotion_ends_admin_access() {
     app.get(SELF, &pat).await.assert_problem(401);
 
     // Signed in again as a plain member, she can do nothing of an admin's.
-    let again = app
-        .login("default", "carol", "a perfectly long password")
-        .await;
+    let again = app.login("default", "carol", MEMBER_PASSWORD).await;
     assert_eq!(again.status, 200);
     let member = again.body["access_token"].as_str().unwrap();
     let r = app.get("/api/v1/service-access-tokens", member).await;

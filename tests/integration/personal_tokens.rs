@@ -41,28 +41,7 @@ async fn pats_are_personal() {
     );
 
     // Another admin sees none of them and cannot revoke them.
-    app.cli_with_stdin(
-        &[
-            "member",
-            "create",
-            "--org",
-            "default",
-            "--user-name",
-            "erin",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        Some("erin's long password\n"),
-    )
-    .await;
-    let erin = app
-        .login("default", "erin", "erin's long password")
-        .await
-        .body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, erin) = app.signed_in_member("default", "erin", "admin").await;
     assert_eq!(app.get(PATS, &erin).await.body["tokens"], json!([]));
     app.delete(&format!("{PATS}/{id}"), &erin)
         .await

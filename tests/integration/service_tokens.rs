@@ -534,26 +534,7 @@ async fn another_organizations_tokens_are_not_found() {
     let ws = app.create_workspace(&s, "mine").await;
 
     app.cli(&["org", "create", "other", "--json"]).await.json();
-    app.cli_with_stdin(
-        &[
-            "member",
-            "create",
-            "--org",
-            "other",
-            "--user-name",
-            "eve",
-            "--role",
-            "admin",
-            "--password-stdin",
-            "--json",
-        ],
-        Some("eve's long password\n"),
-    )
-    .await
-    .json();
-    let login = app.login("other", "eve", "eve's long password").await;
-    assert_eq!(login.status, 200, "{}", login.text);
-    let eve = login.body["access_token"].as_str().unwrap().to_string();
+    let (_, eve) = app.signed_in_member("other", "eve", "admin").await;
 
     let path = format!("{SATS}/{id}");
     app.get(&path, &eve).await.assert_problem(404);

@@ -73,6 +73,9 @@ impl Resp {
     }
 }
 
+/// The password of members made by [`TestApp::signed_in_member`].
+pub const MEMBER_PASSWORD: &str = "a perfectly long password";
+
 fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -241,6 +244,38 @@ impl TestApp {
             .as_str()
             .expect("access_token")
             .to_string()
+    }
+
+    /// Creates a member with [`MEMBER_PASSWORD`] through the CLI, signs them
+    /// in, and returns (member id, session).
+    pub async fn signed_in_member(
+        &self,
+        org: &str,
+        user_name: &str,
+        role: &str,
+    ) -> (String, String) {
+        let args = [
+            "member",
+            "create",
+            "--org",
+            org,
+            "--user-name",
+            user_name,
+            "--role",
+            role,
+            "--password-stdin",
+            "--json",
+        ];
+        let m = self
+            .cli_with_stdin(&args, Some(&format!("{MEMBER_PASSWORD}\n")))
+            .await
+            .json();
+        let r = self.login(org, user_name, MEMBER_PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        (
+            m["id"].as_str().unwrap().to_string(),
+            r.body["access_token"].as_str().unwrap().to_string(),
+        )
     }
 
     /// Creates a SAT through the API and returns (id, value).
