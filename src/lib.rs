@@ -14,5 +14,6 @@ pub mod http;
 pub mod identity;
 pub mod management;
 pub mod permissions;
+pub mod scim;
 pub mod store;
 pub mod tokens;
