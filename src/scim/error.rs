@@ -135,7 +135,8 @@ impl IntoResponse for ScimError {
             body["scimType"] = json!(t.as_str());
         }
         let mut resp = (self.status, body.to_string()).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, scim_content_type());
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, scim_content_type());
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -159,9 +160,11 @@ impl From<ApiError> for ScimError {
                 format!("this credential lacks the permission `{missing}`"),
             ),
             ApiError::BadRequest(d) => ScimError::invalid_syntax(d),
-            ApiError::PayloadTooLarge => {
-                ScimError::new(status, None, "the request body is larger than maxPayloadSize")
-            }
+            ApiError::PayloadTooLarge => ScimError::new(
+                status,
+                None,
+                "the request body is larger than maxPayloadSize",
+            ),
             other => ScimError::new(status, None, other.to_string()),
         }
     }

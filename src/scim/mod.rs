@@ -3,5 +3,6 @@
 //! SATs with `scim:read` / `scim:write`.
 
 pub mod error;
+pub mod filter;
 pub mod resource;
 pub mod schema;

@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::schema::{AttrDef, AttrType, Mutability, ResourceType, Returned, SchemaDef, COMMON};
+use super::schema::{AttrDef, AttrType, COMMON, Mutability, ResourceType, Returned, SchemaDef};
 use crate::store::Timestamp;
 
 /// What a normalized document is for: a whole resource (POST, PUT) needs
@@ -24,7 +24,11 @@ pub enum Shape {
 /// Normalizes a client's resource. Read-only attributes are dropped
 /// (RFC 7643 §2.2: the server ignores them), as are nulls and empty arrays
 /// (unassigned). Unknown attributes and wrong types are refused.
-pub fn normalize(rt: ResourceType, input: &Value, shape: Shape) -> Result<Map<String, Value>, ScimError> {
+pub fn normalize(
+    rt: ResourceType,
+    input: &Value,
+    shape: Shape,
+) -> Result<Map<String, Value>, ScimError> {
     let obj = input
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
@@ -41,13 +45,16 @@ pub fn normalize(rt: ResourceType, input: &Value, shape: Shape) -> Result<Map<St
                 if value.is_null() {
                     continue;
                 }
-                return Err(ScimError::invalid_syntax(format!("`{}` must be an object", ext.id)));
+                return Err(ScimError::invalid_syntax(format!(
+                    "`{}` must be an object",
+                    ext.id
+                )));
             };
             let mut inner = Map::new();
             for (k, v) in fields {
-                let def = ext
-                    .attr(k)
-                    .ok_or_else(|| ScimError::invalid_value(format!("unknown attribute `{}:{k}`", ext.id)))?;
+                let def = ext.attr(k).ok_or_else(|| {
+                    ScimError::invalid_value(format!("unknown attribute `{}:{k}`", ext.id))
+                })?;
                 put(&mut inner, def, v)?;
             }
             if !inner.is_empty() {
@@ -67,9 +74,14 @@ pub fn normalize(rt: ResourceType, input: &Value, shape: Shape) -> Result<Map<St
             )));
         }
         for def in rt.schema().attributes.iter().filter(|a| a.required) {
-            let present = out.get(def.name).is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()));
+            let present = out
+                .get(def.name)
+                .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()));
             if !present {
-                return Err(ScimError::invalid_value(format!("`{}` is required", def.name)));
+                return Err(ScimError::invalid_value(format!(
+                    "`{}` is required",
+                    def.name
+                )));
             }
         }
     }
@@ -102,12 +114,18 @@ fn check_schemas(rt: ResourceType, value: &Value) -> Result<(), ScimError> {
             .as_str()
             .ok_or_else(|| ScimError::invalid_syntax("`schemas` must be an array of URNs"))?;
         if !known.iter().any(|k| k.eq_ignore_ascii_case(urn)) {
-            return Err(ScimError::invalid_value(format!("unknown schema `{urn}` for a {}", rt.name())));
+            return Err(ScimError::invalid_value(format!(
+                "unknown schema `{urn}` for a {}",
+                rt.name()
+            )));
         }
         has_core |= urn.eq_ignore_ascii_case(rt.schema().id);
     }
     if !has_core {
-        return Err(ScimError::invalid_value(format!("`schemas` must include {}", rt.schema().id)));
+        return Err(ScimError::invalid_value(format!(
+            "`schemas` must include {}",
+            rt.schema().id
+        )));
     }
     Ok(())
 }
@@ -154,7 +172,10 @@ pub fn check_value(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimEr
         return Ok((!out.is_empty()).then_some(Value::Array(out)));
     }
     if value.is_array() {
-        return Err(ScimError::invalid_value(format!("`{}` is single-valued", def.name)));
+        return Err(ScimError::invalid_value(format!(
+            "`{}` is single-valued",
+            def.name
+        )));
     }
     check_single(def, value)
 }
@@ -165,7 +186,11 @@ fn check_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError
             "`{}` must be a {}{}",
             def.name,
             def.ty.as_str(),
-            if def.multi_valued { " (or a list of them)" } else { "" }
+            if def.multi_valued {
+                " (or a list of them)"
+            } else {
+                ""
+            }
         ))
     };
     Ok(Some(match (def.ty, value) {
@@ -175,20 +200,31 @@ fn check_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError
         }
         (AttrType::Boolean, Value::Bool(b)) => Value::Bool(*b),
         // Entra ID sends booleans as "True" / "False".
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
-        (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n.clone()),
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
+            Value::Bool(true)
+        }
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
+            Value::Bool(false)
+        }
+        (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            Value::Number(n.clone())
+        }
         (AttrType::Decimal, Value::Number(n)) => Value::Number(n.clone()),
         (AttrType::DateTime, Value::String(s)) => match Timestamp::parse_rfc3339(s) {
             Some(t) => Value::String(t.to_canonical()),
-            None => return Err(ScimError::invalid_value(format!("`{}` must be an RFC 3339 dateTime", def.name))),
+            None => {
+                return Err(ScimError::invalid_value(format!(
+                    "`{}` must be an RFC 3339 dateTime",
+                    def.name
+                )));
+            }
         },
         (AttrType::Complex, Value::Object(fields)) => {
             let mut inner = Map::new();
             for (k, v) in fields {
-                let sub = def
-                    .sub(k)
-                    .ok_or_else(|| ScimError::invalid_value(format!("unknown attribute `{}.{k}`", def.name)))?;
+                let sub = def.sub(k).ok_or_else(|| {
+                    ScimError::invalid_value(format!("unknown attribute `{}.{k}`", def.name))
+                })?;
                 put(&mut inner, sub, v)?;
             }
             if inner.is_empty() {
@@ -258,9 +294,21 @@ fn without_core_urn(rt: ResourceType, p: &str) -> String {
 
 /// Applies `returned` rules and the client's projection to a rendered
 /// resource (RFC 7644 §3.4.2.5, RFC 7643 §2.2).
-pub fn project(rt: ResourceType, resource: Map<String, Value>, proj: &Projection) -> Map<String, Value> {
-    let attrs: Vec<String> = proj.attributes.iter().map(|p| without_core_urn(rt, p)).collect();
-    let excluded: Vec<String> = proj.excluded.iter().map(|p| without_core_urn(rt, p)).collect();
+pub fn project(
+    rt: ResourceType,
+    resource: Map<String, Value>,
+    proj: &Projection,
+) -> Map<String, Value> {
+    let attrs: Vec<String> = proj
+        .attributes
+        .iter()
+        .map(|p| without_core_urn(rt, p))
+        .collect();
+    let excluded: Vec<String> = proj
+        .excluded
+        .iter()
+        .map(|p| without_core_urn(rt, p))
+        .collect();
     let mut out = Map::new();
     for (key, value) in resource {
         if key == "schemas" {
@@ -268,7 +316,9 @@ pub fn project(rt: ResourceType, resource: Map<String, Value>, proj: &Projection
             continue;
         }
         if let Some(ext) = extension_named(rt, &key) {
-            let Value::Object(fields) = value else { continue };
+            let Value::Object(fields) = value else {
+                continue;
+            };
             let mut inner = Map::new();
             for (k, v) in fields {
                 let Some(def) = ext.attr(&k) else { continue };
@@ -281,7 +331,9 @@ pub fn project(rt: ResourceType, resource: Map<String, Value>, proj: &Projection
             }
             continue;
         }
-        let Some(def) = core_attr(rt, &key) else { continue };
+        let Some(def) = core_attr(rt, &key) else {
+            continue;
+        };
         if let Some(v) = project_attr(def, None, value, &attrs, &excluded) {
             out.insert(key, v);
         }
@@ -305,7 +357,10 @@ fn project_attr(
     let ext_prefix = ext.map(|e| e.to_ascii_lowercase());
     if !attrs.is_empty() {
         // The whole attribute was asked for, or the extension as a whole.
-        if attrs.iter().any(|a| *a == path || Some(a) == ext_prefix.as_ref()) {
+        if attrs
+            .iter()
+            .any(|a| *a == path || Some(a) == ext_prefix.as_ref())
+        {
             return Some(value);
         }
         // Only some sub-attributes were asked for.
@@ -316,7 +371,9 @@ fn project_attr(
         if subs.is_empty() || def.ty != AttrType::Complex {
             return None;
         }
-        return keep_subs(def, value, |name| subs.iter().any(|s| s.eq_ignore_ascii_case(name)));
+        return keep_subs(def, value, |name| {
+            subs.iter().any(|s| s.eq_ignore_ascii_case(name))
+        });
     }
     if def.returned == Returned::Request {
         return None;
@@ -331,14 +388,18 @@ fn project_attr(
     if gone.is_empty() || def.ty != AttrType::Complex {
         return Some(value);
     }
-    keep_subs(def, value, |name| !gone.iter().any(|s| s.eq_ignore_ascii_case(name)))
+    keep_subs(def, value, |name| {
+        !gone.iter().any(|s| s.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Keeps only the sub-attributes `keep` accepts, in one complex value or in
 /// each element of a multi-valued one.
 fn keep_subs(def: &AttrDef, value: Value, keep: impl Fn(&str) -> bool) -> Option<Value> {
     let filter = |v: Value| -> Option<Value> {
-        let Value::Object(fields) = v else { return None };
+        let Value::Object(fields) = v else {
+            return None;
+        };
         let kept: Map<String, Value> = fields
             .into_iter()
             .filter(|(k, _)| keep(k) || def.sub(k).is_some_and(|s| s.returned == Returned::Always))
@@ -394,7 +455,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(out["active"], json!(false));
-        assert_eq!(out[ENTERPRISE_URN]["manager"], json!({ "value": "boss-id" }));
+        assert_eq!(
+            out[ENTERPRISE_URN]["manager"],
+            json!({ "value": "boss-id" })
+        );
     }
 
     #[test]
@@ -402,12 +466,27 @@ mod tests {
         use super::super::error::ScimType;
         let cases = [
             (json!({ "userName": "a" }), ScimType::InvalidSyntax),
-            (json!({ "schemas": ["urn:nope"], "userName": "a" }), ScimType::InvalidValue),
+            (
+                json!({ "schemas": ["urn:nope"], "userName": "a" }),
+                ScimType::InvalidValue,
+            ),
             (json!({ "schemas": [USER_URN] }), ScimType::InvalidValue),
-            (json!({ "schemas": [USER_URN], "userName": "a", "shoeSize": 44 }), ScimType::InvalidValue),
-            (json!({ "schemas": [USER_URN], "userName": 5 }), ScimType::InvalidValue),
-            (json!({ "schemas": [USER_URN], "userName": "a", "active": "maybe" }), ScimType::InvalidValue),
-            (json!({ "schemas": [USER_URN], "userName": ["a"] }), ScimType::InvalidValue),
+            (
+                json!({ "schemas": [USER_URN], "userName": "a", "shoeSize": 44 }),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!({ "schemas": [USER_URN], "userName": 5 }),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!({ "schemas": [USER_URN], "userName": "a", "active": "maybe" }),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!({ "schemas": [USER_URN], "userName": ["a"] }),
+                ScimType::InvalidValue,
+            ),
             (
                 json!({ "schemas": [USER_URN], "userName": "a", "emails": [
                     { "value": "a@x", "primary": true }, { "value": "b@x", "primary": true }
@@ -436,12 +515,20 @@ mod tests {
         let all = project(ResourceType::User, full.clone(), &Projection::default());
         assert!(!all.contains_key("password"));
         assert!(all.contains_key("emails"));
-        let only = project(ResourceType::User, full.clone(), &Projection::from_params(Some("userName,name.givenName"), None));
+        let only = project(
+            ResourceType::User,
+            full.clone(),
+            &Projection::from_params(Some("userName,name.givenName"), None),
+        );
         assert_eq!(
             Value::Object(only),
             json!({ "schemas": [USER_URN], "id": "1", "userName": "a", "name": { "givenName": "A" } })
         );
-        let without = project(ResourceType::User, full, &Projection::from_params(None, Some("emails,name.familyName")));
+        let without = project(
+            ResourceType::User,
+            full,
+            &Projection::from_params(None, Some("emails,name.familyName")),
+        );
         assert!(!without.contains_key("emails"));
         assert_eq!(without["name"], json!({ "givenName": "A" }));
         assert_eq!(without["id"], json!("1"), "id is always returned");

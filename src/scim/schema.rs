@@ -169,7 +169,9 @@ impl AttrDef {
 
     /// A sub-attribute by name, without regard to case.
     pub fn sub(&self, name: &str) -> Option<&AttrDef> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The sub-attribute a filter on a multi-valued complex attribute means
@@ -194,15 +196,26 @@ fn complex(name: &'static str, d: &'static str, subs: Vec<AttrDef>) -> AttrDef {
 
 /// The usual sub-attributes of a multi-valued attribute (RFC 7643 §2.4),
 /// with `value` of the given type.
-fn multi_value(name: &'static str, value: AttrDef, types: &[&'static str], d: &'static str) -> AttrDef {
+fn multi_value(
+    name: &'static str,
+    value: AttrDef,
+    types: &[&'static str],
+    d: &'static str,
+) -> AttrDef {
     complex(
         name,
         d,
         vec![
             value,
-            string("display", "A human-readable name, primarily used for display purposes."),
+            string(
+                "display",
+                "A human-readable name, primarily used for display purposes.",
+            ),
             string("type", "A label indicating the attribute's function.").canonical(types),
-            boolean("primary", "Whether this is the primary value of the attribute."),
+            boolean(
+                "primary",
+                "Whether this is the primary value of the attribute.",
+            ),
         ],
     )
     .multi()
@@ -218,7 +231,9 @@ pub struct SchemaDef {
 
 impl SchemaDef {
     pub fn attr(&self, name: &str) -> Option<&AttrDef> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -226,24 +241,41 @@ impl SchemaDef {
 /// schema's `attributes` list in `/Schemas`.
 pub static COMMON: LazyLock<Vec<AttrDef>> = LazyLock::new(|| {
     vec![
-        string("id", "Unique identifier for the resource, assigned by the service provider.")
-            .case_exact()
-            .mutability(Mutability::ReadOnly)
-            .returned(Returned::Always)
-            .unique(),
-        string("externalId", "An identifier for the resource as defined by the provisioning client.")
-            .case_exact(),
+        string(
+            "id",
+            "Unique identifier for the resource, assigned by the service provider.",
+        )
+        .case_exact()
+        .mutability(Mutability::ReadOnly)
+        .returned(Returned::Always)
+        .unique(),
+        string(
+            "externalId",
+            "An identifier for the resource as defined by the provisioning client.",
+        )
+        .case_exact(),
         complex(
             "meta",
             "Resource metadata.",
             vec![
-                string("resourceType", "The name of the resource type of the resource.")
-                    .case_exact()
-                    .mutability(Mutability::ReadOnly),
-                AttrDef::new("created", AttrType::DateTime, "When the resource was added.")
-                    .mutability(Mutability::ReadOnly),
-                AttrDef::new("lastModified", AttrType::DateTime, "When the resource was last changed.")
-                    .mutability(Mutability::ReadOnly),
+                string(
+                    "resourceType",
+                    "The name of the resource type of the resource.",
+                )
+                .case_exact()
+                .mutability(Mutability::ReadOnly),
+                AttrDef::new(
+                    "created",
+                    AttrType::DateTime,
+                    "When the resource was added.",
+                )
+                .mutability(Mutability::ReadOnly),
+                AttrDef::new(
+                    "lastModified",
+                    AttrType::DateTime,
+                    "When the resource was last changed.",
+                )
+                .mutability(Mutability::ReadOnly),
                 reference("location", &["uri"], "The URI of the resource.")
                     .case_exact()
                     .mutability(Mutability::ReadOnly),
@@ -256,7 +288,8 @@ pub static COMMON: LazyLock<Vec<AttrDef>> = LazyLock::new(|| {
     ]
 });
 
-pub static USER: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
+pub static USER: LazyLock<SchemaDef> = LazyLock::new(|| {
+    SchemaDef {
     id: USER_URN,
     name: "User",
     description: "User Account",
@@ -345,6 +378,7 @@ pub static USER: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
             "X.509 certificates of the user.",
         ),
     ],
+}
 });
 
 pub static ENTERPRISE_USER: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
@@ -352,7 +386,10 @@ pub static ENTERPRISE_USER: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
     name: "EnterpriseUser",
     description: "Enterprise User",
     attributes: vec![
-        string("employeeNumber", "Numeric or alphanumeric identifier assigned to a person."),
+        string(
+            "employeeNumber",
+            "Numeric or alphanumeric identifier assigned to a person.",
+        ),
         string("costCenter", "Identifies the name of a cost center."),
         string("organization", "Identifies the name of an organization."),
         string("division", "Identifies the name of a division."),
@@ -361,9 +398,14 @@ pub static ENTERPRISE_USER: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
             "manager",
             "The user's manager.",
             vec![
-                string("value", "The id of the SCIM resource representing the manager.").required(),
+                string(
+                    "value",
+                    "The id of the SCIM resource representing the manager.",
+                )
+                .required(),
                 reference("$ref", &["User"], "The URI of the manager's User resource."),
-                string("displayName", "The displayName of the manager.").mutability(Mutability::ReadOnly),
+                string("displayName", "The displayName of the manager.")
+                    .mutability(Mutability::ReadOnly),
             ],
         ),
     ],
@@ -374,17 +416,26 @@ pub static GROUP: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
     name: "Group",
     description: "Group",
     attributes: vec![
-        string("displayName", "A human-readable name for the group. Unique per organization, without regard to case.")
-            .required()
-            .unique(),
+        string(
+            "displayName",
+            "A human-readable name for the group. Unique per organization, without regard to case.",
+        )
+        .required()
+        .unique(),
         complex(
             "members",
             "A list of members of the group.",
             vec![
-                string("value", "Identifier of the member of this group.").mutability(Mutability::Immutable),
-                reference("$ref", &["User", "Group"], "The URI of the member resource.")
+                string("value", "Identifier of the member of this group.")
                     .mutability(Mutability::Immutable),
-                string("display", "A human-readable name of the member.").mutability(Mutability::ReadOnly),
+                reference(
+                    "$ref",
+                    &["User", "Group"],
+                    "The URI of the member resource.",
+                )
+                .mutability(Mutability::Immutable),
+                string("display", "A human-readable name of the member.")
+                    .mutability(Mutability::ReadOnly),
                 string("type", "The type of the member.")
                     .canonical(&["User", "Group"])
                     .mutability(Mutability::Immutable),
@@ -495,7 +546,11 @@ pub fn resolve(
         Some(s) => Some(attr.sub(s)?),
         None => None,
     };
-    Some(Resolved { extension, attr, sub })
+    Some(Resolved {
+        extension,
+        attr,
+        sub,
+    })
 }
 
 fn find_core(rt: ResourceType, name: &str) -> Option<&'static AttrDef> {
@@ -532,25 +587,57 @@ mod tests {
         assert_eq!(r.attr.name, "userName");
         let r = resolve(ResourceType::User, None, "emails", Some("VALUE")).unwrap();
         assert_eq!(r.index_path(), "emails.value");
-        let r = resolve(ResourceType::User, Some(USER_URN), "name", Some("givenName")).unwrap();
+        let r = resolve(
+            ResourceType::User,
+            Some(USER_URN),
+            "name",
+            Some("givenName"),
+        )
+        .unwrap();
         assert_eq!(r.index_path(), "name.givenname");
         assert!(resolve(ResourceType::User, None, "nope", None).is_none());
         assert!(resolve(ResourceType::Group, None, "userName", None).is_none());
-        assert_eq!(resolve(ResourceType::Group, None, "id", None).unwrap().attr.name, "id");
+        assert_eq!(
+            resolve(ResourceType::Group, None, "id", None)
+                .unwrap()
+                .attr
+                .name,
+            "id"
+        );
     }
 
     #[test]
     fn extension_attributes_need_their_urn() {
-        let r = resolve(ResourceType::User, Some(ENTERPRISE_URN), "manager", Some("value")).unwrap();
+        let r = resolve(
+            ResourceType::User,
+            Some(ENTERPRISE_URN),
+            "manager",
+            Some("value"),
+        )
+        .unwrap();
         assert_eq!(r.extension, Some(ENTERPRISE_URN));
-        assert!(r.index_path().starts_with("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:"));
+        assert!(
+            r.index_path()
+                .starts_with("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:")
+        );
         assert!(resolve(ResourceType::User, None, "employeeNumber", None).is_none());
-        assert!(resolve(ResourceType::Group, Some(ENTERPRISE_URN), "department", None).is_none());
+        assert!(
+            resolve(
+                ResourceType::Group,
+                Some(ENTERPRISE_URN),
+                "department",
+                None
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn paths_split_at_the_urn_and_the_dot() {
-        assert_eq!(split_path("name.givenName"), (None, "name", Some("givenName")));
+        assert_eq!(
+            split_path("name.givenName"),
+            (None, "name", Some("givenName"))
+        );
         assert_eq!(
             split_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"),
             (Some(ENTERPRISE_URN), "manager", Some("value"))
