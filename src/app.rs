@@ -22,6 +22,9 @@ pub struct AppState {
     pub peppers: Arc<Peppers>,
     pub sessions: Arc<SessionKeys>,
     pub last_used: LastUsedRecorder,
+    /// The externally visible base URL (`https://scim.example.com`), for
+    /// SCIM `meta.location`; the request's Host header when unset.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,7 @@ pub async fn open(config: &Config) -> Result<AppState, StoreError> {
         peppers: Arc::new(peppers),
         sessions: Arc::new(sessions),
         last_used: LastUsedRecorder::default(),
+        public_url: config.public_url.clone(),
     })
 }
 

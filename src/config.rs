@@ -104,6 +104,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMITAR_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
+    /// Externally visible base URL, used in SCIM `meta.location` and
+    /// Location headers (default: from the request's Host header).
+    #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Log format.
     #[arg(long, env = "SCIMITAR_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -121,6 +126,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +206,10 @@ impl Config {
             max_body_bytes: serve.max_body_bytes,
             request_timeout: Duration::from_secs(serve.request_timeout_seconds.max(1)),
             db_max_connections: serve.db_max_connections.max(1),
+            public_url: serve
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_string()),
         })
     }
 
@@ -214,6 +224,7 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: 16,
+            public_url: None,
         }
     }
 }

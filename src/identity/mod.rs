@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod members;
 pub mod orgs;
 pub mod passwords;
+pub mod scim_users;
 pub mod sessions;
 pub mod workspaces;
 
@@ -35,7 +36,7 @@ impl From<sqlx::Error> for IdentityError {
 
 impl IdentityError {
     /// Maps a unique violation to a conflict with `what` as the message.
-    fn conflict_on_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> Self {
+    pub(crate) fn conflict_on_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> Self {
         let e = StoreError::from(e);
         if e.is_unique_violation() {
             IdentityError::Conflict(what())

@@ -73,6 +73,18 @@ pub fn resolve_value_filter(
     resolve_val(rt, attr, f)
 }
 
+/// Parses a PATCH path (RFC 7644 §3.5.2), with the same leniency as
+/// filters for Entra ID's unquoted values (`members[value eq 5f8a-11]`).
+/// A path that does not parse is `invalidPath`.
+pub fn parse_patch_path(raw: &str) -> Result<scim_v2::filter::PatchPath, ScimError> {
+    if raw.len() > MAX_FILTER_LEN {
+        return Err(ScimError::invalid_path("the path is too long"));
+    }
+    quote_bare_values(raw)
+        .parse()
+        .map_err(|e| ScimError::invalid_path(format!("cannot parse the path: {}", short(&e))))
+}
+
 fn short(e: &impl std::fmt::Display) -> String {
     e.to_string().chars().take(200).collect()
 }

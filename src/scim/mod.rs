@@ -2,7 +2,17 @@
 //! Users and Groups for identity providers, authenticated by organization
 //! SATs with `scim:read` / `scim:write`.
 
+pub mod discovery;
 pub mod error;
+pub mod groups;
 pub mod filter;
+pub mod groups_store;
+pub mod index;
+pub mod list;
+pub mod patch;
+pub mod query;
 pub mod resource;
+pub mod routes;
 pub mod schema;
+pub mod users;
+pub mod web;

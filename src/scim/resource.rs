@@ -269,6 +269,21 @@ impl Projection {
     }
 }
 
+impl Projection {
+    /// Whether the projection can include the core attribute `attr`, so
+    /// that it is worth loading (group memberships, for one).
+    pub fn may_include(&self, rt: ResourceType, attr: &str) -> bool {
+        let attr = attr.to_ascii_lowercase();
+        if !self.attributes.is_empty() {
+            return self.attributes.iter().any(|a| {
+                let a = without_core_urn(rt, a);
+                a == attr || a.starts_with(&format!("{attr}."))
+            });
+        }
+        !self.excluded.iter().any(|e| without_core_urn(rt, e) == attr)
+    }
+}
+
 /// The lowercased full path of a top-level key and optional sub-key, with
 /// the core URN implied.
 fn full_path(ext: Option<&str>, name: &str, sub: Option<&str>) -> String {

@@ -8,6 +8,7 @@
 //! encoding, how a write transaction starts, connection options) lives here.
 
 mod connect;
+pub mod dynamic;
 pub mod settings;
 mod timestamp;
 
@@ -166,11 +167,11 @@ mod migrations {
     }
 
     pub fn sqlite() -> Migrator {
-        embed!("sqlite", [(1, "foundation")])
+        embed!("sqlite", [(1, "foundation"), (2, "scim")])
     }
 
     pub fn postgres() -> Migrator {
-        embed!("postgres", [(1, "foundation")])
+        embed!("postgres", [(1, "foundation"), (2, "scim")])
     }
 }
 

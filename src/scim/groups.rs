@@ -1,0 +1,440 @@
+//! `/scim/v2/Groups`: SCIM Groups and their members. Memberships live in
+//! their own table; the stored document holds the other attributes.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::error::ScimError;
+use super::groups_store::{self, GroupRow, GroupWrite, MemberRef};
+use super::index;
+use super::list::{self, ListRequest};
+use super::patch;
+use super::resource::{self, Projection, Shape};
+use super::schema::{GROUP_URN, ResourceType};
+use super::web::{self, Base, ScimBody, ScimCaller, ScimParams};
+use crate::app::AppState;
+use crate::audit::{self, Target};
+use crate::http::ApiPath;
+use crate::permissions::Action;
+use crate::store::dynamic::Dialect;
+use crate::store::{Db, Timestamp, Tx};
+
+const RT: ResourceType = ResourceType::Group;
+
+pub fn render(row: &GroupRow, members: Option<&[MemberRef]>, base: &str) -> Map<String, Value> {
+    let mut doc: Map<String, Value> = serde_json::from_str(&row.scim_doc).unwrap_or_default();
+    doc.insert("schemas".into(), json!([GROUP_URN]));
+    doc.insert("id".into(), json!(row.id));
+    doc.insert("displayName".into(), json!(row.display_name));
+    match &row.external_id {
+        Some(e) => doc.insert("externalId".into(), json!(e)),
+        None => doc.remove("externalId"),
+    };
+    if let Some(members) = members.filter(|m| !m.is_empty()) {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                let path = if m.member_type == "Group" {
+                    "Groups"
+                } else {
+                    "Users"
+                };
+                let mut v = json!({
+                    "value": m.member_id,
+                    "$ref": format!("{base}/{path}/{}", m.member_id),
+                    "type": m.member_type,
+                });
+                if let Some(d) = &m.display {
+                    v["display"] = json!(d);
+                }
+                v
+            })
+            .collect();
+        doc.insert("members".into(), Value::Array(list));
+    }
+    doc.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "Group",
+            "created": row.created_at,
+            "lastModified": row.updated_at,
+            "location": format!("{base}/Groups/{}", row.id),
+            "version": web::etag(row.version),
+        }),
+    );
+    doc
+}
+
+/// A normalized group document split into its stored part and its members.
+struct Incoming {
+    doc: Map<String, Value>,
+    members: Vec<Uuid>,
+}
+
+impl Incoming {
+    fn from_doc(mut doc: Map<String, Value>) -> Result<Self, ScimError> {
+        let mut members = Vec::new();
+        if let Some(Value::Array(list)) = doc.remove("members") {
+            for m in list {
+                let value = m.get("value").and_then(Value::as_str).unwrap_or_default();
+                let id = Uuid::parse_str(value).map_err(|_| {
+                    ScimError::invalid_value(format!("member `{value}` does not exist"))
+                })?;
+                if !members.contains(&id) {
+                    members.push(id);
+                }
+            }
+        }
+        Ok(Self { doc, members })
+    }
+
+    fn display_name(&self) -> &str {
+        self.doc
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn stored(&self) -> String {
+        let mut d = self.doc.clone();
+        for k in ["displayName", "externalId"] {
+            d.remove(k);
+        }
+        Value::Object(d).to_string()
+    }
+
+    fn write<'a>(&'a self, doc: &'a str) -> GroupWrite<'a> {
+        GroupWrite {
+            display_name: self.display_name(),
+            external_id: self.doc.get("externalId").and_then(Value::as_str),
+            doc,
+        }
+    }
+}
+
+/// Checks that every member exists in the organization and stores the
+/// memberships with their real types.
+async fn store_members(
+    tx: &mut Tx,
+    org: Uuid,
+    group: Uuid,
+    members: &[Uuid],
+) -> Result<(), ScimError> {
+    let found = groups_store::existing_members(tx, org, members).await?;
+    let mut typed = Vec::with_capacity(members.len());
+    for id in members {
+        let kind = found
+            .get(id)
+            .ok_or_else(|| ScimError::invalid_value(format!("member `{id}` does not exist")))?;
+        typed.push((kind.to_string(), *id));
+    }
+    groups_store::set_members(tx, org, group, &typed).await
+}
+
+async fn members_for(
+    db: &Db,
+    org: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<MemberRef>>, ScimError> {
+    let mut out: HashMap<Uuid, Vec<MemberRef>> = HashMap::new();
+    for m in groups_store::members_of(db, org, ids).await? {
+        out.entry(m.group_id).or_default().push(m);
+    }
+    Ok(out)
+}
+
+async fn respond_group(
+    db: &Db,
+    status: StatusCode,
+    row: &GroupRow,
+    base: &str,
+    proj: &Projection,
+) -> Result<Response, ScimError> {
+    let members = if proj.may_include(RT, "members") {
+        Some(
+            members_for(db, row.org_id, &[row.id])
+                .await?
+                .remove(&row.id)
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
+    let full = render(row, members.as_deref(), base);
+    let body = Value::Object(resource::project(RT, full, proj));
+    let location = format!("{base}/Groups/{}", row.id);
+    let location = (status == StatusCode::CREATED).then_some(location);
+    Ok(web::respond(
+        status,
+        &body,
+        Some(row.version),
+        location.as_deref(),
+    ))
+}
+
+fn projection(params: &ScimParams) -> Projection {
+    Projection::from_params(params.get("attributes"), params.get("excludedAttributes"))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
+    let org = caller.org_id();
+    let stored = incoming.stored();
+    let mut tx = state.db.begin().await?;
+    let row =
+        groups_store::insert(&mut tx, org, &incoming.write(&stored), Timestamp::now()).await?;
+    store_members(&mut tx, org, row.id, &incoming.members).await?;
+    index::write(&mut tx, org, RT, row.id, &index::rows(RT, &incoming.doc)).await?;
+    let event = caller
+        .event("scim.group.create")
+        .target(Target::new("group", row.id, Some(&row.display_name)))
+        .status(201)
+        .changes(json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "members": incoming.members.len() }));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    respond_group(
+        &state.db,
+        StatusCode::CREATED,
+        &row,
+        &base,
+        &projection(&params),
+    )
+    .await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let id = web::resource_id(&id, "Group")?;
+    let row = groups_store::get(&state.db, caller.org_id(), id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))?;
+    if web::not_modified(&headers, row.version) {
+        return Ok(web::not_modified_response(row.version));
+    }
+    respond_group(&state.db, StatusCode::OK, &row, &base, &projection(&params)).await
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let id = web::resource_id(&id, "Group")?;
+    let org = caller.org_id();
+    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
+    let stored = incoming.stored();
+    let mut tx = state.db.begin().await?;
+    let before = groups_store::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))?;
+    web::check_if_match(&headers, before.version)?;
+    let row =
+        groups_store::replace(&mut tx, org, id, &incoming.write(&stored), Timestamp::now()).await?;
+    store_members(&mut tx, org, id, &incoming.members).await?;
+    index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
+    let event = caller
+        .event("scim.group.replace")
+        .target(Target::new("group", id, Some(&row.display_name)))
+        .status(200)
+        .changes(json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "members": incoming.members.len() }));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    respond_group(&state.db, StatusCode::OK, &row, &base, &projection(&params)).await
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let id = web::resource_id(&id, "Group")?;
+    let org = caller.org_id();
+    let ops = patch::parse_request(&body)?;
+    let mut tx = state.db.begin().await?;
+    let before = groups_store::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))?;
+    web::check_if_match(&headers, before.version)?;
+    let current = members_for(&state.db, org, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let mut doc = render(&before, Some(&current), &base);
+    for k in ["schemas", "id", "meta"] {
+        doc.remove(k);
+    }
+    // Members as the client sees them, minus what is read-only.
+    if let Some(Value::Array(list)) = doc.get_mut("members") {
+        for m in list.iter_mut().filter_map(Value::as_object_mut) {
+            m.remove("display");
+        }
+    }
+    let changed = patch::apply(RT, &mut doc, &ops)?;
+    let row = if changed.is_empty() {
+        before
+    } else {
+        let mut whole = doc;
+        whole.insert("schemas".into(), json!([GROUP_URN]));
+        let incoming = Incoming::from_doc(resource::normalize(
+            RT,
+            &Value::Object(whole),
+            Shape::Whole,
+        )?)?;
+        let stored = incoming.stored();
+        let row =
+            groups_store::replace(&mut tx, org, id, &incoming.write(&stored), Timestamp::now())
+                .await?;
+        store_members(&mut tx, org, id, &incoming.members).await?;
+        index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
+        let event = caller
+            .event("scim.group.patch")
+            .target(Target::new("group", id, Some(&row.display_name)))
+            .status(200)
+            .changes(json!({ "attributes": changed, "members": incoming.members.len() }));
+        audit::record(&mut tx, event).await?;
+        row
+    };
+    tx.commit().await?;
+    respond_group(&state.db, StatusCode::OK, &row, &base, &projection(&params)).await
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let id = web::resource_id(&id, "Group")?;
+    let org = caller.org_id();
+    let mut tx = state.db.begin().await?;
+    let before = groups_store::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))?;
+    web::check_if_match(&headers, before.version)?;
+    groups_store::delete(&mut tx, org, id).await?;
+    index::remove(&mut tx, id).await?;
+    let event = caller
+        .event("scim.group.delete")
+        .target(Target::new("group", id, Some(&before.display_name)))
+        .status(204);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One page of groups for a list request, rendered and projected.
+pub async fn search(
+    db: &Db,
+    org: Uuid,
+    req: &ListRequest,
+    base: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Map<String, Value>>, i64), ScimError> {
+    let compiled = list::compile(RT, req, org, Dialect::of(db))?;
+    let (rows, total) = groups_store::search(
+        db,
+        org,
+        compiled.filter.as_ref(),
+        &compiled.order,
+        limit,
+        offset,
+    )
+    .await?;
+    let mut members = if req.projection.may_include(RT, "members") {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        Some(members_for(db, org, &ids).await?)
+    } else {
+        None
+    };
+    let resources = rows
+        .iter()
+        .map(|r| {
+            let m = members
+                .as_mut()
+                .map(|all| all.remove(&r.id).unwrap_or_default());
+            resource::project(RT, render(r, m.as_deref(), base), &req.projection)
+        })
+        .collect();
+    Ok((resources, total))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let req = ListRequest::from_params(&params)?;
+    let (resources, total) = search(
+        &state.db,
+        caller.org_id(),
+        &req,
+        &base,
+        req.count,
+        req.offset(),
+    )
+    .await?;
+    Ok(web::respond(
+        StatusCode::OK,
+        &list::list_response(total, req.start_index, resources),
+        None,
+        None,
+    ))
+}
+
+pub async fn search_post(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let req = ListRequest::from_body(&body)?;
+    let (resources, total) = search(
+        &state.db,
+        caller.org_id(),
+        &req,
+        &base,
+        req.count,
+        req.offset(),
+    )
+    .await?;
+    Ok(web::respond(
+        StatusCode::OK,
+        &list::list_response(total, req.start_index, resources),
+        None,
+        None,
+    ))
+}

@@ -1,0 +1,331 @@
+//! Storage of SCIM Groups and their memberships. Membership rows are the
+//! truth for both Group `members` and User `groups`.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::error::ScimError;
+use crate::store::dynamic::{Arg, SqlParts};
+use crate::store::{Db, StoreError, Timestamp, Tx};
+use crate::{on_db, on_tx};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct GroupRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub scim_doc: String,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const COLUMNS: &str = "r.id, r.org_id, r.display_name, r.external_id, r.scim_doc, r.version, r.created_at, r.updated_at";
+
+/// A member of a group, as rendered.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct MemberRef {
+    pub group_id: Uuid,
+    pub member_type: String,
+    pub member_id: Uuid,
+    pub display: Option<String>,
+}
+
+fn taken(name: &str) -> ScimError {
+    ScimError::uniqueness(format!(
+        "a group named `{name}` already exists in this organization"
+    ))
+}
+
+fn map_unique(e: sqlx::Error, name: &str) -> ScimError {
+    let e = StoreError::from(e);
+    if e.is_unique_violation() {
+        taken(name)
+    } else {
+        ScimError::internal(e)
+    }
+}
+
+pub struct GroupWrite<'a> {
+    pub display_name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub doc: &'a str,
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    org_id: Uuid,
+    w: &GroupWrite<'_>,
+    now: Timestamp,
+) -> Result<GroupRow, ScimError> {
+    let id = Uuid::now_v7();
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO scim_groups (id, org_id, display_name, display_name_key, external_id, scim_doc, version, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+        )
+        .bind(id)
+        .bind(org_id)
+        .bind(w.display_name)
+        .bind(w.display_name.to_lowercase())
+        .bind(w.external_id)
+        .bind(w.doc)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+    })
+    .map_err(|e| map_unique(e, w.display_name))?;
+    get_in(tx, org_id, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))
+}
+
+pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<GroupRow>, ScimError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2"
+    ));
+    Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?)
+}
+
+pub async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<GroupRow>, ScimError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2{}",
+        tx.for_update()
+    ));
+    Ok(
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await)?,
+    )
+}
+
+pub async fn replace(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    w: &GroupWrite<'_>,
+    now: Timestamp,
+) -> Result<GroupRow, ScimError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE scim_groups SET display_name = $1, display_name_key = $2, external_id = $3, scim_doc = $4, \
+             version = version + 1, updated_at = $5 WHERE id = $6 AND org_id = $7",
+        )
+        .bind(w.display_name)
+        .bind(w.display_name.to_lowercase())
+        .bind(w.external_id)
+        .bind(w.doc)
+        .bind(now)
+        .bind(id)
+        .bind(org_id)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+    })
+    .map_err(|e| map_unique(e, w.display_name))?;
+    get_in(tx, org_id, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))
+}
+
+/// Deletes a group and its memberships, and removes it from groups it was
+/// a member of.
+pub async fn delete(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<(), ScimError> {
+    remove_member_everywhere(tx, org_id, id).await?;
+    on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM scim_groups WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Drops a user or group from every group it belongs to.
+pub async fn remove_member_everywhere(
+    tx: &mut Tx,
+    org_id: Uuid,
+    member_id: Uuid,
+) -> Result<(), ScimError> {
+    on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM scim_group_members WHERE member_id = $1 AND org_id = $2")
+            .bind(member_id)
+            .bind(org_id)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Sets a group's members exactly. Each member must be a live User or a
+/// Group of the organization (not the group itself).
+pub async fn set_members(
+    tx: &mut Tx,
+    org_id: Uuid,
+    group_id: Uuid,
+    members: &[(String, Uuid)],
+) -> Result<(), ScimError> {
+    on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1")
+            .bind(group_id)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    })?;
+    for chunk in members.chunks(200) {
+        let mut q = SqlParts::new();
+        q.sql("INSERT INTO scim_group_members (org_id, group_id, member_type, member_id) VALUES ");
+        for (i, (kind, id)) in chunk.iter().enumerate() {
+            if *id == group_id {
+                return Err(ScimError::invalid_value(
+                    "a group cannot be a member of itself",
+                ));
+            }
+            if i > 0 {
+                q.sql(", ");
+            }
+            q.sql("(")
+                .bind(Arg::Uuid(org_id))
+                .sql(", ")
+                .bind(Arg::Uuid(group_id));
+            q.sql(", ")
+                .bind(Arg::Text(kind.clone()))
+                .sql(", ")
+                .bind(Arg::Uuid(*id))
+                .sql(")");
+        }
+        on_tx!(tx, conn => q.build().build().execute(&mut *conn).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` are live users and which are groups of the organization.
+pub async fn existing_members(
+    tx: &mut Tx,
+    org_id: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, &'static str>, ScimError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for (table, kind, live) in [
+            ("members", "User", " AND deleted_at IS NULL"),
+            ("scim_groups", "Group", ""),
+        ] {
+            let mut q = SqlParts::new();
+            q.sql(format!("SELECT id FROM {table} WHERE org_id = "))
+                .bind(Arg::Uuid(org_id));
+            q.sql(live).sql(" AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.sql(", ");
+                }
+                q.bind(Arg::Uuid(*id));
+            }
+            q.sql(")");
+            let rows: Vec<Uuid> =
+                on_tx!(tx, conn => q.build().build_query_scalar().fetch_all(&mut *conn).await)?;
+            for id in rows {
+                found.insert(id, kind);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The members of the given groups, with display names.
+pub async fn members_of(
+    db: &Db,
+    org_id: Uuid,
+    group_ids: &[Uuid],
+) -> Result<Vec<MemberRef>, ScimError> {
+    if group_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = SqlParts::new();
+    q.sql(
+        "SELECT m.group_id, m.member_type, m.member_id, COALESCE(u.display_name, u.user_name, g.display_name) AS display \
+         FROM scim_group_members m \
+         LEFT JOIN members u ON m.member_type = 'User' AND u.id = m.member_id \
+         LEFT JOIN scim_groups g ON m.member_type = 'Group' AND g.id = m.member_id \
+         WHERE m.org_id = ",
+    );
+    q.bind(Arg::Uuid(org_id)).sql(" AND m.group_id IN (");
+    for (i, id) in group_ids.iter().enumerate() {
+        if i > 0 {
+            q.sql(", ");
+        }
+        q.bind(Arg::Uuid(*id));
+    }
+    q.sql(") ORDER BY m.group_id, m.member_id");
+    Ok(on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?)
+}
+
+/// The groups each of the given users is a direct member of:
+/// (user id, group id, group displayName).
+pub async fn groups_of(
+    db: &Db,
+    org_id: Uuid,
+    user_ids: &[Uuid],
+) -> Result<Vec<(Uuid, Uuid, String)>, ScimError> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = SqlParts::new();
+    q.sql(
+        "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
+         JOIN scim_groups g ON g.id = m.group_id WHERE m.org_id = ",
+    );
+    q.bind(Arg::Uuid(org_id)).sql(" AND m.member_id IN (");
+    for (i, id) in user_ids.iter().enumerate() {
+        if i > 0 {
+            q.sql(", ");
+        }
+        q.bind(Arg::Uuid(*id));
+    }
+    q.sql(") ORDER BY g.display_name");
+    Ok(on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?)
+}
+
+/// Groups of the organization matching `filter` (over `scim_groups r`),
+/// one page, with the total count.
+pub async fn search(
+    db: &Db,
+    org_id: Uuid,
+    filter: Option<&SqlParts>,
+    order: &SqlParts,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<GroupRow>, i64), ScimError> {
+    let mut scope = SqlParts::new();
+    scope
+        .sql(" FROM scim_groups r WHERE r.org_id = ")
+        .bind(Arg::Uuid(org_id));
+    if let Some(f) = filter {
+        scope.sql(" AND (").append(f.clone()).sql(")");
+    }
+    let mut count = SqlParts::new();
+    count.sql("SELECT COUNT(*)").append(scope.clone());
+    let mut page = SqlParts::new();
+    page.sql(format!("SELECT {COLUMNS}")).append(scope);
+    page.sql(" ORDER BY ").append(order.clone());
+    page.sql(" LIMIT ")
+        .bind(Arg::Int(limit))
+        .sql(" OFFSET ")
+        .bind(Arg::Int(offset));
+    let total: i64 = on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?;
+    let rows = if limit > 0 {
+        on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?
+    } else {
+        Vec::new()
+    };
+    Ok((rows, total))
+}

@@ -1,0 +1,206 @@
+//! The `/scim/v2` router: resources, searches, discovery, and SCIM-form
+//! answers for everything else (unknown routes, unsupported methods, `/Me`).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::Value;
+
+use super::discovery;
+use super::error::ScimError;
+use super::list::{self, ListRequest};
+use super::web::{self, Base, ScimBody, ScimCaller};
+use super::{groups, users};
+use crate::app::AppState;
+use crate::http::ApiPath;
+use crate::permissions::Action;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/Users",
+            get(users::list)
+                .post(users::create)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Users/.search",
+            post(users::search_post).fallback(method_not_allowed),
+        )
+        .route(
+            "/Users/{id}",
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups",
+            get(groups::list)
+                .post(groups::create)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/.search",
+            post(groups::search_post).fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/{id}",
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete)
+                .fallback(method_not_allowed),
+        )
+        .route("/.search", post(root_search).fallback(method_not_allowed))
+        .route(
+            "/ServiceProviderConfig",
+            get(service_provider_config).fallback(method_not_allowed),
+        )
+        .route(
+            "/ResourceTypes",
+            get(resource_types).fallback(method_not_allowed),
+        )
+        .route(
+            "/ResourceTypes/{id}",
+            get(resource_type).fallback(method_not_allowed),
+        )
+        .route("/Schemas", get(schemas).fallback(method_not_allowed))
+        .route("/Schemas/{id}", get(schema).fallback(method_not_allowed))
+        .route("/Me", axum::routing::any(me))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ScimError {
+    ScimError::not_found("endpoint")
+}
+
+async fn method_not_allowed() -> ScimError {
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "this endpoint does not support that method",
+    )
+}
+
+/// `/Me` would need a user to be the caller; SCIM here is for machines.
+async fn me() -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "/Me is not supported: callers are service tokens, not users",
+    )
+}
+
+async fn service_provider_config(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    Ok(web::respond(
+        StatusCode::OK,
+        &discovery::service_provider_config(&base),
+        None,
+        None,
+    ))
+}
+
+async fn resource_types(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let items: Vec<serde_json::Map<String, Value>> = discovery::resource_types(&base)
+        .into_iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect();
+    let total = items.len() as i64;
+    Ok(web::respond(
+        StatusCode::OK,
+        &list::list_response(total, 1, items),
+        None,
+        None,
+    ))
+}
+
+async fn resource_type(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let doc = discovery::resource_type(&base, &id)
+        .ok_or_else(|| ScimError::not_found("resource type"))?;
+    Ok(web::respond(StatusCode::OK, &doc, None, None))
+}
+
+async fn schemas(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let items: Vec<serde_json::Map<String, Value>> = discovery::schemas(&base)
+        .into_iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect();
+    let total = items.len() as i64;
+    Ok(web::respond(
+        StatusCode::OK,
+        &list::list_response(total, 1, items),
+        None,
+        None,
+    ))
+}
+
+async fn schema(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let doc = discovery::schema(&base, &id).ok_or_else(|| ScimError::not_found("schema"))?;
+    Ok(web::respond(StatusCode::OK, &doc, None, None))
+}
+
+/// `POST /.search` over Users and Groups: users first, then groups, paged
+/// as one list. A filter that names attributes only one type has matches
+/// nothing of the other type.
+async fn root_search(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let req = ListRequest::from_body(&body)?;
+    let org = caller.org_id();
+    let users = users::search(&state.db, org, &req, &base, req.count, req.offset()).await;
+    let user_total = users.as_ref().map(|(_, t)| *t).unwrap_or(0);
+    let group_offset = (req.offset() - user_total).max(0);
+    let user_page = users.as_ref().map(|(r, _)| r.len() as i64).unwrap_or(0);
+    let group_limit = (req.count - user_page).max(0);
+    let groups = groups::search(&state.db, org, &req, &base, group_limit, group_offset).await;
+    let (resources, total) = match (users, groups) {
+        (Err(e), Err(_)) => return Err(e),
+        (u, g) => {
+            let (mut items, ut) = u.unwrap_or_default();
+            let (gitems, gt) = g.unwrap_or_default();
+            items.extend(gitems);
+            (items, ut + gt)
+        }
+    };
+    Ok(web::respond(
+        StatusCode::OK,
+        &list::list_response(total, req.start_index, resources),
+        None,
+        None,
+    ))
+}

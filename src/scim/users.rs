@@ -1,0 +1,437 @@
+//! `/scim/v2/Users`: SCIM Users, which are the organization's members.
+//! Each write is one transaction: the member row, its search index, and the
+//! audit record (`scim.user.*`, with the attribute paths changed, never a
+//! value).
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::error::ScimError;
+use super::groups_store;
+use super::index;
+use super::list::{self, ListRequest};
+use super::patch;
+use super::resource::{self, Projection, Shape};
+use super::schema::{ENTERPRISE_URN, ResourceType, USER_URN};
+use super::web::{self, Base, ScimBody, ScimCaller, ScimParams};
+use crate::app::AppState;
+use crate::audit::{self, Target};
+use crate::http::ApiPath;
+use crate::identity::passwords;
+use crate::identity::scim_users::{self, ScimUserRow, ScimUserWrite};
+use crate::permissions::Action;
+use crate::store::dynamic::Dialect;
+use crate::store::{Db, Timestamp};
+
+const RT: ResourceType = ResourceType::User;
+
+/// A user's groups: (group id, displayName).
+type Groups = Vec<(Uuid, String)>;
+
+/// The full SCIM representation of a user.
+pub fn render(row: &ScimUserRow, groups: &[(Uuid, String)], base: &str) -> Map<String, Value> {
+    let mut doc: Map<String, Value> = row
+        .scim_doc
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_default();
+    doc.insert("userName".into(), json!(row.user_name));
+    doc.insert("active".into(), json!(row.active));
+    match &row.display_name {
+        Some(d) => doc.insert("displayName".into(), json!(d)),
+        None => doc.remove("displayName"),
+    };
+    match &row.external_id {
+        Some(e) => doc.insert("externalId".into(), json!(e)),
+        None => doc.remove("externalId"),
+    };
+    let mut schemas = vec![json!(USER_URN)];
+    if doc.contains_key(ENTERPRISE_URN) {
+        schemas.push(json!(ENTERPRISE_URN));
+    }
+    doc.insert("schemas".into(), Value::Array(schemas));
+    doc.insert("id".into(), json!(row.id));
+    if !groups.is_empty() {
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|(id, name)| json!({ "value": id, "$ref": format!("{base}/Groups/{id}"), "display": name, "type": "direct" }))
+            .collect();
+        doc.insert("groups".into(), Value::Array(list));
+    }
+    doc.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": row.created_at,
+            "lastModified": row.updated_at,
+            "location": format!("{base}/Users/{}", row.id),
+            "version": web::etag(row.version),
+        }),
+    );
+    doc
+}
+
+/// The document PATCH starts from: what the client could have PUT.
+fn patchable(row: &ScimUserRow) -> Map<String, Value> {
+    let mut doc = render(row, &[], "");
+    for k in ["schemas", "id", "meta", "groups"] {
+        doc.remove(k);
+    }
+    doc
+}
+
+async fn groups_for(
+    db: &Db,
+    org_id: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Groups>, ScimError> {
+    let mut out: HashMap<Uuid, Groups> = HashMap::new();
+    for (user, group, name) in groups_store::groups_of(db, org_id, ids).await? {
+        out.entry(user).or_default().push((group, name));
+    }
+    Ok(out)
+}
+
+/// Splits a normalized document into what the member row needs.
+struct Incoming {
+    doc: Map<String, Value>,
+    password: Option<String>,
+}
+
+impl Incoming {
+    fn from_doc(mut doc: Map<String, Value>) -> Result<Self, ScimError> {
+        let password = match doc.remove("password") {
+            Some(Value::String(p)) if p.is_empty() || p.len() > passwords::MAX_LEN => {
+                return Err(ScimError::invalid_value(
+                    "password must be 1 to 1024 characters",
+                ));
+            }
+            Some(Value::String(p)) => Some(p),
+            _ => None,
+        };
+        Ok(Self { doc, password })
+    }
+
+    fn user_name(&self) -> &str {
+        self.doc
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn write<'a>(&'a self, doc_text: &'a str, password_hash: Option<String>) -> ScimUserWrite<'a> {
+        ScimUserWrite {
+            user_name: self.user_name(),
+            display_name: self.doc.get("displayName").and_then(Value::as_str),
+            external_id: self.doc.get("externalId").and_then(Value::as_str),
+            active: self
+                .doc
+                .get("active")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            doc: doc_text,
+            password_hash,
+        }
+    }
+
+    /// The stored document: without the attributes that live in columns.
+    fn stored(&self) -> String {
+        let mut d = self.doc.clone();
+        for k in ["userName", "active", "displayName", "externalId"] {
+            d.remove(k);
+        }
+        Value::Object(d).to_string()
+    }
+}
+
+async fn hash(password: Option<String>) -> Result<Option<String>, ScimError> {
+    match password {
+        Some(p) => passwords::hash(p)
+            .await
+            .map(Some)
+            .map_err(ScimError::internal),
+        None => Ok(None),
+    }
+}
+
+fn respond_user(
+    status: StatusCode,
+    row: &ScimUserRow,
+    groups: &[(Uuid, String)],
+    base: &str,
+    proj: &Projection,
+) -> Response {
+    let full = render(row, groups, base);
+    let location = format!("{base}/Users/{}", row.id);
+    let body = Value::Object(resource::project(RT, full, proj));
+    let location = (status == StatusCode::CREATED).then_some(location);
+    web::respond(status, &body, Some(row.version), location.as_deref())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
+    let password_hash = hash(incoming.password.clone()).await?;
+    let now = Timestamp::now();
+    let org = caller.org_id();
+    let stored = incoming.stored();
+    let mut tx = state.db.begin().await?;
+    let row =
+        scim_users::insert(&mut tx, org, &incoming.write(&stored, password_hash), now).await?;
+    index::write(&mut tx, org, RT, row.id, &index::rows(RT, &incoming.doc)).await?;
+    let paths: Vec<&String> = incoming.doc.keys().collect();
+    let event = caller
+        .event("scim.user.create")
+        .target(Target::new("user", row.id, Some(&row.user_name)))
+        .status(201)
+        .changes(json!({ "attributes": paths, "password_set": incoming.password.is_some() }));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
+    Ok(respond_user(StatusCode::CREATED, &row, &[], &base, &proj))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let id = web::resource_id(&id, "User")?;
+    let org = caller.org_id();
+    let row = scim_users::get(&state.db, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("User"))?;
+    if web::not_modified(&headers, row.version) {
+        return Ok(web::not_modified_response(row.version));
+    }
+    let groups = groups_for(&state.db, org, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
+    Ok(respond_user(StatusCode::OK, &row, &groups, &base, &proj))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let id = web::resource_id(&id, "User")?;
+    let org = caller.org_id();
+    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
+    let password_hash = hash(incoming.password.clone()).await?;
+    let now = Timestamp::now();
+    let stored = incoming.stored();
+    let mut tx = state.db.begin().await?;
+    let before = scim_users::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("User"))?;
+    web::check_if_match(&headers, before.version)?;
+    let row = scim_users::replace(
+        &mut tx,
+        org,
+        id,
+        &incoming.write(&stored, password_hash),
+        now,
+    )
+    .await?;
+    index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
+    let paths: Vec<&String> = incoming.doc.keys().collect();
+    let event = caller
+        .event("scim.user.replace")
+        .target(Target::new("user", id, Some(&row.user_name)))
+        .status(200)
+        .changes(json!({ "attributes": paths, "password_set": incoming.password.is_some() }));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    let groups = groups_for(&state.db, org, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
+    Ok(respond_user(StatusCode::OK, &row, &groups, &base, &proj))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let id = web::resource_id(&id, "User")?;
+    let org = caller.org_id();
+    let ops = patch::parse_request(&body)?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let before = scim_users::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("User"))?;
+    web::check_if_match(&headers, before.version)?;
+    let mut doc = patchable(&before);
+    let changed = patch::apply(RT, &mut doc, &ops)?;
+    let row = if changed.is_empty() {
+        before
+    } else {
+        let mut whole = doc.clone();
+        whole.insert("schemas".into(), json!([USER_URN]));
+        let incoming = Incoming::from_doc(resource::normalize(
+            RT,
+            &Value::Object(whole),
+            Shape::Whole,
+        )?)?;
+        let password_hash = hash(incoming.password.clone()).await?;
+        let stored = incoming.stored();
+        let row = scim_users::replace(
+            &mut tx,
+            org,
+            id,
+            &incoming.write(&stored, password_hash),
+            now,
+        )
+        .await?;
+        index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
+        let event = caller
+            .event("scim.user.patch")
+            .target(Target::new("user", id, Some(&row.user_name)))
+            .status(200)
+            .changes(json!({ "attributes": changed }));
+        audit::record(&mut tx, event).await?;
+        row
+    };
+    tx.commit().await?;
+    let groups = groups_for(&state.db, org, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
+    Ok(respond_user(StatusCode::OK, &row, &groups, &base, &proj))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let id = web::resource_id(&id, "User")?;
+    let org = caller.org_id();
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let before = scim_users::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("User"))?;
+    web::check_if_match(&headers, before.version)?;
+    let row = scim_users::delete(&mut tx, org, id, now).await?;
+    groups_store::remove_member_everywhere(&mut tx, org, id).await?;
+    index::remove(&mut tx, id).await?;
+    let event = caller
+        .event("scim.user.delete")
+        .target(Target::new("user", id, Some(&row.user_name)))
+        .status(204);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One page of users for a list request, rendered and projected.
+pub async fn search(
+    db: &Db,
+    org: Uuid,
+    req: &ListRequest,
+    base: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Map<String, Value>>, i64), ScimError> {
+    let compiled = list::compile(RT, req, org, Dialect::of(db))?;
+    let (rows, total) = scim_users::search(
+        db,
+        org,
+        compiled.filter.as_ref(),
+        &compiled.order,
+        limit,
+        offset,
+    )
+    .await?;
+    let wants_groups = req.projection.may_include(RT, "groups");
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut groups = if wants_groups {
+        groups_for(db, org, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    let resources = rows
+        .iter()
+        .map(|r| {
+            let g = groups.remove(&r.id).unwrap_or_default();
+            resource::project(RT, render(r, &g, base), &req.projection)
+        })
+        .collect();
+    Ok((resources, total))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let req = ListRequest::from_params(&params)?;
+    respond_list(&state, &caller, &req, &base).await
+}
+
+pub async fn search_post(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let req = ListRequest::from_body(&body)?;
+    respond_list(&state, &caller, &req, &base).await
+}
+
+async fn respond_list(
+    state: &AppState,
+    caller: &ScimCaller,
+    req: &ListRequest,
+    base: &str,
+) -> Result<Response, ScimError> {
+    let (resources, total) = search(
+        &state.db,
+        caller.org_id(),
+        req,
+        base,
+        req.count,
+        req.offset(),
+    )
+    .await?;
+    let body = list::list_response(total, req.start_index, resources);
+    Ok(web::respond(StatusCode::OK, &body, None, None))
+}

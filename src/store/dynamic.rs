@@ -1,0 +1,222 @@
+//! Dynamic SQL built once for both backends: a list of text fragments and
+//! bound values ([`SqlParts`]) that becomes a `QueryBuilder` with
+//! `push_bind` for whichever backend runs it. Values never enter the text.
+//! The few places where the dialects spell something differently are the
+//! methods of [`Dialect`].
+
+use sqlx::{Database, Encode, QueryBuilder, Type};
+use uuid::Uuid;
+
+use super::{Db, Timestamp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn of(db: &Db) -> Self {
+        match db {
+            Db::Sqlite(..) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Byte-wise ordering for text comparisons and sorts. PostgreSQL would
+    /// otherwise use the database's locale; SQLite compares bytes already.
+    pub fn binary_collation(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " COLLATE \"C\"",
+        }
+    }
+
+    /// The binary collation, only where the column is text.
+    pub fn binary_collation_for(self, text: bool) -> &'static str {
+        if text { self.binary_collation() } else { "" }
+    }
+
+    /// A case-sensitive pattern match and the pattern for a substring
+    /// search: SQLite's LIKE ignores ASCII case, so it uses GLOB there.
+    pub fn case_sensitive_match(
+        self,
+        column: &str,
+        kind: MatchKind,
+        needle: &str,
+    ) -> (String, String) {
+        match self {
+            Dialect::Sqlite => {
+                let escaped: String = needle
+                    .chars()
+                    .map(|c| match c {
+                        '*' | '?' | '[' => format!("[{c}]"),
+                        c => c.to_string(),
+                    })
+                    .collect();
+                (format!("{column} GLOB "), kind.wrap(&escaped, "*"))
+            }
+            Dialect::Postgres => (
+                format!("{column} LIKE "),
+                kind.wrap(&like_escape(needle), "%"),
+            ),
+        }
+    }
+
+    /// A pattern match on text that is already lowercased on both sides.
+    pub fn folded_match(self, column: &str, kind: MatchKind, needle: &str) -> (String, String) {
+        (
+            format!("{column} LIKE "),
+            kind.wrap(&like_escape(needle), "%"),
+        )
+    }
+
+    /// What follows the bound pattern of a match from the methods above.
+    pub fn match_suffix(self, case_sensitive: bool) -> &'static str {
+        match (self, case_sensitive) {
+            (Dialect::Sqlite, true) => "",
+            _ => " ESCAPE '\\'",
+        }
+    }
+}
+
+/// Which end of the text a pattern is anchored to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+impl MatchKind {
+    fn wrap(self, needle: &str, any: &str) -> String {
+        match self {
+            MatchKind::Contains => format!("{any}{needle}{any}"),
+            MatchKind::StartsWith => format!("{needle}{any}"),
+            MatchKind::EndsWith => format!("{any}{needle}"),
+        }
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A value bound into dynamic SQL.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arg {
+    Text(String),
+    Num(f64),
+    Int(i64),
+    Bool(bool),
+    Uuid(Uuid),
+    Time(Timestamp),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Part {
+    Sql(String),
+    Bind(Arg),
+}
+
+/// SQL text and bound values, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SqlParts(Vec<Part>);
+
+impl SqlParts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn sql(&mut self, s: impl Into<String>) -> &mut Self {
+        self.0.push(Part::Sql(s.into()));
+        self
+    }
+
+    pub fn bind(&mut self, a: Arg) -> &mut Self {
+        self.0.push(Part::Bind(a));
+        self
+    }
+
+    pub fn append(&mut self, other: SqlParts) -> &mut Self {
+        self.0.extend(other.0);
+        self
+    }
+
+    /// The text with `?` for each bound value, for tests and logs.
+    pub fn preview(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Part::Sql(s) => s.as_str(),
+                Part::Bind(_) => "?",
+            })
+            .collect()
+    }
+
+    /// A `QueryBuilder` for the backend at hand.
+    pub fn build<DB: Database>(&self) -> QueryBuilder<DB>
+    where
+        for<'t> String: Encode<'t, DB> + Type<DB>,
+        for<'t> f64: Encode<'t, DB> + Type<DB>,
+        for<'t> i64: Encode<'t, DB> + Type<DB>,
+        for<'t> bool: Encode<'t, DB> + Type<DB>,
+        for<'t> Uuid: Encode<'t, DB> + Type<DB>,
+        for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
+    {
+        let mut q = QueryBuilder::new("");
+        for part in &self.0 {
+            match part {
+                Part::Sql(s) => {
+                    q.push(s);
+                }
+                Part::Bind(Arg::Text(v)) => {
+                    q.push_bind(v.clone());
+                }
+                Part::Bind(Arg::Num(v)) => {
+                    q.push_bind(*v);
+                }
+                Part::Bind(Arg::Int(v)) => {
+                    q.push_bind(*v);
+                }
+                Part::Bind(Arg::Bool(v)) => {
+                    q.push_bind(*v);
+                }
+                Part::Bind(Arg::Uuid(v)) => {
+                    q.push_bind(*v);
+                }
+                Part::Bind(Arg::Time(v)) => {
+                    q.push_bind(*v);
+                }
+            }
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_wildcards_for_each_dialect() {
+        let (sql, pat) =
+            Dialect::Postgres.case_sensitive_match("v", MatchKind::Contains, "50%_off\\");
+        assert_eq!(sql, "v LIKE ");
+        assert_eq!(pat, "%50\\%\\_off\\\\%");
+        let (sql, pat) = Dialect::Sqlite.case_sensitive_match("v", MatchKind::StartsWith, "a*b?[c");
+        assert_eq!(sql, "v GLOB ");
+        assert_eq!(pat, "a[*]b[?][[]c*");
+        let (_, pat) = Dialect::Sqlite.folded_match("v", MatchKind::EndsWith, "x_y");
+        assert_eq!(pat, "%x\\_y");
+    }
+
+    #[test]
+    fn preview_shows_placeholders_not_values() {
+        let mut p = SqlParts::new();
+        p.sql("a = ").bind(Arg::Text("secret".into())).sql(" AND b");
+        assert_eq!(p.preview(), "a = ? AND b");
+    }
+}
