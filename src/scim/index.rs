@@ -52,10 +52,10 @@ pub fn rows(rt: ResourceType, doc: &Map<String, Value>) -> Vec<IndexRow> {
                     attr_rows(&prefix, def, v, &mut out);
                 }
             }
-        } else if let Some(def) = core_attr(rt, key) {
-            if !column_backed(rt, def.name) {
-                attr_rows("", def, value, &mut out);
-            }
+        } else if let Some(def) = core_attr(rt, key)
+            && !column_backed(rt, def.name)
+        {
+            attr_rows("", def, value, &mut out);
         }
     }
     out

@@ -4,8 +4,8 @@
 
 pub mod discovery;
 pub mod error;
-pub mod groups;
 pub mod filter;
+pub mod groups;
 pub mod groups_store;
 pub mod index;
 pub mod list;

@@ -280,7 +280,10 @@ impl Projection {
                 a == attr || a.starts_with(&format!("{attr}."))
             });
         }
-        !self.excluded.iter().any(|e| without_core_urn(rt, e) == attr)
+        !self
+            .excluded
+            .iter()
+            .any(|e| without_core_urn(rt, e) == attr)
     }
 }
 
@@ -393,7 +396,7 @@ fn project_attr(
     if def.returned == Returned::Request {
         return None;
     }
-    if excluded.iter().any(|e| *e == path) {
+    if excluded.contains(&path) {
         return None;
     }
     let gone: Vec<&str> = excluded

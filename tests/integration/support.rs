@@ -290,6 +290,19 @@ impl TestApp {
         )
     }
 
+    /// An organization SAT with `scim:read` and `scim:write`, and a client
+    /// for `/scim/v2` that sends it.
+    pub async fn scim(&self) -> Scim<'_> {
+        let s = self.admin_session().await;
+        let (_, token) = self
+            .create_sat(
+                &s,
+                json!({ "name": "idp", "permissions": ["scim:read", "scim:write"] }),
+            )
+            .await;
+        Scim { app: self, token }
+    }
+
     /// Creates a workspace through the API and returns its id.
     pub async fn create_workspace(&self, session: &str, name: &str) -> String {
         let r = self
@@ -459,4 +472,130 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A SCIM client with its bearer token.
+pub struct Scim<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+}
+
+impl Scim<'_> {
+    pub fn url(&self, path: &str) -> String {
+        self.app.url(&format!("/scim/v2{path}"))
+    }
+
+    /// Sends a request with `content-type: application/scim+json`.
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self
+            .app
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        read(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Lists with a filter; returns the response.
+    pub async fn filter(&self, path: &str, filter: &str) -> Resp {
+        let q = serde_urlencoded::to_string([("filter", filter)]).unwrap();
+        self.get(&format!("{path}?{q}")).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn create_user(&self, body: Value) -> String {
+        let r = self.post("/Users", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a group and returns its id.
+    pub async fn create_group(&self, body: Value) -> String {
+        let r = self.post("/Groups", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+}
+
+impl Resp {
+    /// Asserts a SCIM error with this status (and scimType, if given).
+    #[track_caller]
+    pub fn assert_scim_error(&self, status: u16, scim_type: Option<&str>) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/scim+json"),
+            "{}",
+            self.text
+        );
+        assert_eq!(
+            self.body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+            "{}",
+            self.text
+        );
+        assert_eq!(
+            self.body["status"],
+            json!(status.to_string()),
+            "status is a string: {}",
+            self.text
+        );
+        assert!(self.body["detail"].is_string());
+        if let Some(t) = scim_type {
+            assert_eq!(self.body["scimType"], json!(t), "{}", self.text);
+        }
+        self
+    }
+}
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A minimal user body.
+pub fn user(user_name: &str) -> Value {
+    json!({ "schemas": [USER_SCHEMA], "userName": user_name })
+}
+
+/// A PatchOp body.
+pub fn patch_op(ops: Value) -> Value {
+    json!({ "schemas": [PATCH_OP], "Operations": ops })
 }
