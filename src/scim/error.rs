@@ -121,8 +121,9 @@ pub fn scim_content_type() -> HeaderValue {
     HeaderValue::from_static("application/scim+json")
 }
 
-impl IntoResponse for ScimError {
-    fn into_response(self) -> Response {
+impl ScimError {
+    /// The error as a SCIM error body (logging the cause of a server fault).
+    pub fn body(&self) -> serde_json::Value {
         if let Some(cause) = &self.cause {
             tracing::error!(cause = %cause, "SCIM request failed");
         }
@@ -134,6 +135,13 @@ impl IntoResponse for ScimError {
         if let Some(t) = self.scim_type {
             body["scimType"] = json!(t.as_str());
         }
+        body
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let body = self.body();
         let mut resp = (self.status, body.to_string()).into_response();
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, scim_content_type());

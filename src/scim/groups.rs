@@ -181,15 +181,43 @@ fn projection(params: &ScimParams) -> Projection {
     Projection::from_params(params.get("attributes"), params.get("excludedAttributes"))
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    caller: ScimCaller,
-    Base(base): Base,
-    params: ScimParams,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
-    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
+/// Stores a new version of an existing group with its members, index rows
+/// and audit record, inside `tx`.
+async fn store_replacement(
+    tx: &mut Tx,
+    caller: &ScimCaller,
+    id: Uuid,
+    incoming: &Incoming,
+    action: &str,
+    changes: Value,
+) -> Result<GroupRow, ScimError> {
+    let org = caller.org_id();
+    let stored = incoming.stored();
+    let row =
+        groups_store::replace(tx, org, id, &incoming.write(&stored), Timestamp::now()).await?;
+    store_members(tx, org, id, &incoming.members).await?;
+    index::write(tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
+    let event = caller
+        .event(action)
+        .target(Target::new("group", id, Some(&row.display_name)))
+        .status(200)
+        .changes(changes);
+    audit::record(tx, event).await?;
+    Ok(row)
+}
+
+fn changes(incoming: &Incoming) -> Value {
+    json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "members": incoming.members.len() })
+}
+
+/// POST /Groups, for the handler and for bulk operations.
+pub async fn create_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<GroupRow, ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?)?;
     let org = caller.org_id();
     let stored = incoming.stored();
     let mut tx = state.db.begin().await?;
@@ -201,9 +229,130 @@ pub async fn create(
         .event("scim.group.create")
         .target(Target::new("group", row.id, Some(&row.display_name)))
         .status(201)
-        .changes(json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "members": incoming.members.len() }));
+        .changes(changes(&incoming));
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
+    Ok(row)
+}
+
+/// PUT /Groups/{id}.
+pub async fn replace_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<GroupRow, ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?)?;
+    let mut tx = state.db.begin().await?;
+    let before = groups_store::get_in(&mut tx, caller.org_id(), id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))?;
+    web::check_if_match(if_match, before.version)?;
+    let row = store_replacement(
+        &mut tx,
+        caller,
+        id,
+        &incoming,
+        "scim.group.replace",
+        changes(&incoming),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// PATCH /Groups/{id}: atomic, all operations or none.
+pub async fn patch_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<GroupRow, ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let org = caller.org_id();
+    let ops = patch::parse_request(body)?;
+    let mut tx = state.db.begin().await?;
+    let before = groups_store::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))?;
+    web::check_if_match(if_match, before.version)?;
+    let current = members_for(&state.db, org, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let mut doc = render(&before, Some(&current), "");
+    for k in ["schemas", "id", "meta"] {
+        doc.remove(k);
+    }
+    // Members as a client would send them: value and type.
+    if let Some(Value::Array(list)) = doc.get_mut("members") {
+        for m in list.iter_mut().filter_map(Value::as_object_mut) {
+            m.remove("display");
+            m.remove("$ref");
+        }
+    }
+    let changed = patch::apply(RT, &mut doc, &ops)?;
+    if changed.is_empty() {
+        return Ok(before);
+    }
+    doc.insert("schemas".into(), json!([GROUP_URN]));
+    let incoming = Incoming::from_doc(resource::normalize(RT, &Value::Object(doc), Shape::Whole)?)?;
+    let summary = json!({ "attributes": changed, "members": incoming.members.len() });
+    let row =
+        store_replacement(&mut tx, caller, id, &incoming, "scim.group.patch", summary).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// DELETE /Groups/{id}.
+pub async fn delete_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let org = caller.org_id();
+    let mut tx = state.db.begin().await?;
+    let before = groups_store::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group"))?;
+    web::check_if_match(if_match, before.version)?;
+    groups_store::delete(&mut tx, org, id).await?;
+    index::remove(&mut tx, id).await?;
+    let event = caller
+        .event("scim.group.delete")
+        .target(Target::new("group", id, Some(&before.display_name)))
+        .status(204);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Renders a group after a write, with its members.
+pub async fn rendered(
+    state: &AppState,
+    row: &GroupRow,
+    base: &str,
+) -> Result<Map<String, Value>, ScimError> {
+    let members = members_for(&state.db, row.org_id, &[row.id])
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(render(row, Some(&members), base))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let row = create_op(&state, &caller, &body).await?;
     respond_group(
         &state.db,
         StatusCode::CREATED,
@@ -242,27 +391,8 @@ pub async fn replace(
     ApiPath(id): ApiPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
     let id = web::resource_id(&id, "Group")?;
-    let org = caller.org_id();
-    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
-    let stored = incoming.stored();
-    let mut tx = state.db.begin().await?;
-    let before = groups_store::get_in(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("Group"))?;
-    web::check_if_match(&headers, before.version)?;
-    let row =
-        groups_store::replace(&mut tx, org, id, &incoming.write(&stored), Timestamp::now()).await?;
-    store_members(&mut tx, org, id, &incoming.members).await?;
-    index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
-    let event = caller
-        .event("scim.group.replace")
-        .target(Target::new("group", id, Some(&row.display_name)))
-        .status(200)
-        .changes(json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "members": incoming.members.len() }));
-    audit::record(&mut tx, event).await?;
-    tx.commit().await?;
+    let row = replace_op(&state, &caller, id, &body, web::if_match(&headers)).await?;
     respond_group(&state.db, StatusCode::OK, &row, &base, &projection(&params)).await
 }
 
@@ -275,55 +405,8 @@ pub async fn patch(
     ApiPath(id): ApiPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
     let id = web::resource_id(&id, "Group")?;
-    let org = caller.org_id();
-    let ops = patch::parse_request(&body)?;
-    let mut tx = state.db.begin().await?;
-    let before = groups_store::get_in(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("Group"))?;
-    web::check_if_match(&headers, before.version)?;
-    let current = members_for(&state.db, org, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    let mut doc = render(&before, Some(&current), &base);
-    for k in ["schemas", "id", "meta"] {
-        doc.remove(k);
-    }
-    // Members as the client sees them, minus what is read-only.
-    if let Some(Value::Array(list)) = doc.get_mut("members") {
-        for m in list.iter_mut().filter_map(Value::as_object_mut) {
-            m.remove("display");
-        }
-    }
-    let changed = patch::apply(RT, &mut doc, &ops)?;
-    let row = if changed.is_empty() {
-        before
-    } else {
-        let mut whole = doc;
-        whole.insert("schemas".into(), json!([GROUP_URN]));
-        let incoming = Incoming::from_doc(resource::normalize(
-            RT,
-            &Value::Object(whole),
-            Shape::Whole,
-        )?)?;
-        let stored = incoming.stored();
-        let row =
-            groups_store::replace(&mut tx, org, id, &incoming.write(&stored), Timestamp::now())
-                .await?;
-        store_members(&mut tx, org, id, &incoming.members).await?;
-        index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
-        let event = caller
-            .event("scim.group.patch")
-            .target(Target::new("group", id, Some(&row.display_name)))
-            .status(200)
-            .changes(json!({ "attributes": changed, "members": incoming.members.len() }));
-        audit::record(&mut tx, event).await?;
-        row
-    };
-    tx.commit().await?;
+    let row = patch_op(&state, &caller, id, &body, web::if_match(&headers)).await?;
     respond_group(&state.db, StatusCode::OK, &row, &base, &projection(&params)).await
 }
 
@@ -333,22 +416,8 @@ pub async fn delete(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
     let id = web::resource_id(&id, "Group")?;
-    let org = caller.org_id();
-    let mut tx = state.db.begin().await?;
-    let before = groups_store::get_in(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("Group"))?;
-    web::check_if_match(&headers, before.version)?;
-    groups_store::delete(&mut tx, org, id).await?;
-    index::remove(&mut tx, id).await?;
-    let event = caller
-        .event("scim.group.delete")
-        .target(Target::new("group", id, Some(&before.display_name)))
-        .status(204);
-    audit::record(&mut tx, event).await?;
-    tx.commit().await?;
+    delete_op(&state, &caller, id, web::if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,6 +2,7 @@
 //! Users and Groups for identity providers, authenticated by organization
 //! SATs with `scim:read` / `scim:write`.
 
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;

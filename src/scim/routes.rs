@@ -8,10 +8,10 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use super::discovery;
 use super::error::ScimError;
 use super::list::{self, ListRequest};
 use super::web::{self, Base, ScimBody, ScimCaller};
+use super::{bulk, discovery};
 use super::{groups, users};
 use crate::app::AppState;
 use crate::http::ApiPath;
@@ -56,6 +56,15 @@ pub fn routes() -> Router<AppState> {
                 .fallback(method_not_allowed),
         )
         .route("/.search", post(root_search).fallback(method_not_allowed))
+        .route(
+            "/Bulk",
+            post(bulk::bulk)
+                .fallback(method_not_allowed)
+                // maxPayloadSize, whatever the server-wide body limit is.
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    discovery::MAX_BULK_PAYLOAD,
+                )),
+        )
         .route(
             "/ServiceProviderConfig",
             get(service_provider_config).fallback(method_not_allowed),

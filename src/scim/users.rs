@@ -26,7 +26,7 @@ use crate::identity::passwords;
 use crate::identity::scim_users::{self, ScimUserRow, ScimUserWrite};
 use crate::permissions::Action;
 use crate::store::dynamic::Dialect;
-use crate::store::{Db, Timestamp};
+use crate::store::{Db, Timestamp, Tx};
 
 const RT: ResourceType = ResourceType::User;
 
@@ -159,18 +159,178 @@ async fn hash(password: Option<String>) -> Result<Option<String>, ScimError> {
     }
 }
 
-fn respond_user(
+/// Stores a new version of an existing user, its index rows and the audit
+/// record, inside `tx`.
+async fn store_replacement(
+    tx: &mut Tx,
+    caller: &ScimCaller,
+    id: Uuid,
+    incoming: &Incoming,
+    action: &str,
+    changes: Value,
+) -> Result<ScimUserRow, ScimError> {
+    let org = caller.org_id();
+    let password_hash = hash(incoming.password.clone()).await?;
+    let stored = incoming.stored();
+    let write = incoming.write(&stored, password_hash);
+    let row = scim_users::replace(tx, org, id, &write, Timestamp::now()).await?;
+    index::write(tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
+    let event = caller
+        .event(action)
+        .target(Target::new("user", id, Some(&row.user_name)))
+        .status(200)
+        .changes(changes);
+    audit::record(tx, event).await?;
+    Ok(row)
+}
+
+/// POST /Users, for the handler and for bulk operations.
+pub async fn create_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<ScimUserRow, ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?)?;
+    let password_hash = hash(incoming.password.clone()).await?;
+    let org = caller.org_id();
+    let stored = incoming.stored();
+    let mut tx = state.db.begin().await?;
+    let row = scim_users::insert(
+        &mut tx,
+        org,
+        &incoming.write(&stored, password_hash),
+        Timestamp::now(),
+    )
+    .await?;
+    index::write(&mut tx, org, RT, row.id, &index::rows(RT, &incoming.doc)).await?;
+    let event = caller
+        .event("scim.user.create")
+        .target(Target::new("user", row.id, Some(&row.user_name)))
+        .status(201)
+        .changes(json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "password_set": incoming.password.is_some() }));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// PUT /Users/{id}.
+pub async fn replace_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<ScimUserRow, ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?)?;
+    let mut tx = state.db.begin().await?;
+    let before = scim_users::get_in(&mut tx, caller.org_id(), id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("User"))?;
+    web::check_if_match(if_match, before.version)?;
+    let changes = json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "password_set": incoming.password.is_some() });
+    let row =
+        store_replacement(&mut tx, caller, id, &incoming, "scim.user.replace", changes).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// PATCH /Users/{id}: atomic, all operations or none.
+pub async fn patch_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<ScimUserRow, ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let ops = patch::parse_request(body)?;
+    let mut tx = state.db.begin().await?;
+    let before = scim_users::get_in(&mut tx, caller.org_id(), id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("User"))?;
+    web::check_if_match(if_match, before.version)?;
+    let mut doc = patchable(&before);
+    let changed = patch::apply(RT, &mut doc, &ops)?;
+    if changed.is_empty() {
+        return Ok(before);
+    }
+    doc.insert("schemas".into(), json!([USER_URN]));
+    let incoming = Incoming::from_doc(resource::normalize(RT, &Value::Object(doc), Shape::Whole)?)?;
+    let row = store_replacement(
+        &mut tx,
+        caller,
+        id,
+        &incoming,
+        "scim.user.patch",
+        json!({ "attributes": changed }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// DELETE /Users/{id}: the member is deleted, leaves its groups, and loses
+/// its sessions and personal tokens.
+pub async fn delete_op(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let org = caller.org_id();
+    let mut tx = state.db.begin().await?;
+    let before = scim_users::get_in(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("User"))?;
+    web::check_if_match(if_match, before.version)?;
+    let row = scim_users::delete(&mut tx, org, id, Timestamp::now()).await?;
+    groups_store::remove_member_everywhere(&mut tx, org, id).await?;
+    index::remove(&mut tx, id).await?;
+    let event = caller
+        .event("scim.user.delete")
+        .target(Target::new("user", id, Some(&row.user_name)))
+        .status(204);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Renders a user after a write, with its groups.
+pub async fn rendered(
+    state: &AppState,
+    row: &ScimUserRow,
+    base: &str,
+) -> Result<Map<String, Value>, ScimError> {
+    let groups = groups_for(&state.db, row.org_id, &[row.id])
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(render(row, &groups, base))
+}
+
+async fn respond_write(
+    state: &AppState,
     status: StatusCode,
     row: &ScimUserRow,
-    groups: &[(Uuid, String)],
     base: &str,
-    proj: &Projection,
-) -> Response {
-    let full = render(row, groups, base);
-    let location = format!("{base}/Users/{}", row.id);
-    let body = Value::Object(resource::project(RT, full, proj));
-    let location = (status == StatusCode::CREATED).then_some(location);
-    web::respond(status, &body, Some(row.version), location.as_deref())
+    params: &ScimParams,
+) -> Result<Response, ScimError> {
+    let full = rendered(state, row, base).await?;
+    let body = Value::Object(resource::project(RT, full, &projection(params)));
+    let location = (status == StatusCode::CREATED).then(|| format!("{base}/Users/{}", row.id));
+    Ok(web::respond(
+        status,
+        &body,
+        Some(row.version),
+        location.as_deref(),
+    ))
+}
+
+fn projection(params: &ScimParams) -> Projection {
+    Projection::from_params(params.get("attributes"), params.get("excludedAttributes"))
 }
 
 pub async fn create(
@@ -180,26 +340,8 @@ pub async fn create(
     params: ScimParams,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
-    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
-    let password_hash = hash(incoming.password.clone()).await?;
-    let now = Timestamp::now();
-    let org = caller.org_id();
-    let stored = incoming.stored();
-    let mut tx = state.db.begin().await?;
-    let row =
-        scim_users::insert(&mut tx, org, &incoming.write(&stored, password_hash), now).await?;
-    index::write(&mut tx, org, RT, row.id, &index::rows(RT, &incoming.doc)).await?;
-    let paths: Vec<&String> = incoming.doc.keys().collect();
-    let event = caller
-        .event("scim.user.create")
-        .target(Target::new("user", row.id, Some(&row.user_name)))
-        .status(201)
-        .changes(json!({ "attributes": paths, "password_set": incoming.password.is_some() }));
-    audit::record(&mut tx, event).await?;
-    tx.commit().await?;
-    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
-    Ok(respond_user(StatusCode::CREATED, &row, &[], &base, &proj))
+    let row = create_op(&state, &caller, &body).await?;
+    respond_write(&state, StatusCode::CREATED, &row, &base, &params).await
 }
 
 pub async fn get(
@@ -212,19 +354,13 @@ pub async fn get(
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
     let id = web::resource_id(&id, "User")?;
-    let org = caller.org_id();
-    let row = scim_users::get(&state.db, org, id)
+    let row = scim_users::get(&state.db, caller.org_id(), id)
         .await?
         .ok_or_else(|| ScimError::not_found("User"))?;
     if web::not_modified(&headers, row.version) {
         return Ok(web::not_modified_response(row.version));
     }
-    let groups = groups_for(&state.db, org, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
-    Ok(respond_user(StatusCode::OK, &row, &groups, &base, &proj))
+    respond_write(&state, StatusCode::OK, &row, &base, &params).await
 }
 
 pub async fn replace(
@@ -236,41 +372,9 @@ pub async fn replace(
     ApiPath(id): ApiPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
     let id = web::resource_id(&id, "User")?;
-    let org = caller.org_id();
-    let incoming = Incoming::from_doc(resource::normalize(RT, &body, Shape::Whole)?)?;
-    let password_hash = hash(incoming.password.clone()).await?;
-    let now = Timestamp::now();
-    let stored = incoming.stored();
-    let mut tx = state.db.begin().await?;
-    let before = scim_users::get_in(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("User"))?;
-    web::check_if_match(&headers, before.version)?;
-    let row = scim_users::replace(
-        &mut tx,
-        org,
-        id,
-        &incoming.write(&stored, password_hash),
-        now,
-    )
-    .await?;
-    index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
-    let paths: Vec<&String> = incoming.doc.keys().collect();
-    let event = caller
-        .event("scim.user.replace")
-        .target(Target::new("user", id, Some(&row.user_name)))
-        .status(200)
-        .changes(json!({ "attributes": paths, "password_set": incoming.password.is_some() }));
-    audit::record(&mut tx, event).await?;
-    tx.commit().await?;
-    let groups = groups_for(&state.db, org, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
-    Ok(respond_user(StatusCode::OK, &row, &groups, &base, &proj))
+    let row = replace_op(&state, &caller, id, &body, web::if_match(&headers)).await?;
+    respond_write(&state, StatusCode::OK, &row, &base, &params).await
 }
 
 pub async fn patch(
@@ -282,54 +386,9 @@ pub async fn patch(
     ApiPath(id): ApiPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
     let id = web::resource_id(&id, "User")?;
-    let org = caller.org_id();
-    let ops = patch::parse_request(&body)?;
-    let now = Timestamp::now();
-    let mut tx = state.db.begin().await?;
-    let before = scim_users::get_in(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("User"))?;
-    web::check_if_match(&headers, before.version)?;
-    let mut doc = patchable(&before);
-    let changed = patch::apply(RT, &mut doc, &ops)?;
-    let row = if changed.is_empty() {
-        before
-    } else {
-        let mut whole = doc.clone();
-        whole.insert("schemas".into(), json!([USER_URN]));
-        let incoming = Incoming::from_doc(resource::normalize(
-            RT,
-            &Value::Object(whole),
-            Shape::Whole,
-        )?)?;
-        let password_hash = hash(incoming.password.clone()).await?;
-        let stored = incoming.stored();
-        let row = scim_users::replace(
-            &mut tx,
-            org,
-            id,
-            &incoming.write(&stored, password_hash),
-            now,
-        )
-        .await?;
-        index::write(&mut tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
-        let event = caller
-            .event("scim.user.patch")
-            .target(Target::new("user", id, Some(&row.user_name)))
-            .status(200)
-            .changes(json!({ "attributes": changed }));
-        audit::record(&mut tx, event).await?;
-        row
-    };
-    tx.commit().await?;
-    let groups = groups_for(&state.db, org, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
-    Ok(respond_user(StatusCode::OK, &row, &groups, &base, &proj))
+    let row = patch_op(&state, &caller, id, &body, web::if_match(&headers)).await?;
+    respond_write(&state, StatusCode::OK, &row, &base, &params).await
 }
 
 pub async fn delete(
@@ -338,24 +397,8 @@ pub async fn delete(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ScimError> {
-    caller.require(&state, Action::ScimWrite).await?;
     let id = web::resource_id(&id, "User")?;
-    let org = caller.org_id();
-    let now = Timestamp::now();
-    let mut tx = state.db.begin().await?;
-    let before = scim_users::get_in(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("User"))?;
-    web::check_if_match(&headers, before.version)?;
-    let row = scim_users::delete(&mut tx, org, id, now).await?;
-    groups_store::remove_member_everywhere(&mut tx, org, id).await?;
-    index::remove(&mut tx, id).await?;
-    let event = caller
-        .event("scim.user.delete")
-        .target(Target::new("user", id, Some(&row.user_name)))
-        .status(204);
-    audit::record(&mut tx, event).await?;
-    tx.commit().await?;
+    delete_op(&state, &caller, id, web::if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

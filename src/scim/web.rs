@@ -146,9 +146,15 @@ fn tags(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// `If-Match`: the request applies only to this version (weak comparison).
-pub fn check_if_match(headers: &HeaderMap, version: i64) -> Result<(), ScimError> {
-    let Some(v) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+/// The request's `If-Match` header.
+pub fn if_match(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
+}
+
+/// `If-Match` (or a bulk operation's `version`): the request applies only
+/// to this version (weak comparison).
+pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    let Some(v) = if_match else {
         return Ok(());
     };
     let current = format!("\"{version}\"");
@@ -211,14 +217,11 @@ mod tests {
     #[test]
     fn if_match_compares_weakly_and_accepts_star() {
         let mut h = HeaderMap::new();
-        assert!(check_if_match(&h, 3).is_ok());
-        h.insert(header::IF_MATCH, HeaderValue::from_static("W/\"3\""));
-        assert!(check_if_match(&h, 3).is_ok());
-        assert!(check_if_match(&h, 4).is_err());
-        h.insert(header::IF_MATCH, HeaderValue::from_static("\"1\", W/\"4\""));
-        assert!(check_if_match(&h, 4).is_ok());
-        h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
-        assert!(check_if_match(&h, 9).is_ok());
+        assert!(check_if_match(if_match(&h), 3).is_ok());
+        assert!(check_if_match(Some("W/\"3\""), 3).is_ok());
+        assert!(check_if_match(Some("W/\"3\""), 4).is_err());
+        assert!(check_if_match(Some("\"1\", W/\"4\""), 4).is_ok());
+        assert!(check_if_match(Some("*"), 9).is_ok());
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("W/\"9\""));
         assert!(not_modified(&h, 9));
         assert!(!not_modified(&h, 10));

@@ -9,6 +9,7 @@ mod cli;
 mod http_hygiene;
 mod members_and_sessions;
 mod personal_tokens;
+mod scim_bulk;
 mod scim_dialects;
 mod scim_filters;
 mod scim_groups;

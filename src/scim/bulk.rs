@@ -1,0 +1,292 @@
+//! `POST /scim/v2/Bulk` (RFC 7644 §3.7): many operations in one request,
+//! each run like its own request (its own transaction and audit record),
+//! with `bulkId` references resolved to the ids of resources created
+//! earlier in the same request, and `failOnErrors` honoured.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::discovery::MAX_BULK_OPERATIONS;
+use super::error::ScimError;
+use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
+use super::web::{self, Base, ScimBody, ScimCaller};
+use super::{groups, users};
+use crate::app::AppState;
+use crate::audit;
+use crate::permissions::Action;
+
+/// What one operation produced.
+struct Outcome {
+    status: StatusCode,
+    id: Option<uuid::Uuid>,
+    location: Option<String>,
+    version: Option<i64>,
+}
+
+pub async fn bulk(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimWrite).await?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a BulkRequest must be a JSON object"))?;
+    let field = |name: &str| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let schemas_ok = field("schemas").and_then(Value::as_array).is_some_and(|a| {
+        a.iter().any(|s| {
+            s.as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST_URN))
+        })
+    });
+    if !schemas_ok {
+        return Err(ScimError::invalid_value(format!(
+            "`schemas` must be [\"{BULK_REQUEST_URN}\"]"
+        )));
+    }
+    let fail_on_errors = match field("failOnErrors") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+            ScimError::invalid_value("`failOnErrors` must be a positive integer")
+        })?),
+    };
+    let ops = field("Operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScimError::invalid_syntax("`Operations` must be an array"))?;
+    if ops.len() > MAX_BULK_OPERATIONS {
+        return Err(ScimError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            format!("at most {MAX_BULK_OPERATIONS} operations per bulk request (maxOperations)"),
+        ));
+    }
+
+    let mut created: HashMap<String, uuid::Uuid> = HashMap::new();
+    let mut results = Vec::with_capacity(ops.len());
+    let mut errors = 0u64;
+    for op in ops {
+        let method = op
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let bulk_id = op.get("bulkId").and_then(Value::as_str).map(str::to_string);
+        let mut result = Map::new();
+        result.insert("method".into(), json!(method));
+        if let Some(b) = &bulk_id {
+            result.insert("bulkId".into(), json!(b));
+        }
+        match run(
+            &state,
+            &caller,
+            &base,
+            op,
+            &method,
+            bulk_id.as_deref(),
+            &created,
+        )
+        .await
+        {
+            Ok(out) => {
+                if let (Some(b), Some(id)) = (&bulk_id, out.id) {
+                    created.insert(b.clone(), id);
+                }
+                result.insert("status".into(), json!(out.status.as_u16().to_string()));
+                if let Some(l) = out.location {
+                    result.insert("location".into(), json!(l));
+                }
+                if let Some(v) = out.version {
+                    result.insert("version".into(), json!(web::etag(v)));
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                result.insert("status".into(), json!(e.status.as_u16().to_string()));
+                result.insert("response".into(), e.body());
+            }
+        }
+        results.push(Value::Object(result));
+        if fail_on_errors.is_some_and(|limit| errors >= limit) {
+            break;
+        }
+    }
+    let event = caller
+        .event("scim.bulk")
+        .status(200)
+        .changes(json!({ "operations": ops.len(), "processed": results.len(), "errors": errors }));
+    audit::record_alone(&state.db, event).await?;
+    let body = json!({ "schemas": [BULK_RESPONSE_URN], "Operations": results });
+    Ok(web::respond(StatusCode::OK, &body, None, None))
+}
+
+/// Replaces every `"bulkId:<id>"` string with the id created for it.
+fn resolve_refs(v: &Value, created: &HashMap<String, uuid::Uuid>) -> Result<Value, ScimError> {
+    Ok(match v {
+        Value::String(s) => match s.strip_prefix("bulkId:") {
+            Some(b) => json!(created.get(b).ok_or_else(|| {
+                ScimError::new(
+                    StatusCode::CONFLICT,
+                    Some(super::error::ScimType::InvalidValue),
+                    format!("bulkId `{b}` is not (yet) defined in this request"),
+                )
+            })?),
+            None => v.clone(),
+        },
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| resolve_refs(i, created))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), resolve_refs(v, created)?)))
+                .collect::<Result<_, ScimError>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+async fn run(
+    state: &AppState,
+    caller: &ScimCaller,
+    base: &str,
+    op: &Value,
+    method: &str,
+    bulk_id: Option<&str>,
+    created: &HashMap<String, uuid::Uuid>,
+) -> Result<Outcome, ScimError> {
+    let path = op
+        .get("path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::invalid_syntax("each operation needs a `path`"))?;
+    // A path may name a resource created earlier: `/Users/bulkId:u1`.
+    let path = path
+        .split('/')
+        .map(|seg| match resolve_refs(&json!(seg), created)? {
+            Value::String(s) => Ok(s),
+            other => Ok(other.to_string().trim_matches('"').to_string()),
+        })
+        .collect::<Result<Vec<String>, ScimError>>()?
+        .join("/");
+    let path = path.as_str();
+    let data = op
+        .get("data")
+        .map(|d| resolve_refs(d, created))
+        .transpose()?;
+    let version = op.get("version").and_then(Value::as_str);
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let need_data = || {
+        data.as_ref()
+            .ok_or_else(|| ScimError::invalid_syntax("this operation needs `data`"))
+    };
+    let id = |raw: &str, what: &str| web::resource_id(raw, what);
+    match (method, segments.as_slice()) {
+        ("POST", ["Users"]) => {
+            if bulk_id.is_none() {
+                return Err(ScimError::invalid_syntax("a bulk POST needs a `bulkId`"));
+            }
+            if bulk_id.is_some_and(|b| created.contains_key(b)) {
+                return Err(ScimError::invalid_value("each `bulkId` may be used once"));
+            }
+            let row = users::create_op(state, caller, need_data()?).await?;
+            Ok(Outcome {
+                status: StatusCode::CREATED,
+                id: Some(row.id),
+                location: Some(format!("{base}/Users/{}", row.id)),
+                version: Some(row.version),
+            })
+        }
+        ("POST", ["Groups"]) => {
+            if bulk_id.is_none() {
+                return Err(ScimError::invalid_syntax("a bulk POST needs a `bulkId`"));
+            }
+            if bulk_id.is_some_and(|b| created.contains_key(b)) {
+                return Err(ScimError::invalid_value("each `bulkId` may be used once"));
+            }
+            let row = groups::create_op(state, caller, need_data()?).await?;
+            Ok(Outcome {
+                status: StatusCode::CREATED,
+                id: Some(row.id),
+                location: Some(format!("{base}/Groups/{}", row.id)),
+                version: Some(row.version),
+            })
+        }
+        ("PUT", ["Users", raw]) => {
+            let row =
+                users::replace_op(state, caller, id(raw, "User")?, need_data()?, version).await?;
+            Ok(Outcome {
+                status: StatusCode::OK,
+                id: None,
+                location: Some(format!("{base}/Users/{}", row.id)),
+                version: Some(row.version),
+            })
+        }
+        ("PUT", ["Groups", raw]) => {
+            let row =
+                groups::replace_op(state, caller, id(raw, "Group")?, need_data()?, version).await?;
+            Ok(Outcome {
+                status: StatusCode::OK,
+                id: None,
+                location: Some(format!("{base}/Groups/{}", row.id)),
+                version: Some(row.version),
+            })
+        }
+        ("PATCH", ["Users", raw]) => {
+            let row =
+                users::patch_op(state, caller, id(raw, "User")?, need_data()?, version).await?;
+            Ok(Outcome {
+                status: StatusCode::OK,
+                id: None,
+                location: Some(format!("{base}/Users/{}", row.id)),
+                version: Some(row.version),
+            })
+        }
+        ("PATCH", ["Groups", raw]) => {
+            let row =
+                groups::patch_op(state, caller, id(raw, "Group")?, need_data()?, version).await?;
+            Ok(Outcome {
+                status: StatusCode::OK,
+                id: None,
+                location: Some(format!("{base}/Groups/{}", row.id)),
+                version: Some(row.version),
+            })
+        }
+        ("DELETE", ["Users", raw]) => {
+            let uid = id(raw, "User")?;
+            users::delete_op(state, caller, uid, version).await?;
+            Ok(Outcome {
+                status: StatusCode::NO_CONTENT,
+                id: None,
+                location: Some(format!("{base}/Users/{uid}")),
+                version: None,
+            })
+        }
+        ("DELETE", ["Groups", raw]) => {
+            let gid = id(raw, "Group")?;
+            groups::delete_op(state, caller, gid, version).await?;
+            Ok(Outcome {
+                status: StatusCode::NO_CONTENT,
+                id: None,
+                location: Some(format!("{base}/Groups/{gid}")),
+                version: None,
+            })
+        }
+        ("POST" | "PUT" | "PATCH" | "DELETE", _) => Err(ScimError::invalid_value(format!(
+            "`{path}` is not a resource this operation applies to"
+        ))),
+        _ => Err(ScimError::invalid_syntax(
+            "`method` must be POST, PUT, PATCH or DELETE",
+        )),
+    }
+}
