@@ -124,7 +124,15 @@ impl Incoming {
             .unwrap_or_default()
     }
 
-    fn write<'a>(&'a self, doc_text: &'a str, password_hash: Option<String>) -> ScimUserWrite<'a> {
+    /// The member columns. `active` absent means `default_active`: true for
+    /// a new user, the current state for a replacement (a PUT that leaves
+    /// `active` out must not quietly reactivate anyone).
+    fn write<'a>(
+        &'a self,
+        doc_text: &'a str,
+        password_hash: Option<String>,
+        default_active: bool,
+    ) -> ScimUserWrite<'a> {
         ScimUserWrite {
             user_name: self.user_name(),
             display_name: self.doc.get("displayName").and_then(Value::as_str),
@@ -133,7 +141,7 @@ impl Incoming {
                 .doc
                 .get("active")
                 .and_then(Value::as_bool)
-                .unwrap_or(true),
+                .unwrap_or(default_active),
             doc: doc_text,
             password_hash,
         }
@@ -164,15 +172,16 @@ async fn hash(password: Option<String>) -> Result<Option<String>, ScimError> {
 async fn store_replacement(
     tx: &mut Tx,
     caller: &ScimCaller,
-    id: Uuid,
+    before: &ScimUserRow,
     incoming: &Incoming,
     action: &str,
     changes: Value,
 ) -> Result<ScimUserRow, ScimError> {
     let org = caller.org_id();
+    let id = before.id;
     let password_hash = hash(incoming.password.clone()).await?;
     let stored = incoming.stored();
-    let write = incoming.write(&stored, password_hash);
+    let write = incoming.write(&stored, password_hash, before.active);
     let row = scim_users::replace(tx, org, id, &write, Timestamp::now()).await?;
     index::write(tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
     let event = caller
@@ -199,7 +208,7 @@ pub async fn create_op(
     let row = scim_users::insert(
         &mut tx,
         org,
-        &incoming.write(&stored, password_hash),
+        &incoming.write(&stored, password_hash, true),
         Timestamp::now(),
     )
     .await?;
@@ -230,8 +239,15 @@ pub async fn replace_op(
         .ok_or_else(|| ScimError::not_found("User"))?;
     web::check_if_match(if_match, before.version)?;
     let changes = json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "password_set": incoming.password.is_some() });
-    let row =
-        store_replacement(&mut tx, caller, id, &incoming, "scim.user.replace", changes).await?;
+    let row = store_replacement(
+        &mut tx,
+        caller,
+        &before,
+        &incoming,
+        "scim.user.replace",
+        changes,
+    )
+    .await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -261,7 +277,7 @@ pub async fn patch_op(
     let row = store_replacement(
         &mut tx,
         caller,
-        id,
+        &before,
         &incoming,
         "scim.user.patch",
         json!({ "attributes": changed }),
