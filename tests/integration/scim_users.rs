@@ -242,6 +242,11 @@ async fn deactivation_keeps_the_user_and_kills_their_credentials() {
     let still = scim.get(&format!("/Users/{id}")).await;
     assert_eq!(still.status, 200, "a deactivated user still GETs");
     assert_eq!(still.body["active"], false);
+    // A PUT that leaves `active` out does not quietly reactivate.
+    let put = scim
+        .put(&format!("/Users/{id}"), user("ops@example.com"))
+        .await;
+    assert_eq!(put.body["active"], false, "{}", put.text);
     app.get("/api/v1/tokens/self", &session)
         .await
         .assert_problem(401);
