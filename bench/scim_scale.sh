@@ -26,6 +26,7 @@
 #   DURATION=15s     each measured wrk run
 #   WARMUP=3s        a discarded one-connection wrk run before each case
 #   TARGET_MS=5      the latency target
+#   WRK_TIMEOUT=30s  wrk's per-request timeout (the server's own limit is 30 s)
 #   KEEP=1           keep the temp dir (database, server log, wrk output)
 #
 # Exit status: 0 when the benchmark ran (whatever the verdict), non-zero if
@@ -37,6 +38,7 @@ DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 TARGET_MS=${TARGET_MS:-5}
 KEEP=${KEEP:-0}
+WRK_TIMEOUT=${WRK_TIMEOUT:-30s}
 PER_BULK=1000
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -111,8 +113,14 @@ CLK_TCK=$(getconf CLK_TCK)
 # parentheses is skipped first).
 server_ticks() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{print $12 + $13}'; }
 now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+
+json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # --- seeding ------------------------------------------------------------------
+# The org already has members (the bootstrap admin): they are Users too.
+BEFORE=$(curl -fsS "${AUTH[@]}" "$BASE/scim/v2/Users?count=0" | json_field 'd["totalResults"]') ||
+	die "GET /Users?count=0"
 log "generating $USERS users in bulk requests of $PER_BULK"
 python3 "$LIB/scim_bulk.py" gen "$TMP/bulk" "$USERS" "$PER_BULK" >&2
 mkdir -p "$TMP/bulk-resp"
@@ -134,14 +142,14 @@ for f in "${files[@]}"; do
 	i=${name#bulk-}; i=$((10#${i%.json}))
 	if [ $((i % 10)) = 0 ] || [ "$done_users" = "$USERS" ]; then
 		log "$(printf '%7d users  last request %.2fs  overall %.0f users/s' "$done_users" \
-			"$(echo "$t1 - $t0" | bc -l)" "$(echo "$done_users / ($t1 - $seed_t0)" | bc -l)")"
+			"$(calc "$t1 - $t0")" "$(calc "$done_users / ($t1 - $seed_t0)")")"
 	fi
 done
 seed_t1=$(now)
 seed_ticks1=$(server_ticks)
-SEED_SECONDS=$(printf '%.1f' "$(echo "$seed_t1 - $seed_t0" | bc -l)")
-SEED_RATE=$(printf '%.0f' "$(echo "$USERS / ($seed_t1 - $seed_t0)" | bc -l)")
-SEED_CPU=$(printf '%.1f' "$(echo "($seed_ticks1 - $seed_ticks0) / $CLK_TCK" | bc -l)")
+SEED_SECONDS=$(printf '%.1f' "$(calc "$seed_t1 - $seed_t0")")
+SEED_RATE=$(printf '%.0f' "$(calc "$USERS / ($seed_t1 - $seed_t0)")")
+SEED_CPU=$(printf '%.1f' "$(calc "($seed_ticks1 - $seed_ticks0) / $CLK_TCK")")
 CREATED=$(python3 "$LIB/scim_bulk.py" ids "$TMP/bulk-resp" "$TMP/bulk/usernames.txt" "$TMP/ids.txt" "$TMP/usernames.txt") ||
 	die "reading the bulk responses"
 [ "$CREATED" = "$USERS" ] || die "created $CREATED users, expected $USERS"
@@ -149,7 +157,7 @@ DB_MB=$(du -cm "$DB"* | tail -1 | cut -f1)
 log "seeded $USERS users in ${SEED_SECONDS}s: $SEED_RATE users/s (server CPU ${SEED_CPU}s; database ${DB_MB} MiB)"
 
 # --- sanity: each case answers what it should -----------------------------------
-json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+TOTAL=$((BEFORE + USERS))
 some_id=$(sed -n "$((USERS / 2 + 1))p" "$TMP/ids.txt")
 some_name=$(sed -n "$((USERS / 2 + 1))p" "$TMP/usernames.txt")
 got=$(curl -fsS "${AUTH[@]}" "$BASE/scim/v2/Users/$some_id" | json_field 'd["userName"]') || die "GET /Users/{id}"
@@ -157,10 +165,29 @@ got=$(curl -fsS "${AUTH[@]}" "$BASE/scim/v2/Users/$some_id" | json_field 'd["use
 got=$(curl -fsS -G "${AUTH[@]}" --data-urlencode "filter=userName eq \"$some_name\"" "$BASE/scim/v2/Users" |
 	json_field 'd["totalResults"], d["Resources"][0]["id"]') || die "GET /Users?filter="
 [ "$got" = "1 $some_id" ] || die "the userName filter returned '$got', expected '1 $some_id'"
-got=$(curl -fsS "${AUTH[@]}" "$BASE/scim/v2/Users?startIndex=$((USERS - 99))&count=100" |
+got=$(curl -fsS "${AUTH[@]}" "$BASE/scim/v2/Users?startIndex=$((TOTAL - 99))&count=100" |
 	json_field 'd["totalResults"], len(d["Resources"])') || die "GET /Users?startIndex="
-[ "$got" = "$USERS 100" ] || die "the last page returned '$got', expected '$USERS 100'"
+[ "$got" = "$TOTAL 100" ] || die "the last page returned '$got', expected '$TOTAL 100'"
 log "sanity checks passed"
+
+# --- single-request probes: where a list request spends its time ------------------
+# curl's time_total, median of 5, one request at a time.
+probe() { # label url
+	local t
+	t=$(for _ in 1 2 3 4 5; do
+		curl -fsS -o /dev/null -w '%{time_total}\n' "${AUTH[@]}" "$2" || echo nan
+	done | sort -g | sed -n 3p)
+	PROBES+=("| \`$1\` | $(printf '%.2f' "$(calc "$t * 1000")") |")
+	log "  probe $(printf '%-48s %8.2f ms' "$1" "$(calc "$t * 1000")")"
+}
+PROBES=()
+log "single-request probes (median of 5)"
+probe "GET /Users/{id}" "$BASE/scim/v2/Users/$some_id"
+probe "GET /Users?count=0 (count only)" "$BASE/scim/v2/Users?count=0"
+probe "GET /Users?startIndex=1&count=1" "$BASE/scim/v2/Users?startIndex=1&count=1"
+probe "GET /Users?startIndex=1&count=100" "$BASE/scim/v2/Users?startIndex=1&count=100"
+probe "GET /Users?startIndex=$((TOTAL / 2))&count=100" "$BASE/scim/v2/Users?startIndex=$((TOTAL / 2))&count=100"
+probe "GET /Users?startIndex=$((TOTAL - 99))&count=100" "$BASE/scim/v2/Users?startIndex=$((TOTAL - 99))&count=100"
 
 # --- measurements -----------------------------------------------------------------
 CASES=(id filter page)
@@ -176,7 +203,7 @@ RAW=""      # raw wrk output for the results file
 FAILED=0
 
 run_wrk() { # case threads connections duration outfile
-	wrk -t"$2" -c"$3" -d"$4" --latency -s "$LIB/scim_users.lua" "$BASE" -- "$1" "${FILE[$1]}" >"$5" 2>&1
+	wrk -t"$2" -c"$3" -d"$4" --timeout "$WRK_TIMEOUT" --latency -s "$LIB/scim_users.lua" "$BASE" -- "$1" "${FILE[$1]}" >"$5" 2>&1
 }
 
 for c in "${CASES[@]}"; do
@@ -186,12 +213,14 @@ for c in "${CASES[@]}"; do
 		read -r threads conns <<<"$shape"
 		out="$TMP/wrk-$c-c$conns.txt"
 		ticks0=$(server_ticks)
+		w0=$(now)
 		run_wrk "$c" "$threads" "$conns" "$DURATION" "$out" || { cat "$out" >&2; die "wrk for $c"; }
+		w1=$(now)
 		ticks1=$(server_ticks)
 		read -r rps p50 p90 p99 reqs non2xx sockerr < <(python3 "$LIB/wrk_parse.py" "$out")
-		cpu=$(echo "($ticks1 - $ticks0) / $CLK_TCK" | bc -l)
-		per_cpu=$(python3 -c "print(f'{$reqs / $cpu:.0f}' if $cpu > 0 else 'n/a')")
-		cpu_pct=$(python3 -c "import re; d='$DURATION'; s=float(re.sub('[a-z]','',d))*{'s':1,'m':60,'h':3600}.get(d[-1],1); print(f'{100*$cpu/s:.0f}')")
+		cpu=$(calc "($ticks1 - $ticks0) / $CLK_TCK")
+		per_cpu=$(awk "BEGIN { if ($cpu > 0) printf \"%.0f\", $reqs / $cpu; else print \"n/a\" }")
+		cpu_pct=$(printf '%.0f' "$(calc "100 * $cpu / ($w1 - $w0)")")
 		RAW+=$'\n'"### $c, -t$threads -c$conns"$'\n\n```\n'"$(cat "$out")"$'\n```\n'
 		if [ "$non2xx" != 0 ] || [ "$sockerr" != 0 ]; then
 			FAILED=1
@@ -199,8 +228,8 @@ for c in "${CASES[@]}"; do
 		fi
 		verdict="n/a (throughput run)"
 		if [ "$conns" = 1 ]; then
-			v50=$(python3 -c "print('PASS' if $p50 < $TARGET_MS else 'FAIL')")
-			v99=$(python3 -c "print('PASS' if $p99 < $TARGET_MS else 'FAIL')")
+			v50=$(awk "BEGIN { print ($p50 < $TARGET_MS) ? \"PASS\" : \"FAIL\" }")
+			v99=$(awk "BEGIN { print ($p99 < $TARGET_MS) ? \"PASS\" : \"FAIL\" }")
 			verdict="median $v50, p99 $v99"
 			VERDICTS+=("$v50 (median ${p50} ms < ${TARGET_MS} ms) / $v99 (p99 ${p99} ms < ${TARGET_MS} ms): ${LABEL[$c]}")
 		fi
@@ -245,6 +274,12 @@ EOF
 	echo
 	for v in "${VERDICTS[@]}"; do echo "- $v"; done
 	echo
+	echo "Single requests (curl time_total, median of 5, before the wrk runs):"
+	echo
+	echo "| request | ms |"
+	echo "| --- | ---: |"
+	printf '%s\n' "${PROBES[@]}"
+	echo
 	echo "<details><summary>raw wrk output</summary>"
 	echo "$RAW"
 	echo "</details>"
@@ -257,6 +292,8 @@ echo
 echo "$SUMMARY"
 echo
 for v in "${VERDICTS[@]}"; do echo "$v"; done
+echo
+printf '%s\n' "| single request (curl, median of 5) | ms |" "| --- | ---: |" "${PROBES[@]}"
 echo
 echo "written to ${RESULT_FILE#"$ROOT"/}"
 [ "$FAILED" = 0 ] || die "some requests failed (see above)"

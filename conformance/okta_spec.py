@@ -273,7 +273,7 @@ def run_step(http: httpx2.Client, step: dict, variables: dict[str, str]):
 
     summary = f"{method} {url}"
     shown_headers = {k: ("Bearer …" if v.startswith("Bearer ") else v) for k, v in headers}
-    summary += f"\n      headers: {json.dumps(shown_headers)}"
+    summary += f"\n      headers: {json.dumps(shown_headers, ensure_ascii=False)}"
     if body:
         summary += f"\n      body: {body}"
 
@@ -286,6 +286,13 @@ def run_step(http: httpx2.Client, step: dict, variables: dict[str, str]):
 
     failures = []
     for assertion in step.get("assertions", []):
+        assertion = dict(assertion)
+        if isinstance(assertion.get("value"), str):
+            try:
+                assertion["value"] = substitute(assertion["value"], variables)
+            except UndefinedVariable as exc:
+                failures.append(f"{describe_assertion(assertion)}: {exc}")
+                continue
         actual = response.source(assertion["source"], assertion.get("property"))
         try:
             ok = check(assertion["comparison"], actual, assertion.get("value"))

@@ -133,10 +133,8 @@ def main() -> int:
             passed += 1
             if result.status == Status.DEVIATION:
                 warnings.append(result)
-        print(f"  {label:<16} {where}{result.title}: {result.reason or ''}")
-        description = _first_line(result.description)
-        if description:
-            print(f"  {'':<16}   ({description})")
+        reason = _first_line(result.reason)
+        print(f"  {label:<16} {where}{result.title}: {reason}")
 
     if warnings:
         print(f"\nscim2-tester: {len(warnings)} DEVIATION (SHOULD not followed; counted as passed):")
@@ -149,6 +147,9 @@ def main() -> int:
         for number, result in enumerate(failed, 1):
             where = f"[{result.resource_type}] " if result.resource_type else ""
             print(f"\n  {number}. {result.status.name} {where}{result.title}")
+            description = _first_line(result.description)
+            if description:
+                print(f"     check: {description}")
             print(textwrap.indent(f"reason: {result.reason}", "     "))
             data = _data_text(result.data)
             if data:

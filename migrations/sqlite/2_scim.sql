@@ -27,6 +27,7 @@ CREATE TABLE scim_group_members (
     group_id     BLOB NOT NULL REFERENCES scim_groups(id) ON DELETE CASCADE,
     member_type  TEXT NOT NULL CHECK (member_type IN ('User', 'Group')),
     member_id    BLOB NOT NULL,
+    display      TEXT,
     PRIMARY KEY (group_id, member_id)
 );
 CREATE INDEX scim_group_members_member ON scim_group_members (member_id);

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::ScimError;
-use super::groups_store::{self, GroupRow, GroupWrite, MemberRef};
+use super::groups_store::{self, GroupRow, GroupWrite, MemberRef, NewMember};
 use super::index;
 use super::list::{self, ListRequest};
 use super::patch;
@@ -73,7 +73,8 @@ pub fn render(row: &GroupRow, members: Option<&[MemberRef]>, base: &str) -> Map<
 /// A normalized group document split into its stored part and its members.
 struct Incoming {
     doc: Map<String, Value>,
-    members: Vec<Uuid>,
+    /// Member ids with the display name the client gave.
+    members: Vec<(Uuid, Option<String>)>,
 }
 
 impl Incoming {
@@ -85,8 +86,9 @@ impl Incoming {
                 let id = Uuid::parse_str(value).map_err(|_| {
                     ScimError::invalid_value(format!("member `{value}` does not exist"))
                 })?;
-                if !members.contains(&id) {
-                    members.push(id);
+                let display = m.get("display").and_then(Value::as_str).map(str::to_string);
+                if !members.iter().any(|(known, _)| *known == id) {
+                    members.push((id, display));
                 }
             }
         }
@@ -123,15 +125,20 @@ async fn store_members(
     tx: &mut Tx,
     org: Uuid,
     group: Uuid,
-    members: &[Uuid],
+    members: &[(Uuid, Option<String>)],
 ) -> Result<(), ScimError> {
-    let found = groups_store::existing_members(tx, org, members).await?;
+    let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
+    let found = groups_store::existing_members(tx, org, &ids).await?;
     let mut typed = Vec::with_capacity(members.len());
-    for id in members {
+    for (id, display) in members {
         let kind = found
             .get(id)
             .ok_or_else(|| ScimError::invalid_value(format!("member `{id}` does not exist")))?;
-        typed.push((kind.to_string(), *id));
+        typed.push(NewMember {
+            kind,
+            id: *id,
+            display: display.clone(),
+        });
     }
     groups_store::set_members(tx, org, group, &typed).await
 }
@@ -287,10 +294,9 @@ pub async fn patch_op(
     for k in ["schemas", "id", "meta"] {
         doc.remove(k);
     }
-    // Members as a client would send them: value and type.
+    // Members as a client would send them, without the server's `$ref`.
     if let Some(Value::Array(list)) = doc.get_mut("members") {
         for m in list.iter_mut().filter_map(Value::as_object_mut) {
-            m.remove("display");
             m.remove("$ref");
         }
     }

@@ -166,13 +166,21 @@ pub async fn remove_member_everywhere(
     Ok(())
 }
 
+/// A member to store: its type, id and the display name the client gave.
+#[derive(Clone, Debug)]
+pub struct NewMember {
+    pub kind: &'static str,
+    pub id: Uuid,
+    pub display: Option<String>,
+}
+
 /// Sets a group's members exactly. Each member must be a live User or a
 /// Group of the organization (not the group itself).
 pub async fn set_members(
     tx: &mut Tx,
     org_id: Uuid,
     group_id: Uuid,
-    members: &[(String, Uuid)],
+    members: &[NewMember],
 ) -> Result<(), ScimError> {
     on_tx!(tx, conn => {
         sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1")
@@ -183,8 +191,8 @@ pub async fn set_members(
     })?;
     for chunk in members.chunks(200) {
         let mut q = SqlParts::new();
-        q.sql("INSERT INTO scim_group_members (org_id, group_id, member_type, member_id) VALUES ");
-        for (i, (kind, id)) in chunk.iter().enumerate() {
+        q.sql("INSERT INTO scim_group_members (org_id, group_id, member_type, member_id, display) VALUES ");
+        for (i, NewMember { kind, id, display }) in chunk.iter().enumerate() {
             if *id == group_id {
                 return Err(ScimError::invalid_value(
                     "a group cannot be a member of itself",
@@ -198,10 +206,15 @@ pub async fn set_members(
                 .sql(", ")
                 .bind(Arg::Uuid(group_id));
             q.sql(", ")
-                .bind(Arg::Text(kind.clone()))
+                .bind(Arg::Text(kind.to_string()))
                 .sql(", ")
                 .bind(Arg::Uuid(*id))
-                .sql(")");
+                .sql(", ");
+            match display {
+                Some(d) => q.bind(Arg::Text(d.clone())),
+                None => q.sql("NULL"),
+            };
+            q.sql(")");
         }
         on_tx!(tx, conn => q.build().build().execute(&mut *conn).await.map(|_| ()))?;
     }
@@ -252,11 +265,7 @@ pub async fn members_of(
     }
     let mut q = SqlParts::new();
     q.sql(
-        "SELECT m.group_id, m.member_type, m.member_id, COALESCE(u.display_name, u.user_name, g.display_name) AS display \
-         FROM scim_group_members m \
-         LEFT JOIN members u ON m.member_type = 'User' AND u.id = m.member_id \
-         LEFT JOIN scim_groups g ON m.member_type = 'Group' AND g.id = m.member_id \
-         WHERE m.org_id = ",
+        "SELECT m.group_id, m.member_type, m.member_id, m.display FROM scim_group_members m WHERE m.org_id = ",
     );
     q.bind(Arg::Uuid(org_id)).sql(" AND m.group_id IN (");
     for (i, id) in group_ids.iter().enumerate() {

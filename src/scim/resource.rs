@@ -52,6 +52,10 @@ pub fn normalize(
             };
             let mut inner = Map::new();
             for (k, v) in fields {
+                // Some clients repeat the extension's URN inside its object.
+                if k.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
                 let def = ext.attr(k).ok_or_else(|| {
                     ScimError::invalid_value(format!("unknown attribute `{}:{k}`", ext.id))
                 })?;

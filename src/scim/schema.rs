@@ -411,11 +411,12 @@ pub static ENTERPRISE_USER: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
     ],
 });
 
-pub static GROUP: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
-    id: GROUP_URN,
-    name: "Group",
-    description: "Group",
-    attributes: vec![
+pub static GROUP: LazyLock<SchemaDef> =
+    LazyLock::new(|| SchemaDef {
+        id: GROUP_URN,
+        name: "Group",
+        description: "Group",
+        attributes: vec![
         string(
             "displayName",
             "A human-readable name for the group. Unique per organization, without regard to case.",
@@ -434,8 +435,7 @@ pub static GROUP: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
                     "The URI of the member resource.",
                 )
                 .mutability(Mutability::Immutable),
-                string("display", "A human-readable name of the member.")
-                    .mutability(Mutability::ReadOnly),
+                string("display", "A human-readable name of the member, as the client gave it."),
                 string("type", "The type of the member.")
                     .canonical(&["User", "Group"])
                     .mutability(Mutability::Immutable),
@@ -443,7 +443,7 @@ pub static GROUP: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
         )
         .multi(),
     ],
-});
+    });
 
 /// A kind of resource served under `/scim/v2`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -41,7 +41,12 @@ pub fn render(row: &ScimUserRow, groups: &[(Uuid, String)], base: &str) -> Map<S
         .and_then(|d| serde_json::from_str(d).ok())
         .unwrap_or_default();
     doc.insert("userName".into(), json!(row.user_name));
-    doc.insert("active".into(), json!(row.active));
+    // `active` is the member column. A user whose client never set it (or
+    // removed it) shows none, unless the member has been deactivated.
+    let assigned = row.scim_doc.is_none() || doc.contains_key("active");
+    if assigned || !row.active {
+        doc.insert("active".into(), json!(row.active));
+    }
     match &row.display_name {
         Some(d) => doc.insert("displayName".into(), json!(d)),
         None => doc.remove("displayName"),
@@ -147,10 +152,11 @@ impl Incoming {
         }
     }
 
-    /// The stored document: without the attributes that live in columns.
+    /// The stored document: without the attributes that live in columns
+    /// (`active` stays, to tell an assigned value from an unassigned one).
     fn stored(&self) -> String {
         let mut d = self.doc.clone();
-        for k in ["userName", "active", "displayName", "externalId"] {
+        for k in ["userName", "displayName", "externalId"] {
             d.remove(k);
         }
         Value::Object(d).to_string()

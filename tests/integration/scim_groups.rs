@@ -47,7 +47,20 @@ async fn groups_hold_members_and_users_see_their_groups() {
         .find(|m| m["value"] == a.as_str())
         .unwrap();
     assert_eq!(m["type"], "User");
-    assert_eq!(m["display"], "a@example.com");
+    assert_eq!(
+        m["display"], "ignored",
+        "display is kept as the client gave it"
+    );
+    let m_b = created.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["value"] == b.as_str())
+        .unwrap();
+    assert!(
+        m_b.get("display").is_none(),
+        "and not invented when not given"
+    );
     assert!(
         m["$ref"]
             .as_str()

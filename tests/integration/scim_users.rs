@@ -317,7 +317,13 @@ async fn another_organizations_users_are_not_found() {
         .filter("/Users", "userName eq \"mine@example.com\"")
         .await;
     assert_eq!(search.body["totalResults"], 0);
-    assert_eq!(scim.get(&path).await.body["active"], true);
+    let mine = scim.get(&path).await;
+    assert_eq!(
+        mine.body["userName"], "mine@example.com",
+        "untouched: {}",
+        mine.text
+    );
+    assert_eq!(mine.body["meta"]["version"], "W/\"1\"");
 }
 
 #[tokio::test]
@@ -372,4 +378,44 @@ async fn writes_are_audited_with_paths_and_never_values() {
             .unwrap()
             .ok
     );
+}
+
+/// `active` unassigned is not `active: false`: a user whose client never set
+/// it shows none, and removing it unassigns it without deactivating anyone.
+#[tokio::test]
+async fn active_can_be_unassigned_without_deactivating() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    let id = scim
+        .create_user(
+            json!({ "schemas": [USER_SCHEMA], "userName": "u@example.com", "active": true }),
+        )
+        .await;
+    let r = scim
+        .patch(
+            &format!("/Users/{id}"),
+            patch_op(json!([{ "op": "remove", "path": "active" }])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("active").is_none(), "{}", r.text);
+    let active = scim.filter("/Users", "active eq true").await;
+    assert!(
+        active.text.contains("u@example.com"),
+        "still an active member: {}",
+        active.text
+    );
+    // A deactivated member always shows it.
+    scim.patch(
+        &format!("/Users/{id}"),
+        patch_op(json!([{ "op": "replace", "path": "active", "value": false }])),
+    )
+    .await;
+    let r = scim
+        .patch(
+            &format!("/Users/{id}"),
+            patch_op(json!([{ "op": "remove", "path": "active" }])),
+        )
+        .await;
+    assert_eq!(r.body["active"], false, "{}", r.text);
 }
