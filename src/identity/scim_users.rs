@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::IdentityError;
 use super::members::{self, user_name_key};
 use crate::permissions::Role;
-use crate::store::dynamic::{Arg, SqlParts};
+use crate::store::dynamic::{self, Arg, SqlParts};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx, tokens};
 
@@ -195,20 +195,5 @@ pub async fn search(
     if let Some(f) = filter {
         scope.sql(" AND (").append(f.clone()).sql(")");
     }
-    let mut count = SqlParts::new();
-    count.sql("SELECT COUNT(*)").append(scope.clone());
-    let mut page = SqlParts::new();
-    page.sql(format!("SELECT {COLUMNS}")).append(scope);
-    page.sql(" ORDER BY ").append(order.clone());
-    page.sql(" LIMIT ")
-        .bind(Arg::Int(limit))
-        .sql(" OFFSET ")
-        .bind(Arg::Int(offset));
-    let total: i64 = on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?;
-    let rows = if limit > 0 {
-        on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?
-    } else {
-        Vec::new()
-    };
-    Ok((rows, total))
+    Ok(dynamic::fetch_page(db, COLUMNS, &scope, order, limit, offset).await?)
 }

@@ -4,6 +4,8 @@
 //! The few places where the dialects spell something differently are the
 //! methods of [`Dialect`].
 
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
 
@@ -194,6 +196,38 @@ impl SqlParts {
         }
         q
     }
+}
+
+/// One page of a listing and the total count: `SELECT COUNT(*) <scope>`
+/// and `SELECT <columns> <scope> ORDER BY <order> LIMIT … OFFSET …`, where
+/// `scope` is the FROM and WHERE part.
+pub async fn fetch_page<T>(
+    db: &Db,
+    columns: &str,
+    scope: &SqlParts,
+    order: &SqlParts,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<T>, i64), super::StoreError>
+where
+    T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+{
+    let mut count = SqlParts::new();
+    count.sql("SELECT COUNT(*)").append(scope.clone());
+    let total: i64 =
+        crate::on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?;
+    if limit <= 0 {
+        return Ok((Vec::new(), total));
+    }
+    let mut page = SqlParts::new();
+    page.sql(format!("SELECT {columns}")).append(scope.clone());
+    page.sql(" ORDER BY ").append(order.clone());
+    page.sql(" LIMIT ")
+        .bind(Arg::Int(limit))
+        .sql(" OFFSET ")
+        .bind(Arg::Int(offset));
+    let rows = crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?;
+    Ok((rows, total))
 }
 
 #[cfg(test)]
