@@ -69,6 +69,11 @@ command -v wrk >/dev/null || die "wrk is not installed"
 log "cargo build --release"
 (cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release"
 [ -x "$BIN" ] || die "no binary at $BIN"
+# The commit the binary was built from (taken now: the tree may move on while this runs).
+COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	COMMIT="$COMMIT (with uncommitted changes)"
+fi
 
 # --- server -------------------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/scim_scale.XXXXXX")
@@ -113,6 +118,16 @@ CLK_TCK=$(getconf CLK_TCK)
 # parentheses is skipped first).
 server_ticks() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{print $12 + $13}'; }
 now() { date +%s.%N; }
+# Waits (up to 120 s) until the server has used no CPU for a second: requests
+# still in flight when wrk stops must not run into the next measurement.
+wait_idle() {
+	local a b
+	for _ in $(seq 1 120); do
+		a=$(server_ticks); sleep 1; b=$(server_ticks)
+		[ "$a" = "$b" ] && return 0
+	done
+	log "  the server is still busy after 120 s"
+}
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -211,6 +226,7 @@ for c in "${CASES[@]}"; do
 	run_wrk "$c" 1 1 "$WARMUP" "$TMP/wrk-$c-warmup.txt" || die "wrk warm-up for $c"
 	for shape in "1 1" "2 16"; do
 		read -r threads conns <<<"$shape"
+		wait_idle
 		out="$TMP/wrk-$c-c$conns.txt"
 		ticks0=$(server_ticks)
 		w0=$(now)
@@ -219,7 +235,7 @@ for c in "${CASES[@]}"; do
 		ticks1=$(server_ticks)
 		read -r rps p50 p90 p99 reqs non2xx sockerr < <(python3 "$LIB/wrk_parse.py" "$out")
 		cpu=$(calc "($ticks1 - $ticks0) / $CLK_TCK")
-		per_cpu=$(awk "BEGIN { if ($cpu > 0) printf \"%.0f\", $reqs / $cpu; else print \"n/a\" }")
+		per_cpu=$(awk "BEGIN { if ($cpu <= 0) print \"n/a\"; else if ($reqs / $cpu < 100) printf \"%.2f\", $reqs / $cpu; else printf \"%.0f\", $reqs / $cpu }")
 		cpu_pct=$(printf '%.0f' "$(calc "100 * $cpu / ($w1 - $w0)")")
 		RAW+=$'\n'"### $c, -t$threads -c$conns"$'\n\n```\n'"$(cat "$out")"$'\n```\n'
 		if [ "$non2xx" != 0 ] || [ "$sockerr" != 0 ]; then
@@ -235,15 +251,11 @@ for c in "${CASES[@]}"; do
 		fi
 		printf '  -t%s -c%-2s  %9s req/s  p50 %8s ms  p90 %8s ms  p99 %8s ms  %7s req/server-CPU-s (server CPU %s%%)  %s\n' \
 			"$threads" "$conns" "$rps" "$p50" "$p90" "$p99" "$per_cpu" "$cpu_pct" "$verdict" >&2
-		ROWS+=("| \`${LABEL[$c]}\` | $conns | $rps | $p50 | $p90 | $p99 | $per_cpu | $cpu_pct% | $verdict |")
+		ROWS+=("| \`${LABEL[$c]}\` | $conns | $reqs | $rps | $p50 | $p90 | $p99 | $per_cpu | $cpu_pct% | $verdict |")
 	done
 done
 
 # --- summary --------------------------------------------------------------------
-COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-	COMMIT="$COMMIT (with uncommitted changes)"
-fi
 CPU_MODEL=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 STAMP=$(date +%Y-%m-%d-%H%M)
 RESULTS_DIR=$HERE/results
@@ -252,8 +264,8 @@ mkdir -p "$RESULTS_DIR"
 
 SUMMARY=$(
 	cat <<EOF
-| case | connections | req/s | p50 ms | p90 ms | p99 ms | req per server CPU-s | server CPU | verdict (< ${TARGET_MS} ms) |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| case | connections | requests | req/s | p50 ms | p90 ms | p99 ms | req per server CPU-s | server CPU | verdict (< ${TARGET_MS} ms) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 $(printf '%s\n' "${ROWS[@]}")
 EOF
 )

@@ -21,7 +21,7 @@ def main(path):
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     errors = sum(int(x) for x in sock.groups()) if sock else 0
     print(
-        f"{float(rps.group(1)) if rps else float('nan'):.1f}",
+        f"{float(rps.group(1)) if rps else float('nan'):.2f}",
         f"{pct.get('50', float('nan')):.3f}",
         f"{pct.get('90', float('nan')):.3f}",
         f"{pct.get('99', float('nan')):.3f}",

@@ -138,40 +138,73 @@ pub enum ChainBreak {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChainReport {
     pub chain: String,
+    pub from_seq: i64,
     pub records: u64,
     pub last_seq: i64,
+    /// Whether the first record was checked against its predecessor (false
+    /// when the predecessor is gone, by retention).
+    pub anchored: bool,
     pub ok: bool,
     pub first_break: Option<ChainBreak>,
 }
 
-/// Recomputes a whole chain in sequence order, a page at a time, and reports
-/// the first broken link.
+/// Recomputes a whole chain.
 pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport, AuditError> {
+    verify_range(db, chain, 1, None).await
+}
+
+/// Recomputes records `from..=to` of a chain in sequence order, a page at a
+/// time, and reports the first broken link. Without `to`, runs to the end
+/// and also checks that no record after the last one is missing.
+pub async fn verify_range(
+    db: &Db,
+    chain: &str,
+    from: i64,
+    to: Option<i64>,
+) -> Result<ChainReport, AuditError> {
     const PAGE: i64 = 1000;
+    let to = to.unwrap_or(i64::MAX);
     let mut report = ChainReport {
         chain: chain.to_string(),
+        from_seq: from,
         records: 0,
-        last_seq: 0,
+        last_seq: from - 1,
+        anchored: true,
         ok: true,
         first_break: None,
     };
-    let mut prev_hash = GENESIS.to_vec();
+    let mut prev_hash: Option<Vec<u8>> = if from <= 1 {
+        Some(GENESIS.to_vec())
+    } else {
+        on_db!(db, pool => {
+            sqlx::query_scalar("SELECT hash FROM audit_events WHERE chain = $1 AND seq = $2")
+                .bind(chain)
+                .bind(from - 1)
+                .fetch_optional(pool)
+                .await
+        })?
+    };
+    report.anchored = prev_hash.is_some();
     loop {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {STORED_COLUMNS} FROM audit_events WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            "SELECT {STORED_COLUMNS} FROM audit_events WHERE chain = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
         ));
         let page: Vec<StoredEvent> = on_db!(db, pool => {
-            sqlx::query_as(sql).bind(chain).bind(report.last_seq).bind(PAGE).fetch_all(pool).await
+            sqlx::query_as(sql).bind(chain).bind(report.last_seq).bind(to).bind(PAGE).fetch_all(pool).await
         })?;
         let done = (page.len() as i64) < PAGE;
         for record in page {
             let expected = report.last_seq + 1;
-            let problem = if record.seq != expected {
+            // Without an anchor, the first record's own link is taken as given.
+            let prev = prev_hash
+                .clone()
+                .unwrap_or_else(|| record.prev_hash.clone());
+            let problem = if record.seq != expected && !(report.records == 0 && !report.anchored) {
                 Some(ChainBreak::Gap {
                     expected,
                     found: record.seq,
                 })
-            } else if record.prev_hash != prev_hash {
+            } else if record.prev_hash != prev {
                 Some(ChainBreak::BrokenLink { seq: record.seq })
             } else if record.compute_hash() != record.hash {
                 Some(ChainBreak::HashMismatch { seq: record.seq })
@@ -185,23 +218,26 @@ pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport, AuditErro
             }
             report.records += 1;
             report.last_seq = record.seq;
-            prev_hash = record.hash;
+            prev_hash = Some(record.hash);
         }
         if done {
-            let head: Option<i64> = on_db!(db, pool => {
-                sqlx::query_scalar("SELECT last_seq FROM audit_chain_heads WHERE chain = $1")
-                    .bind(chain)
-                    .fetch_optional(pool)
-                    .await
-            })?;
-            if let Some(head) = head.filter(|h| *h > report.last_seq) {
-                report.ok = false;
-                report.first_break = Some(ChainBreak::Truncated {
-                    last_found: report.last_seq,
-                    head,
-                });
-            }
-            return Ok(report);
+            break;
         }
     }
+    if to == i64::MAX {
+        let head: Option<i64> = on_db!(db, pool => {
+            sqlx::query_scalar("SELECT last_seq FROM audit_chain_heads WHERE chain = $1")
+                .bind(chain)
+                .fetch_optional(pool)
+                .await
+        })?;
+        if let Some(head) = head.filter(|h| *h > report.last_seq) {
+            report.ok = false;
+            report.first_break = Some(ChainBreak::Truncated {
+                last_found: report.last_seq,
+                head,
+            });
+        }
+    }
+    Ok(report)
 }

@@ -138,7 +138,7 @@ impl AuditEvent {
 }
 
 /// A record as stored: the event plus its place in the chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct StoredEvent {
     pub id: Uuid,
     pub chain: String,
@@ -160,13 +160,30 @@ pub struct StoredEvent {
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub changes: Option<String>,
-    #[serde(skip)]
+    #[serde(with = "hex_bytes")]
     pub prev_hash: Vec<u8>,
-    #[serde(skip)]
+    #[serde(with = "hex_bytes")]
     pub hash: Vec<u8>,
 }
 
-pub(super) const STORED_COLUMNS: &str = "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
+/// Hashes travel as lowercase hex, in API answers and exports alike, so that
+/// an export can be verified offline with nothing but its own lines.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::store::settings::{from_hex, to_hex};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&to_hex(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected lowercase hex"))
+    }
+}
+
+pub const STORED_COLUMNS: &str = "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
      actor_display, action, target_type, target_id, target_display, outcome, reason, http_status, \
      request_id, source_ip, user_agent, changes, prev_hash, hash";
 

@@ -3,9 +3,11 @@
 //! it describes. The Audit Log API (query, export, verify) builds on this.
 
 mod chain;
-mod event;
+pub mod event;
 
-pub use chain::{ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, record, record_alone, verify_chain};
+pub use chain::{
+    ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, record, record_alone, verify_chain, verify_range,
+};
 pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
 
 use crate::store::StoreError;

@@ -26,7 +26,7 @@ use crate::app::AppState;
 use crate::config::Config;
 
 pub fn router(state: AppState, config: &Config) -> Router {
-    let api = crate::management::routes();
+    let api = crate::management::routes().merge(crate::audit_api::routes());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -167,11 +167,27 @@ mod migrations {
     }
 
     pub fn sqlite() -> Migrator {
-        embed!("sqlite", [(1, "foundation"), (2, "scim")])
+        embed!(
+            "sqlite",
+            [
+                (1, "foundation"),
+                (2, "scim"),
+                (3, "audit_api"),
+                (4, "signing")
+            ]
+        )
     }
 
     pub fn postgres() -> Migrator {
-        embed!("postgres", [(1, "foundation"), (2, "scim")])
+        embed!(
+            "postgres",
+            [
+                (1, "foundation"),
+                (2, "scim"),
+                (3, "audit_api"),
+                (4, "signing")
+            ]
+        )
     }
 }
 

@@ -1,0 +1,13 @@
+-- Audit Log API (PostgreSQL). Keep in step with migrations/sqlite/3_audit_api.sql.
+-- Indexes for the query filters (every query is scoped to one chain and
+-- pages by seq), and per-organization retention.
+
+ALTER TABLE organizations ADD COLUMN audit_retention_days INTEGER NOT NULL DEFAULT 365;
+
+CREATE INDEX audit_events_chain_action ON audit_events (chain, action, seq);
+CREATE INDEX audit_events_chain_actor ON audit_events (chain, actor_id, seq);
+CREATE INDEX audit_events_chain_actor_kind ON audit_events (chain, actor_kind, seq);
+CREATE INDEX audit_events_chain_target ON audit_events (chain, target_type, target_id, seq);
+CREATE INDEX audit_events_chain_workspace ON audit_events (chain, workspace_id, seq);
+CREATE INDEX audit_events_chain_outcome ON audit_events (chain, outcome, seq);
+CREATE INDEX audit_events_chain_time ON audit_events (chain, occurred_at, seq);

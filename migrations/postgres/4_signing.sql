@@ -1,0 +1,2 @@
+-- Signing keys and signed audit checkpoints (postgres). Filled in by the signing work.
+SELECT 1;
