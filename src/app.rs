@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::identity::IdentityError;
 use crate::identity::bootstrap::{BootstrapCredential, bootstrap_if_empty};
 use crate::identity::sessions::SessionKeys;
+use crate::signing::{Kek, Signer, SigningError};
 use crate::store::{self, Db, StoreError};
 use crate::tokens::{LastUsedRecorder, Peppers, load_peppers};
 
@@ -21,7 +22,11 @@ pub struct AppState {
     pub db: Db,
     pub peppers: Arc<Peppers>,
     pub sessions: Arc<SessionKeys>,
+    /// The signing keys (audit checkpoints; later exchanged tokens).
+    pub signer: Arc<Signer>,
     pub last_used: LastUsedRecorder,
+    /// Group-commit writer for audit records that accompany no change.
+    pub audit: crate::audit::AuditWriter,
     /// The externally visible base URL (`https://scim.example.com`), for
     /// SCIM `meta.location`; the request's Host header when unset.
     pub public_url: Option<String>,
@@ -35,12 +40,14 @@ pub enum StartError {
     Identity(#[from] IdentityError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 /// Opens the database, runs migrations and loads the server's keys. The CLI
 /// uses this too, so that the pepper is created on first use by whichever
 /// runs first.
-pub async fn open(config: &Config) -> Result<AppState, StoreError> {
+pub async fn open(config: &Config) -> Result<AppState, StartError> {
     let db = store::connect(&config.database_url, config.db_max_connections).await?;
     db.migrate().await?;
     let configured: Vec<(i32, &[u8])> = config
@@ -50,11 +57,20 @@ pub async fn open(config: &Config) -> Result<AppState, StoreError> {
         .collect();
     let peppers = load_peppers(&db, &configured).await?;
     let sessions = SessionKeys::load(&db, config.session_ttl_seconds).await?;
+    let kek = Kek::resolve(
+        &db,
+        config.key_encryption_key.as_ref().map(|k| k.0.as_str()),
+    )
+    .await?;
+    let signer = Signer::load(&db, kek).await?;
+    let (audit, _writer) = crate::audit::AuditWriter::spawn(db.clone());
     Ok(AppState {
         db,
         peppers: Arc::new(peppers),
         sessions: Arc::new(sessions),
+        signer: Arc::new(signer),
         last_used: LastUsedRecorder::default(),
+        audit,
         public_url: config.public_url.clone(),
     })
 }
@@ -81,6 +97,14 @@ impl Server {
         let flusher = state
             .last_used
             .spawn_flusher(state.db.clone(), config.last_used_flush);
+        let checkpointer = crate::audit_api::spawn_checkpointer(
+            state.db.clone(),
+            state.signer.clone(),
+            crate::audit_api::CheckpointPolicy {
+                every_records: config.audit_checkpoint_records,
+                every: config.audit_checkpoint_interval,
+            },
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let final_state = state.clone();
         let task = tokio::spawn(async move {
@@ -96,6 +120,7 @@ impl Server {
                 tracing::error!(error = %e, "server stopped with an error");
             }
             flusher.abort();
+            checkpointer.abort();
             if let Err(e) = final_state.last_used.flush(&final_state.db).await {
                 tracing::error!(error = %e, "final flush of token last-used data failed");
             }

@@ -52,6 +52,17 @@ pub struct CommonArgs {
         global = true
     )]
     pub token_pepper_previous: Vec<Secret>,
+
+    /// Key that encrypts the signing keys at rest: 64 hex digits, or at
+    /// least 32 bytes of text. If unset, one is generated and kept in the
+    /// database (set one in production).
+    #[arg(
+        long,
+        env = "SCIMITAR_KEY_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub key_encryption_key: Option<Secret>,
 }
 
 /// A string that never prints.
@@ -112,6 +123,14 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "SCIMITAR_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Sign an audit checkpoint after this many records in a chain...
+    #[arg(long, env = "SCIMITAR_AUDIT_CHECKPOINT_RECORDS", default_value_t = 1000)]
+    pub audit_checkpoint_records: u64,
+
+    /// ...or once its oldest record without one is this many seconds old.
+    #[arg(long, env = "SCIMITAR_AUDIT_CHECKPOINT_SECONDS", default_value_t = 300)]
+    pub audit_checkpoint_seconds: u64,
 }
 
 /// Everything the server needs, resolved.
@@ -127,6 +146,12 @@ pub struct Config {
     pub request_timeout: Duration,
     pub db_max_connections: u32,
     pub public_url: Option<String>,
+    /// Configured key-encryption key for signing keys (None: generated).
+    pub key_encryption_key: Option<Secret>,
+    /// Sign an audit checkpoint every this many records…
+    pub audit_checkpoint_records: u64,
+    /// …or when a chain's oldest record without one is this old.
+    pub audit_checkpoint_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +208,17 @@ impl CommonArgs {
         }
         Ok(all)
     }
+
+    /// The configured key-encryption key, checked for form.
+    pub fn key_encryption_key(&self) -> Result<Option<Secret>, ConfigError> {
+        match &self.key_encryption_key {
+            None => Ok(None),
+            Some(k) => {
+                crate::signing::Kek::parse(&k.0).map_err(ConfigError::Invalid)?;
+                Ok(Some(k.clone()))
+            }
+        }
+    }
 }
 
 impl Config {
@@ -195,6 +231,11 @@ impl Config {
         if !(1..=5000).contains(&serve.last_used_flush_ms) {
             return Err(ConfigError::Invalid(
                 "last-used flush must be 1 to 5000 ms".into(),
+            ));
+        }
+        if serve.audit_checkpoint_records == 0 || serve.audit_checkpoint_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "audit checkpoint records and seconds must be at least 1".into(),
             ));
         }
         Ok(Self {
@@ -210,6 +251,9 @@ impl Config {
                 .public_url
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_string()),
+            key_encryption_key: common.key_encryption_key()?,
+            audit_checkpoint_records: serve.audit_checkpoint_records,
+            audit_checkpoint_interval: Duration::from_secs(serve.audit_checkpoint_seconds),
         })
     }
 
@@ -225,6 +269,9 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             db_max_connections: 16,
             public_url: None,
+            key_encryption_key: None,
+            audit_checkpoint_records: 1000,
+            audit_checkpoint_interval: Duration::from_secs(300),
         }
     }
 }

@@ -16,5 +16,6 @@ pub mod identity;
 pub mod management;
 pub mod permissions;
 pub mod scim;
+pub mod signing;
 pub mod store;
 pub mod tokens;

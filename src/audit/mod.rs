@@ -4,11 +4,13 @@
 
 mod chain;
 pub mod event;
+mod group_commit;
 
 pub use chain::{
     ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, record, record_alone, verify_chain, verify_range,
 };
 pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
+pub use group_commit::AuditWriter;
 
 use crate::store::StoreError;
 
@@ -16,6 +18,8 @@ use crate::store::StoreError;
 pub enum AuditError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("audit recording unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for AuditError {

@@ -3,8 +3,10 @@
 //! verification, for organization SATs with `audit_logs:read` and for org
 //! admins.
 
+pub mod checkpoints;
 mod export;
 mod handlers;
+pub mod offline;
 mod query;
 
 use axum::Router;
@@ -12,12 +14,15 @@ use axum::routing::get;
 
 use crate::app::AppState;
 
-pub use query::{AuditQuery, QueryError};
+pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
+pub use export::{CSV_COLUMNS, Format, csv_row, ndjson_line, stream_records};
+pub use query::{AuditQuery, QueryError, RawQuery};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/audit-logs", get(handlers::list))
         .route("/audit-logs/export", get(export::export))
         .route("/audit-logs/verify", get(handlers::verify))
+        .route("/audit-logs/checkpoints", get(checkpoints::checkpoints))
         .route("/audit-logs/{id}", get(handlers::get))
 }

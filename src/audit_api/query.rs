@@ -76,19 +76,20 @@ impl AuditQuery {
             }
         };
         let actor_type = non_empty(&raw.actor_type);
-        if let Some(a) = &actor_type {
-            if !ACTOR_KINDS.contains(&a.as_str()) {
-                return Err(QueryError(format!(
-                    "`actor_type` must be one of {}",
-                    ACTOR_KINDS.join(", ")
-                )));
-            }
+        if let Some(a) = &actor_type
+            && !ACTOR_KINDS.contains(&a.as_str())
+        {
+            return Err(QueryError(format!(
+                "`actor_type` must be one of {}",
+                ACTOR_KINDS.join(", ")
+            )));
         }
         let outcome = non_empty(&raw.outcome);
-        if let Some(o) = &outcome {
-            if o != "success" && o != "failure" {
-                return Err(QueryError("`outcome` must be success or failure".into()));
-            }
+        if let Some(o) = &outcome
+            && o != "success"
+            && o != "failure"
+        {
+            return Err(QueryError("`outcome` must be success or failure".into()));
         }
         let action = non_empty(&raw.action).map(|a| match a.strip_suffix('*') {
             Some(prefix) => (prefix.to_string(), true),

@@ -3,6 +3,8 @@
 //! `--json` prints exactly one JSON object on stdout. Operator changes are
 //! audited with actor kind `operator`.
 
+mod audit;
+mod keys;
 mod operator;
 mod serve;
 
@@ -49,6 +51,12 @@ pub enum Command {
     /// Service Access Tokens.
     #[command(subcommand)]
     Token(operator::TokenCommand),
+    /// Audit log: export, checkpoints, public keys, offline verification.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// A command's result: a JSON object, and the line a human reads.
@@ -63,6 +71,10 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Failed(String),
+    /// A check that ran and found a problem: its report is the output
+    /// (`json` with `--json`), and the exit code is 1.
+    #[error("{human}")]
+    Rejected { json: Value, human: String },
 }
 
 /// Turns any displayable error into a runtime failure.
@@ -100,6 +112,14 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,
+        Err(CliError::Rejected { json, human }) => {
+            if json_mode {
+                println!("{json}");
+            } else {
+                println!("{human}");
+            }
+            ExitCode::FAILURE
+        }
         Err(e) => {
             if json_mode {
                 println!("{}", json!({ "error": { "message": e.to_string() } }));
@@ -108,7 +128,7 @@ pub fn main() -> ExitCode {
             }
             match e {
                 CliError::Usage(_) => ExitCode::from(2),
-                CliError::Failed(_) => ExitCode::FAILURE,
+                CliError::Failed(_) | CliError::Rejected { .. } => ExitCode::FAILURE,
             }
         }
     }
@@ -138,6 +158,8 @@ async fn run(cli: Cli) -> Result<Option<Output>, CliError> {
         Command::Workspace(c) => operator::workspace(&cli.common, c).await.map(Some),
         Command::Member(c) => operator::member(&cli.common, c).await.map(Some),
         Command::Token(c) => operator::token(&cli.common, c).await.map(Some),
+        Command::Audit(c) => audit::run(&cli.common, c).await.map(Some),
+        Command::Keys(c) => keys::run(&cli.common, c).await.map(Some),
     }
 }
 

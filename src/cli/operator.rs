@@ -121,6 +121,9 @@ async fn open(common: &CommonArgs) -> Result<AppState, CliError> {
     config.token_peppers = common
         .peppers()
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    config.key_encryption_key = common
+        .key_encryption_key()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     config.db_max_connections = 2;
     app::open(&config).await.map_err(failed)
 }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::ApiError;
+use super::audit_trail::AuditSlot;
 use super::request_id::RequestId;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
@@ -28,6 +29,9 @@ pub struct Caller {
     pub token: Option<Verified>,
     pub ctx: RequestContext,
     endpoint: String,
+    /// The request's audit trail, told when this caller's request has been
+    /// recorded by a handler.
+    slot: Option<AuditSlot>,
 }
 
 impl Caller {
@@ -44,6 +48,7 @@ impl Caller {
         let Err(denied) = authorize(&self.principal, action) else {
             return Ok(());
         };
+        self.mark_recorded();
         let event = AuditEvent::new(
             self.principal.org_id(),
             Actor::of(&self.principal),
@@ -60,8 +65,16 @@ impl Caller {
         })
     }
 
-    /// Starts an audit event for an action by this caller.
+    fn mark_recorded(&self) {
+        if let Some(slot) = &self.slot {
+            slot.mark_recorded();
+        }
+    }
+
+    /// Starts an audit event for an action by this caller: the change it
+    /// describes is recorded by the handler, not by the request trail.
     pub fn event(&self, action: &str) -> AuditEvent {
+        self.mark_recorded();
         AuditEvent::new(
             self.principal.org_id(),
             Actor::of(&self.principal),
@@ -246,14 +259,26 @@ impl FromRequestParts<AppState> for Caller {
             .map(|u| u.0.path().to_string())
             .unwrap_or_else(|| parts.uri.path().to_string());
         let endpoint = format!("{} {}", parts.method, path);
+        let slot = parts.extensions.get::<AuditSlot>().cloned();
         match authenticate(parts, state, &ctx).await? {
-            Ok((principal, token)) => Ok(Caller {
-                principal,
-                token,
-                ctx,
-                endpoint,
-            }),
-            Err(refusal) => Err(refusal.record(state, &ctx, &endpoint).await),
+            Ok((principal, token)) => {
+                if let Some(slot) = &slot {
+                    slot.set_caller(principal.org_id(), Actor::of(&principal), ctx.clone());
+                }
+                Ok(Caller {
+                    principal,
+                    token,
+                    ctx,
+                    endpoint,
+                    slot,
+                })
+            }
+            Err(refusal) => {
+                if let Some(slot) = &slot {
+                    slot.mark_recorded();
+                }
+                Err(refusal.record(state, &ctx, &endpoint).await)
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (request id, tracing with secrets redacted, body limit, timeout, panic
 //! catcher), health endpoints, and the conversion of errors to responses.
 
+mod audit_trail;
 pub mod extract;
 mod health;
 mod problem;
@@ -30,10 +31,15 @@ pub fn router(state: AppState, config: &Config) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(jwks))
         .nest("/api/v1", api)
         .nest("/scim/v2", crate::scim::routes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_trail::middleware,
+        ))
         .with_state(state)
         .layer(
             ServiceBuilder::new()
@@ -85,6 +91,16 @@ where
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::internal("handler panicked").into_response()
+}
+
+/// `GET /.well-known/jwks.json`: the public signing keys, for anyone.
+async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let mut resp = axum::Json(state.signer.jwks()).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
 }
 
 async fn not_found() -> ApiError {

@@ -28,6 +28,16 @@ pub async fn get_or_create(
     })
 }
 
+/// The value under `key`, if any (without creating it).
+pub async fn get(db: &Db, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar("SELECT value FROM server_settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+    })?)
+}
+
 /// Lowercase hex, for storing random key material as text.
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

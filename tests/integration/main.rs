@@ -4,7 +4,9 @@
 
 mod support;
 
+mod audit_api;
 mod audit_recording;
+mod audit_signing;
 mod cli;
 mod http_hygiene;
 mod members_and_sessions;

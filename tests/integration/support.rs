@@ -22,6 +22,8 @@ pub struct TestApp {
     pub database_url: String,
     pub admin_password: String,
     pub pepper: Option<String>,
+    /// The configured key-encryption key, also given to CLI runs.
+    pub kek: Option<String>,
     server: Option<Server>,
     /// Whether dropping this app drops its PostgreSQL schema. Off after
     /// `shutdown`, which hands the database on for a restart.
@@ -34,6 +36,9 @@ pub struct Builder {
     pepper: Option<String>,
     max_body_bytes: usize,
     request_timeout: Duration,
+    checkpoint_records: u64,
+    checkpoint_interval: Duration,
+    kek: Option<String>,
 }
 
 /// A response, read whole.
@@ -137,6 +142,19 @@ impl Builder {
         self
     }
 
+    /// Sign an audit checkpoint every `records` records or `interval`.
+    pub fn checkpoint_every(mut self, records: u64, interval: Duration) -> Self {
+        self.checkpoint_records = records;
+        self.checkpoint_interval = interval;
+        self
+    }
+
+    /// Configure a key-encryption key (also passed to CLI runs).
+    pub fn key_encryption_key(mut self, kek: &str) -> Self {
+        self.kek = Some(kek.to_string());
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let database_url = fresh_database_url().await;
         self.start_on(database_url).await
@@ -150,6 +168,9 @@ impl Builder {
         config.last_used_flush = self.flush;
         config.max_body_bytes = self.max_body_bytes;
         config.request_timeout = self.request_timeout;
+        config.audit_checkpoint_records = self.checkpoint_records;
+        config.audit_checkpoint_interval = self.checkpoint_interval;
+        config.key_encryption_key = self.kek.clone().map(scimitar::config::Secret);
         config.token_peppers = self
             .pepper
             .iter()
@@ -165,6 +186,7 @@ impl Builder {
             database_url,
             admin_password: bootstrap.map(|b| b.password).unwrap_or_default(),
             pepper: self.pepper,
+            kek: self.kek,
             server: Some(server),
             owns_database: true,
         }
@@ -179,6 +201,9 @@ impl TestApp {
             pepper: None,
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            checkpoint_records: 1000,
+            checkpoint_interval: Duration::from_secs(300),
+            kek: None,
         }
     }
 
@@ -325,11 +350,15 @@ impl TestApp {
         cmd.args(args)
             .env("SCIMITAR_DATABASE_URL", &self.database_url)
             .env_remove("SCIMITAR_TOKEN_PEPPER")
+            .env_remove("SCIMITAR_KEY_ENCRYPTION_KEY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(p) = &self.pepper {
             cmd.env("SCIMITAR_TOKEN_PEPPER", p);
+        }
+        if let Some(k) = &self.kek {
+            cmd.env("SCIMITAR_KEY_ENCRYPTION_KEY", k);
         }
         let mut child = cmd.spawn().expect("run scimitar");
         {

@@ -1,0 +1,61 @@
+//! Retention: records older than their organization's retention period are
+//! deleted, in batches, but only up to a signed checkpoint, so that the
+//! oldest retained record is always anchored by a checkpoint and the rest of
+//! the chain still verifies.
+
+use super::AuditError;
+use crate::store::{Db, Timestamp};
+use crate::{on_db, on_tx};
+
+/// Records deleted per transaction.
+const BATCH: i64 = 1000;
+
+/// Deletes expired records of every organization; returns how many.
+pub async fn purge(db: &Db, now: Timestamp) -> Result<u64, AuditError> {
+    let orgs: Vec<(uuid::Uuid, i32)> = on_db!(db, pool => {
+        sqlx::query_as("SELECT id, audit_retention_days FROM organizations").fetch_all(pool).await
+    })?;
+    let mut deleted = 0;
+    for (org, days) in orgs {
+        let cutoff = now - time::Duration::days(i64::from(days.max(1)));
+        deleted += purge_chain(db, &org.to_string(), cutoff).await?;
+    }
+    Ok(deleted)
+}
+
+/// Deletes the records of `chain` up to the newest checkpoint whose record
+/// is older than `cutoff`.
+pub async fn purge_chain(db: &Db, chain: &str, cutoff: Timestamp) -> Result<u64, AuditError> {
+    let boundary: Option<i64> = on_db!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT MAX(c.seq) FROM audit_checkpoints c JOIN audit_events e ON e.chain = c.chain AND e.seq = c.seq \
+             WHERE c.chain = $1 AND e.occurred_at < $2",
+        )
+        .bind(chain)
+        .bind(cutoff)
+        .fetch_one(pool)
+        .await
+    })?;
+    let Some(boundary) = boundary else { return Ok(0) };
+    let mut deleted = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let n = on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "DELETE FROM audit_events WHERE id IN \
+                 (SELECT id FROM audit_events WHERE chain = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
+            )
+            .bind(chain)
+            .bind(boundary)
+            .bind(BATCH)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        tx.commit().await?;
+        deleted += n;
+        if n < BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
+}

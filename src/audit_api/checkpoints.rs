@@ -1,0 +1,237 @@
+//! Signed checkpoints: now and then, for each chain that grew, a JWS signed
+//! with the server's current key stating that the chain had `hash` at
+//! `seq`. The hash chain alone can be recomputed by anyone who can write to
+//! the database; a checkpoint cannot be forged without the private key, so
+//! an export verified against checkpoints (offline, with the JWKS) proves
+//! that the records up to the last checkpoint are those the server wrote.
+//!
+//! A background task looks about once a second and signs a checkpoint for a
+//! chain when `every_records` records have arrived since its last one, or
+//! when its oldest record not yet covered has waited `every` (whichever
+//! comes first). The decision is made from the database, and inserts
+//! ignore a checkpoint that already exists, so several instances cooperate
+//! without duplicates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use super::handlers::chain_of;
+use crate::app::AppState;
+use crate::http::{ApiError, ApiQuery, Caller};
+use crate::permissions::Action;
+use crate::signing::{Signer, SigningError};
+use crate::store::settings::to_hex;
+use crate::store::{Db, Timestamp};
+use crate::{on_db, on_tx};
+
+/// The `typ` of a checkpoint's JWS header, so that a checkpoint is never
+/// mistaken for a token signed with the same key.
+pub const CHECKPOINT_TYP: &str = "audit-checkpoint+jwt";
+
+/// How often the background task looks for chains that need a checkpoint.
+const TICK: Duration = Duration::from_secs(1);
+
+/// When to sign a checkpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckpointPolicy {
+    /// After this many records since the last checkpoint.
+    pub every_records: u64,
+    /// Or when the oldest record not yet covered is this old.
+    pub every: Duration,
+}
+
+/// What a checkpoint's JWS signs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointClaims {
+    pub chain: String,
+    pub seq: i64,
+    /// Lowercase hex of the record's hash.
+    pub hash: String,
+    /// RFC 3339, UTC, microseconds.
+    pub time: String,
+}
+
+/// A checkpoint as the API and `scimitar audit checkpoints` give it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    pub time: String,
+    pub kid: String,
+    pub jws: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    seq: i64,
+    hash: Vec<u8>,
+    created_at: Timestamp,
+    kid: String,
+    jws: String,
+}
+
+impl From<CheckpointRow> for Checkpoint {
+    fn from(r: CheckpointRow) -> Self {
+        Checkpoint {
+            seq: r.seq,
+            hash: to_hex(&r.hash),
+            time: r.created_at.to_canonical(),
+            kid: r.kid,
+            jws: r.jws,
+        }
+    }
+}
+
+/// A chain whose head is past its last checkpoint.
+#[derive(sqlx::FromRow)]
+struct Pending {
+    chain: String,
+    last_seq: i64,
+    last_hash: Vec<u8>,
+    covered: i64,
+    first_uncovered_at: Option<Timestamp>,
+}
+
+/// Signs a checkpoint for every chain that is due one at `now`. Returns the
+/// (chain, seq) of the checkpoints written.
+pub async fn create_due(
+    db: &Db,
+    signer: &Signer,
+    policy: CheckpointPolicy,
+    now: Timestamp,
+) -> Result<Vec<(String, i64)>, SigningError> {
+    // One row per chain head, with the last checkpointed seq (an indexed
+    // MAX on the primary key) and the time of the first record after it.
+    let pending: Vec<Pending> = on_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT t.chain, t.last_seq, t.last_hash, t.covered, \
+             (SELECT e.occurred_at FROM audit_events e WHERE e.chain = t.chain AND e.seq = t.covered + 1) \
+               AS first_uncovered_at \
+             FROM (SELECT h.chain, h.last_seq, h.last_hash, \
+                   COALESCE((SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.chain = h.chain), 0) AS covered \
+                   FROM audit_chain_heads h) t \
+             WHERE t.last_seq > t.covered",
+        )
+        .fetch_all(pool)
+        .await
+    })?;
+    let every = time::Duration::try_from(policy.every).unwrap_or(time::Duration::MAX);
+    let due: Vec<Pending> = pending
+        .into_iter()
+        .filter(|p| {
+            let count = (p.last_seq - p.covered) as u64;
+            // A missing first record (deleted by retention) does not wait.
+            let waited = p.first_uncovered_at.is_none_or(|t| now.inner() - t.inner() >= every);
+            count >= policy.every_records || waited
+        })
+        .collect();
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let time = now.to_canonical();
+    let mut signed = Vec::with_capacity(due.len());
+    for p in &due {
+        let claims = CheckpointClaims {
+            chain: p.chain.clone(),
+            seq: p.last_seq,
+            hash: to_hex(&p.last_hash),
+            time: time.clone(),
+        };
+        let (jws, kid) = signer.sign_jws_typed(CHECKPOINT_TYP, &claims)?;
+        signed.push((p, kid, jws));
+    }
+    let mut written = Vec::new();
+    let mut tx = db.begin().await?;
+    for (p, kid, jws) in &signed {
+        let n = on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (chain, seq, hash, created_at, kid, jws) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(&p.chain)
+            .bind(p.last_seq)
+            .bind(&p.last_hash)
+            .bind(now)
+            .bind(kid)
+            .bind(jws)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if n == 1 {
+            written.push((p.chain.clone(), p.last_seq));
+        }
+    }
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// The background task: about once a second, picks up key rotations made
+/// elsewhere and signs the checkpoints that are due. Abort it on shutdown.
+pub fn spawn_checkpointer(db: Db, signer: Arc<Signer>, policy: CheckpointPolicy) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = signer.refresh(&db).await {
+                tracing::error!(error = %e, "reloading signing keys failed");
+            }
+            match create_due(&db, &signer, policy, Timestamp::now()).await {
+                Ok(written) => {
+                    for (chain, seq) in written {
+                        tracing::debug!(%chain, seq, "signed an audit checkpoint");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "signing audit checkpoints failed"),
+            }
+        }
+    })
+}
+
+/// A chain's checkpoints, oldest first, optionally within `from..=to`.
+pub async fn list(
+    db: &Db,
+    chain: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<Checkpoint>, SigningError> {
+    let rows: Vec<CheckpointRow> = on_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT seq, hash, created_at, kid, jws FROM audit_checkpoints \
+             WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq",
+        )
+        .bind(chain)
+        .bind(from.unwrap_or(0))
+        .bind(to.unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(rows.into_iter().map(Checkpoint::from).collect())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointQuery {
+    from_seq: Option<i64>,
+    to_seq: Option<i64>,
+}
+
+/// `GET /api/v1/audit-logs/checkpoints?from_seq=&to_seq=`: the caller's
+/// organization's checkpoints, oldest first.
+pub async fn checkpoints(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CheckpointQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&state, Action::ReadAuditLogs).await?;
+    let found = list(&state.db, &chain_of(&caller), q.from_seq, q.to_seq)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "checkpoints": found })))
+}

@@ -1,0 +1,340 @@
+//! `scimitar audit …`: export an organization's audit log, its signed
+//! checkpoints and the public keys, and verify an export offline.
+//!
+//! `export`, `checkpoints` and `jwks` read the database (they write
+//! nothing, and audit nothing). `verify` works on files alone and never
+//! opens a database, so that an auditor can run it anywhere.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::{CliError, Output, failed};
+use crate::audit_api::offline::{OfflineReport, verify_export};
+use crate::audit_api::{AuditQuery, Format, RawQuery, checkpoints, csv_row, ndjson_line};
+use crate::config::CommonArgs;
+use crate::identity::orgs;
+use crate::signing;
+use crate::store::{self, Db};
+
+/// Records read per page of an export.
+const PAGE: i64 = 1000;
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Export an organization's audit records, oldest first, to a file.
+    Export(ExportArgs),
+    /// Write an organization's signed checkpoints (as the API gives them).
+    Checkpoints {
+        /// Organization name or id.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Write the public signing keys (JWKS).
+    Jwks {
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Verify an NDJSON export against checkpoints and a JWKS, offline.
+    Verify {
+        /// The NDJSON export.
+        #[arg(long)]
+        file: PathBuf,
+        /// The checkpoints file (`audit checkpoints` or the API).
+        #[arg(long)]
+        checkpoints: PathBuf,
+        /// The JWKS file (`audit jwks` or /.well-known/jwks.json).
+        #[arg(long)]
+        jwks: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Organization name or id.
+    #[arg(long)]
+    org: String,
+    /// From this time (RFC 3339, inclusive).
+    #[arg(long)]
+    since: Option<String>,
+    /// Until this time (RFC 3339, exclusive).
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long)]
+    actor_type: Option<String>,
+    #[arg(long)]
+    actor_id: Option<String>,
+    /// Exact action, or a prefix ending in `*` (`scim.user.*`).
+    #[arg(long)]
+    action: Option<String>,
+    #[arg(long)]
+    target_type: Option<String>,
+    #[arg(long)]
+    target_id: Option<String>,
+    #[arg(long)]
+    workspace_id: Option<String>,
+    /// success or failure.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Resume after this sequence number (the `next_cursor` of a previous export).
+    #[arg(long)]
+    cursor: Option<String>,
+    /// ndjson (verifiable with `audit verify`) or csv.
+    #[arg(long, default_value = "ndjson")]
+    format: String,
+    /// File to write (replaced if it exists).
+    #[arg(long)]
+    output: PathBuf,
+}
+
+pub async fn run(common: &CommonArgs, cmd: AuditCommand) -> Result<Output, CliError> {
+    match cmd {
+        AuditCommand::Export(args) => export(common, args).await,
+        AuditCommand::Checkpoints { org, output } => write_checkpoints(common, &org, &output).await,
+        AuditCommand::Jwks { output } => write_jwks(common, &output).await,
+        AuditCommand::Verify {
+            file,
+            checkpoints,
+            jwks,
+        } => verify(&file, &checkpoints, &jwks),
+    }
+}
+
+/// The database, migrated; no keys are loaded (nothing here signs).
+async fn open_db(common: &CommonArgs) -> Result<Db, CliError> {
+    let url = common
+        .database_url()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let db = store::connect(&url, 2).await.map_err(failed)?;
+    db.migrate().await.map_err(failed)?;
+    Ok(db)
+}
+
+async fn chain_of(db: &Db, org: &str) -> Result<String, CliError> {
+    let org = orgs::find(db, org)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| failed(format!("organization `{org}` not found")))?;
+    Ok(org.id.to_string())
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, CliError> {
+    File::create(path)
+        .map(BufWriter::new)
+        .map_err(|e| failed(format!("cannot write {}: {e}", path.display())))
+}
+
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
+    move |e| failed(format!("cannot write {}: {e}", path.display()))
+}
+
+/// Progress on stderr: a line rewritten in place on a terminal, a line a
+/// second otherwise.
+struct Progress {
+    last: Instant,
+    tty: bool,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            last: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    fn tick(&mut self, records: u64, last_seq: Option<i64>) {
+        if self.last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last = Instant::now();
+        self.shown = true;
+        let seq = last_seq.map(|s| format!(" (through seq {s})")).unwrap_or_default();
+        if self.tty {
+            eprint!("\rexported {records} records{seq}");
+        } else {
+            eprintln!("exported {records} records{seq}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown && self.tty {
+            eprintln!();
+        }
+    }
+}
+
+async fn export(common: &CommonArgs, args: ExportArgs) -> Result<Output, CliError> {
+    let format = Format::parse(Some(&args.format)).map_err(|e| CliError::Usage(e.to_string()))?;
+    let raw = RawQuery {
+        since: args.since,
+        until: args.until,
+        actor_type: args.actor_type,
+        actor_id: args.actor_id,
+        action: args.action,
+        target_type: args.target_type,
+        target_id: args.target_id,
+        workspace_id: args.workspace_id,
+        outcome: args.outcome,
+        cursor: args.cursor,
+        ..RawQuery::default()
+    };
+    let parsed = AuditQuery::parse(&raw).map_err(|e| CliError::Usage(e.0))?;
+    let db = open_db(common).await?;
+    let chain = chain_of(&db, &args.org).await?;
+    let path = args.output.as_path();
+    let mut out = create(path)?;
+    if format == Format::Csv {
+        out.write_all((crate::audit_api::CSV_COLUMNS.join(",") + "\n").as_bytes())
+            .map_err(write_err(path))?;
+    }
+    let mut query = AuditQuery {
+        limit: PAGE,
+        descending: false,
+        ..parsed
+    };
+    let mut records = 0u64;
+    let mut first_seq = None;
+    let mut last_seq = None;
+    let mut progress = Progress::new();
+    // A page at a time: memory stays flat however many records match.
+    loop {
+        let page = query.page(&db, &chain).await.map_err(failed)?;
+        for r in &page {
+            let line = match format {
+                Format::Ndjson => ndjson_line(r),
+                Format::Csv => csv_row(r),
+            };
+            out.write_all(line.as_bytes()).map_err(write_err(path))?;
+            first_seq.get_or_insert(r.seq);
+            last_seq = Some(r.seq);
+            records += 1;
+        }
+        progress.tick(records, last_seq);
+        match page.last() {
+            Some(last) if page.len() as i64 == PAGE => query = query.after(last.seq),
+            _ => break,
+        }
+    }
+    out.flush().map_err(write_err(path))?;
+    progress.finish();
+    db.close().await;
+    let next_cursor = last_seq.or(query.cursor).map(|s| s.to_string());
+    Ok(Output {
+        json: json!({
+            "output": path.display().to_string(),
+            "format": args.format,
+            "records": records,
+            "first_seq": first_seq,
+            "last_seq": last_seq,
+            "next_cursor": next_cursor,
+        }),
+        human: format!(
+            "exported {records} records to {}{}",
+            path.display(),
+            next_cursor
+                .map(|c| format!(" (resume with --cursor {c})"))
+                .unwrap_or_default()
+        ),
+    })
+}
+
+async fn write_checkpoints(common: &CommonArgs, org: &str, path: &Path) -> Result<Output, CliError> {
+    let db = open_db(common).await?;
+    let chain = chain_of(&db, org).await?;
+    let found = checkpoints::list(&db, &chain, None, None)
+        .await
+        .map_err(failed)?;
+    db.close().await;
+    let mut out = create(path)?;
+    serde_json::to_writer(&mut out, &json!({ "checkpoints": found })).map_err(failed)?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .map_err(write_err(path))?;
+    let last = found.last().map(|c| c.seq);
+    Ok(Output {
+        json: json!({
+            "output": path.display().to_string(),
+            "checkpoints": found.len(),
+            "last_seq": last,
+        }),
+        human: format!("wrote {} checkpoints to {}", found.len(), path.display()),
+    })
+}
+
+async fn write_jwks(common: &CommonArgs, path: &Path) -> Result<Output, CliError> {
+    let db = open_db(common).await?;
+    let keys = signing::published_keys(&db).await.map_err(failed)?;
+    db.close().await;
+    let mut out = create(path)?;
+    serde_json::to_writer(&mut out, &signing::jwks_of(&keys)).map_err(failed)?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .map_err(write_err(path))?;
+    let kids: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
+    Ok(Output {
+        json: json!({ "output": path.display().to_string(), "keys": kids }),
+        human: format!("wrote {} public keys to {}", kids.len(), path.display()),
+    })
+}
+
+fn read_json(path: &Path) -> Result<Value, CliError> {
+    let file = File::open(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_reader(BufReader::new(file))
+        .map_err(|e| failed(format!("{} is not JSON: {e}", path.display())))
+}
+
+/// Offline: files only, no database.
+fn verify(file: &Path, checkpoints: &Path, jwks: &Path) -> Result<Output, CliError> {
+    let checkpoints = read_json(checkpoints)?;
+    let jwks = read_json(jwks)?;
+    let export = File::open(file).map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
+    let report = verify_export(BufReader::new(export), &checkpoints, &jwks)
+        .map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
+    let human = describe(&report);
+    let json = serde_json::to_value(&report).map_err(failed)?;
+    if report.ok {
+        Ok(Output { json, human })
+    } else {
+        Err(CliError::Rejected { json, human })
+    }
+}
+
+fn describe(r: &OfflineReport) -> String {
+    if let Some(b) = &r.first_break {
+        let at = match (b.seq, b.line) {
+            (Some(s), Some(l)) => format!(" at seq {s} (line {l})"),
+            (Some(s), None) => format!(" at seq {s}"),
+            (None, Some(l)) => format!(" at line {l}"),
+            (None, None) => String::new(),
+        };
+        return format!("FAILED{at}: {}: {}", b.kind, b.detail);
+    }
+    let range = match (r.first_seq, r.last_seq) {
+        (Some(a), Some(b)) => format!(" (seq {a} to {b})"),
+        _ => String::new(),
+    };
+    let mut s = format!(
+        "ok: {} records{range}; {} checkpoints verified, {} inside the export matched",
+        r.records, r.checkpoints_verified, r.checkpoints_matched
+    );
+    match r.attested_through {
+        Some(seq) => s.push_str(&format!("; signed through seq {seq}")),
+        None if r.records > 0 => {
+            s.push_str("; warning: no checkpoint covers these records, so nothing attests them")
+        }
+        None => {}
+    }
+    if r.records > 0 && !r.anchored {
+        s.push_str("; warning: not anchored (no checkpoint just before the first record)");
+    }
+    s
+}

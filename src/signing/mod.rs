@@ -1,0 +1,394 @@
+//! The server's signing keys: Ed25519 key pairs that sign JWS (audit
+//! checkpoints now; exchanged tokens and sessions later), published as a
+//! JWKS at `/.well-known/jwks.json` so that anyone can verify offline.
+//!
+//! Keys live in `signing_keys`, private halves encrypted with the
+//! key-encryption key ([`Kek`]). Each key has a `generation`; the highest is
+//! the current key, the one that signs. Rotation adds a key with the next
+//! generation and keeps the older ones published. Every instance re-reads
+//! the table about once a second ([`Signer::refresh`]), so a key rotated
+//! through one instance (or the CLI) is used and published by all.
+
+mod jws;
+mod kek;
+
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub use jws::{KeyPair, VerifyError, jws_type, public_jwk, thumbprint, verify_jws, verify_jws_with};
+pub use kek::{GENERATED_KEK_SETTING, Kek};
+
+use crate::on_db;
+use crate::on_tx;
+use crate::store::{Db, StoreError, Timestamp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Deliberately vague: which of the two it was would help an attacker.
+    #[error(
+        "cannot decrypt a signing key: it was encrypted with a key-encryption key this process \
+         does not hold, or it was altered (check SCIMITAR_KEY_ENCRYPTION_KEY)"
+    )]
+    WrongKek,
+    #[error("signing key `{kid}` cannot be decrypted with this key-encryption key (check SCIMITAR_KEY_ENCRYPTION_KEY)")]
+    KeyUnreadable { kid: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<sqlx::Error> for SigningError {
+    fn from(e: sqlx::Error) -> Self {
+        SigningError::Store(e.into())
+    }
+}
+
+/// A published public key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PublishedKey {
+    pub kid: String,
+    pub generation: i64,
+    #[serde(skip)]
+    pub public_key: [u8; 32],
+    pub created_at: Timestamp,
+}
+
+impl PublishedKey {
+    pub fn jwk(&self) -> Value {
+        public_jwk(&self.kid, &self.public_key)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    kid: String,
+    generation: i64,
+    public_key: Vec<u8>,
+    private_key_enc: Vec<u8>,
+    nonce: Vec<u8>,
+    kek_id: String,
+    created_at: Timestamp,
+}
+
+impl KeyRow {
+    fn published(&self) -> Result<PublishedKey, SigningError> {
+        let public_key: [u8; 32] = self.public_key.as_slice().try_into().map_err(|_| {
+            SigningError::Invalid(format!("signing key `{}` has a malformed public key", self.kid))
+        })?;
+        Ok(PublishedKey {
+            kid: self.kid.clone(),
+            generation: self.generation,
+            public_key,
+            created_at: self.created_at,
+        })
+    }
+
+    fn decrypt(&self, kek: &Kek) -> Result<KeyPair, SigningError> {
+        let unreadable = || SigningError::KeyUnreadable {
+            kid: self.kid.clone(),
+        };
+        let mut seed = kek
+            .decrypt(&self.kek_id, &self.nonce, &self.private_key_enc, self.kid.as_bytes())
+            .map_err(|_| unreadable())?;
+        let pair = KeyPair::from_seed(&seed);
+        seed.fill(0);
+        let pair = pair?;
+        // The row's public key and id must be those of its private key.
+        if pair.public_key()[..] != self.public_key[..] || pair.kid() != self.kid {
+            return Err(unreadable());
+        }
+        Ok(pair)
+    }
+}
+
+const KEY_COLUMNS: &str =
+    "kid, generation, public_key, private_key_enc, nonce, kek_id, created_at";
+
+async fn read_rows(db: &Db) -> Result<Vec<KeyRow>, SigningError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY generation"
+    ));
+    Ok(on_db!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?)
+}
+
+/// Inserts `pair` as the key after the newest one (generation 1 on an empty
+/// table). Returns false when another process inserted that generation
+/// first: the unique generation is what keeps two instances that start (or
+/// rotate) at once from both making a current key.
+async fn insert_next(
+    db: &Db,
+    kek: &Kek,
+    pair: &KeyPair,
+    only_if_empty: bool,
+) -> Result<bool, SigningError> {
+    let (nonce, ciphertext) = seal(kek, pair);
+    let condition = if only_if_empty {
+        "NOT EXISTS (SELECT 1 FROM signing_keys)"
+    } else {
+        "1 = 1"
+    };
+    // `WHERE` before `ON CONFLICT` also keeps SQLite's parser from reading
+    // the conflict clause as a join constraint.
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO signing_keys ({KEY_COLUMNS}) \
+         SELECT $1, (SELECT COALESCE(MAX(generation), 0) + 1 FROM signing_keys), $2, $3, $4, $5, $6 \
+         WHERE {condition} ON CONFLICT DO NOTHING"
+    ));
+    let mut tx = db.begin().await?;
+    let inserted = on_tx!(&mut tx, conn => {
+        sqlx::query(sql)
+            .bind(pair.kid())
+            .bind(&pair.public_key()[..])
+            .bind(&ciphertext)
+            .bind(&nonce)
+            .bind(kek.id())
+            .bind(Timestamp::now())
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    tx.commit().await?;
+    Ok(inserted == 1)
+}
+
+/// The private half of `pair`, encrypted under the primary KEK and bound to
+/// its kid: (nonce, ciphertext).
+fn seal(kek: &Kek, pair: &KeyPair) -> (Vec<u8>, Vec<u8>) {
+    let mut seed = pair.seed();
+    let sealed = kek.encrypt(&seed, pair.kid().as_bytes());
+    seed.fill(0);
+    sealed
+}
+
+/// Creates the first key if there is none. Safe when several processes
+/// start at once: exactly one insert wins.
+pub async fn ensure_current(db: &Db, kek: &Kek) -> Result<(), SigningError> {
+    if !read_rows(db).await?.is_empty() {
+        return Ok(());
+    }
+    let pair = KeyPair::generate();
+    if insert_next(db, kek, &pair, true).await? {
+        tracing::info!(kid = pair.kid(), "generated the first signing key");
+    }
+    Ok(())
+}
+
+/// Makes a new current key; older keys stay published. Returns the new
+/// key's id.
+pub async fn rotate(db: &Db, kek: &Kek) -> Result<PublishedKey, SigningError> {
+    for _ in 0..5 {
+        let pair = KeyPair::generate();
+        if insert_next(db, kek, &pair, false).await? {
+            tracing::info!(kid = pair.kid(), "rotated the signing key");
+            let rows = read_rows(db).await?;
+            let row = rows
+                .iter()
+                .find(|r| r.kid == pair.kid())
+                .ok_or_else(|| SigningError::Invalid("the new key vanished".into()))?;
+            return row.published();
+        }
+    }
+    Err(SigningError::Invalid(
+        "another rotation kept winning; try again".into(),
+    ))
+}
+
+/// Re-encrypts under the primary KEK every key that is readable only with
+/// an older one (the generated KEK, after a KEK was configured).
+async fn rewrap(db: &Db, kek: &Kek, rows: &[KeyRow]) -> Result<(), SigningError> {
+    for row in rows
+        .iter()
+        .filter(|r| r.kek_id != kek.id() && kek.knows(&r.kek_id))
+    {
+        let pair = row.decrypt(kek)?;
+        let (nonce, ciphertext) = seal(kek, &pair);
+        let mut tx = db.begin().await?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE signing_keys SET private_key_enc = $1, nonce = $2, kek_id = $3 \
+                 WHERE kid = $4 AND kek_id = $5",
+            )
+            .bind(&ciphertext)
+            .bind(&nonce)
+            .bind(kek.id())
+            .bind(&row.kid)
+            .bind(&row.kek_id)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        tx.commit().await?;
+        tracing::info!(kid = %row.kid, "re-encrypted a signing key with the configured key-encryption key");
+    }
+    Ok(())
+}
+
+/// The published keys, newest first, read from the database without any
+/// private key (for `scimitar audit jwks`).
+pub async fn published_keys(db: &Db) -> Result<Vec<PublishedKey>, SigningError> {
+    let mut keys = read_rows(db)
+        .await?
+        .iter()
+        .map(KeyRow::published)
+        .collect::<Result<Vec<_>, _>>()?;
+    keys.reverse();
+    Ok(keys)
+}
+
+/// A JWK set (RFC 7517) of these keys.
+pub fn jwks_of(keys: &[PublishedKey]) -> Value {
+    json!({ "keys": keys.iter().map(PublishedKey::jwk).collect::<Vec<_>>() })
+}
+
+/// What a [`Signer`] holds at one moment.
+struct KeySet {
+    current: KeyPair,
+    generation: i64,
+    /// Newest first.
+    published: Vec<PublishedKey>,
+    jwks: Value,
+}
+
+/// The signing keys of this process: the current key pair and the public
+/// keys to publish, refreshed from the database.
+pub struct Signer {
+    kek: Kek,
+    keys: RwLock<Arc<KeySet>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer(current {})", self.current_kid())
+    }
+}
+
+impl Signer {
+    /// Loads the keys, creating the first one on an empty table and
+    /// re-encrypting keys still under a previous KEK.
+    pub async fn load(db: &Db, kek: Kek) -> Result<Self, SigningError> {
+        ensure_current(db, &kek).await?;
+        let rows = read_rows(db).await?;
+        rewrap(db, &kek, &rows).await?;
+        let rows = read_rows(db).await?;
+        let set = Self::key_set(&kek, &rows)?;
+        Ok(Self {
+            kek,
+            keys: RwLock::new(Arc::new(set)),
+        })
+    }
+
+    fn key_set(kek: &Kek, rows: &[KeyRow]) -> Result<KeySet, SigningError> {
+        let newest = rows
+            .last()
+            .ok_or_else(|| SigningError::Invalid("no signing key".into()))?;
+        let mut published = rows
+            .iter()
+            .map(KeyRow::published)
+            .collect::<Result<Vec<_>, _>>()?;
+        published.reverse();
+        Ok(KeySet {
+            current: newest.decrypt(kek)?,
+            generation: newest.generation,
+            jwks: jwks_of(&published),
+            published,
+        })
+    }
+
+    fn snapshot(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the keys; returns whether the current key changed. Run about
+    /// once a second, so that a rotation elsewhere reaches this instance.
+    pub async fn refresh(&self, db: &Db) -> Result<bool, SigningError> {
+        let rows = read_rows(db).await?;
+        let known = self.snapshot();
+        let newest = rows.last().map(|r| r.generation);
+        if newest == Some(known.generation) && rows.len() == known.published.len() {
+            return Ok(false);
+        }
+        let set = Self::key_set(&self.kek, &rows)?;
+        let changed = set.current.kid() != known.current.kid();
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+        if changed {
+            tracing::info!(kid = self.current_kid(), "now signing with a new key");
+        }
+        Ok(changed)
+    }
+
+    pub fn current_kid(&self) -> String {
+        self.snapshot().current.kid().to_string()
+    }
+
+    /// `claims` as a compact JWS signed with the current key (header
+    /// `alg: EdDSA`, `typ: JWT`, `kid`).
+    pub fn sign_jws(&self, claims: &impl Serialize) -> Result<String, SigningError> {
+        self.snapshot().current.sign_jws(claims)
+    }
+
+    /// [`Signer::sign_jws`] with an explicit `typ`. Returns the JWS and the
+    /// kid that signed it.
+    pub fn sign_jws_typed(
+        &self,
+        typ: &str,
+        claims: &impl Serialize,
+    ) -> Result<(String, String), SigningError> {
+        let keys = self.snapshot();
+        let jws = keys.current.sign_jws_typed(typ, claims)?;
+        Ok((jws, keys.current.kid().to_string()))
+    }
+
+    /// The published public keys as a JWK set, newest first.
+    pub fn jwks(&self) -> Value {
+        self.snapshot().jwks.clone()
+    }
+
+    pub fn published(&self) -> Vec<PublishedKey> {
+        self.snapshot().published.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_lists_every_published_key_newest_first() {
+        let a = KeyPair::generate();
+        let b = KeyPair::generate();
+        let keys: Vec<PublishedKey> = [(&b, 2), (&a, 1)]
+            .iter()
+            .map(|(p, g)| PublishedKey {
+                kid: p.kid().to_string(),
+                generation: *g,
+                public_key: p.public_key(),
+                created_at: Timestamp::now(),
+            })
+            .collect();
+        let jwks = jwks_of(&keys);
+        let listed: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, vec![b.kid(), a.kid()]);
+        for k in jwks["keys"].as_array().unwrap() {
+            assert!(k.get("d").is_none(), "no private part: {k}");
+        }
+        // Either key's signatures verify against the set.
+        let jws = a.sign_jws(&json!({ "x": 1 })).unwrap();
+        assert!(verify_jws(&jws, &jwks).is_ok());
+        let jws = b.sign_jws(&json!({ "x": 1 })).unwrap();
+        assert!(verify_jws(&jws, &jwks).is_ok());
+    }
+}
