@@ -125,7 +125,11 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
 
     /// Sign an audit checkpoint after this many records in a chain...
-    #[arg(long, env = "SCIMITAR_AUDIT_CHECKPOINT_RECORDS", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "SCIMITAR_AUDIT_CHECKPOINT_RECORDS",
+        default_value_t = 1000
+    )]
     pub audit_checkpoint_records: u64,
 
     /// ...or once its oldest record without one is this many seconds old.

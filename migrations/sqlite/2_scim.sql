@@ -7,6 +7,15 @@ ALTER TABLE members ADD COLUMN scim_doc TEXT;
 ALTER TABLE members ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX members_org_external_id ON members (org_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX members_org_display_name ON members (org_id, display_name);
+-- Live members and groups per organization, kept with every insert and
+-- delete, so that an unfiltered list's totalResults costs no count.
+ALTER TABLE organizations ADD COLUMN member_count BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE organizations ADD COLUMN group_count BIGINT NOT NULL DEFAULT 0;
+UPDATE organizations SET member_count =
+    (SELECT COUNT(*) FROM members m WHERE m.org_id = organizations.id AND m.deleted_at IS NULL);
+-- The default SCIM list order (by id, which is time-ordered): a page needs
+-- no sort of the whole organization.
+CREATE INDEX members_org_live_id ON members (org_id, id) WHERE deleted_at IS NULL;
 
 CREATE TABLE scim_groups (
     id                BLOB PRIMARY KEY,
@@ -20,6 +29,7 @@ CREATE TABLE scim_groups (
     updated_at        TEXT NOT NULL
 );
 CREATE UNIQUE INDEX scim_groups_org_name ON scim_groups (org_id, display_name_key);
+CREATE INDEX scim_groups_org_id ON scim_groups (org_id, id);
 CREATE INDEX scim_groups_org_external_id ON scim_groups (org_id, external_id) WHERE external_id IS NOT NULL;
 
 CREATE TABLE scim_group_members (

@@ -5,6 +5,7 @@
 mod chain;
 pub mod event;
 mod group_commit;
+pub mod retention;
 
 pub use chain::{
     ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, record, record_alone, verify_chain, verify_range,

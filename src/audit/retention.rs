@@ -36,7 +36,9 @@ pub async fn purge_chain(db: &Db, chain: &str, cutoff: Timestamp) -> Result<u64,
         .fetch_one(pool)
         .await
     })?;
-    let Some(boundary) = boundary else { return Ok(0) };
+    let Some(boundary) = boundary else {
+        return Ok(0);
+    };
     let mut deleted = 0;
     loop {
         let mut tx = db.begin().await?;

@@ -5,12 +5,12 @@
 //! an export verified against checkpoints (offline, with the JWKS) proves
 //! that the records up to the last checkpoint are those the server wrote.
 //!
-//! A background task looks about once a second and signs a checkpoint for a
-//! chain when `every_records` records have arrived since its last one, or
-//! when its oldest record not yet covered has waited `every` (whichever
-//! comes first). The decision is made from the database, and inserts
-//! ignore a checkpoint that already exists, so several instances cooperate
-//! without duplicates.
+//! A background task looks about once a second. For each chain it signs a
+//! checkpoint at every `every_records`-th record after the last checkpoint
+//! (seq covered + N, covered + 2N, …), and, when none is due that way but
+//! the oldest record not yet covered has waited `every`, one at the head.
+//! The decision is made from the database, and inserts ignore a checkpoint
+//! that already exists, so several instances cooperate without duplicates.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use crate::app::AppState;
 use crate::http::{ApiError, ApiQuery, Caller};
 use crate::permissions::Action;
 use crate::signing::{Signer, SigningError};
+use crate::store::dynamic::{Arg, SqlParts};
 use crate::store::settings::to_hex;
 use crate::store::{Db, Timestamp};
 use crate::{on_db, on_tx};
@@ -35,6 +36,10 @@ pub const CHECKPOINT_TYP: &str = "audit-checkpoint+jwt";
 
 /// How often the background task looks for chains that need a checkpoint.
 const TICK: Duration = Duration::from_secs(1);
+
+/// At most this many checkpoints per chain per tick (a backlog, after a
+/// stop, is worked off over the following ticks).
+const MAX_PER_CHAIN: i64 = 100;
 
 /// When to sign a checkpoint.
 #[derive(Clone, Copy, Debug)]
@@ -121,41 +126,52 @@ pub async fn create_due(
         .await
     })?;
     let every = time::Duration::try_from(policy.every).unwrap_or(time::Duration::MAX);
-    let due: Vec<Pending> = pending
-        .into_iter()
-        .filter(|p| {
-            let count = (p.last_seq - p.covered) as u64;
-            // A missing first record (deleted by retention) does not wait.
-            let waited = p.first_uncovered_at.is_none_or(|t| now.inner() - t.inner() >= every);
-            count >= policy.every_records || waited
-        })
-        .collect();
-    if due.is_empty() {
-        return Ok(Vec::new());
-    }
+    let step = i64::try_from(policy.every_records.max(1)).unwrap_or(i64::MAX);
     let time = now.to_canonical();
-    let mut signed = Vec::with_capacity(due.len());
-    for p in &due {
-        let claims = CheckpointClaims {
-            chain: p.chain.clone(),
-            seq: p.last_seq,
-            hash: to_hex(&p.last_hash),
-            time: time.clone(),
-        };
-        let (jws, kid) = signer.sign_jws_typed(CHECKPOINT_TYP, &claims)?;
-        signed.push((p, kid, jws));
+    let mut signed = Vec::new();
+    for p in &pending {
+        // Every `step` records since the last checkpoint…
+        let mut targets: Vec<i64> = (1..=MAX_PER_CHAIN)
+            .map_while(|k| p.covered.checked_add(step.checked_mul(k)?))
+            .take_while(|seq| *seq <= p.last_seq)
+            .collect();
+        // …or the head, once its oldest uncovered record has waited long
+        // enough (a missing one, deleted by retention, does not wait).
+        let waited = p
+            .first_uncovered_at
+            .is_none_or(|t| now.inner() - t.inner() >= every);
+        if targets.is_empty() && waited {
+            targets.push(p.last_seq);
+        }
+        if targets.is_empty() {
+            continue;
+        }
+        let hashes = hashes_at(db, &p.chain, &targets, (p.last_seq, &p.last_hash)).await?;
+        for (seq, hash) in hashes {
+            let claims = CheckpointClaims {
+                chain: p.chain.clone(),
+                seq,
+                hash: to_hex(&hash),
+                time: time.clone(),
+            };
+            let (jws, kid) = signer.sign_jws_typed(CHECKPOINT_TYP, &claims)?;
+            signed.push((p.chain.clone(), seq, hash, kid, jws));
+        }
+    }
+    if signed.is_empty() {
+        return Ok(Vec::new());
     }
     let mut written = Vec::new();
     let mut tx = db.begin().await?;
-    for (p, kid, jws) in &signed {
+    for (chain, seq, hash, kid, jws) in &signed {
         let n = on_tx!(&mut tx, conn => {
             sqlx::query(
                 "INSERT INTO audit_checkpoints (chain, seq, hash, created_at, kid, jws) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             )
-            .bind(&p.chain)
-            .bind(p.last_seq)
-            .bind(&p.last_hash)
+            .bind(chain)
+            .bind(*seq)
+            .bind(hash)
             .bind(now)
             .bind(kid)
             .bind(jws)
@@ -164,11 +180,41 @@ pub async fn create_due(
             .map(|r| r.rows_affected())
         })?;
         if n == 1 {
-            written.push((p.chain.clone(), p.last_seq));
+            written.push((chain.clone(), *seq));
         }
     }
     tx.commit().await?;
     Ok(written)
+}
+
+/// The hashes of the records of `chain` at `seqs` (ascending), the head's
+/// from the chain head itself; a record gone by retention is skipped.
+async fn hashes_at(
+    db: &Db,
+    chain: &str,
+    seqs: &[i64],
+    head: (i64, &[u8]),
+) -> Result<Vec<(i64, Vec<u8>)>, SigningError> {
+    let inner: Vec<i64> = seqs.iter().copied().filter(|s| *s != head.0).collect();
+    let mut found: Vec<(i64, Vec<u8>)> = Vec::with_capacity(seqs.len());
+    if !inner.is_empty() {
+        let mut q = SqlParts::new();
+        q.sql("SELECT seq, hash FROM audit_events WHERE chain = ")
+            .bind(Arg::Text(chain.to_string()))
+            .sql(" AND seq IN (");
+        for (i, seq) in inner.iter().enumerate() {
+            if i > 0 {
+                q.sql(", ");
+            }
+            q.bind(Arg::Int(*seq));
+        }
+        q.sql(") ORDER BY seq");
+        found = on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?;
+    }
+    if seqs.contains(&head.0) {
+        found.push((head.0, head.1.to_vec()));
+    }
+    Ok(found)
 }
 
 /// The background task: about once a second, picks up key rotations made

@@ -90,10 +90,12 @@ fn verify_checkpoint(item: &Value, jwks: &Value) -> Result<Verified, OfflineBrea
         .ok_or_else(|| bad("a checkpoint has no `jws`".into()))?;
     let claims = verify_jws(jws, jwks).map_err(|e| bad(format!("checkpoint signature: {e}")))?;
     if jws_type(jws).as_deref() != Some(CHECKPOINT_TYP) {
-        return Err(bad(format!("the JWS is not a checkpoint (typ {CHECKPOINT_TYP})")));
+        return Err(bad(format!(
+            "the JWS is not a checkpoint (typ {CHECKPOINT_TYP})"
+        )));
     }
-    let claims: CheckpointClaims = serde_json::from_value(claims)
-        .map_err(|e| bad(format!("checkpoint claims: {e}")))?;
+    let claims: CheckpointClaims =
+        serde_json::from_value(claims).map_err(|e| bad(format!("checkpoint claims: {e}")))?;
     let hash = from_hex(&claims.hash)
         .filter(|h| h.len() == 32)
         .ok_or_else(|| bad("the signed hash is not 32 bytes of lowercase hex".into()))?;
@@ -213,7 +215,10 @@ pub fn verify_export(
                         report,
                         at(
                             "wrong_chain",
-                            format!("the export is chain `{}`, the checkpoints `{c}`", record.chain),
+                            format!(
+                                "the export is chain `{}`, the checkpoints `{c}`",
+                                record.chain
+                            ),
                         ),
                     );
                 }
@@ -226,25 +231,28 @@ pub fn verify_export(
                     by_seq.get(&(record.seq - 1)).cloned()
                 };
                 report.anchored = anchor.is_some();
-                if let Some(anchor) = anchor {
-                    if record.prev_hash != anchor {
-                        let what = if record.seq == 1 {
-                            "the genesis hash".to_string()
-                        } else {
-                            format!("the checkpoint at seq {}", record.seq - 1)
-                        };
-                        return fail(
-                            report,
-                            at("broken_link", format!("prev_hash does not match {what}")),
-                        );
-                    }
+                if let Some(anchor) = anchor
+                    && record.prev_hash != anchor
+                {
+                    let what = if record.seq == 1 {
+                        "the genesis hash".to_string()
+                    } else {
+                        format!("the checkpoint at seq {}", record.seq - 1)
+                    };
+                    return fail(
+                        report,
+                        at("broken_link", format!("prev_hash does not match {what}")),
+                    );
                 }
             }
             Some(chain) => {
                 if *chain != record.chain {
                     return fail(
                         report,
-                        at("wrong_chain", format!("a record of chain `{}`", record.chain)),
+                        at(
+                            "wrong_chain",
+                            format!("a record of chain `{}`", record.chain),
+                        ),
                     );
                 }
                 let expected = report.last_seq.unwrap_or(0) + 1;
@@ -253,7 +261,10 @@ pub fn verify_export(
                         report,
                         at(
                             "gap",
-                            format!("expected seq {expected}, found {}: records are missing", record.seq),
+                            format!(
+                                "expected seq {expected}, found {}: records are missing",
+                                record.seq
+                            ),
                         ),
                     );
                 }
@@ -431,8 +442,19 @@ mod tests {
         // Another key's signature under the published kid.
         let mut cp = checkpoint(&other, &records[2]);
         let genuine = checkpoint(&key, &records[2]);
-        let mut parts: Vec<String> = genuine["jws"].as_str().unwrap().split('.').map(String::from).collect();
-        parts[2] = cp["jws"].as_str().unwrap().rsplit('.').next().unwrap().to_string();
+        let mut parts: Vec<String> = genuine["jws"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .map(String::from)
+            .collect();
+        parts[2] = cp["jws"]
+            .as_str()
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_string();
         cp["jws"] = json!(parts.join("."));
         let r = run(&export, &[cp], &jwks);
         let b = r.first_break.unwrap();
@@ -442,10 +464,17 @@ mod tests {
         // Listed fields that differ from the signed ones.
         let mut cp = checkpoint(&key, &records[2]);
         cp["seq"] = json!(2);
-        assert_eq!(run(&export, &[cp], &jwks).first_break.unwrap().kind, "bad_checkpoint");
+        assert_eq!(
+            run(&export, &[cp], &jwks).first_break.unwrap().kind,
+            "bad_checkpoint"
+        );
 
         // A plain JWT signed by the right key is not a checkpoint.
-        let jwt = key.sign_jws(&json!({ "chain": "c1", "seq": 3, "hash": to_hex(&records[2].hash), "time": "x" })).unwrap();
+        let jwt = key
+            .sign_jws(
+                &json!({ "chain": "c1", "seq": 3, "hash": to_hex(&records[2].hash), "time": "x" }),
+            )
+            .unwrap();
         let r = run(&export, &[json!({ "jws": jwt })], &jwks);
         assert_eq!(r.first_break.unwrap().kind, "bad_checkpoint");
 
@@ -485,6 +514,9 @@ mod tests {
         // A line that is not a record.
         let r = run(&format!("{}not json\n", ndjson(&records[..2])), &[], &jwks);
         let b = r.first_break.unwrap();
-        assert_eq!((b.kind, b.line, b.seq), ("malformed_record", Some(3), Some(3)));
+        assert_eq!(
+            (b.kind, b.line, b.seq),
+            ("malformed_record", Some(3), Some(3))
+        );
     }
 }

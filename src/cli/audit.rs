@@ -27,7 +27,7 @@ const PAGE: i64 = 1000;
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Export an organization's audit records, oldest first, to a file.
-    Export(ExportArgs),
+    Export(Box<ExportArgs>),
     /// Write an organization's signed checkpoints (as the API gives them).
     Checkpoints {
         /// Organization name or id.
@@ -95,7 +95,7 @@ pub struct ExportArgs {
 
 pub async fn run(common: &CommonArgs, cmd: AuditCommand) -> Result<Output, CliError> {
     match cmd {
-        AuditCommand::Export(args) => export(common, args).await,
+        AuditCommand::Export(args) => export(common, *args).await,
         AuditCommand::Checkpoints { org, output } => write_checkpoints(common, &org, &output).await,
         AuditCommand::Jwks { output } => write_jwks(common, &output).await,
         AuditCommand::Verify {
@@ -157,7 +157,9 @@ impl Progress {
         }
         self.last = Instant::now();
         self.shown = true;
-        let seq = last_seq.map(|s| format!(" (through seq {s})")).unwrap_or_default();
+        let seq = last_seq
+            .map(|s| format!(" (through seq {s})"))
+            .unwrap_or_default();
         if self.tty {
             eprint!("\rexported {records} records{seq}");
         } else {
@@ -247,7 +249,11 @@ async fn export(common: &CommonArgs, args: ExportArgs) -> Result<Output, CliErro
     })
 }
 
-async fn write_checkpoints(common: &CommonArgs, org: &str, path: &Path) -> Result<Output, CliError> {
+async fn write_checkpoints(
+    common: &CommonArgs,
+    org: &str,
+    path: &Path,
+) -> Result<Output, CliError> {
     let db = open_db(common).await?;
     let chain = chain_of(&db, org).await?;
     let found = checkpoints::list(&db, &chain, None, None)
@@ -287,7 +293,8 @@ async fn write_jwks(common: &CommonArgs, path: &Path) -> Result<Output, CliError
 }
 
 fn read_json(path: &Path) -> Result<Value, CliError> {
-    let file = File::open(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    let file =
+        File::open(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_reader(BufReader::new(file))
         .map_err(|e| failed(format!("{} is not JSON: {e}", path.display())))
 }
@@ -296,7 +303,8 @@ fn read_json(path: &Path) -> Result<Value, CliError> {
 fn verify(file: &Path, checkpoints: &Path, jwks: &Path) -> Result<Output, CliError> {
     let checkpoints = read_json(checkpoints)?;
     let jwks = read_json(jwks)?;
-    let export = File::open(file).map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
+    let export =
+        File::open(file).map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
     let report = verify_export(BufReader::new(export), &checkpoints, &jwks)
         .map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
     let human = describe(&report);

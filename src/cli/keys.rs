@@ -92,7 +92,11 @@ async fn list(db: &Db) -> Result<Output, CliError> {
                 k.kid,
                 k.generation,
                 k.created_at.to_canonical(),
-                if Some(&k.kid) == current.as_ref() { " (current)" } else { "" }
+                if Some(&k.kid) == current.as_ref() {
+                    " (current)"
+                } else {
+                    ""
+                }
             )
         })
         .collect::<Vec<_>>()

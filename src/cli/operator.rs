@@ -22,6 +22,12 @@ use crate::tokens::{self, ListFilter, NewToken, Owner, TokenId, TokenKind};
 pub enum OrgCommand {
     /// Create an organization.
     Create { name: String },
+    /// How many days audit records are kept (default 365).
+    SetAuditRetention {
+        /// Organization name or id.
+        org: String,
+        days: i32,
+    },
     /// Cap the lifetime of new tokens (days), or lift the cap with `none`.
     SetMaxTokenLifetime {
         /// Organization name or id.
@@ -171,6 +177,21 @@ pub async fn org(common: &CommonArgs, cmd: OrgCommand) -> Result<Output, CliErro
             Ok(Output {
                 json: json!({ "id": org.id, "name": org.name }),
                 human: format!("created organization {} ({})", org.name, org.id),
+            })
+        }
+        OrgCommand::SetAuditRetention { org, days } => {
+            let org = find_org(&state, &org).await?;
+            let mut tx = state.db.begin().await.map_err(failed)?;
+            orgs::set_audit_retention(&mut tx, org.id, days)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let target = Target::new("organization", org.id, Some(&org.name));
+            let event = operator_event(org.id, "org.update", target)
+                .changes(json!({ "audit_retention_days": days }));
+            commit(tx, event).await?;
+            Ok(Output {
+                json: json!({ "id": org.id, "name": org.name, "audit_retention_days": days }),
+                human: format!("audit records of {} are now kept {days} days", org.name),
             })
         }
         OrgCommand::SetMaxTokenLifetime { org, days } => {

@@ -117,6 +117,7 @@ pub async fn create(
             format!("a member with user name `{}` already exists", member.user_name)
         })
     })?;
+    super::orgs::bump_count(tx, new.org_id, super::orgs::Counted::Members, 1).await?;
     Ok(member)
 }
 

@@ -87,3 +87,56 @@ pub async fn set_max_token_lifetime(
     })?;
     Ok(())
 }
+
+/// Sets how long audit records are kept.
+pub async fn set_audit_retention(tx: &mut Tx, id: Uuid, days: i32) -> Result<(), IdentityError> {
+    if !(1..=36_500).contains(&days) {
+        return Err(IdentityError::Invalid(
+            "audit retention must be between 1 and 36500 days".into(),
+        ));
+    }
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE organizations SET audit_retention_days = $1 WHERE id = $2")
+            .bind(days)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Which per-organization count to move.
+#[derive(Clone, Copy, Debug)]
+pub enum Counted {
+    Members,
+    Groups,
+}
+
+/// Moves a live-resource count by `delta`, inside the change's transaction.
+pub async fn bump_count(
+    tx: &mut Tx,
+    id: Uuid,
+    what: Counted,
+    delta: i64,
+) -> Result<(), IdentityError> {
+    let sql = match what {
+        Counted::Members => {
+            "UPDATE organizations SET member_count = member_count + $1 WHERE id = $2"
+        }
+        Counted::Groups => "UPDATE organizations SET group_count = group_count + $1 WHERE id = $2",
+    };
+    on_tx!(tx, conn => {
+        sqlx::query(sql).bind(delta).bind(id).execute(&mut *conn).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The live-resource count of an organization.
+pub async fn count_of(db: &Db, id: Uuid, what: Counted) -> Result<i64, IdentityError> {
+    let sql = match what {
+        Counted::Members => "SELECT member_count FROM organizations WHERE id = $1",
+        Counted::Groups => "SELECT group_count FROM organizations WHERE id = $1",
+    };
+    Ok(on_db!(db, pool => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await)?)
+}

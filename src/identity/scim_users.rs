@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::IdentityError;
 use super::members::{self, user_name_key};
+use super::orgs::{self, Counted};
 use crate::permissions::Role;
 use crate::store::dynamic::{self, Arg, SqlParts};
 use crate::store::{Db, Timestamp, Tx};
@@ -78,6 +79,7 @@ pub async fn insert(
         .map(|_| ())
     })
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
+    orgs::bump_count(tx, org_id, Counted::Members, 1).await?;
     get_in(tx, org_id, id)
         .await?
         .ok_or(IdentityError::NotFound("member"))
@@ -174,6 +176,7 @@ pub async fn delete(
         .map(|_| ())
     })?;
     tokens::revoke_for_member(tx, id, "member deleted", now).await?;
+    orgs::bump_count(tx, org_id, Counted::Members, -1).await?;
     Ok(row)
 }
 
@@ -195,5 +198,9 @@ pub async fn search(
     if let Some(f) = filter {
         scope.sql(" AND (").append(f.clone()).sql(")");
     }
-    Ok(dynamic::fetch_page(db, COLUMNS, &scope, order, limit, offset).await?)
+    let known = match filter {
+        None => Some(orgs::count_of(db, org_id, Counted::Members).await?),
+        Some(_) => None,
+    };
+    Ok(dynamic::fetch_page(db, COLUMNS, &scope, order, (limit, offset), known).await?)
 }

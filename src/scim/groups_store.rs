@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::error::ScimError;
+use crate::identity::orgs::{self, Counted};
 use crate::store::dynamic::{self, Arg, SqlParts};
 use crate::store::{Db, StoreError, Timestamp, Tx};
 use crate::{on_db, on_tx};
@@ -78,6 +79,7 @@ pub async fn insert(
         .map(|_| ())
     })
     .map_err(|e| map_unique(e, w.display_name))?;
+    orgs::bump_count(tx, org_id, Counted::Groups, 1).await?;
     get_in(tx, org_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found("Group"))
@@ -146,6 +148,7 @@ pub async fn delete(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<(), ScimError
             .await
             .map(|_| ())
     })?;
+    orgs::bump_count(tx, org_id, Counted::Groups, -1).await?;
     Ok(())
 }
 
@@ -321,5 +324,9 @@ pub async fn search(
     if let Some(f) = filter {
         scope.sql(" AND (").append(f.clone()).sql(")");
     }
-    Ok(dynamic::fetch_page(db, COLUMNS, &scope, order, limit, offset).await?)
+    let known = match filter {
+        None => Some(orgs::count_of(db, org_id, Counted::Groups).await?),
+        Some(_) => None,
+    };
+    Ok(dynamic::fetch_page(db, COLUMNS, &scope, order, (limit, offset), known).await?)
 }

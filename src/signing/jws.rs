@@ -102,7 +102,11 @@ impl KeyPair {
 
     /// Like [`KeyPair::sign_jws`] with an explicit `typ` (RFC 8725 §3.11),
     /// so that a JWS made for one purpose is not taken for another.
-    pub fn sign_jws_typed(&self, typ: &str, claims: &impl Serialize) -> Result<String, SigningError> {
+    pub fn sign_jws_typed(
+        &self,
+        typ: &str,
+        claims: &impl Serialize,
+    ) -> Result<String, SigningError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(typ.to_string());
         header.kid = Some(self.kid.clone());
@@ -189,9 +193,10 @@ pub fn verify_jws_with(
         .map_err(|e| match e.kind() {
             ErrorKind::InvalidSignature => VerifyError::BadSignature,
             ErrorKind::ExpiredSignature => VerifyError::Expired,
-            ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                VerifyError::Malformed
-            }
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => VerifyError::Malformed,
             ErrorKind::InvalidEddsaKey | ErrorKind::InvalidKeyFormat => {
                 VerifyError::BadJwk(kid.clone())
             }
@@ -304,14 +309,21 @@ mod tests {
         assert_eq!(jwk["kid"], key.kid());
         let x = URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap();
         assert_eq!(x, key.public_key());
-        assert_eq!(jwk.as_object().unwrap().len(), 6, "public parts only: {jwk}");
+        assert_eq!(
+            jwk.as_object().unwrap().len(),
+            6,
+            "public parts only: {jwk}"
+        );
         // The kid is the RFC 7638 thumbprint: 32 bytes, base64url.
         assert_eq!(key.kid().len(), 43);
         assert_eq!(KeyPair::from_seed(&[7u8; 32]).unwrap().kid(), key.kid());
         // RFC 8037 appendix A.1/A.3: the test key's public half and thumbprint.
         let seed = hex(b"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
         let rfc = KeyPair::from_seed(&seed).unwrap();
-        assert_eq!(rfc.jwk()["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        assert_eq!(
+            rfc.jwk()["x"],
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        );
         assert_eq!(rfc.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
         assert!(!format!("{rfc:?}").contains("9d61"));
     }

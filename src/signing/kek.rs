@@ -11,8 +11,8 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 
 use super::SigningError;
-use crate::store::settings::{self, from_hex, random_key_hex};
 use crate::store::Db;
+use crate::store::settings::{self, from_hex, random_key_hex};
 
 /// Where the generated KEK lives when none is configured.
 pub const GENERATED_KEK_SETTING: &str = "key_encryption_key.v1";
@@ -59,16 +59,14 @@ impl Kek {
     /// 32 bytes). The error never repeats the value.
     pub fn parse(value: &str) -> Result<Self, String> {
         let value = value.trim();
-        if value.len() == 64 {
-            if let Some(bytes) = from_hex(&value.to_ascii_lowercase()) {
-                let key: [u8; 32] = bytes.try_into().expect("64 hex digits are 32 bytes");
-                return Ok(Self::from_bytes(key));
-            }
+        if value.len() == 64
+            && let Some(bytes) = from_hex(&value.to_ascii_lowercase())
+        {
+            let key: [u8; 32] = bytes.try_into().expect("64 hex digits are 32 bytes");
+            return Ok(Self::from_bytes(key));
         }
         if value.len() < 32 {
-            return Err(
-                "the key-encryption key must be 64 hex digits or at least 32 bytes".into(),
-            );
+            return Err("the key-encryption key must be 64 hex digits or at least 32 bytes".into());
         }
         let mut h = Sha256::new();
         h.update(b"scimitar key-encryption key\0");
@@ -105,7 +103,8 @@ impl Kek {
                 Ok(kek)
             }
             None => {
-                let hex = settings::get_or_create(db, GENERATED_KEK_SETTING, random_key_hex).await?;
+                let hex =
+                    settings::get_or_create(db, GENERATED_KEK_SETTING, random_key_hex).await?;
                 Ok(Self {
                     keys: vec![generated(hex)?],
                 })

@@ -17,7 +17,9 @@ use std::sync::{Arc, RwLock};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-pub use jws::{KeyPair, VerifyError, jws_type, public_jwk, thumbprint, verify_jws, verify_jws_with};
+pub use jws::{
+    KeyPair, VerifyError, jws_type, public_jwk, thumbprint, verify_jws, verify_jws_with,
+};
 pub use kek::{GENERATED_KEK_SETTING, Kek};
 
 use crate::on_db;
@@ -34,7 +36,9 @@ pub enum SigningError {
          does not hold, or it was altered (check SCIMITAR_KEY_ENCRYPTION_KEY)"
     )]
     WrongKek,
-    #[error("signing key `{kid}` cannot be decrypted with this key-encryption key (check SCIMITAR_KEY_ENCRYPTION_KEY)")]
+    #[error(
+        "signing key `{kid}` cannot be decrypted with this key-encryption key (check SCIMITAR_KEY_ENCRYPTION_KEY)"
+    )]
     KeyUnreadable { kid: String },
     #[error("{0}")]
     Invalid(String),
@@ -76,7 +80,10 @@ struct KeyRow {
 impl KeyRow {
     fn published(&self) -> Result<PublishedKey, SigningError> {
         let public_key: [u8; 32] = self.public_key.as_slice().try_into().map_err(|_| {
-            SigningError::Invalid(format!("signing key `{}` has a malformed public key", self.kid))
+            SigningError::Invalid(format!(
+                "signing key `{}` has a malformed public key",
+                self.kid
+            ))
         })?;
         Ok(PublishedKey {
             kid: self.kid.clone(),
@@ -91,7 +98,12 @@ impl KeyRow {
             kid: self.kid.clone(),
         };
         let mut seed = kek
-            .decrypt(&self.kek_id, &self.nonce, &self.private_key_enc, self.kid.as_bytes())
+            .decrypt(
+                &self.kek_id,
+                &self.nonce,
+                &self.private_key_enc,
+                self.kid.as_bytes(),
+            )
             .map_err(|_| unreadable())?;
         let pair = KeyPair::from_seed(&seed);
         seed.fill(0);
@@ -104,8 +116,7 @@ impl KeyRow {
     }
 }
 
-const KEY_COLUMNS: &str =
-    "kid, generation, public_key, private_key_enc, nonce, kek_id, created_at";
+const KEY_COLUMNS: &str = "kid, generation, public_key, private_key_enc, nonce, kek_id, created_at";
 
 async fn read_rows(db: &Db) -> Result<Vec<KeyRow>, SigningError> {
     let sql = sqlx::AssertSqlSafe(format!(

@@ -201,21 +201,28 @@ impl SqlParts {
 /// One page of a listing and the total count: `SELECT COUNT(*) <scope>`
 /// and `SELECT <columns> <scope> ORDER BY <order> LIMIT … OFFSET …`, where
 /// `scope` is the FROM and WHERE part.
+///
+/// `known_total` skips the count when the caller already knows it (an
+/// unfiltered list whose size is kept as a counter).
 pub async fn fetch_page<T>(
     db: &Db,
     columns: &str,
     scope: &SqlParts,
     order: &SqlParts,
-    limit: i64,
-    offset: i64,
+    (limit, offset): (i64, i64),
+    known_total: Option<i64>,
 ) -> Result<(Vec<T>, i64), super::StoreError>
 where
     T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
 {
-    let mut count = SqlParts::new();
-    count.sql("SELECT COUNT(*)").append(scope.clone());
-    let total: i64 =
-        crate::on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?;
+    let total: i64 = match known_total {
+        Some(n) => n,
+        None => {
+            let mut count = SqlParts::new();
+            count.sql("SELECT COUNT(*)").append(scope.clone());
+            crate::on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?
+        }
+    };
     if limit <= 0 {
         return Ok((Vec::new(), total));
     }

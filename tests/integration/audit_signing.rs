@@ -84,7 +84,10 @@ async fn wait_until_covered(app: &TestApp, chain: &str) -> i64 {
 async fn offline_cli(args: &[&str]) -> CliRun {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimitar"))
         .args(args)
-        .env("SCIMITAR_DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+        .env(
+            "SCIMITAR_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/nothing",
+        )
         .env_remove("SCIMITAR_TOKEN_PEPPER")
         .env_remove("SCIMITAR_KEY_ENCRYPTION_KEY")
         .stdin(Stdio::null())
@@ -125,7 +128,11 @@ impl Drop for Files {
 /// `audit verify` on these files, offline; the one JSON object it prints
 /// and its exit code.
 async fn verify(files: &Files, export: &str, checkpoints: &str) -> (Option<i32>, Value) {
-    let (e, c, j) = (files.path(export), files.path(checkpoints), files.path("jwks.json"));
+    let (e, c, j) = (
+        files.path(export),
+        files.path(checkpoints),
+        files.path("jwks.json"),
+    );
     let run = offline_cli(&[
         "audit",
         "verify",
@@ -138,7 +145,13 @@ async fn verify(files: &Files, export: &str, checkpoints: &str) -> (Option<i32>,
         "--json",
     ])
     .await;
-    assert_eq!(run.stdout.lines().count(), 1, "{} / {}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.lines().count(),
+        1,
+        "{} / {}",
+        run.stdout,
+        run.stderr
+    );
     (run.code, serde_json::from_str(run.stdout.trim()).unwrap())
 }
 
@@ -178,7 +191,12 @@ async fn checkpoints_come_every_n_records_and_verify_against_the_jwks() {
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
     assert_eq!(
         (&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]),
-        (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"), &json!("sig"))
+        (
+            &json!("OKP"),
+            &json!("Ed25519"),
+            &json!("EdDSA"),
+            &json!("sig")
+        )
     );
     assert!(jwk.get("d").is_none(), "public keys only");
 
@@ -189,7 +207,10 @@ async fn checkpoints_come_every_n_records_and_verify_against_the_jwks() {
     let mut previous = 0;
     for cp in &cps {
         let seq = cp["seq"].as_i64().unwrap();
-        assert!(seq >= previous + 5, "oldest first, at least 5 records apart: {cps:?}");
+        assert!(
+            seq >= previous + 5,
+            "oldest first, at least 5 records apart: {cps:?}"
+        );
         previous = seq;
         let jws = cp["jws"].as_str().unwrap();
         let header = jsonwebtoken::decode_header(jws).unwrap();
@@ -208,10 +229,7 @@ async fn checkpoints_come_every_n_records_and_verify_against_the_jwks() {
         assert_eq!(record["hash"], cp["hash"]);
     }
     let some = app
-        .get(
-            &format!("{CHECKPOINTS}?from_seq={}", cps[1]["seq"]),
-            &s,
-        )
+        .get(&format!("{CHECKPOINTS}?from_seq={}", cps[1]["seq"]), &s)
         .await;
     assert_eq!(some.body["checkpoints"][0], cps[1]);
 
@@ -277,9 +295,15 @@ async fn an_export_verifies_offline_and_tampering_does_not() {
         .await
         .json();
     assert!(cps["checkpoints"].as_u64().unwrap() >= 2);
-    app.cli(&["audit", "jwks", "--output", &files.path("jwks.json"), "--json"])
-        .await
-        .json();
+    app.cli(&[
+        "audit",
+        "jwks",
+        "--output",
+        &files.path("jwks.json"),
+        "--json",
+    ])
+    .await
+    .json();
     // The file is what the API serves.
     let file_jwks: Value =
         serde_json::from_str(&std::fs::read_to_string(files.path("jwks.json")).unwrap()).unwrap();
@@ -340,10 +364,9 @@ async fn an_export_verifies_offline_and_tampering_does_not() {
             .unwrap();
     let mallory = KeyPair::generate();
     let first = &genuine["checkpoints"][0];
-    let claims: CheckpointClaims = serde_json::from_value(
-        verify_jws(first["jws"].as_str().unwrap(), &file_jwks).unwrap(),
-    )
-    .unwrap();
+    let claims: CheckpointClaims =
+        serde_json::from_value(verify_jws(first["jws"].as_str().unwrap(), &file_jwks).unwrap())
+            .unwrap();
     let forged_jws = mallory.sign_jws_typed(CHECKPOINT_TYP, &claims).unwrap();
     let mut forged = genuine.clone();
     forged["checkpoints"][0]["jws"] = json!(forged_jws);
@@ -543,15 +566,23 @@ async fn a_configured_key_encryption_key_guards_the_signing_keys() {
         .start_on(url.clone())
         .await;
     assert_eq!(kids(&jwks(&app).await), vec![kid.clone()]);
-    let (kek_id, public, private): (String, Vec<u8>, Vec<u8>) = scimitar::on_db!(app.db(), pool => {
-        sqlx::query_as("SELECT kek_id, public_key, private_key_enc FROM signing_keys")
-            .fetch_one(pool)
-            .await
-    })
-    .unwrap();
-    assert_ne!(kek_id, generated_kek_id, "re-encrypted with the configured KEK");
+    let (kek_id, public, private): (String, Vec<u8>, Vec<u8>) =
+        scimitar::on_db!(app.db(), pool => {
+            sqlx::query_as("SELECT kek_id, public_key, private_key_enc FROM signing_keys")
+                .fetch_one(pool)
+                .await
+        })
+        .unwrap();
+    assert_ne!(
+        kek_id, generated_kek_id,
+        "re-encrypted with the configured KEK"
+    );
     assert_eq!(public.len(), 32);
-    assert_eq!(private.len(), 32 + 16, "ciphertext and tag, never a bare key");
+    assert_eq!(
+        private.len(),
+        32 + 16,
+        "ciphertext and tag, never a bare key"
+    );
 
     // The CLI with the same KEK (TestApp passes it) rotates.
     let rotated = app.cli(&["keys", "rotate", "--json"]).await.json();
@@ -613,7 +644,9 @@ async fn instances_starting_together_make_one_key() {
         db.migrate().await.unwrap();
         db
     };
-    let (a, b) = tokio::join!(open(url.clone()), open(url.clone()));
+    // Migrations first (their own locking is not what is tested here).
+    let a = open(url.clone()).await;
+    let b = open(url.clone()).await;
     let kek = scimitar::signing::Kek::parse(&"ab".repeat(32)).unwrap();
     let (sa, sb) = tokio::join!(
         scimitar::signing::Signer::load(&a, kek.clone()),
@@ -621,7 +654,10 @@ async fn instances_starting_together_make_one_key() {
     );
     let (sa, sb) = (sa.unwrap(), sb.unwrap());
     assert_eq!(sa.current_kid(), sb.current_kid());
-    assert_eq!(scimitar::signing::published_keys(&a).await.unwrap().len(), 1);
+    assert_eq!(
+        scimitar::signing::published_keys(&a).await.unwrap().len(),
+        1
+    );
     // Concurrent rotations each add one key; both instances then agree.
     let (ra, rb) = tokio::join!(
         scimitar::signing::rotate(&a, &kek),
