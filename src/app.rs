@@ -105,6 +105,8 @@ impl Server {
                 every: config.audit_checkpoint_interval,
             },
         );
+        let retention =
+            crate::audit::retention::spawn(state.db.clone(), config.audit_retention_check);
         let (tx, rx) = oneshot::channel::<()>();
         let final_state = state.clone();
         let task = tokio::spawn(async move {
@@ -121,6 +123,7 @@ impl Server {
             }
             flusher.abort();
             checkpointer.abort();
+            retention.abort();
             if let Err(e) = final_state.last_used.flush(&final_state.db).await {
                 tracing::error!(error = %e, "final flush of token last-used data failed");
             }

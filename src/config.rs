@@ -135,6 +135,15 @@ pub struct ServeArgs {
     /// ...or once its oldest record without one is this many seconds old.
     #[arg(long, env = "SCIMITAR_AUDIT_CHECKPOINT_SECONDS", default_value_t = 300)]
     pub audit_checkpoint_seconds: u64,
+
+    /// How often expired audit records are purged (each organization keeps
+    /// its own retention, 365 days unless set with `org set-audit-retention`).
+    #[arg(
+        long,
+        env = "SCIMITAR_AUDIT_RETENTION_CHECK_SECONDS",
+        default_value_t = 3600
+    )]
+    pub audit_retention_check_seconds: u64,
 }
 
 /// Everything the server needs, resolved.
@@ -156,6 +165,8 @@ pub struct Config {
     pub audit_checkpoint_records: u64,
     /// …or when a chain's oldest record without one is this old.
     pub audit_checkpoint_interval: Duration,
+    /// How often expired audit records are purged.
+    pub audit_retention_check: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +269,7 @@ impl Config {
             key_encryption_key: common.key_encryption_key()?,
             audit_checkpoint_records: serve.audit_checkpoint_records,
             audit_checkpoint_interval: Duration::from_secs(serve.audit_checkpoint_seconds),
+            audit_retention_check: Duration::from_secs(serve.audit_retention_check_seconds.max(1)),
         })
     }
 
@@ -276,6 +288,7 @@ impl Config {
             key_encryption_key: None,
             audit_checkpoint_records: 1000,
             audit_checkpoint_interval: Duration::from_secs(300),
+            audit_retention_check: Duration::from_secs(3600),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! tamper-evident audit log on one token-and-permission core.
 //!
 //! Core (imports no feature module): [`store`], [`permissions`], [`tokens`],
-//! [`identity`], [`audit`]. On top: [`http`] (router, extractors, errors) and
+//! [`identity`], [`audit`], [`signing`]. On top: [`http`] (router, extractors, errors) and
 //! the feature modules ([`management`] for the token, member and workspace
 //! APIs), and [`cli`].
 

@@ -148,6 +148,33 @@ pub struct ChainReport {
     pub first_break: Option<ChainBreak>,
 }
 
+/// The hash the record at `seq` must link to: genesis, its predecessor's
+/// hash, or, when retention removed the predecessor, the signed checkpoint
+/// at that sequence number. `None` when none of these exists.
+async fn anchor(db: &Db, chain: &str, seq: i64) -> Result<Option<Vec<u8>>, AuditError> {
+    if seq <= 1 {
+        return Ok(Some(GENESIS.to_vec()));
+    }
+    let previous: Option<Vec<u8>> = on_db!(db, pool => {
+        sqlx::query_scalar("SELECT hash FROM audit_events WHERE chain = $1 AND seq = $2")
+            .bind(chain)
+            .bind(seq - 1)
+            .fetch_optional(pool)
+            .await
+    })?;
+    if previous.is_some() {
+        return Ok(previous);
+    }
+    let checkpoint: Option<Vec<u8>> = on_db!(db, pool => {
+        sqlx::query_scalar("SELECT hash FROM audit_checkpoints WHERE chain = $1 AND seq = $2")
+            .bind(chain)
+            .bind(seq - 1)
+            .fetch_optional(pool)
+            .await
+    })?;
+    Ok(checkpoint)
+}
+
 /// Recomputes a whole chain.
 pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport, AuditError> {
     verify_range(db, chain, 1, None).await
@@ -164,6 +191,15 @@ pub async fn verify_range(
 ) -> Result<ChainReport, AuditError> {
     const PAGE: i64 = 1000;
     let to = to.unwrap_or(i64::MAX);
+    // Retention may have removed the oldest records: start at the oldest
+    // one left.
+    let oldest: Option<i64> = on_db!(db, pool => {
+        sqlx::query_scalar("SELECT MIN(seq) FROM audit_events WHERE chain = $1")
+            .bind(chain)
+            .fetch_one(pool)
+            .await
+    })?;
+    let from = from.max(oldest.unwrap_or(1));
     let mut report = ChainReport {
         chain: chain.to_string(),
         from_seq: from,
@@ -173,17 +209,7 @@ pub async fn verify_range(
         ok: true,
         first_break: None,
     };
-    let mut prev_hash: Option<Vec<u8>> = if from <= 1 {
-        Some(GENESIS.to_vec())
-    } else {
-        on_db!(db, pool => {
-            sqlx::query_scalar("SELECT hash FROM audit_events WHERE chain = $1 AND seq = $2")
-                .bind(chain)
-                .bind(from - 1)
-                .fetch_optional(pool)
-                .await
-        })?
-    };
+    let mut prev_hash = anchor(db, chain, from).await?;
     report.anchored = prev_hash.is_some();
     loop {
         let sql = sqlx::AssertSqlSafe(format!(

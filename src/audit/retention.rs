@@ -61,3 +61,19 @@ pub async fn purge_chain(db: &Db, chain: &str, cutoff: Timestamp) -> Result<u64,
         }
     }
 }
+
+/// Purges every `interval` until the handle is aborted.
+pub fn spawn(db: Db, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match purge(&db, Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(records = n, "purged expired audit records"),
+                Err(e) => tracing::warn!(error = %e, "audit retention purge failed; will retry"),
+            }
+        }
+    })
+}

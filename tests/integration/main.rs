@@ -6,6 +6,7 @@ mod support;
 
 mod audit_api;
 mod audit_recording;
+mod audit_retention;
 mod audit_signing;
 mod cli;
 mod http_hygiene;
