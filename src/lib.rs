@@ -9,6 +9,7 @@
 pub mod app;
 pub mod audit;
 pub mod audit_api;
+pub mod authority;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -84,6 +84,16 @@ impl Caller {
     }
 }
 
+/// The request context, for handlers that have no authenticated caller.
+pub struct RequestMeta(pub RequestContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(RequestMeta(request_context(parts)))
+    }
+}
+
 /// The request's id, source address and user agent.
 pub fn request_context(parts: &Parts) -> RequestContext {
     RequestContext {

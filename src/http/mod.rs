@@ -27,7 +27,9 @@ use crate::app::AppState;
 use crate::config::Config;
 
 pub fn router(state: AppState, config: &Config) -> Router {
-    let api = crate::management::routes().merge(crate::audit_api::routes());
+    let api = crate::management::routes()
+        .merge(crate::audit_api::routes())
+        .merge(crate::authority::routes());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

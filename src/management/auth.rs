@@ -4,14 +4,13 @@
 //! says nothing about which part was wrong.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
-use crate::http::extract::request_context;
+use crate::audit::{self, Actor, AuditEvent, Target};
+use crate::http::extract::RequestMeta;
 use crate::http::{ApiError, ApiJson};
 use crate::identity::{members, orgs, passwords};
 use crate::permissions::PrincipalKind;
@@ -25,21 +24,11 @@ pub struct Login {
     password: String,
 }
 
-/// The request context, for handlers that have no authenticated caller.
-pub struct Ctx(pub RequestContext);
-
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(Ctx(request_context(parts)))
-    }
-}
-
 const REFUSED: &str = "invalid organization, user name or password";
 
 pub async fn login(
     State(state): State<AppState>,
-    Ctx(ctx): Ctx,
+    RequestMeta(ctx): RequestMeta,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<Value>, ApiError> {
     let org = orgs::find(&state.db, &body.organization).await?;

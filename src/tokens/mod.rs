@@ -20,7 +20,7 @@ pub use lifecycle::{
 };
 pub use pepper::load_peppers;
 pub use record::{CidrList, TokenStatus, TokenView};
-pub use verify::{Refusal, Verified, verify};
+pub use verify::{Refusal, Source, Verified, verify, verify_from};
 
 use crate::permissions::PermissionError;
 use crate::store::StoreError;

@@ -8,6 +8,7 @@ mod audit_api;
 mod audit_recording;
 mod audit_retention;
 mod audit_signing;
+mod authority;
 mod cli;
 mod http_hygiene;
 mod members_and_sessions;
