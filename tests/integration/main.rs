@@ -11,6 +11,7 @@ mod audit_signing;
 mod authority;
 mod cli;
 mod http_hygiene;
+mod instances;
 mod members_and_sessions;
 mod personal_tokens;
 mod scim_bulk;

@@ -1,0 +1,341 @@
+//! Two `scimitar serve` processes on one database behave as one: a
+//! revocation or rotation through one is refused by the other at once,
+//! last-used data from both merges, the audit chain stays whole while both
+//! write, and a rotated signing key is used and published by both. On
+//! PostgreSQL (SCIMITAR_TEST_POSTGRES_URL) this is the production shape; on
+//! SQLite the same holds for two processes sharing one file.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{drop_database, eventually, fresh_database_url, read};
+
+struct Instance {
+    child: Child,
+    base: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Instance {
+    async fn start(url: &str) -> Instance {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scimitar"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                url,
+                "--last-used-flush-ms",
+                "100",
+            ])
+            .env_remove("SCIMITAR_TOKEN_PEPPER")
+            .env(
+                "SCIMITAR_KEY_ENCRYPTION_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut base = None;
+        for _ in 0..400 {
+            if let Some(l) = lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains("scimitar listening"))
+            {
+                let addr = l
+                    .split("addr=")
+                    .nth(1)
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap();
+                base = Some(format!("http://{addr}"));
+            }
+            if base.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Instance {
+            child,
+            base: base.expect("the instance listens"),
+            lines,
+        }
+    }
+
+    fn password(&self) -> Option<String> {
+        self.lines.lock().unwrap().iter().find_map(|l| {
+            l.split("(shown only now): ")
+                .nth(1)
+                .map(|p| p.trim().to_string())
+        })
+    }
+
+    async fn get(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        bearer: &str,
+    ) -> crate::support::Resp {
+        read(
+            client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn two_instances_behave_as_one() {
+    let url = fresh_database_url().await;
+    let a = Instance::start(&url).await;
+    let b = Instance::start(&url).await;
+    let client = reqwest::Client::new();
+    let password = a.password().expect("the first instance bootstrapped");
+    assert!(b.password().is_none(), "the second did not bootstrap again");
+    let login = read(
+        client
+            .post(format!("{}/api/v1/auth/login", b.base))
+            .json(&json!({ "organization": "default", "user_name": "admin", "password": password }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let session = login.body["access_token"].as_str().unwrap().to_string();
+    let create = |perms: Value| {
+        let client = client.clone();
+        let base = a.base.clone();
+        let session = session.clone();
+        async move {
+            let r = read(
+                client
+                    .post(format!("{base}/api/v1/service-access-tokens"))
+                    .bearer_auth(session)
+                    .json(&json!({ "name": "svc", "permissions": perms }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            (
+                r.body["id"].as_str().unwrap().to_string(),
+                r.body["token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+
+    // A revocation through A is refused by B at once.
+    let (id, sat) = create(json!(["scim:read", "scim:write"])).await;
+    assert_eq!(
+        b.get(&client, "/api/v1/tokens/self", &sat).await.status,
+        200
+    );
+    let revoked = client
+        .delete(format!("{}/api/v1/service-access-tokens/{id}", a.base))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        b.get(&client, "/api/v1/tokens/self", &sat).await.status,
+        401
+    );
+
+    // So is a rotation: the old value dies, the new one works on both.
+    let (id, old) = create(json!(["scim:read", "scim:write"])).await;
+    let rotated = read(
+        client
+            .post(format!(
+                "{}/api/v1/service-access-tokens/{id}/rotate",
+                a.base
+            ))
+            .bearer_auth(&session)
+            .json(&json!({ "grace_period_seconds": 0 }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let new = rotated.body["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        b.get(&client, "/api/v1/tokens/self", &old).await.status,
+        401
+    );
+    assert_eq!(
+        b.get(&client, "/api/v1/tokens/self", &new).await.status,
+        200
+    );
+    assert_eq!(
+        a.get(&client, "/api/v1/tokens/self", &new).await.status,
+        200
+    );
+
+    // Both write at once; the chain stays whole.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let client = client.clone();
+        let token = new.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{i}@example.com") });
+            client
+                .post(format!("{base}/scim/v2/Users"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let verify = a.get(&client, "/api/v1/audit-logs/verify", &session).await;
+    assert_eq!(verify.body["ok"], true, "{}", verify.text);
+    assert!(verify.body["records"].as_i64().unwrap() > 20);
+
+    // Last use merges: the newest use, from either instance, wins.
+    a.get(&client, "/api/v1/tokens/self", &new).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    b.get(&client, "/api/v1/tokens/self", &new).await;
+    let seen = eventually(Duration::from_secs(5), || async {
+        let r = a
+            .get(
+                &client,
+                &format!("/api/v1/service-access-tokens/{id}"),
+                &session,
+            )
+            .await;
+        r.body["last_used_at"].is_string()
+    })
+    .await;
+    assert!(seen, "last-used data was flushed");
+
+    // A key rotated through one is used and published by both.
+    let before = a.get(&client, "/.well-known/jwks.json", "").await.body;
+    let rotate = Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(["keys", "rotate", "--database-url", &url, "--json"])
+        .env(
+            "SCIMITAR_KEY_ENCRYPTION_KEY",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    let published_by_both = eventually(Duration::from_secs(5), || async {
+        let ka = a.get(&client, "/.well-known/jwks.json", "").await.body["keys"]
+            .as_array()
+            .map(Vec::len);
+        let kb = b.get(&client, "/.well-known/jwks.json", "").await.body["keys"]
+            .as_array()
+            .map(Vec::len);
+        let n = before["keys"].as_array().unwrap().len() + 1;
+        ka == Some(n) && kb == Some(n)
+    })
+    .await;
+    assert!(published_by_both, "both instances publish the new key");
+    let jwks = b.get(&client, "/.well-known/jwks.json", "").await.body;
+    let newest_kid = jwks["keys"][0]["kid"].as_str().unwrap().to_string();
+    let ws = read(
+        client
+            .post(format!("{}/api/v1/workspaces", a.base))
+            .bearer_auth(&session)
+            .json(&json!({ "name": "w" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let ws_sat = read(
+        client
+            .post(format!("{}/api/v1/service-access-tokens", a.base))
+            .bearer_auth(&session)
+            .json(&json!({ "name": "ws", "workspace_id": ws.body["id"], "permissions": ["sources:read"] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let signed_with_new = eventually(Duration::from_secs(5), || async {
+        let r = read(
+            client
+                .post(format!("{}/api/v1/tokens/exchange", b.base))
+                .form(&[
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    ("subject_token", ws_sat.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let jwt = r.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        scimitar::signing::jws_type(&jwt).is_some()
+            && jwt.split('.').next().is_some_and(|h| {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(h)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .is_some_and(|v| v["kid"] == newest_kid.as_str())
+            })
+    })
+    .await;
+    assert!(
+        signed_with_new,
+        "the other instance signs with the rotated key"
+    );
+    drop(a);
+    drop(b);
+    drop_database(&url);
+}
