@@ -3,7 +3,8 @@
 #
 # Requirement under test: "With 100,000 users in one org on SQLite: GET by
 # id, `userName eq` filter and a page of 100 each take under 5 ms in the
-# server."
+# server." The page is measured at three depths: the first page, a page in
+# the middle (startIndex about N/2) and a random startIndex.
 #
 # What it does:
 #   1. cargo build --release (a no-op when up to date); installs wrk if missing.
@@ -12,8 +13,9 @@
 #   3. Seeds $USERS users through POST /scim/v2/Bulk, 1000 operations per
 #      request, and prints the seeding throughput (users/s).
 #   4. For each case (GET /Users/{id}, GET /Users?filter=userName eq "…",
-#      GET /Users?startIndex=…&count=100), with a random id / userName /
-#      startIndex on every request, runs wrk
+#      GET /Users?startIndex=…&count=100 with startIndex=1, about N/2 and
+#      random), with a random id / userName / startIndex on every request
+#      (startIndex=1 stays the same), runs wrk
 #        - with one connection (-t1 -c1): per-request latency ≈ server time
 #          on loopback; this run is judged against the target, and
 #        - with -t2 -c16 for throughput (its latency includes queueing).
@@ -205,13 +207,17 @@ probe "GET /Users?startIndex=$((TOTAL / 2))&count=100" "$BASE/scim/v2/Users?star
 probe "GET /Users?startIndex=$((TOTAL - 99))&count=100" "$BASE/scim/v2/Users?startIndex=$((TOTAL - 99))&count=100"
 
 # --- measurements -----------------------------------------------------------------
-CASES=(id filter page)
+CASES=(id filter page_first page_mid page)
 declare -A LABEL=(
 	[id]='GET /Users/{id}'
 	[filter]='GET /Users?filter=userName eq "…"'
+	[page_first]='GET /Users?startIndex=1&count=100'
+	[page_mid]='GET /Users?startIndex=N/2±100&count=100'
 	[page]='GET /Users?startIndex=rand&count=100'
 )
-declare -A FILE=([id]="$TMP/ids.txt" [filter]="$TMP/usernames.txt" [page]="$TMP/ids.txt")
+# For the page cases, the wrk script only counts the lines of the file (N).
+declare -A FILE=([id]="$TMP/ids.txt" [filter]="$TMP/usernames.txt" [page_first]="$TMP/ids.txt"
+	[page_mid]="$TMP/ids.txt" [page]="$TMP/ids.txt")
 ROWS=()     # summary rows
 VERDICTS=() # PASS/FAIL lines
 RAW=""      # raw wrk output for the results file
@@ -274,12 +280,13 @@ EOF
 	echo "# scim_scale: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
 	echo "Requirement: with $USERS users in one org on SQLite, GET by id, \`userName eq\` filter"
-	echo "and a page of 100 each take under ${TARGET_MS} ms in the server."
+	echo "and a page of 100 each take under ${TARGET_MS} ms in the server. The page is measured at"
+	echo "startIndex=1, at startIndex N/2±100 and at a random startIndex (N = the seeded users)."
 	echo
 	echo "- machine: $(nproc) CPUs, $CPU_MODEL, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- commit: $COMMIT; $(rustc --version 2>/dev/null || echo 'rustc ?'); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 	echo "- seeding: $USERS users through POST /Bulk (${PER_BULK} operations per request) in ${SEED_SECONDS} s = **${SEED_RATE} users/s** (server CPU ${SEED_CPU} s); database ${DB_MB} MiB"
-	echo "- each run: wrk ${DURATION} with --latency after a ${WARMUP} one-connection warm-up; random id / userName / startIndex per request"
+	echo "- each run: wrk ${DURATION} with --latency after a ${WARMUP} one-connection warm-up; random id / userName / startIndex per request (startIndex=1: the same request every time)"
 	echo "- the one-connection run is judged (latency over loopback ≈ server time); the 16-connection run is for throughput, its latency includes queueing on 2 cores"
 	echo
 	echo "$SUMMARY"

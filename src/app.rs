@@ -56,19 +56,19 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         .map(|(v, s)| (*v, s.0.as_bytes()))
         .collect();
     let peppers = load_peppers(&db, &configured).await?;
-    let sessions = SessionKeys::load(&db, config.session_ttl_seconds).await?;
     let kek = Kek::resolve(
         &db,
         config.key_encryption_key.as_ref().map(|k| k.0.as_str()),
     )
     .await?;
-    let signer = Signer::load(&db, kek).await?;
+    let signer = Arc::new(Signer::load(&db, kek).await?);
+    let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
     let (audit, _writer) = crate::audit::AuditWriter::spawn(db.clone());
     Ok(AppState {
         db,
         peppers: Arc::new(peppers),
         sessions: Arc::new(sessions),
-        signer: Arc::new(signer),
+        signer,
         last_used: LastUsedRecorder::default(),
         audit,
         public_url: config.public_url.clone(),

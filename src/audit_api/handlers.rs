@@ -89,3 +89,13 @@ pub async fn verify(
     let report = audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq).await?;
     Ok(Json(report))
 }
+
+/// `GET /api/v1/audit-logs/jwks`: every signing key ever used, retired ones
+/// included, to verify checkpoints of any age.
+pub async fn jwks(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&state, Action::ReadAuditLogs).await?;
+    Ok(Json(state.signer.jwks()))
+}

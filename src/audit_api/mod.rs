@@ -24,5 +24,6 @@ pub fn routes() -> Router<AppState> {
         .route("/audit-logs/export", get(export::export))
         .route("/audit-logs/verify", get(handlers::verify))
         .route("/audit-logs/checkpoints", get(checkpoints::checkpoints))
+        .route("/audit-logs/jwks", get(handlers::jwks))
         .route("/audit-logs/{id}", get(handlers::get))
 }

@@ -110,6 +110,7 @@ pub fn action_for(method: &Method, path: &str) -> String {
         ["api", "v1", "audit-logs", "export"] => "audit_logs.export".into(),
         ["api", "v1", "audit-logs", "verify"] => "audit_logs.verify".into(),
         ["api", "v1", "audit-logs", "checkpoints"] => "audit_logs.checkpoints".into(),
+        ["api", "v1", "audit-logs", "jwks"] => "audit_logs.jwks".into(),
         ["api", "v1", "audit-logs", rest @ ..] => format!("audit_logs.{}", verb(rest.is_empty())),
         ["api", "v1", "service-access-tokens", rest @ ..] => match rest {
             [_, "rotate"] => "sat.rotate".into(),

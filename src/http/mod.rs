@@ -95,9 +95,17 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal("handler panicked").into_response()
 }
 
-/// `GET /.well-known/jwks.json`: the public signing keys, for anyone.
+/// `GET /.well-known/jwks.json`: the public keys token verifiers need, for
+/// anyone: the current key, and superseded keys until the last token they
+/// signed (an exchanged token or a session) has expired. Audit checkpoints
+/// are verified against every key ever used: `/api/v1/audit-logs/jwks`.
 async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let mut resp = axum::Json(state.signer.jwks()).into_response();
+    let longest = crate::authority::EXCHANGED_TOKEN_TTL_SECONDS.max(state.sessions.ttl_seconds());
+    let keys = state.signer.token_jwks(
+        crate::store::Timestamp::now(),
+        time::Duration::seconds(longest),
+    );
+    let mut resp = axum::Json(keys).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("public, max-age=300"),

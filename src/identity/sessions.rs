@@ -2,22 +2,27 @@
 //! every request against the member's current state, so that deactivation
 //! or demotion ends every session at once.
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::members;
 use crate::permissions::Principal;
-use crate::store::settings::{from_hex, get_or_create, random_key_hex};
-use crate::store::{Db, StoreError, Timestamp};
+use crate::signing::{Signer, SigningError, jws_type, verify_jws_with};
+use crate::store::{Db, Timestamp};
 
-const KEY_SETTING: &str = "session_hmac_key.v1";
 const AUDIENCE: &str = "scimitar:session";
+/// The JWS `typ` of a session, so that no other token signed with the same
+/// keys (an exchanged token, a checkpoint) can pass for one.
+pub const SESSION_TYP: &str = "session+jwt";
 
+/// Issues and checks sessions with the server's signing keys (EdDSA), the
+/// keys that also sign exchanged tokens and audit checkpoints.
 #[derive(Clone)]
 pub struct SessionKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signer: Arc<Signer>,
     ttl_seconds: i64,
 }
 
@@ -50,24 +55,23 @@ pub enum SessionRefusal {
 }
 
 impl SessionKeys {
-    pub async fn load(db: &Db, ttl_seconds: i64) -> Result<Self, StoreError> {
-        let hex = get_or_create(db, KEY_SETTING, random_key_hex).await?;
-        let key = from_hex(&hex).ok_or_else(|| {
-            StoreError::Url(format!("{KEY_SETTING} in server_settings is not hex"))
-        })?;
-        let bad = |e: jsonwebtoken::errors::Error| StoreError::Url(format!("session key: {e}"));
-        Ok(Self {
-            encoding: EncodingKey::from_secret(&key).map_err(bad)?,
-            decoding: DecodingKey::from_secret(&key).map_err(bad)?,
+    pub fn new(signer: Arc<Signer>, ttl_seconds: i64) -> Self {
+        Self {
+            signer,
             ttl_seconds,
-        })
+        }
     }
 
     pub fn ttl_seconds(&self) -> i64 {
         self.ttl_seconds
     }
 
-    pub fn issue(&self, org_id: Uuid, member_id: Uuid, now: Timestamp) -> String {
+    pub fn issue(
+        &self,
+        org_id: Uuid,
+        member_id: Uuid,
+        now: Timestamp,
+    ) -> Result<String, SigningError> {
         let iat = now.unix_seconds();
         let claims = Claims {
             sub: member_id,
@@ -78,8 +82,9 @@ impl SessionKeys {
             iat_us: (now.inner().unix_timestamp_nanos() / 1000) as i64,
             jti: Uuid::new_v4(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing does not fail")
+        self.signer
+            .sign_jws_typed(SESSION_TYP, &claims)
+            .map(|(jws, _)| jws)
     }
 
     /// Verifies the JWT and the member behind it. Returns the principal, or
@@ -90,12 +95,18 @@ impl SessionKeys {
         jwt: &str,
         now: Timestamp,
     ) -> Result<Result<Principal, (SessionRefusal, Option<Uuid>)>, super::IdentityError> {
-        let mut validation = Validation::new(Algorithm::HS256);
+        let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = 0;
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-        let claims = match jsonwebtoken::decode::<Claims>(jwt, &self.decoding, &validation) {
-            Ok(data) if data.claims.exp > now.unix_seconds() => data.claims,
+        if jws_type(jwt).as_deref() != Some(SESSION_TYP) {
+            return Ok(Err((SessionRefusal::Invalid, None)));
+        }
+        let claims = verify_jws_with(jwt, &self.signer.jwks(), &validation)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Claims>(v).ok());
+        let claims = match claims {
+            Some(c) if c.exp > now.unix_seconds() => c,
             _ => return Ok(Err((SessionRefusal::Invalid, None))),
         };
         let Some(creds) = members::credentials_by_id(db, claims.org, claims.sub).await? else {

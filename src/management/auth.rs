@@ -59,7 +59,10 @@ pub async fn login(
     };
 
     let now = Timestamp::now();
-    let jwt = state.sessions.issue(member.org_id, member.id, now);
+    let jwt = state
+        .sessions
+        .issue(member.org_id, member.id, now)
+        .map_err(ApiError::internal)?;
     let actor = Actor {
         kind: PrincipalKind::MemberSession.as_str().to_string(),
         id: Some(member.id.to_string()),

@@ -366,6 +366,20 @@ impl Signer {
     pub fn published(&self) -> Vec<PublishedKey> {
         self.snapshot().published.clone()
     }
+
+    /// The keys a token verifier needs: the current key, and older keys
+    /// until `grace` after they were superseded (the longest life of a token
+    /// they signed). Audit checkpoints need every key: see [`Signer::jwks`].
+    pub fn token_jwks(&self, now: Timestamp, grace: time::Duration) -> Value {
+        let published = self.published();
+        let live: Vec<PublishedKey> = published
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || published[i - 1].created_at + grace > now)
+            .map(|(_, k)| k.clone())
+            .collect();
+        jwks_of(&live)
+    }
 }
 
 #[cfg(test)]

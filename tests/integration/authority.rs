@@ -180,6 +180,29 @@ async fn exchange_issues_short_lived_jwts_that_verify_offline() {
     );
     assert!(exp - iat <= 300 && exp > iat);
     assert!(claims["jti"].is_string());
+    // Signed with the same keys as sessions, but never taken for one.
+    app.get("/api/v1/tokens/self", jwt)
+        .await
+        .assert_problem(401);
+    let session_header = s.split('.').next().unwrap();
+    use base64::Engine;
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(session_header)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        header["alg"], "EdDSA",
+        "sessions are signed with the server's signing keys"
+    );
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header["kid"])
+    );
 
     // Narrowing is allowed, widening is not.
     let narrow = exchange(
@@ -245,4 +268,64 @@ async fn exchange_issues_short_lived_jwts_that_verify_offline() {
         !exchanges.iter().any(|r| r.to_string().contains(jwt)),
         "the JWT is not audited"
     );
+}
+
+/// A superseded key leaves the public JWKS once the last token it could
+/// have signed has expired; the audit JWKS keeps every key, for
+/// checkpoints of any age.
+#[tokio::test]
+async fn retired_keys_leave_the_public_jwks_but_not_the_audit_one() {
+    let app = TestApp::spawn().await;
+    app.admin_session().await;
+    let rotate = app.cli(&["keys", "rotate", "--json"]).await;
+    assert_eq!(rotate.code, Some(0), "{}", rotate.stderr);
+    let count = |v: &Value| v["keys"].as_array().map(Vec::len).unwrap_or(0);
+    let both = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        count(
+            &read(
+                app.client
+                    .get(app.url("/.well-known/jwks.json"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .body,
+        ) == 2
+    })
+    .await;
+    assert!(both, "a freshly superseded key is still published");
+    // Pretend the rotation happened a day ago, and restart.
+    let day_ago = scimitar::store::Timestamp::now() - time::Duration::days(1);
+    scimitar::on_db!(app.db(), pool => {
+        sqlx::query("UPDATE signing_keys SET created_at = $1").bind(day_ago).execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    let password = app.admin_password.clone();
+    let url = app.shutdown().await;
+    let app = TestApp::builder().start_on(url).await;
+    let s = app.login("default", "admin", &password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pruned = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        count(
+            &read(
+                app.client
+                    .get(app.url("/.well-known/jwks.json"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .body,
+        ) == 1
+    })
+    .await;
+    assert!(
+        pruned,
+        "the superseded key is no longer published for tokens"
+    );
+    let audit = app.get("/api/v1/audit-logs/jwks", &s).await;
+    assert_eq!(count(&audit.body), 2, "{}", audit.text);
 }

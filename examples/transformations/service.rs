@@ -1,0 +1,545 @@
+//! A transformations store for workspaces that accepts scimitar workspace
+//! Service Access Tokens, checked the two ways a real service would:
+//!
+//! - a SAT (`scim_sat_…`) by **introspection**: the service asks scimitar's
+//!   `POST /api/v1/tokens/introspect` with its own organization SAT (holding
+//!   `tokens:introspect`) and caches the answer, positive or negative, for
+//!   `cache_ttl`;
+//! - any other bearer value as a **JWT** from `POST /api/v1/tokens/exchange`,
+//!   verified offline against scimitar's `/.well-known/jwks.json`.
+//!
+//! Either way the caller must hold the permission for the action on the
+//! workspace named in the path: `transformations:read` to list,
+//! `transformations:create_delete` to create or delete.
+//!
+//! Routes:
+//! - `GET /workspaces/{ws}/transformations` → 200 `{"transformations":[…]}`
+//! - `POST /workspaces/{ws}/transformations` `{"name","code"}` → 201 the transformation
+//! - `DELETE /workspaces/{ws}/transformations/{id}` → 204, or 404
+//! - `GET /healthz` → 200
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+/// The resource this service owns, as named in scimitar's permission catalogue.
+const RESOURCE: &str = "transformations";
+/// How long a fetched JWKS is used before it is fetched again (scimitar
+/// serves it with `max-age=300`).
+const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// An unknown `kid` refetches the JWKS at most this often, so that made-up
+/// kids cannot turn every request into a call to scimitar.
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(1);
+/// Cached introspection answers kept at most; past it, the cache is emptied.
+const CACHE_MAX_ENTRIES: usize = 10_000;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// scimitar's base URL, e.g. `http://127.0.0.1:8080`.
+    pub scimitar_url: String,
+    /// This service's own organization SAT, holding `tokens:introspect`.
+    pub introspection_token: String,
+    /// The `aud` exchanged JWTs must carry.
+    pub audience: String,
+    /// How long an introspection answer (active or not) is reused. A revoked
+    /// SAT keeps working here for up to this long.
+    pub cache_ttl: Duration,
+    /// The `iss` exchanged JWTs must carry, if set (scimitar's
+    /// `SCIMITAR_PUBLIC_URL`, or `scimitar` when that is unset).
+    pub issuer: Option<String>,
+    /// Time limit for each call to scimitar.
+    pub http_timeout: Duration,
+}
+
+impl Config {
+    pub fn new(scimitar_url: &str, introspection_token: &str) -> Self {
+        Self {
+            scimitar_url: scimitar_url.trim_end_matches('/').to_string(),
+            introspection_token: introspection_token.to_string(),
+            audience: RESOURCE.to_string(),
+            cache_ttl: Duration::from_secs(10),
+            issuer: None,
+            http_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+pub fn router(config: Config) -> Router {
+    let http = reqwest::Client::builder()
+        .timeout(config.http_timeout)
+        .build()
+        .expect("an HTTP client");
+    let state = Arc::new(Service {
+        config,
+        http,
+        introspection_cache: Mutex::new(HashMap::new()),
+        jwks: tokio::sync::Mutex::new(None),
+        store: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route(
+            "/workspaces/{ws}/transformations",
+            get(list_transformations).post(create_transformation),
+        )
+        .route(
+            "/workspaces/{ws}/transformations/{id}",
+            delete(delete_transformation),
+        )
+        .with_state(state)
+}
+
+struct Service {
+    config: Config,
+    http: reqwest::Client,
+    /// SHA-256 of a presented SAT → (when it was asked, the answer).
+    introspection_cache: Mutex<HashMap<[u8; 32], (Instant, Introspection)>>,
+    /// The JWKS and when it was fetched. An async mutex: one fetch at a time.
+    jwks: tokio::sync::Mutex<Option<(Instant, Value)>>,
+    /// Workspace → its transformations.
+    store: Mutex<HashMap<Uuid, Vec<Transformation>>>,
+}
+
+// ---------------------------------------------------------------------------
+// The store
+
+#[derive(Clone, Debug, Serialize)]
+struct Transformation {
+    id: Uuid,
+    name: String,
+    code: String,
+    /// The token id (`sub`) that created it.
+    created_by: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTransformation {
+    name: String,
+    #[serde(default)]
+    code: String,
+}
+
+type Shared = State<Arc<Service>>;
+
+async fn list_transformations(
+    State(svc): Shared,
+    Path(ws): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let caller = svc.authorize(&headers, &ws, "read").await?;
+    let store = svc.store.lock().unwrap();
+    let items = store.get(&caller.workspace).cloned().unwrap_or_default();
+    Ok(Json(json!({ "transformations": items })).into_response())
+}
+
+async fn create_transformation(
+    State(svc): Shared,
+    Path(ws): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<NewTransformation>, JsonRejection>,
+) -> Result<Response, Refusal> {
+    // Authorize before looking at the body.
+    let caller = svc.authorize(&headers, &ws, "create_delete").await?;
+    let Json(new) = body.map_err(|e| Refusal::BadRequest(e.body_text()))?;
+    let name = new.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(Refusal::BadRequest(
+            "`name` must be 1 to 200 characters".into(),
+        ));
+    }
+    let t = Transformation {
+        id: Uuid::new_v4(),
+        name: name.to_string(),
+        code: new.code,
+        created_by: caller.subject,
+    };
+    let mut store = svc.store.lock().unwrap();
+    store.entry(caller.workspace).or_default().push(t.clone());
+    Ok((StatusCode::CREATED, Json(t)).into_response())
+}
+
+async fn delete_transformation(
+    State(svc): Shared,
+    Path((ws, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let caller = svc.authorize(&headers, &ws, "create_delete").await?;
+    let id: Option<Uuid> = id.parse().ok();
+    let mut store = svc.store.lock().unwrap();
+    let items = store.get_mut(&caller.workspace).ok_or(Refusal::NotFound)?;
+    let at = items
+        .iter()
+        .position(|t| Some(t.id) == id)
+        .ok_or(Refusal::NotFound)?;
+    items.remove(at);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------------------
+// Authorization
+
+/// What a checked credential allows.
+struct Grant {
+    /// None for an organization token: it is for no workspace.
+    workspace: Option<Uuid>,
+    permissions: Vec<String>,
+    /// The SAT's id: the introspection `sub`, or the JWT's `sub`.
+    subject: String,
+}
+
+/// A caller allowed to act on a workspace.
+struct Caller {
+    workspace: Uuid,
+    subject: String,
+}
+
+impl Service {
+    /// Checks the bearer credential and that it grants `transformations:<level>`
+    /// on the workspace in the path.
+    async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        ws: &str,
+        level: &str,
+    ) -> Result<Caller, Refusal> {
+        let token = bearer(headers)?;
+        let grant = if token.starts_with("scim_") {
+            self.introspect(token).await?
+        } else {
+            self.verify_jwt(token).await?
+        };
+        let wanted = format!("{RESOURCE}:{level}");
+        let workspace = match (grant.workspace, ws.parse::<Uuid>()) {
+            (Some(granted), Ok(asked)) if granted == asked => granted,
+            _ => {
+                return Err(Refusal::Forbidden {
+                    scope: wanted,
+                    detail: "the token is not for this workspace".into(),
+                });
+            }
+        };
+        if !grants(&grant.permissions, RESOURCE, level) {
+            return Err(Refusal::Forbidden {
+                detail: format!("the token does not grant `{wanted}`"),
+                scope: wanted,
+            });
+        }
+        Ok(Caller {
+            workspace,
+            subject: grant.subject,
+        })
+    }
+
+    /// A SAT, checked by introspection (answers cached for `cache_ttl`).
+    async fn introspect(&self, token: &str) -> Result<Grant, Refusal> {
+        // Keyed by a hash, so that the cache does not hold token values.
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let ttl = self.config.cache_ttl;
+        let cached = {
+            let cache = self.introspection_cache.lock().unwrap();
+            cache
+                .get(&key)
+                .filter(|(at, _)| at.elapsed() < ttl)
+                .map(|(_, answer)| answer.clone())
+        };
+        let answer = match cached {
+            Some(answer) => answer,
+            None => {
+                let answer = self.ask_scimitar(token).await?;
+                let mut cache = self.introspection_cache.lock().unwrap();
+                if cache.len() >= CACHE_MAX_ENTRIES {
+                    cache.retain(|_, (at, _)| at.elapsed() < ttl);
+                    if cache.len() >= CACHE_MAX_ENTRIES {
+                        cache.clear();
+                    }
+                }
+                cache.insert(key, (Instant::now(), answer.clone()));
+                answer
+            }
+        };
+        // A cached answer may outlive the token's own expiry.
+        let live = answer.active && answer.exp.is_none_or(|exp| exp > unix_now());
+        match (live, answer.sub) {
+            (true, Some(subject)) => Ok(Grant {
+                workspace: answer.workspace_id,
+                permissions: answer.scope.split_whitespace().map(String::from).collect(),
+                subject,
+            }),
+            _ => Err(Refusal::InvalidToken("the token is not active".into())),
+        }
+    }
+
+    async fn ask_scimitar(&self, token: &str) -> Result<Introspection, Refusal> {
+        let url = format!("{}/api/v1/tokens/introspect", self.config.scimitar_url);
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(&self.config.introspection_token)
+            .form(&[("token", token)])
+            .send()
+            .await
+            .map_err(|e| Refusal::unavailable(format!("introspection failed: {e}")))?;
+        if !resp.status().is_success() {
+            // 401/403 here means this service's own SAT is wrong: not the
+            // caller's fault, and nothing to cache.
+            return Err(Refusal::unavailable(format!(
+                "introspection answered {}",
+                resp.status()
+            )));
+        }
+        resp.json()
+            .await
+            .map_err(|e| Refusal::unavailable(format!("introspection answer unreadable: {e}")))
+    }
+
+    /// An exchanged JWT, verified offline against the JWKS.
+    async fn verify_jwt(&self, jwt: &str) -> Result<Grant, Refusal> {
+        use scimitar::signing::{VerifyError, jws_type, verify_jws};
+        // Only access tokens: scimitar signs sessions and audit checkpoints
+        // with the same keys, under other `typ`s.
+        if !matches!(jws_type(jwt).as_deref(), Some("JWT" | "at+jwt")) {
+            return Err(Refusal::InvalidToken("not an access token".into()));
+        }
+        let jwks = self.jwks(false).await?;
+        // Checks the algorithm (EdDSA), the kid, the signature and `exp`.
+        let claims = match verify_jws(jwt, &jwks) {
+            Err(VerifyError::UnknownKid(_)) => {
+                // Perhaps a key rotated since the last fetch.
+                let jwks = self.jwks(true).await?;
+                verify_jws(jwt, &jwks)
+            }
+            other => other,
+        }
+        .map_err(|e| Refusal::InvalidToken(format!("invalid JWT: {e}")))?;
+        let claims: ExchangedClaims = serde_json::from_value(claims)
+            .map_err(|_| Refusal::InvalidToken("the JWT lacks required claims".into()))?;
+        if claims.exp <= unix_now() {
+            return Err(Refusal::InvalidToken("the JWT has expired".into()));
+        }
+        if claims.aud != self.config.audience {
+            return Err(Refusal::InvalidToken(
+                "the JWT is for another audience".into(),
+            ));
+        }
+        if let Some(iss) = &self.config.issuer
+            && &claims.iss != iss
+        {
+            return Err(Refusal::InvalidToken("the JWT has another issuer".into()));
+        }
+        Ok(Grant {
+            workspace: claims.workspace,
+            permissions: claims.permissions,
+            subject: claims.sub,
+        })
+    }
+
+    /// The cached JWKS; fetched when missing or stale, or when `refetch` and
+    /// the last fetch is more than [`JWKS_MIN_REFETCH`] old.
+    async fn jwks(&self, refetch: bool) -> Result<Value, Refusal> {
+        let mut cached = self.jwks.lock().await;
+        if let Some((at, jwks)) = cached.as_ref() {
+            let age = at.elapsed();
+            if age < JWKS_MAX_AGE && !(refetch && age >= JWKS_MIN_REFETCH) {
+                return Ok(jwks.clone());
+            }
+        }
+        let url = format!("{}/.well-known/jwks.json", self.config.scimitar_url);
+        let fetched = async {
+            let resp = self.http.get(url).send().await?.error_for_status()?;
+            resp.json::<Value>().await
+        }
+        .await;
+        match fetched {
+            Ok(jwks) => {
+                *cached = Some((Instant::now(), jwks.clone()));
+                Ok(jwks)
+            }
+            // Keep using the keys we have rather than refuse everyone (a key
+            // stays published while tokens it signed live), and do not retry
+            // on every request.
+            Err(e) => match cached.take() {
+                Some((_, jwks)) => {
+                    tracing::warn!(error = %e, "fetching the JWKS failed; using the cached one");
+                    *cached = Some((Instant::now(), jwks.clone()));
+                    Ok(jwks)
+                }
+                None => Err(Refusal::unavailable(format!(
+                    "fetching the JWKS failed: {e}"
+                ))),
+            },
+        }
+    }
+}
+
+/// The part of an introspection answer this service uses. An inactive token
+/// is exactly `{"active":false}`.
+#[derive(Clone, Debug, Deserialize)]
+struct Introspection {
+    active: bool,
+    #[serde(default)]
+    scope: String,
+    sub: Option<String>,
+    workspace_id: Option<Uuid>,
+    exp: Option<i64>,
+}
+
+/// The claims of a JWT from scimitar's token exchange.
+#[derive(Deserialize)]
+struct ExchangedClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    workspace: Option<Uuid>,
+    permissions: Vec<String>,
+}
+
+/// Whether `held` grants `resource:wanted`. The levels imply each other as
+/// in scimitar's catalogue: `create_delete` ⇒ `edit` ⇒ `read`; `connect`
+/// stands alone.
+pub fn grants(held: &[String], resource: &str, wanted: &str) -> bool {
+    let implied: &[&str] = match wanted {
+        "read" => &["read", "edit", "create_delete"],
+        "edit" => &["edit", "create_delete"],
+        "create_delete" => &["create_delete"],
+        "connect" => &["connect"],
+        _ => &[],
+    };
+    held.iter().any(|p| {
+        p.split_once(':')
+            .is_some_and(|(r, level)| r == resource && implied.contains(&level))
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(Refusal::Unauthenticated)?
+        .to_str()
+        .map_err(|_| Refusal::InvalidToken("malformed Authorization header".into()))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(Refusal::InvalidToken(
+            "expected `Authorization: Bearer <token>`".into(),
+        )),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+// ---------------------------------------------------------------------------
+// Refusals: RFC 6750 bearer-token errors
+
+#[derive(Debug)]
+enum Refusal {
+    /// No credential: 401 with a bare challenge.
+    Unauthenticated,
+    /// A credential that is not valid (unknown, revoked, expired, forged, for
+    /// another audience): 401 `invalid_token`.
+    InvalidToken(String),
+    /// A valid credential without the permission, or for another
+    /// workspace: 403 `insufficient_scope`.
+    Forbidden {
+        scope: String,
+        detail: String,
+    },
+    BadRequest(String),
+    NotFound,
+    /// scimitar could not be asked: 503, and nothing is cached.
+    Unavailable,
+}
+
+impl Refusal {
+    fn unavailable(why: String) -> Self {
+        tracing::warn!("{why}");
+        Refusal::Unavailable
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let realm = format!("Bearer realm=\"{RESOURCE}\"");
+        let (status, challenge, error, detail) = match self {
+            Refusal::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                Some(realm),
+                "missing_token",
+                "a bearer token is required".to_string(),
+            ),
+            Refusal::InvalidToken(detail) => (
+                StatusCode::UNAUTHORIZED,
+                Some(format!("{realm}, error=\"invalid_token\"")),
+                "invalid_token",
+                detail,
+            ),
+            Refusal::Forbidden { scope, detail } => (
+                StatusCode::FORBIDDEN,
+                Some(format!(
+                    "{realm}, error=\"insufficient_scope\", scope=\"{scope}\""
+                )),
+                "insufficient_scope",
+                detail,
+            ),
+            Refusal::BadRequest(detail) => {
+                (StatusCode::BAD_REQUEST, None, "invalid_request", detail)
+            }
+            Refusal::NotFound => (
+                StatusCode::NOT_FOUND,
+                None,
+                "not_found",
+                "no such transformation".to_string(),
+            ),
+            Refusal::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "temporarily_unavailable",
+                "the token could not be checked".to_string(),
+            ),
+        };
+        let mut resp = (
+            status,
+            Json(json!({ "error": error, "error_description": detail })),
+        )
+            .into_response();
+        if let Some(c) = challenge.and_then(|c| HeaderValue::try_from(c).ok()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+        }
+        resp
+    }
+}
