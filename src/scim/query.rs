@@ -56,7 +56,20 @@ impl Compiler {
         Ok(q)
     }
 
-    fn expr(&self, q: &mut SqlParts, e: &Expr) -> Result<(), ScimError> {
+    /// Writes the boolean structure of `e` (and, or, not, and the two
+    /// negations `ne` and `eq null`), handing every leaf to `leaf`.
+    fn logical(
+        &self,
+        q: &mut SqlParts,
+        e: &Expr,
+        leaf: &dyn Fn(&Self, &mut SqlParts, &Expr) -> Result<(), ScimError>,
+    ) -> Result<(), ScimError> {
+        let negated = |q: &mut SqlParts, inner: &Expr| -> Result<(), ScimError> {
+            q.sql("NOT (");
+            self.logical(q, inner, leaf)?;
+            q.sql(")");
+            Ok(())
+        };
         match e {
             Expr::And(items) | Expr::Or(items) => {
                 let joiner = if matches!(e, Expr::And(_)) {
@@ -69,25 +82,26 @@ impl Compiler {
                     if i > 0 {
                         q.sql(joiner);
                     }
-                    self.expr(q, item)?;
+                    self.logical(q, item, leaf)?;
                 }
                 q.sql(")");
+                Ok(())
             }
-            Expr::Not(inner) => {
-                q.sql("NOT (");
-                self.expr(q, inner)?;
-                q.sql(")");
-            }
-            Expr::Compare(t, Op::Ne, lit) => {
-                q.sql("NOT (");
-                self.expr(q, &Expr::Compare(*t, Op::Eq, lit.clone()))?;
-                q.sql(")");
-            }
-            Expr::Compare(t, Op::Eq, Literal::Null) => {
-                q.sql("NOT (");
-                self.expr(q, &Expr::Present(*t))?;
-                q.sql(")");
-            }
+            Expr::Not(inner) => negated(q, inner),
+            Expr::Compare(t, Op::Ne, lit) => negated(q, &Expr::Compare(*t, Op::Eq, lit.clone())),
+            Expr::Compare(t, Op::Eq, Literal::Null) => negated(q, &Expr::Present(*t)),
+            other => leaf(self, q, other),
+        }
+    }
+
+    fn expr(&self, q: &mut SqlParts, e: &Expr) -> Result<(), ScimError> {
+        self.logical(q, e, &Self::expr_leaf)
+    }
+
+    /// A leaf of a filter over resources `r`.
+    fn expr_leaf(&self, q: &mut SqlParts, e: &Expr) -> Result<(), ScimError> {
+        match e {
+            Expr::And(_) | Expr::Or(_) | Expr::Not(_) => return Err(not_a_leaf()),
             Expr::Any(attr, _) if self.is_membership(attr) => self.membership(q, e)?,
             Expr::Present(t) | Expr::Compare(t, ..) if self.is_membership(t) => {
                 let whole = Resolved { sub: None, ..*t };
@@ -111,7 +125,7 @@ impl Compiler {
                 None => {
                     self.index_subquery(q, t)?;
                     q.sql(" AND ");
-                    self.value_compare(q, "", t, *op, lit)?;
+                    self.value_compare(q, t, *op, lit)?;
                     q.sql(")");
                 }
             },
@@ -146,48 +160,23 @@ impl Compiler {
 
     /// An inner filter of a value path, over the element rows `e`.
     fn element(&self, q: &mut SqlParts, e: &Expr) -> Result<(), ScimError> {
+        self.logical(q, e, &Self::element_leaf)
+    }
+
+    fn element_leaf(&self, q: &mut SqlParts, e: &Expr) -> Result<(), ScimError> {
         match e {
-            Expr::And(items) | Expr::Or(items) => {
-                let joiner = if matches!(e, Expr::And(_)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
-                q.sql("(");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        q.sql(joiner);
-                    }
-                    self.element(q, item)?;
-                }
-                q.sql(")");
-            }
-            Expr::Not(inner) => {
-                q.sql("NOT (");
-                self.element(q, inner)?;
-                q.sql(")");
-            }
-            Expr::Compare(t, Op::Ne, lit) => {
-                q.sql("NOT (");
-                self.element(q, &Expr::Compare(*t, Op::Eq, lit.clone()))?;
-                q.sql(")");
-            }
-            Expr::Compare(t, Op::Eq, Literal::Null) => {
-                q.sql("NOT (");
-                self.element(q, &Expr::Present(*t))?;
-                q.sql(")");
-            }
             Expr::Present(t) | Expr::Compare(t, ..) => {
                 q.sql("EXISTS (SELECT 1 FROM scim_values v WHERE v.resource_id = e.resource_id ");
                 q.sql("AND v.attr = e.attr AND v.elem = e.elem AND v.path = ");
                 q.bind(Arg::Text(t.index_path()));
                 if let Expr::Compare(_, op, lit) = e {
                     q.sql(" AND ");
-                    self.value_compare(q, "", t, *op, lit)?;
+                    self.value_compare(q, t, *op, lit)?;
                 }
                 q.sql(")");
             }
             Expr::Any(..) => return Err(ScimError::invalid_filter("value paths cannot nest")),
+            Expr::And(_) | Expr::Or(_) | Expr::Not(_) => return Err(not_a_leaf()),
         }
         Ok(())
     }
@@ -196,7 +185,6 @@ impl Compiler {
     fn value_compare(
         &self,
         q: &mut SqlParts,
-        _alias: &str,
         t: &Resolved,
         op: Op,
         lit: &Literal,
@@ -371,38 +359,22 @@ impl Compiler {
     }
 
     fn membership_term(&self, q: &mut SqlParts, e: &Expr, other: &str) -> Result<(), ScimError> {
+        self.logical(q, e, &|c: &Self, q: &mut SqlParts, leaf: &Expr| {
+            c.membership_leaf(q, leaf, other)
+        })
+    }
+
+    /// `value eq`, `type eq` or `pr` on one membership `m`; `other` is the
+    /// column holding the member (or group) id.
+    fn membership_leaf(&self, q: &mut SqlParts, e: &Expr, other: &str) -> Result<(), ScimError> {
         let unsupported = || {
             ScimError::invalid_filter("membership filters support value eq, type eq and pr only")
         };
         match e {
-            Expr::And(items) | Expr::Or(items) => {
-                let joiner = if matches!(e, Expr::And(_)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
-                q.sql("(");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        q.sql(joiner);
-                    }
-                    self.membership_term(q, item, other)?;
-                }
-                q.sql(")");
-            }
-            Expr::Not(inner) => {
-                q.sql("NOT (");
-                self.membership_term(q, inner, other)?;
-                q.sql(")");
-            }
             Expr::Present(_) => {
                 q.sql("1=1");
             }
-            Expr::Compare(t, op @ (Op::Eq | Op::Ne), Literal::Str(s)) => {
-                let negate = *op == Op::Ne;
-                if negate {
-                    q.sql("NOT (");
-                }
+            Expr::Compare(t, Op::Eq, Literal::Str(s)) => {
                 match t.sub.map(|s| s.name) {
                     Some("value") | None => match Uuid::parse_str(s) {
                         Ok(id) => q.sql(format!("{other} = ")).bind(Arg::Uuid(id)),
@@ -425,9 +397,6 @@ impl Compiler {
                     }),
                     _ => return Err(unsupported()),
                 };
-                if negate {
-                    q.sql(")");
-                }
             }
             _ => return Err(unsupported()),
         }
@@ -478,6 +447,11 @@ impl Compiler {
         q.sql(format!("r.id {dir}"));
         Ok(q)
     }
+}
+
+/// `logical` hands only leaves to the leaf writers.
+fn not_a_leaf() -> ScimError {
+    ScimError::internal("a logical node reached a leaf writer")
 }
 
 fn col_name(c: Col) -> &'static str {
