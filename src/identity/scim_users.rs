@@ -202,5 +202,14 @@ pub async fn search(
         None => Some(orgs::count_of(db, org_id, Counted::Members).await?),
         Some(_) => None,
     };
-    Ok(dynamic::fetch_page(db, COLUMNS, &scope, order, (limit, offset), known).await?)
+    Ok(dynamic::fetch_page(
+        db,
+        "members r",
+        COLUMNS,
+        &scope,
+        order,
+        (limit, offset),
+        known,
+    )
+    .await?)
 }

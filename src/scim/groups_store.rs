@@ -328,5 +328,14 @@ pub async fn search(
         None => Some(orgs::count_of(db, org_id, Counted::Groups).await?),
         Some(_) => None,
     };
-    Ok(dynamic::fetch_page(db, COLUMNS, &scope, order, (limit, offset), known).await?)
+    Ok(dynamic::fetch_page(
+        db,
+        "scim_groups r",
+        COLUMNS,
+        &scope,
+        order,
+        (limit, offset),
+        known,
+    )
+    .await?)
 }

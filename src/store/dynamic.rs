@@ -199,13 +199,14 @@ impl SqlParts {
 }
 
 /// One page of a listing and the total count: `SELECT COUNT(*) <scope>`
-/// and `SELECT <columns> <scope> ORDER BY <order> LIMIT … OFFSET …`, where
-/// `scope` is the FROM and WHERE part.
+/// and the page of `<columns>` of `<table>` (aliased `r`) in `<order>`,
+/// where `scope` is the FROM and WHERE part.
 ///
 /// `known_total` skips the count when the caller already knows it (an
 /// unfiltered list whose size is kept as a counter).
 pub async fn fetch_page<T>(
     db: &Db,
+    table: &str,
     columns: &str,
     scope: &SqlParts,
     order: &SqlParts,
@@ -226,13 +227,20 @@ where
     if limit <= 0 {
         return Ok((Vec::new(), total));
     }
+    // Skip the first `offset` rows on ids alone (an index walk), then read
+    // whole rows for just the page: reading the skipped rows is what makes
+    // deep pages slow.
     let mut page = SqlParts::new();
-    page.sql(format!("SELECT {columns}")).append(scope.clone());
+    page.sql(format!(
+        "SELECT {columns} FROM {table} WHERE r.id IN (SELECT r.id"
+    ));
+    page.append(scope.clone());
     page.sql(" ORDER BY ").append(order.clone());
     page.sql(" LIMIT ")
         .bind(Arg::Int(limit))
         .sql(" OFFSET ")
         .bind(Arg::Int(offset));
+    page.sql(") ORDER BY ").append(order.clone());
     let rows = crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?;
     Ok((rows, total))
 }
