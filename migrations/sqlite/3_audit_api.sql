@@ -7,7 +7,8 @@ ALTER TABLE organizations ADD COLUMN audit_retention_days INTEGER NOT NULL DEFAU
 CREATE INDEX audit_events_chain_action ON audit_events (chain, action, seq);
 CREATE INDEX audit_events_chain_actor ON audit_events (chain, actor_id, seq);
 CREATE INDEX audit_events_chain_actor_kind ON audit_events (chain, actor_kind, seq);
-CREATE INDEX audit_events_chain_target ON audit_events (chain, target_type, target_id, seq);
+CREATE INDEX audit_events_chain_target ON audit_events (chain, target_id, seq);
+CREATE INDEX audit_events_chain_target_type ON audit_events (chain, target_type, seq);
 CREATE INDEX audit_events_chain_workspace ON audit_events (chain, workspace_id, seq);
 CREATE INDEX audit_events_chain_outcome ON audit_events (chain, outcome, seq);
 CREATE INDEX audit_events_chain_time ON audit_events (chain, occurred_at, seq);
