@@ -7,8 +7,9 @@ ALTER TABLE organizations ADD COLUMN audit_retention_days INTEGER NOT NULL DEFAU
 CREATE INDEX audit_events_chain_action ON audit_events (chain, action, seq);
 CREATE INDEX audit_events_chain_actor ON audit_events (chain, actor_id, seq);
 CREATE INDEX audit_events_chain_actor_kind ON audit_events (chain, actor_kind, seq);
+-- target_id is selective on its own; a second index on target_type would tempt
+-- the planner away from it when both are given.
 CREATE INDEX audit_events_chain_target ON audit_events (chain, target_id, seq);
-CREATE INDEX audit_events_chain_target_type ON audit_events (chain, target_type, seq);
 CREATE INDEX audit_events_chain_workspace ON audit_events (chain, workspace_id, seq);
 CREATE INDEX audit_events_chain_outcome ON audit_events (chain, outcome, seq);
 CREATE INDEX audit_events_chain_time ON audit_events (chain, occurred_at, seq);
