@@ -84,7 +84,8 @@ log "cargo build --release"
 (cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release"
 [ -x "$BIN" ] || die "no binary at $BIN"
 COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+# Changes under bench/ do not change the binary.
+if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null)" ]; then
 	COMMIT="$COMMIT (with uncommitted changes)"
 fi
 
@@ -236,6 +237,7 @@ probe "limit=100 (first page)" "limit=100"
 probe "limit=100&cursor=$((LAST_SEQ - 100))" "limit=100&cursor=$((LAST_SEQ - 100))"
 probe "target_id=<user>" "target_id=$SOME_USER&limit=100"
 probe "target_type=user&target_id=<user>" "target_type=user&target_id=$SOME_USER&limit=100"
+probe "target_type=sat (first page)" "target_type=sat&limit=100"
 probe "action=sat.* (first page)" "action=$(enc 'sat.*')&limit=100"
 probe "action=audit_logs.export (first page)" "action=audit_logs.export&limit=100"
 probe "action=audit_logs.ex* (first page)" "action=$(enc 'audit_logs.ex*')&limit=100"

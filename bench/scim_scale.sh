@@ -73,7 +73,8 @@ log "cargo build --release"
 [ -x "$BIN" ] || die "no binary at $BIN"
 # The commit the binary was built from (taken now: the tree may move on while this runs).
 COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+# Changes under bench/ do not change the binary.
+if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null)" ]; then
 	COMMIT="$COMMIT (with uncommitted changes)"
 fi
 

@@ -167,7 +167,7 @@ def build_world(g, n_users):
     return actors, admins, members, users, groups
 
 
-# (weight, name): the event kinds and how often each occurs. About 8 % of
+# (weight, name): the event kinds and how often each occurs. About 7 % of
 # all records are failures.
 EVENTS = [
     (22.0, "user_read"), (16.0, "user_list"), (5.0, "user_create"), (0.5, "user_create_conflict"),
