@@ -471,22 +471,7 @@ pub async fn list(
     params: ScimParams,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
-    let req = ListRequest::from_params(&params)?;
-    let (resources, total) = search(
-        &state.db,
-        caller.org_id(),
-        &req,
-        &base,
-        req.count,
-        req.offset(),
-    )
-    .await?;
-    Ok(web::respond(
-        StatusCode::OK,
-        &list::list_response(total, req.start_index, resources),
-        None,
-        None,
-    ))
+    respond_list(&state, &caller, &ListRequest::from_params(&params)?, &base).await
 }
 
 pub async fn search_post(
@@ -496,20 +481,24 @@ pub async fn search_post(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
-    let req = ListRequest::from_body(&body)?;
+    respond_list(&state, &caller, &ListRequest::from_body(&body)?, &base).await
+}
+
+async fn respond_list(
+    state: &AppState,
+    caller: &ScimCaller,
+    req: &ListRequest,
+    base: &str,
+) -> Result<Response, ScimError> {
     let (resources, total) = search(
         &state.db,
         caller.org_id(),
-        &req,
-        &base,
+        req,
+        base,
         req.count,
         req.offset(),
     )
     .await?;
-    Ok(web::respond(
-        StatusCode::OK,
-        &list::list_response(total, req.start_index, resources),
-        None,
-        None,
-    ))
+    let body = list::list_response(total, req.start_index, resources);
+    Ok(web::respond(StatusCode::OK, &body, None, None))
 }

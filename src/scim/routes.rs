@@ -118,23 +118,28 @@ async fn service_provider_config(
     ))
 }
 
+/// A discovery list: every item on one page.
+fn whole_list(items: Vec<Value>) -> Response {
+    let items: Vec<serde_json::Map<String, Value>> = items
+        .into_iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect();
+    let total = items.len() as i64;
+    web::respond(
+        StatusCode::OK,
+        &list::list_response(total, 1, items),
+        None,
+        None,
+    )
+}
+
 async fn resource_types(
     State(state): State<AppState>,
     caller: ScimCaller,
     Base(base): Base,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
-    let items: Vec<serde_json::Map<String, Value>> = discovery::resource_types(&base)
-        .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .collect();
-    let total = items.len() as i64;
-    Ok(web::respond(
-        StatusCode::OK,
-        &list::list_response(total, 1, items),
-        None,
-        None,
-    ))
+    Ok(whole_list(discovery::resource_types(&base)))
 }
 
 async fn resource_type(
@@ -155,17 +160,7 @@ async fn schemas(
     Base(base): Base,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
-    let items: Vec<serde_json::Map<String, Value>> = discovery::schemas(&base)
-        .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .collect();
-    let total = items.len() as i64;
-    Ok(web::respond(
-        StatusCode::OK,
-        &list::list_response(total, 1, items),
-        None,
-        None,
-    ))
+    Ok(whole_list(discovery::schemas(&base)))
 }
 
 async fn schema(
