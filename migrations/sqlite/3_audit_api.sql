@@ -4,6 +4,10 @@
 
 ALTER TABLE organizations ADD COLUMN audit_retention_days INTEGER NOT NULL DEFAULT 365;
 
+-- The time of each chain's newest record: records never go back in time
+-- along a chain, so that a time range maps to a sequence range.
+ALTER TABLE audit_chain_heads ADD COLUMN last_time TEXT;
+
 CREATE INDEX audit_events_chain_action ON audit_events (chain, action, seq);
 CREATE INDEX audit_events_chain_actor ON audit_events (chain, actor_id, seq);
 CREATE INDEX audit_events_chain_actor_kind ON audit_events (chain, actor_kind, seq);

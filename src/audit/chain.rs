@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::AuditError;
 use super::event::{AuditEvent, STORED_COLUMNS, StoredEvent};
-use crate::store::{Db, Tx};
+use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
 /// The chain of refusals that cannot be tied to an organization (a token id
@@ -35,24 +35,28 @@ pub async fn record(tx: &mut Tx, event: AuditEvent) -> Result<StoredEvent, Audit
     // so concurrent writers to one chain queue here and sequence numbers
     // have no gaps. RETURNING gives the new sequence number and the hash of
     // the record before it.
-    let (seq, prev_hash): (i64, Vec<u8>) = on_tx!(tx, conn => {
+    let (seq, prev_hash, last_time): (i64, Vec<u8>, Option<Timestamp>) = on_tx!(tx, conn => {
         sqlx::query_as(
             "INSERT INTO audit_chain_heads (chain, last_seq, last_hash) VALUES ($1, 1, $2) \
              ON CONFLICT (chain) DO UPDATE SET last_seq = audit_chain_heads.last_seq + 1 \
-             RETURNING last_seq, last_hash",
+             RETURNING last_seq, last_hash, last_time",
         )
         .bind(&chain)
         .bind(&GENESIS[..])
         .fetch_one(&mut *conn)
         .await
     })?;
+    // Times never go backwards along a chain (even across instances with
+    // skewed clocks), so that a time range is a sequence range and time
+    // queries can page by sequence number.
+    let occurred_at = last_time.map_or(event.occurred_at, |t| t.max(event.occurred_at));
     let mut stored = StoredEvent {
         id: Uuid::now_v7(),
         chain,
         seq,
         org_id: event.org_id,
         workspace_id: event.workspace_id,
-        occurred_at: event.occurred_at,
+        occurred_at,
         actor_kind: event.actor.kind,
         actor_id: event.actor.id,
         actor_display: event.actor.display,
@@ -104,8 +108,9 @@ pub async fn record(tx: &mut Tx, event: AuditEvent) -> Result<StoredEvent, Audit
         .bind(&s.hash)
         .execute(&mut *conn)
         .await.map(|r| r.rows_affected())?;
-        sqlx::query("UPDATE audit_chain_heads SET last_hash = $1 WHERE chain = $2")
+        sqlx::query("UPDATE audit_chain_heads SET last_hash = $1, last_time = $2 WHERE chain = $3")
             .bind(&s.hash)
+            .bind(s.occurred_at)
             .bind(&s.chain)
             .execute(&mut *conn)
             .await.map(|r| r.rows_affected())

@@ -173,11 +173,27 @@ impl AuditQuery {
         if let Some(w) = self.workspace_id {
             q.sql(" AND workspace_id = ").bind(Arg::Uuid(w));
         }
+        // Times only grow along a chain, so a time bound is also a sequence
+        // bound: the first record at or after it. Pages then walk the
+        // (chain, seq) order instead of sorting a whole time window.
+        let first_at = |q: &mut SqlParts, t: Timestamp| {
+            q.sql("COALESCE((SELECT b.seq FROM audit_events b WHERE b.chain = ")
+                .bind(Arg::Text(chain.to_string()))
+                .sql(" AND b.occurred_at >= ")
+                .bind(Arg::Time(t))
+                .sql(" ORDER BY b.occurred_at, b.seq LIMIT 1), ")
+                .bind(Arg::Int(i64::MAX))
+                .sql(")");
+        };
         if let Some(t) = self.since {
             q.sql(" AND occurred_at >= ").bind(Arg::Time(t));
+            q.sql(" AND seq >= ");
+            first_at(&mut q, t);
         }
         if let Some(t) = self.until {
             q.sql(" AND occurred_at < ").bind(Arg::Time(t));
+            q.sql(" AND seq < ");
+            first_at(&mut q, t);
         }
         if let Some(c) = self.cursor {
             q.sql(if self.descending {
