@@ -56,38 +56,8 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-30s}
 export RANGE_SECONDS
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-LIB=$HERE/lib
-BIN=$ROOT/target/release/scimitar
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "FAILED: $*"
-	exit 1
-}
-
-# --- tools --------------------------------------------------------------------
-command -v python3 >/dev/null || die "python3 is required"
-command -v curl >/dev/null || die "curl is required"
-if ! command -v wrk >/dev/null; then
-	log "installing wrk"
-	if [ "$(id -u)" = 0 ]; then
-		apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-	else
-		sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
-	fi
-fi
-command -v wrk >/dev/null || die "wrk is not installed"
-
-# --- build --------------------------------------------------------------------
-log "cargo build --release"
-(cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release"
-[ -x "$BIN" ] || die "no binary at $BIN"
-COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-# Changes under bench/ do not change the binary.
-if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null)" ]; then
-	COMMIT="$COMMIT (with uncommitted changes)"
-fi
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
 
 # --- server -------------------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/audit_scale.XXXXXX")
