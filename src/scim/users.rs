@@ -182,12 +182,13 @@ async fn store_replacement(
     incoming: &Incoming,
     action: &str,
     changes: Value,
+    default_active: bool,
 ) -> Result<ScimUserRow, ScimError> {
     let org = caller.org_id();
     let id = before.id;
     let password_hash = hash(incoming.password.clone()).await?;
     let stored = incoming.stored();
-    let write = incoming.write(&stored, password_hash, before.active);
+    let write = incoming.write(&stored, password_hash, default_active);
     let row = scim_users::replace(tx, org, id, &write, Timestamp::now()).await?;
     index::write(tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
     let event = caller
@@ -252,6 +253,7 @@ pub async fn replace_op(
         &incoming,
         "scim.user.replace",
         changes,
+        before.active,
     )
     .await?;
     tx.commit().await?;
@@ -287,6 +289,11 @@ pub async fn patch_op(
         &incoming,
         "scim.user.patch",
         json!({ "attributes": changed }),
+        // The patched document starts from the rendered user, which always
+        // shows a deactivated member's `active: false`; so an `active`
+        // missing here was removed by this PATCH and is unassigned again,
+        // which means active, as for a new user.
+        true,
     )
     .await?;
     tx.commit().await?;

@@ -382,6 +382,9 @@ async fn writes_are_audited_with_paths_and_never_values() {
 
 /// `active` unassigned is not `active: false`: a user whose client never set
 /// it shows none, and removing it unassigns it without deactivating anyone.
+/// Unassigned means active, as for a new user: removing `active` from a
+/// deactivated user (RFC 7644 §3.5.2.2: the attribute is then unassigned)
+/// shows no `active` and makes the member active again.
 #[tokio::test]
 async fn active_can_be_unassigned_without_deactivating() {
     let app = TestApp::spawn().await;
@@ -417,5 +420,10 @@ async fn active_can_be_unassigned_without_deactivating() {
             patch_op(json!([{ "op": "remove", "path": "active" }])),
         )
         .await;
-    assert_eq!(r.body["active"], false, "{}", r.text);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("active").is_none(), "{}", r.text);
+    let got = scim.get(&format!("/Users/{id}")).await;
+    assert!(got.body.get("active").is_none(), "{}", got.text);
+    let active = scim.filter("/Users", "active eq true").await;
+    assert!(active.text.contains("u@example.com"), "{}", active.text);
 }
