@@ -1,6 +1,7 @@
 //! Wiring: opening the database, loading keys, building the router, and
 //! running the server with graceful shutdown.
 
+use crate::store::page_anchors::PageAnchors;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     /// The externally visible base URL (`https://scim.example.com`), for
     /// SCIM `meta.location`; the request's Host header when unset.
     pub public_url: Option<String>,
+    /// Where deep pages of unfiltered SCIM lists start.
+    pub page_anchors: PageAnchors,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         last_used: LastUsedRecorder::default(),
         audit,
         public_url: config.public_url.clone(),
+        page_anchors: PageAnchors::default(),
     })
 }
 

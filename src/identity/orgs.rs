@@ -113,7 +113,8 @@ pub enum Counted {
     Groups,
 }
 
-/// Moves a live-resource count by `delta`, inside the change's transaction.
+/// Moves a live-resource count by `delta`, and the list's version with it
+/// (see [`crate::store::page_anchors`]), inside the change's transaction.
 pub async fn bump_count(
     tx: &mut Tx,
     id: Uuid,
@@ -122,9 +123,13 @@ pub async fn bump_count(
 ) -> Result<(), IdentityError> {
     let sql = match what {
         Counted::Members => {
-            "UPDATE organizations SET member_count = member_count + $1 WHERE id = $2"
+            "UPDATE organizations SET member_count = member_count + $1, \
+             member_version = member_version + 1 WHERE id = $2"
         }
-        Counted::Groups => "UPDATE organizations SET group_count = group_count + $1 WHERE id = $2",
+        Counted::Groups => {
+            "UPDATE organizations SET group_count = group_count + $1, \
+             group_version = group_version + 1 WHERE id = $2"
+        }
     };
     on_tx!(tx, conn => {
         sqlx::query(sql).bind(delta).bind(id).execute(&mut *conn).await.map(|r| r.rows_affected())
@@ -132,11 +137,21 @@ pub async fn bump_count(
     Ok(())
 }
 
-/// The live-resource count of an organization.
-pub async fn count_of(db: &Db, id: Uuid, what: Counted) -> Result<i64, IdentityError> {
+/// The size of an organization's unfiltered list and its version, which
+/// moves with every insert and delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListSize {
+    pub count: i64,
+    pub version: i64,
+}
+
+/// The live-resource count of an organization, with the list's version.
+pub async fn count_of(db: &Db, id: Uuid, what: Counted) -> Result<ListSize, IdentityError> {
     let sql = match what {
-        Counted::Members => "SELECT member_count FROM organizations WHERE id = $1",
-        Counted::Groups => "SELECT group_count FROM organizations WHERE id = $1",
+        Counted::Members => "SELECT member_count, member_version FROM organizations WHERE id = $1",
+        Counted::Groups => "SELECT group_count, group_version FROM organizations WHERE id = $1",
     };
-    Ok(on_db!(db, pool => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await)?)
+    let (count, version): (i64, i64) =
+        on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_one(pool).await)?;
+    Ok(ListSize { count, version })
 }

@@ -9,7 +9,8 @@ use super::IdentityError;
 use super::members::{self, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
-use crate::store::dynamic::{self, Arg, SqlParts};
+use crate::store::dynamic::{self, Arg, KnownList, PageOrder, SqlParts};
+use crate::store::page_anchors::{ListKey, PageAnchors};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx, tokens};
 
@@ -184,9 +185,10 @@ pub async fn delete(
 /// over `members r`), ordered by `order`, one page, with the total count.
 pub async fn search(
     db: &Db,
+    anchors: &PageAnchors,
     org_id: Uuid,
     filter: Option<&SqlParts>,
-    order: &SqlParts,
+    order: &PageOrder,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ScimUserRow>, i64), IdentityError> {
@@ -199,7 +201,18 @@ pub async fn search(
         scope.sql(" AND (").append(f.clone()).sql(")");
     }
     let known = match filter {
-        None => Some(orgs::count_of(db, org_id, Counted::Members).await?),
+        None => {
+            let size = orgs::count_of(db, org_id, Counted::Members).await?;
+            Some(KnownList {
+                total: size.count,
+                version: size.version,
+                key: ListKey {
+                    org_id,
+                    table: "members",
+                },
+                anchors,
+            })
+        }
         Some(_) => None,
     };
     Ok(dynamic::fetch_page(

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use crate::identity::orgs::{self, Counted};
-use crate::store::dynamic::{self, Arg, SqlParts};
+use crate::store::dynamic::{self, Arg, KnownList, PageOrder, SqlParts};
+use crate::store::page_anchors::{ListKey, PageAnchors};
 use crate::store::{Db, StoreError, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
@@ -311,9 +312,10 @@ pub async fn groups_of(
 /// one page, with the total count.
 pub async fn search(
     db: &Db,
+    anchors: &PageAnchors,
     org_id: Uuid,
     filter: Option<&SqlParts>,
-    order: &SqlParts,
+    order: &PageOrder,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<GroupRow>, i64), ScimError> {
@@ -325,7 +327,18 @@ pub async fn search(
         scope.sql(" AND (").append(f.clone()).sql(")");
     }
     let known = match filter {
-        None => Some(orgs::count_of(db, org_id, Counted::Groups).await?),
+        None => {
+            let size = orgs::count_of(db, org_id, Counted::Groups).await?;
+            Some(KnownList {
+                total: size.count,
+                version: size.version,
+                key: ListKey {
+                    org_id,
+                    table: "scim_groups",
+                },
+                anchors,
+            })
+        }
         Some(_) => None,
     };
     Ok(dynamic::fetch_page(

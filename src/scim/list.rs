@@ -11,7 +11,7 @@ use super::query::Compiler;
 use super::resource::Projection;
 use super::schema::{LIST_URN, Resolved, ResourceType, SEARCH_URN, resolve, split_path};
 use super::web::ScimParams;
-use crate::store::dynamic::{Dialect, SqlParts};
+use crate::store::dynamic::{Dialect, PageOrder, SqlParts};
 
 /// Items per page when the client does not say.
 pub const DEFAULT_COUNT: i64 = 100;
@@ -153,7 +153,7 @@ impl ListRequest {
 /// The SQL fragments of a list request for one resource type.
 pub struct Compiled {
     pub filter: Option<SqlParts>,
-    pub order: SqlParts,
+    pub order: PageOrder,
 }
 
 pub fn compile(

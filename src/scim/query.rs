@@ -10,7 +10,7 @@ use super::error::ScimError;
 use super::filter::{Expr, Literal, Op};
 use super::index::column_backed;
 use super::schema::{AttrType, Resolved, ResourceType};
-use crate::store::dynamic::{Arg, Dialect, MatchKind, SqlParts};
+use crate::store::dynamic::{Arg, Dialect, MatchKind, PageOrder, SqlParts};
 
 /// How a column holds its attribute.
 #[derive(Clone, Copy, Debug)]
@@ -409,12 +409,13 @@ impl Compiler {
         &self,
         sort_by: Option<&Resolved>,
         descending: bool,
-    ) -> Result<SqlParts, ScimError> {
+    ) -> Result<PageOrder, ScimError> {
         let dir = if descending { "DESC" } else { "ASC" };
         let mut q = SqlParts::new();
         let Some(t) = sort_by else {
-            q.sql("r.id ASC");
-            return Ok(q);
+            // Without sortBy, sortOrder has nothing to apply to (RFC 7644
+            // §3.4.2.3 orders by sortBy only): the default order.
+            return Ok(PageOrder::ById);
         };
         if self.is_membership(t) || (t.sub.is_none() && t.attr.ty == AttrType::Complex) {
             return Err(ScimError::invalid_value(format!(
@@ -445,7 +446,7 @@ impl Compiler {
             }
         }
         q.sql(format!("r.id {dir}"));
-        Ok(q)
+        Ok(PageOrder::Sorted(q))
     }
 }
 

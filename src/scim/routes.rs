@@ -186,12 +186,12 @@ async fn root_search(
     caller.require(&state, Action::ScimRead).await?;
     let req = ListRequest::from_body(&body)?;
     let org = caller.org_id();
-    let users = users::search(&state.db, org, &req, &base, req.count, req.offset()).await;
+    let users = users::search(&state, org, &req, &base, req.count, req.offset()).await;
     let user_total = users.as_ref().map(|(_, t)| *t).unwrap_or(0);
     let group_offset = (req.offset() - user_total).max(0);
     let user_page = users.as_ref().map(|(r, _)| r.len() as i64).unwrap_or(0);
     let group_limit = (req.count - user_page).max(0);
-    let groups = groups::search(&state.db, org, &req, &base, group_limit, group_offset).await;
+    let groups = groups::search(&state, org, &req, &base, group_limit, group_offset).await;
     let (resources, total) = match (users, groups) {
         (Err(e), Err(_)) => return Err(e),
         (u, g) => {

@@ -433,16 +433,18 @@ pub async fn delete(
 
 /// One page of users for a list request, rendered and projected.
 pub async fn search(
-    db: &Db,
+    state: &AppState,
     org: Uuid,
     req: &ListRequest,
     base: &str,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Map<String, Value>>, i64), ScimError> {
+    let db = &state.db;
     let compiled = list::compile(RT, req, org, Dialect::of(db))?;
     let (rows, total) = scim_users::search(
         db,
+        &state.page_anchors,
         org,
         compiled.filter.as_ref(),
         &compiled.order,
@@ -495,15 +497,8 @@ async fn respond_list(
     req: &ListRequest,
     base: &str,
 ) -> Result<Response, ScimError> {
-    let (resources, total) = search(
-        &state.db,
-        caller.org_id(),
-        req,
-        base,
-        req.count,
-        req.offset(),
-    )
-    .await?;
+    let (resources, total) =
+        search(state, caller.org_id(), req, base, req.count, req.offset()).await?;
     let body = list::list_response(total, req.start_index, resources);
     Ok(web::respond(StatusCode::OK, &body, None, None))
 }

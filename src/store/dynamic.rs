@@ -9,6 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
 
+use super::page_anchors::{ListKey, PageAnchors, SPACING, Start};
 use super::{Db, Timestamp};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,26 +199,56 @@ impl SqlParts {
     }
 }
 
-/// One page of a listing and the total count: `SELECT COUNT(*) <scope>`
-/// and the page of `<columns>` of `<table>` (aliased `r`) in `<order>`,
-/// where `scope` is the FROM and WHERE part.
+/// How a page is ordered.
+#[derive(Clone, Debug)]
+pub enum PageOrder {
+    /// By id, ascending: the default, which page anchors can serve.
+    ById,
+    /// By an ORDER BY fragment (without the keyword) ending with the id.
+    Sorted(SqlParts),
+}
+
+impl PageOrder {
+    fn sql(&self) -> SqlParts {
+        match self {
+            PageOrder::ById => {
+                let mut q = SqlParts::new();
+                q.sql("r.id ASC");
+                q
+            }
+            PageOrder::Sorted(q) => q.clone(),
+        }
+    }
+}
+
+/// An unfiltered list: its size, kept as a counter, and the version and
+/// anchors that let a deep page skip most of its OFFSET.
+pub struct KnownList<'a> {
+    pub total: i64,
+    pub version: i64,
+    pub key: ListKey,
+    pub anchors: &'a PageAnchors,
+}
+
+/// The total number of rows in `scope` (`FROM … WHERE …` over `r`),
+/// and the page of `<columns>` of `<table>` (aliased `r`) in `order`.
 ///
-/// `known_total` skips the count when the caller already knows it (an
-/// unfiltered list whose size is kept as a counter).
+/// `known` skips the count for an unfiltered list whose size is kept as a
+/// counter, and lets a deep page of it in id order start from an anchor.
 pub async fn fetch_page<T>(
     db: &Db,
     table: &str,
     columns: &str,
     scope: &SqlParts,
-    order: &SqlParts,
+    order: &PageOrder,
     (limit, offset): (i64, i64),
-    known_total: Option<i64>,
+    known: Option<KnownList<'_>>,
 ) -> Result<(Vec<T>, i64), super::StoreError>
 where
     T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
 {
-    let total: i64 = match known_total {
-        Some(n) => n,
+    let total: i64 = match &known {
+        Some(k) => k.total,
         None => {
             let mut count = SqlParts::new();
             count.sql("SELECT COUNT(*)").append(scope.clone());
@@ -227,22 +258,67 @@ where
     if limit <= 0 {
         return Ok((Vec::new(), total));
     }
-    // Skip the first `offset` rows on ids alone (an index walk), then read
-    // whole rows for just the page: reading the skipped rows is what makes
-    // deep pages slow.
+    let mut skipped = scope.clone();
+    let mut skip = offset;
+    if let (Some(k), PageOrder::ById) = (&known, order) {
+        match k.anchors.start(k.key, k.version, offset) {
+            Start::Head | Start::Missing { rebuild: false } => {}
+            Start::At { at, skip: rest } => {
+                skipped.sql(" AND r.id >= ").bind(Arg::Uuid(at));
+                skip = rest;
+            }
+            Start::Missing { rebuild: true } => {
+                spawn_anchor_rebuild(db, scope, k.key, k.version, k.anchors)
+            }
+        }
+    }
+    // Skip on ids alone (an index walk), then read whole rows for just the
+    // page: reading the skipped rows is what makes deep pages slow.
+    let order = order.sql();
     let mut page = SqlParts::new();
     page.sql(format!(
         "SELECT {columns} FROM {table} WHERE r.id IN (SELECT r.id"
     ));
-    page.append(scope.clone());
+    page.append(skipped);
     page.sql(" ORDER BY ").append(order.clone());
     page.sql(" LIMIT ")
         .bind(Arg::Int(limit))
         .sql(" OFFSET ")
-        .bind(Arg::Int(offset));
-    page.sql(") ORDER BY ").append(order.clone());
+        .bind(Arg::Int(skip));
+    page.sql(") ORDER BY ").append(order);
     let rows = crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?;
     Ok((rows, total))
+}
+
+/// Reads the id at every [`SPACING`]-th position of `scope` in the
+/// background and keeps them as the anchors of `version`. The version was
+/// read before the ids, so anchors that a concurrent change made wrong are
+/// labelled with a version that is already gone and never used.
+fn spawn_anchor_rebuild(
+    db: &Db,
+    scope: &SqlParts,
+    key: ListKey,
+    version: i64,
+    anchors: &PageAnchors,
+) {
+    let (db, anchors) = (db.clone(), anchors.clone());
+    let mut q = SqlParts::new();
+    q.sql("SELECT a.id FROM (SELECT r.id AS id, ROW_NUMBER() OVER (ORDER BY r.id) AS n")
+        .append(scope.clone())
+        .sql(") a WHERE (a.n - 1) % ")
+        .bind(Arg::Int(SPACING))
+        .sql(" = 0 ORDER BY a.id");
+    tokio::spawn(async move {
+        let read: Result<Vec<Uuid>, sqlx::Error> =
+            crate::on_db!(&db, pool => q.build().build_query_scalar().fetch_all(pool).await);
+        match read {
+            Ok(ids) => anchors.store(key, version, ids),
+            Err(e) => {
+                tracing::warn!(error = %e, "page anchors: rebuild failed");
+                anchors.abandon(key, version);
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod connect;
 pub mod dynamic;
+pub mod page_anchors;
 pub mod settings;
 mod timestamp;
 
@@ -173,7 +174,8 @@ mod migrations {
                 (1, "foundation"),
                 (2, "scim"),
                 (3, "audit_api"),
-                (4, "signing")
+                (4, "signing"),
+                (5, "list_versions")
             ]
         )
     }
@@ -185,7 +187,8 @@ mod migrations {
                 (1, "foundation"),
                 (2, "scim"),
                 (3, "audit_api"),
-                (4, "signing")
+                (4, "signing"),
+                (5, "list_versions")
             ]
         )
     }

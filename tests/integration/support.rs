@@ -435,11 +435,31 @@ pub fn drop_database(database_url: &str) {
         rt.block_on(async {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
-            let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            // The server's background tasks run on the test's runtime, which
+            // this join blocks: one caught inside a transaction (a last-used
+            // flush, say) would hold its locks, and the DROP would wait for
+            // it forever. The test is over, so end whoever holds a lock in
+            // the schema, and never wait long for one.
+            let holders = "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                JOIN pg_class c ON c.oid = l.relation \
+                JOIN pg_namespace n ON n.oid = c.relnamespace \
+                WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()";
+            sqlx::query("SET lock_timeout = '5s'")
                 .execute(&mut conn)
                 .await
-                .ok()
+                .ok()?;
+            let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            for _ in 0..3 {
+                let _ = sqlx::query(holders).bind(&schema).execute(&mut conn).await;
+                if sqlx::query(sqlx::AssertSqlSafe(drop.clone()))
+                    .execute(&mut conn)
+                    .await
+                    .is_ok()
+                {
+                    return Some(());
+                }
+            }
+            None
         })
     })
     .join();
