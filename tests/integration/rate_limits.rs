@@ -37,7 +37,8 @@ fn no_limits() -> LimitsConfig {
 #[track_caller]
 fn retry_after(r: &Resp) -> u64 {
     let v = r.header("retry-after").expect("a Retry-After header");
-    v.parse().unwrap_or_else(|_| panic!("Retry-After {v:?} is delta-seconds"))
+    v.parse()
+        .unwrap_or_else(|_| panic!("Retry-After {v:?} is delta-seconds"))
 }
 
 /// The same token id with another secret (and a valid checksum).
@@ -191,7 +192,9 @@ async fn failed_secrets_block_a_token_id_even_with_the_right_secret_until_the_wi
 
     let started = Instant::now();
     for _ in 0..3 {
-        app.get(SELF, &wrong_secret(&value)).await.assert_problem(401);
+        app.get(SELF, &wrong_secret(&value))
+            .await
+            .assert_problem(401);
     }
     // Blocked, right secret or not, on both APIs.
     let r = app.get(SELF, &value).await;
@@ -239,8 +242,7 @@ async fn failed_authentications_block_an_address_until_the_window_ends() {
     app.request(reqwest::Method::GET, SELF, None, None)
         .await
         .assert_problem(401);
-    let unknown =
-        scimitar::tokens::PlainToken::generate(scimitar::tokens::TokenKind::Sat).reveal();
+    let unknown = scimitar::tokens::PlainToken::generate(scimitar::tokens::TokenKind::Sat).reveal();
     app.get("/scim/v2/Users", &unknown)
         .await
         .assert_scim_error(401, None);
@@ -284,7 +286,10 @@ async fn a_client_that_stalls_while_sending_headers_is_disconnected() {
     let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "the stalled connection is still open");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(800), "closed too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(800),
+        "closed too early: {took:?}"
+    );
     assert!(
         buf.is_empty() || String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 408"),
         "{}",
@@ -350,5 +355,8 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert_eq!(text.matches("HTTP/1.1").count(), 1, "{text}");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(800), "closed too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(800),
+        "closed too early: {took:?}"
+    );
 }

@@ -88,10 +88,7 @@ impl Refusal {
                 "too many failed authentications from this address"
             }
         };
-        format!(
-            "{what}: retry after {} seconds",
-            self.retry_after_seconds
-        )
+        format!("{what}: retry after {} seconds", self.retry_after_seconds)
     }
 }
 
@@ -144,9 +141,7 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(
-                u128::from(v6) & !((1u128 << 64) - 1),
-            )),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
         },
     }
 }
@@ -168,7 +163,13 @@ impl Limiter {
     pub fn check_address(&self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
         let key = address_key(ip);
         self.check_failures(&self.failures_by_address, &key, Scope::Address, now)?;
-        take(&self.per_address, self.config.per_address, key, Scope::Address, now)
+        take(
+            &self.per_address,
+            self.config.per_address,
+            key,
+            Scope::Address,
+            now,
+        )
     }
 
     /// Before a token is checked: whether its id is blocked by failures
@@ -346,7 +347,10 @@ mod tests {
         assert!(l.check_token_id("tok", t0).is_ok());
         l.auth_failed(Some(ip), Some(("tok", org)), t0);
         let r = l.check_token_id("tok", t0).unwrap_err();
-        assert_eq!((r.why, r.scope, r.org_id), (Why::AuthFailures, Scope::Token, org));
+        assert_eq!(
+            (r.why, r.scope, r.org_id),
+            (Why::AuthFailures, Scope::Token, org)
+        );
         assert!(l.check_token_id("other", t0).is_ok());
         // The address has 2 of its 5.
         assert!(l.check_address(ip, t0).is_ok());
