@@ -113,6 +113,7 @@ impl Server {
         let connection_limits = crate::http::listener::ConnectionLimits {
             max_connections: config.max_connections,
             header_read_timeout: config.header_read_timeout,
+            write_stall_timeout: config.request_timeout,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let final_state = state.clone();

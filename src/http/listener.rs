@@ -3,7 +3,9 @@
 //! wait in the kernel's backlog until one closes) and a time limit for
 //! receiving a request's headers (slowloris), which hyper applies to idle
 //! kept-alive connections too, so idle connections cannot hold the cap.
-//! The request time limit (handler and body) is the router's `TimeoutLayer`.
+//! A response write that makes no progress for the request time limit ends
+//! the connection ([`StallGuard`]). The request time limit (handler and
+//! body) is the router's `TimeoutLayer`.
 //! Graceful shutdown stops accepting, lets in-flight requests finish, then
 //! returns.
 
@@ -19,11 +21,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
+use super::stall::StallGuard;
+
 /// Connection-level limits.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    /// How long a response write may make no progress (a client that
+    /// stopped reading) before the connection is dropped.
+    pub write_stall_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then waits for
@@ -88,7 +95,8 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let io = StallGuard::new(stream, limits.write_stall_timeout);
+            let conn = builder.serve_connection(TokioIo::new(io), service);
             let mut conn = std::pin::pin!(conn);
             let result = tokio::select! {
                 r = conn.as_mut() => r,

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod listener;
 mod problem;
 pub mod request_id;
+mod stall;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
 pub use problem::{ApiError, problem_response, problem_type};

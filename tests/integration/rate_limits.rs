@@ -360,3 +360,51 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
         "closed too early: {took:?}"
     );
 }
+
+#[tokio::test]
+async fn wrong_subject_tokens_in_exchange_count_and_block_the_token_id() {
+    let limits = LimitsConfig {
+        auth_failures_per_token: 2,
+        auth_failure_window: Duration::from_secs(60),
+        ..no_limits()
+    };
+    let app = TestApp::builder().limits(limits).start().await;
+    let s = app.admin_session().await;
+    let ws = app.create_workspace(&s, "w").await;
+    let (_, sat) = app
+        .create_sat(
+            &s,
+            json!({ "name": "svc", "workspace_id": ws, "permissions": ["sources:read"] }),
+        )
+        .await;
+    let exchange = |subject: String| {
+        let app = &app;
+        async move {
+            let form = [
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", subject.as_str()),
+            ];
+            let resp = app
+                .client
+                .post(app.url("/api/v1/tokens/exchange"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            crate::support::read(resp).await
+        }
+    };
+    for _ in 0..2 {
+        let r = exchange(wrong_secret(&sat)).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["error"], "invalid_grant");
+    }
+    let r = exchange(sat.clone()).await;
+    r.assert_problem(429);
+    assert!(retry_after(&r) >= 1);
+    // The same id as a bearer token is blocked too.
+    app.get(SELF, &sat).await.assert_problem(429);
+}
