@@ -1,5 +1,7 @@
 //! Extractors. [`Caller`] carries a verified principal into a handler (a
-//! handler that takes one cannot run unauthenticated); [`ApiJson`],
+//! handler that takes one cannot run unauthenticated), after counting a
+//! refused credential toward the failure limits and checking the verified
+//! one's rate (see [`super::limits`]); [`ApiJson`],
 //! [`ApiQuery`] and [`ApiPath`] turn malformed input into problem responses
 //! instead of axum's plain-text rejections.
 
