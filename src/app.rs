@@ -33,6 +33,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Where deep pages of unfiltered SCIM lists start.
     pub page_anchors: PageAnchors,
+    /// Abuse limits: rates and failed-authentication counts, per instance.
+    pub limits: Arc<crate::http::limits::Limiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         audit,
         public_url: config.public_url.clone(),
         page_anchors: PageAnchors::default(),
+        limits: Arc::new(crate::http::limits::Limiter::new(config.limits)),
     })
 }
 
@@ -111,20 +114,18 @@ impl Server {
         );
         let retention =
             crate::audit::retention::spawn(state.db.clone(), config.audit_retention_check);
+        let connection_limits = crate::http::listener::ConnectionLimits {
+            max_connections: config.max_connections,
+            header_read_timeout: config.header_read_timeout,
+            write_stall_timeout: config.request_timeout,
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let final_state = state.clone();
         let task = tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
+            crate::http::listener::serve(listener, router, connection_limits, async {
                 let _ = rx.await;
             })
             .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
             flusher.abort();
             checkpointer.abort();
             retention.abort();

@@ -7,7 +7,28 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::http::limits::{LimitsConfig, Rate};
 use crate::store::DatabaseUrl;
+
+/// Defaults of the abuse limits: generous enough for an identity provider's
+/// provisioning bursts, a bench or a conformance run never to meet them.
+/// They stop runaway clients and guessing, not ordinary load.
+pub const DEFAULT_LIMITS: LimitsConfig = LimitsConfig {
+    per_token: Rate {
+        per_minute: 6000,
+        burst: 1000,
+    },
+    per_address: Rate {
+        per_minute: 12000,
+        burst: 2000,
+    },
+    auth_failures_per_address: 20,
+    auth_failures_per_token: 10,
+    auth_failure_window: Duration::from_secs(300),
+    table_capacity: 65_536,
+};
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Options every command shares.
 #[derive(Args, Clone, Debug)]
@@ -144,6 +165,47 @@ pub struct ServeArgs {
         default_value_t = 3600
     )]
     pub audit_retention_check_seconds: u64,
+
+    /// Requests a minute per credential (token, or member session); 0 is
+    /// no limit.
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.per_token.per_minute)]
+    pub rate_limit_per_token: u32,
+
+    /// Requests a credential may send at once before its rate applies.
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN_BURST", default_value_t = DEFAULT_LIMITS.per_token.burst)]
+    pub rate_limit_per_token_burst: u32,
+
+    /// Requests a minute per source address (IPv6: per /64); 0 is no limit.
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.per_address.per_minute)]
+    pub rate_limit_per_address: u32,
+
+    /// Requests an address may send at once before its rate applies.
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS_BURST", default_value_t = DEFAULT_LIMITS.per_address.burst)]
+    pub rate_limit_per_address_burst: u32,
+
+    /// Failed authentications from one address within the window before it
+    /// is refused (429, even with a good credential); 0 is no limit.
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.auth_failures_per_address)]
+    pub auth_failure_limit_per_address: u32,
+
+    /// Failed authentications naming one existing token id within the
+    /// window before that id is refused (even with the right secret); 0 is
+    /// no limit.
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.auth_failures_per_token)]
+    pub auth_failure_limit_per_token: u32,
+
+    /// The failed-authentication window, in seconds (at least 1).
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_WINDOW_SECONDS", default_value_t = DEFAULT_LIMITS.auth_failure_window.as_secs())]
+    pub auth_failure_window_seconds: u64,
+
+    /// Most open client connections; further ones wait to be accepted.
+    #[arg(long, env = "SCIMITAR_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Time a client has to send a request's headers (and most a kept-alive
+    /// connection may stay idle), in seconds (at least 1).
+    #[arg(long, env = "SCIMITAR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    pub header_read_timeout_seconds: u64,
 }
 
 /// Everything the server needs, resolved.
@@ -167,6 +229,12 @@ pub struct Config {
     pub audit_checkpoint_interval: Duration,
     /// How often expired audit records are purged.
     pub audit_retention_check: Duration,
+    /// Rate and failed-authentication limits.
+    pub limits: LimitsConfig,
+    /// Most open client connections.
+    pub max_connections: usize,
+    /// Time to send a request's headers; also the keep-alive idle limit.
+    pub header_read_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +316,15 @@ impl Config {
                 "last-used flush must be 1 to 5000 ms".into(),
             ));
         }
+        if serve.auth_failure_window_seconds == 0
+            || serve.header_read_timeout_seconds == 0
+            || serve.max_connections == 0
+        {
+            return Err(ConfigError::Invalid(
+                "the auth failure window, header read timeout and max connections must be at least 1"
+                    .into(),
+            ));
+        }
         if serve.audit_checkpoint_records == 0 || serve.audit_checkpoint_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "audit checkpoint records and seconds must be at least 1".into(),
@@ -270,6 +347,22 @@ impl Config {
             audit_checkpoint_records: serve.audit_checkpoint_records,
             audit_checkpoint_interval: Duration::from_secs(serve.audit_checkpoint_seconds),
             audit_retention_check: Duration::from_secs(serve.audit_retention_check_seconds.max(1)),
+            limits: LimitsConfig {
+                per_token: Rate {
+                    per_minute: serve.rate_limit_per_token,
+                    burst: serve.rate_limit_per_token_burst,
+                },
+                per_address: Rate {
+                    per_minute: serve.rate_limit_per_address,
+                    burst: serve.rate_limit_per_address_burst,
+                },
+                auth_failures_per_address: serve.auth_failure_limit_per_address,
+                auth_failures_per_token: serve.auth_failure_limit_per_token,
+                auth_failure_window: Duration::from_secs(serve.auth_failure_window_seconds),
+                table_capacity: DEFAULT_LIMITS.table_capacity,
+            },
+            max_connections: serve.max_connections,
+            header_read_timeout: Duration::from_secs(serve.header_read_timeout_seconds),
         })
     }
 
@@ -289,6 +382,9 @@ impl Config {
             audit_checkpoint_records: 1000,
             audit_checkpoint_interval: Duration::from_secs(300),
             audit_retention_check: Duration::from_secs(3600),
+            limits: DEFAULT_LIMITS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }

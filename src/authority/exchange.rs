@@ -6,6 +6,7 @@
 //! included).
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -18,6 +19,7 @@ use super::form::{FormRejection, OAuthForm};
 use crate::app::AppState;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::extract::RequestMeta;
+use crate::http::limits;
 use crate::permissions::{Permission, PermissionSet, Principal, PrincipalKind};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Source};
@@ -128,6 +130,17 @@ async fn run(
             format!("requested_token_type must be {JWT_TYPE}"),
         ));
     }
+    // A token id blocked by failed authentications is refused before its
+    // secret is checked, as a bearer token would be.
+    if let Some(id) = PlainToken::id_hint(subject).map(|i| i.to_string())
+        && let Err(refusal) = state.limits.check_token_id(&id, Instant::now())
+    {
+        let actor = Actor::anonymous(PrincipalKind::Sat, Some(id));
+        let endpoint = "POST /api/v1/tokens/exchange";
+        return Ok(limits::refuse(state, refusal, None, actor, ctx, endpoint)
+            .await
+            .into_response());
+    }
     let now = Timestamp::now();
     let verified = tokens::verify_from(
         &state.db,
@@ -154,6 +167,12 @@ async fn run(
                 .token_id
                 .or_else(|| PlainToken::id_hint(subject))
                 .map(|i| i.to_string());
+            let known = refused.org_id.and(id.as_deref());
+            state.limits.auth_failed(
+                Some(peer.ip()),
+                known.map(|i| (i, refused.org_id)),
+                Instant::now(),
+            );
             let event = refuse(refused.org_id, id, refused.refusal.to_string());
             record(state, event).await?;
             return Err(OAuthError::new(

@@ -1,9 +1,12 @@
 //! Extractors. [`Caller`] carries a verified principal into a handler (a
-//! handler that takes one cannot run unauthenticated); [`ApiJson`],
+//! handler that takes one cannot run unauthenticated), after counting a
+//! refused credential toward the failure limits and checking the verified
+//! one's rate (see [`super::limits`]); [`ApiJson`],
 //! [`ApiQuery`] and [`ApiPath`] turn malformed input into problem responses
 //! instead of axum's plain-text rejections.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -124,6 +127,11 @@ struct AuthRefusal {
     reason: String,
     /// The response, which may say less than the record.
     error: ApiError,
+    /// Whether this counts toward the failed-authentication limits (a
+    /// credential was presented and refused), and the id of the existing
+    /// token it named.
+    counts: bool,
+    known_token: Option<String>,
 }
 
 impl AuthRefusal {
@@ -134,7 +142,15 @@ impl AuthRefusal {
             code,
             reason,
             error: ApiError::Unauthorized { detail },
+            counts: true,
+            known_token: None,
         }
+    }
+
+    /// Not an attempt with a credential: nothing to count.
+    fn uncounted(mut self) -> Self {
+        self.counts = false;
+        self
     }
 
     fn in_org(mut self, org_id: Option<uuid::Uuid>) -> Self {
@@ -174,7 +190,8 @@ async fn authenticate(
                 "missing_credentials",
                 reason.clone(),
                 reason,
-            )));
+            )
+            .uncounted()));
         }
         (Some(_), Some(_)) => {
             let reason = "several Authorization headers".to_string();
@@ -184,6 +201,8 @@ async fn authenticate(
                 code: "ambiguous_credentials",
                 reason,
                 error: ApiError::BadRequest("send exactly one Authorization header".into()),
+                counts: false,
+                known_token: None,
             }));
         }
     };
@@ -226,13 +245,18 @@ async fn authenticate(
                     .or_else(|| PlainToken::id_hint(credential))
                     .map(|id| id.to_string());
                 let r = refused.refusal;
-                Err(AuthRefusal::unauthorized(
+                // A token that exists has an organization: only then is
+                // its id worth a failure count.
+                let known_token = refused.org_id.and(id.clone());
+                let mut refusal = AuthRefusal::unauthorized(
                     Actor::anonymous(kind, id),
                     r.code(),
                     r.to_string(),
                     r.public_detail(),
                 )
-                .in_org(refused.org_id))
+                .in_org(refused.org_id);
+                refusal.known_token = known_token;
+                Err(refusal)
             }
         });
     }
@@ -272,6 +296,21 @@ impl FromRequestParts<AppState> for Caller {
         let slot = parts.extensions.get::<AuditSlot>().cloned();
         match authenticate(parts, state, &ctx).await? {
             Ok((principal, token)) => {
+                let key = format!(
+                    "{}:{}",
+                    principal.kind().as_str(),
+                    principal.actor_id().unwrap_or_default()
+                );
+                if let Err(refusal) = state.limits.check_credential(&key, Instant::now()) {
+                    if let Some(slot) = &slot {
+                        slot.mark_recorded();
+                    }
+                    let actor = Actor::of(&principal);
+                    let org = principal.org_id();
+                    return Err(
+                        super::limits::refuse(state, refusal, org, actor, &ctx, &endpoint).await,
+                    );
+                }
                 if let Some(slot) = &slot {
                     slot.set_caller(principal.org_id(), Actor::of(&principal), ctx.clone());
                 }
@@ -286,6 +325,15 @@ impl FromRequestParts<AppState> for Caller {
             Err(refusal) => {
                 if let Some(slot) = &slot {
                     slot.mark_recorded();
+                }
+                if refusal.counts {
+                    let token = refusal
+                        .known_token
+                        .as_deref()
+                        .map(|id| (id, refusal.org_id));
+                    state
+                        .limits
+                        .auth_failed(source_ip(parts), token, Instant::now());
                 }
                 Err(refusal.record(state, &ctx, &endpoint).await)
             }

@@ -1,12 +1,16 @@
 //! The HTTP edge: the router, the middleware every request passes through
 //! (request id, tracing with secrets redacted, body limit, timeout, panic
-//! catcher), health endpoints, and the conversion of errors to responses.
+//! catcher, abuse limits), the listener (connection limits), health
+//! endpoints, and the conversion of errors to responses.
 
 mod audit_trail;
 pub mod extract;
 mod health;
+pub mod limits;
+pub mod listener;
 mod problem;
 pub mod request_id;
+mod stall;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
 pub use problem::{ApiError, problem_response, problem_type};
@@ -41,6 +45,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit_trail::middleware,
+        ))
+        // Outside the trail: a refused request is recorded by the limits
+        // (at most once a minute per key), not once per request.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::middleware,
         ))
         .with_state(state)
         .layer(

@@ -30,6 +30,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request body too large")]
     PayloadTooLarge,
+    /// An abuse limit refused the request; answered with `Retry-After`.
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_seconds: u64,
+    },
     #[error("internal error")]
     Internal(String),
     #[error("storage unavailable")]
@@ -66,6 +72,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Payload too large",
+            ),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
             ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -138,9 +149,24 @@ impl IntoResponse for ApiError {
                 format!("this credential lacks the permission `{missing}`"),
                 json!({ "missing_permission": missing }),
             ),
+            ApiError::TooManyRequests {
+                detail,
+                retry_after_seconds,
+            } => (
+                detail.clone(),
+                json!({ "retry_after_seconds": retry_after_seconds }),
+            ),
             other => (other.to_string(), json!({})),
         };
         let mut resp = problem_response(status, slug, title, &detail, extra);
+        if let ApiError::TooManyRequests {
+            retry_after_seconds,
+            ..
+        } = &self
+        {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -53,6 +53,11 @@ pub async fn login(
             .failure(REFUSED)
             .status(401);
         audit::record_alone(&state.db, event).await?;
+        // Password guessing is what the per-address failure limit is for.
+        let source = ctx.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+        state
+            .limits
+            .auth_failed(source, None, std::time::Instant::now());
         return Err(ApiError::Unauthorized {
             detail: REFUSED.into(),
         });

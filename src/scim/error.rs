@@ -51,6 +51,8 @@ pub struct ScimError {
     pub detail: String,
     /// Logged, never sent.
     cause: Option<String>,
+    /// Seconds for `Retry-After`, on a 429.
+    retry_after_seconds: Option<u64>,
 }
 
 impl ScimError {
@@ -60,6 +62,7 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
             cause: None,
+            retry_after_seconds: None,
         }
     }
 
@@ -113,6 +116,7 @@ impl ScimError {
             scim_type: None,
             detail: "the server failed to handle this request".into(),
             cause: Some(cause.to_string()),
+            retry_after_seconds: None,
         }
     }
 }
@@ -151,6 +155,10 @@ impl IntoResponse for ScimError {
                 HeaderValue::from_static("Bearer realm=\"scimitar\""),
             );
         }
+        if let Some(secs) = self.retry_after_seconds {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }
@@ -168,6 +176,13 @@ impl From<ApiError> for ScimError {
                 format!("this credential lacks the permission `{missing}`"),
             ),
             ApiError::BadRequest(d) => ScimError::invalid_syntax(d),
+            ApiError::TooManyRequests {
+                detail,
+                retry_after_seconds,
+            } => ScimError {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..ScimError::new(status, None, detail)
+            },
             ApiError::PayloadTooLarge => ScimError::new(
                 status,
                 None,

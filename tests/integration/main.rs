@@ -15,6 +15,7 @@ mod http_hygiene;
 mod instances;
 mod members_and_sessions;
 mod personal_tokens;
+mod rate_limits;
 mod scim_bulk;
 mod scim_dialects;
 mod scim_filters;

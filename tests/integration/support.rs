@@ -39,6 +39,9 @@ pub struct Builder {
     checkpoint_records: u64,
     checkpoint_interval: Duration,
     kek: Option<String>,
+    limits: scimitar::http::limits::LimitsConfig,
+    max_connections: usize,
+    header_read_timeout: Duration,
 }
 
 /// A response, read whole.
@@ -155,6 +158,19 @@ impl Builder {
         self
     }
 
+    /// Rate and failed-authentication limits (defaults: the server's).
+    pub fn limits(mut self, limits: scimitar::http::limits::LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Connection limits (defaults: the server's).
+    pub fn connection_limits(mut self, max: usize, header_read_timeout: Duration) -> Self {
+        self.max_connections = max;
+        self.header_read_timeout = header_read_timeout;
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let database_url = fresh_database_url().await;
         self.start_on(database_url).await
@@ -171,6 +187,9 @@ impl Builder {
         config.audit_checkpoint_records = self.checkpoint_records;
         config.audit_checkpoint_interval = self.checkpoint_interval;
         config.key_encryption_key = self.kek.clone().map(scimitar::config::Secret);
+        config.limits = self.limits;
+        config.max_connections = self.max_connections;
+        config.header_read_timeout = self.header_read_timeout;
         config.token_peppers = self
             .pepper
             .iter()
@@ -204,6 +223,9 @@ impl TestApp {
             checkpoint_records: 1000,
             checkpoint_interval: Duration::from_secs(300),
             kek: None,
+            limits: scimitar::config::DEFAULT_LIMITS,
+            max_connections: scimitar::config::DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: scimitar::config::DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 
