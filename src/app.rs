@@ -30,6 +30,8 @@ pub struct AppState {
     /// The externally visible base URL (`https://scim.example.com`), for
     /// SCIM `meta.location`; the request's Host header when unset.
     pub public_url: Option<String>,
+    /// The admin console's CSRF key.
+    pub console: Arc<crate::console::ConsoleKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     .await?;
     let signer = Arc::new(Signer::load(&db, kek).await?);
     let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
+    let console = Arc::new(crate::console::ConsoleKey::load(&db).await?);
     let (audit, _writer) = crate::audit::AuditWriter::spawn(db.clone());
     Ok(AppState {
         db,
@@ -72,6 +75,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         last_used: LastUsedRecorder::default(),
         audit,
         public_url: config.public_url.clone(),
+        console,
     })
 }
 

@@ -136,18 +136,17 @@ pub async fn get(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenView>, ApiError> {
-    caller.require(&state, Action::ManageServiceTokens).await?;
-    let view = tokens::get(
-        &state.db,
-        caller.org_id(),
-        &token_id(&id)?,
-        Timestamp::now(),
-    )
-    .await?;
+    Ok(Json(get_sat(&state, &caller, &id).await?))
+}
+
+/// One SAT of the caller's organization (a PAT id is not found).
+pub async fn get_sat(state: &AppState, caller: &Caller, id: &str) -> Result<TokenView, ApiError> {
+    caller.require(state, Action::ManageServiceTokens).await?;
+    let view = tokens::get(&state.db, caller.org_id(), &token_id(id)?, Timestamp::now()).await?;
     if view.kind != TokenKind::Sat {
         return Err(ApiError::NotFound("token".into()));
     }
-    Ok(Json(view))
+    Ok(view)
 }
 
 #[derive(Deserialize)]
