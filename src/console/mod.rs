@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit-logs/{id}", get(audit_logs::detail))
         .route("/assets/console.css", get(assets::css))
         .route("/assets/console.js", get(assets::js))
+        .route("/assets/favicon.svg", get(assets::icon))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
 }
