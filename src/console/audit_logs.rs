@@ -43,7 +43,8 @@ fn nav(admin: &Admin) -> Nav<'_> {
 /// an RFC 3339 value passes as is.
 fn as_rfc3339(v: &str) -> String {
     let v = v.trim();
-    let zoned = v.ends_with('Z') || v.ends_with('z') || v.get(19..).is_some_and(|t| t.contains(['+', '-']));
+    let zoned =
+        v.ends_with('Z') || v.ends_with('z') || v.get(19..).is_some_and(|t| t.contains(['+', '-']));
     match v.len() {
         16 if !zoned => format!("{v}:00Z"),
         19 if !zoned => format!("{v}Z"),
@@ -134,7 +135,10 @@ fn actor(r: &StoredEvent) -> Markup {
 }
 
 fn target(r: &StoredEvent) -> Markup {
-    match (&r.target_type, r.target_display.as_ref().or(r.target_id.as_ref())) {
+    match (
+        &r.target_type,
+        r.target_display.as_ref().or(r.target_id.as_ref()),
+    ) {
         (None, None) => html! { span class="none" { "—" } },
         (t, name) => html! {
             (name.cloned().unwrap_or_default())
@@ -144,7 +148,11 @@ fn target(r: &StoredEvent) -> Markup {
 }
 
 fn outcome(r: &StoredEvent) -> Markup {
-    let class = if r.outcome == "success" { "badge ok" } else { "badge bad" };
+    let class = if r.outcome == "success" {
+        "badge ok"
+    } else {
+        "badge bad"
+    };
     html! { span class=(class) { (r.outcome) } }
 }
 
@@ -161,13 +169,23 @@ pub async fn list(
     raw.limit = Some(PAGE_SIZE.to_string());
     raw.cursor = q.text("cursor");
     let (records, error) = match AuditQuery::parse(&raw) {
-        Ok(query) => (query.page(&state.db, &chain_of(&admin.caller)).await.map_err(ApiError::from)?, None),
+        Ok(query) => (
+            query
+                .page(&state.db, &chain_of(&admin.caller))
+                .await
+                .map_err(ApiError::from)?,
+            None,
+        ),
         Err(e) => (Vec::new(), Some(e.0)),
     };
     let next = (records.len() as i64 == PAGE_SIZE)
         .then(|| records.last().map(|r| r.seq.to_string()))
         .flatten();
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let body = html! {
         h1 { "Audit Logs" }
         p class="lead" { "Every change and every refused request in your organization, in a tamper-evident hash chain." }
@@ -292,10 +310,18 @@ pub async fn verify(State(state): State<AppState>, admin: Admin) -> Result<Respo
     .await?
     .0;
     let broken = report.first_break.as_ref().map(|b| match b {
-        ChainBreak::HashMismatch { seq } => format!("record {seq} does not match its hash: it was changed"),
-        ChainBreak::BrokenLink { seq } => format!("record {seq} does not link to the record before it"),
-        ChainBreak::Gap { expected, found } => format!("records are missing: expected {expected}, found {found}"),
-        ChainBreak::Truncated { last_found, head } => format!("the newest records are missing: the last is {last_found}, the chain head says {head}"),
+        ChainBreak::HashMismatch { seq } => {
+            format!("record {seq} does not match its hash: it was changed")
+        }
+        ChainBreak::BrokenLink { seq } => {
+            format!("record {seq} does not link to the record before it")
+        }
+        ChainBreak::Gap { expected, found } => {
+            format!("records are missing: expected {expected}, found {found}")
+        }
+        ChainBreak::Truncated { last_found, head } => format!(
+            "the newest records are missing: the last is {last_found}, the chain head says {head}"
+        ),
     });
     let body = html! {
         nav aria-label="Breadcrumb" class="crumbs" { a href="/console/audit-logs" { "Audit Logs" } (layout::sep()) "Chain verification" }

@@ -118,8 +118,7 @@ pub fn cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -
 fn looks_like_jwt(v: &str) -> bool {
     v.split('.').count() == 3
         && v.len() <= 4096
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
@@ -178,7 +177,9 @@ impl FromRequestParts<AppState> for Admin {
         parts.headers.insert(header::AUTHORIZATION, bearer);
         let caller = match Caller::from_request_parts(parts, state).await {
             Ok(c) => c,
-            Err(ApiError::Unauthorized { .. }) => return Err(ConsoleError::SignIn { expired: true }),
+            Err(ApiError::Unauthorized { .. }) => {
+                return Err(ConsoleError::SignIn { expired: true });
+            }
             Err(e) => return Err(e.into()),
         };
         Ok(Admin {
@@ -280,7 +281,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; scimitar_console=x.y.z; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; scimitar_console=x.y.z; b=2"),
+        );
         assert_eq!(read_cookie(&h, SESSION_COOKIE).as_deref(), Some("x.y.z"));
         assert_eq!(read_cookie(&h, "c"), None);
     }
@@ -297,16 +301,25 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
         assert!(same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h));
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(!same_origin(&h));
         h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        assert!(same_origin(&h), "Origin: null with same-origin fetch metadata");
+        assert!(
+            same_origin(&h),
+            "Origin: null with same-origin fetch metadata"
+        );
     }
 
     #[test]

@@ -180,7 +180,10 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
 
 /// `POST /console/sign-out`: forgets the session cookie. Needs the session's
 /// CSRF token, but not a live session (an expired one may sign out too).
-pub async fn sign_out(State(state): State<AppState>, req: Request) -> Result<Response, ConsoleError> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Response, ConsoleError> {
     let headers = req.headers().clone();
     let form = read_form(req, &state).await?;
     let jwt = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
@@ -194,7 +197,13 @@ pub async fn sign_out(State(state): State<AppState>, req: Request) -> Result<Res
     let mut resp = Redirect::to("/console/sign-in?signed_out=1").into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        cookie(SESSION_COOKIE, "", "/console", 0, served_over_tls(&state, &headers)),
+        cookie(
+            SESSION_COOKIE,
+            "",
+            "/console",
+            0,
+            served_over_tls(&state, &headers),
+        ),
     );
     Ok(resp)
 }

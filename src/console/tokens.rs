@@ -365,7 +365,10 @@ fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<Create, ApiEr
     let workspace_id = match (tab, form.text("workspace_id")) {
         (TokenLevel::Organization, _) => None,
         (TokenLevel::Workspace, None) => {
-            return (draft, Err(ApiError::BadRequest("choose a workspace".into())));
+            return (
+                draft,
+                Err(ApiError::BadRequest("choose a workspace".into())),
+            );
         }
         (TokenLevel::Workspace, Some(w)) => match Uuid::parse_str(&w) {
             Ok(id) => Some(id),
@@ -407,7 +410,9 @@ pub async fn create(
     };
     let (view, plain) = match result {
         Ok(ok) => ok,
-        Err(e @ (ApiError::Forbidden { .. } | ApiError::Internal(_) | ApiError::Unavailable(_))) => {
+        Err(
+            e @ (ApiError::Forbidden { .. } | ApiError::Internal(_) | ApiError::Unavailable(_)),
+        ) => {
             return Err(e.into());
         }
         Err(e) => {
@@ -426,7 +431,13 @@ pub async fn create(
     let spaces = workspaces::list(&state.db, admin.caller.org_id())
         .await
         .map_err(ApiError::from)?;
-    Ok(shown_once(&admin, &view, &spaces, "Token created", &plain.reveal()))
+    Ok(shown_once(
+        &admin,
+        &view,
+        &spaces,
+        "Token created",
+        &plain.reveal(),
+    ))
 }
 
 /// The page that shows a new value, once.
@@ -499,7 +510,12 @@ pub async fn revoke(
 ) -> Result<Response, ConsoleError> {
     let (view, _) = revoke_sat(&state, &admin.caller, &id).await?;
     let tab = view.level.unwrap_or(TokenLevel::Organization);
-    Ok(Redirect::to(&format!("/console/tokens?tab={}&revoked={}", tab.as_str(), view.id)).into_response())
+    Ok(Redirect::to(&format!(
+        "/console/tokens?tab={}&revoked={}",
+        tab.as_str(),
+        view.id
+    ))
+    .into_response())
 }
 
 /// `GET /console/tokens/{id}/rotate`: asks for confirmation and a grace period.
@@ -550,5 +566,11 @@ pub async fn rotate(
     let spaces = workspaces::list(&state.db, admin.caller.org_id())
         .await
         .map_err(ApiError::from)?;
-    Ok(shown_once(&admin, &view, &spaces, "Token rotated", &plain.reveal()))
+    Ok(shown_once(
+        &admin,
+        &view,
+        &spaces,
+        "Token rotated",
+        &plain.reveal(),
+    ))
 }

@@ -54,7 +54,10 @@ async fn render(
         csrf: &admin.csrf,
         section: Section::Workspaces,
     };
-    Ok(layout::respond(status, layout::page("Workspaces", Some(nav), body)))
+    Ok(layout::respond(
+        status,
+        layout::page("Workspaces", Some(nav), body),
+    ))
 }
 
 /// `GET /console/workspaces`.
@@ -79,7 +82,8 @@ pub async fn create(
     let name = form.get("name").unwrap_or("").to_string();
     match create_workspace(&state, &admin.caller, &name).await {
         Ok(ws) => {
-            let q = serde_urlencoded::to_string([("created", ws.name.as_str())]).unwrap_or_default();
+            let q =
+                serde_urlencoded::to_string([("created", ws.name.as_str())]).unwrap_or_default();
             Ok(Redirect::to(&format!("/console/workspaces?{q}")).into_response())
         }
         Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {

@@ -66,7 +66,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 /// The organization's live workspaces (API and console).
-pub async fn list_workspaces(state: &AppState, caller: &Caller) -> Result<Vec<Workspace>, ApiError> {
+pub async fn list_workspaces(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<Workspace>, ApiError> {
     caller.require(state, Action::ManageWorkspaces).await?;
     Ok(workspaces::list(&state.db, caller.org_id()).await?)
 }
