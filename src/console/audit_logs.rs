@@ -346,3 +346,16 @@ pub async fn verify(State(state): State<AppState>, admin: Admin) -> Result<Respo
     let page = layout::page("Chain verification", Some(nav), body);
     Ok(layout::respond(StatusCode::OK, page))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::as_rfc3339;
+
+    #[test]
+    fn local_times_from_the_form_are_utc() {
+        assert_eq!(as_rfc3339("2026-11-29T12:40"), "2026-11-29T12:40:00Z");
+        assert_eq!(as_rfc3339("2026-11-29T12:40:05"), "2026-11-29T12:40:05Z");
+        assert_eq!(as_rfc3339("2026-11-29T12:40:05Z"), "2026-11-29T12:40:05Z");
+        assert_eq!(as_rfc3339("2026-11-29T12:40:05+02:00"), "2026-11-29T12:40:05+02:00");
+    }
+}

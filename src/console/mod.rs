@@ -108,3 +108,24 @@ pub fn trail_action(method: &Method, rest: &[&str]) -> String {
     }
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_calls_are_named_like_the_api_calls_they_mirror() {
+        let cases: [(Method, &[&str], &str); 7] = [
+            (Method::GET, &["tokens"], "sat.list"),
+            (Method::POST, &["tokens"], "sat.create"),
+            (Method::POST, &["tokens", "x", "rotate"], "sat.rotate"),
+            (Method::GET, &["audit-logs"], "audit_logs.list"),
+            (Method::GET, &["audit-logs", "export"], "audit_logs.export"),
+            (Method::GET, &["audit-logs", "x"], "audit_logs.read"),
+            (Method::GET, &["tokens", "new"], "console.view"),
+        ];
+        for (m, rest, want) in cases {
+            assert_eq!(trail_action(&m, rest), want, "{m} {rest:?}");
+        }
+    }
+}
