@@ -190,8 +190,17 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// A posted form as name/value pairs, in order (a name may repeat).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FormData(pub Vec<(String, String)>);
+
+/// Names only: a form may hold a password.
+impl std::fmt::Debug for FormData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
 
 impl FormData {
     pub fn parse(raw: &[u8]) -> Option<Self> {
@@ -287,6 +296,13 @@ mod tests {
         );
         assert_eq!(read_cookie(&h, SESSION_COOKIE).as_deref(), Some("x.y.z"));
         assert_eq!(read_cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn form_debug_shows_no_values() {
+        let f = FormData::parse(b"user_name=a&password=hunter2hunter2").unwrap();
+        assert_eq!(f.get("password"), Some("hunter2hunter2"));
+        assert!(!format!("{f:?}").contains("hunter2"));
     }
 
     #[test]
