@@ -200,7 +200,7 @@ pub async fn list(
             p class="empty" { "No records match." }
         } @else if !records.is_empty() {
             div class="scroll" {
-                table class="audit" {
+                table class="audit cards" {
                     caption { "Audit records, newest first" }
                     thead { tr {
                         th scope="col" { "When" } th scope="col" { "Actor" } th scope="col" { "Action" }
@@ -209,12 +209,12 @@ pub async fn list(
                     tbody {
                         @for r in &records {
                             tr data-action=(r.action) {
-                                td { a href={ "/console/audit-logs/" (r.id) } aria-label={ "Record " (r.seq) ", " (r.action) } { (time(Some(r.occurred_at))) } }
-                                td { (actor(r)) }
-                                td { code { (r.action) } }
-                                td { (target(r)) }
-                                td { (outcome(r)) }
-                                td class="mono small" { (r.source_ip.clone().unwrap_or_default()) }
+                                td data-label="When" { div { a href={ "/console/audit-logs/" (r.id) } aria-label={ "Record " (r.seq) ", " (r.action) } { (time(Some(r.occurred_at))) } } }
+                                td data-label="Actor" { div { (actor(r)) } }
+                                td data-label="Action" { div { code { (r.action) } } }
+                                td data-label="Target" { div { (target(r)) } }
+                                td data-label="Outcome" { div { (outcome(r)) } }
+                                td class="mono small" data-label="Source address" { div { (r.source_ip.clone().unwrap_or_default()) } }
                             }
                         }
                     }

@@ -173,7 +173,7 @@ pub async fn list(
             p class="empty" { "No " (tab.as_str()) " tokens yet." }
         } @else {
             div class="scroll" {
-                table {
+                table class="cards" {
                     caption { (if tab == TokenLevel::Organization { "Organization tokens" } else { "Workspace tokens" }) }
                     thead { tr {
                         th scope="col" { "Name" } th scope="col" { "Permissions" } th scope="col" { "Workspace" }
@@ -183,25 +183,25 @@ pub async fn list(
                     tbody {
                         @for t in &tokens {
                             tr data-token-id=(t.id) {
-                                td {
+                                td data-label="Name" { div {
                                     strong { (t.name) }
                                     br; span class="mono muted small" { (t.id) }
                                     @if let Some(d) = &t.description { br; span class="muted small" { (d) } }
-                                }
-                                td { (permissions(t)) }
-                                td { (workspace_name(&spaces, t.workspace_id)) }
-                                td { (created_by(t)) }
-                                td { (time(Some(t.created_at))) }
-                                td { (time(t.expires_at)) }
-                                td { (time(t.last_used_at)) }
-                                td { (status_badge(t.status)) }
-                                td class="actions" {
+                                } }
+                                td data-label="Permissions" { div { (permissions(t)) } }
+                                td data-label="Workspace" { div { (workspace_name(&spaces, t.workspace_id)) } }
+                                td data-label="Created by" { div { (created_by(t)) } }
+                                td data-label="Created" { div { (time(Some(t.created_at))) } }
+                                td data-label="Expires" { div { (time(t.expires_at)) } }
+                                td data-label="Last used" { div { (time(t.last_used_at)) } }
+                                td data-label="Status" { div { (status_badge(t.status)) } }
+                                td class="actions" data-label="Actions" { div {
                                     @if t.status != TokenStatus::Revoked {
                                         a href={ "/console/tokens/" (t.id) "/rotate" } aria-label={ "Rotate " (t.name) } { "Rotate" }
                                         " "
                                         a class="danger" href={ "/console/tokens/" (t.id) "/revoke" } aria-label={ "Revoke " (t.name) } { "Revoke" }
                                     }
-                                }
+                                } }
                             }
                         }
                     }

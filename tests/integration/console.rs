@@ -740,7 +740,7 @@ async fn console_pages_escape_values_and_refuse_mistakes_without_errors() {
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     assert!(list.text.contains("workspace.create"));
     assert!(!list.text.contains(">auth.login<"), "filtered out");
-    let marker = "<td><a href=\"";
+    let marker = "data-label=\"When\"><div><a href=\"";
     let start = list.text.find(marker).expect("a record link") + marker.len();
     let href: String = list.text[start..]
         .chars()
