@@ -92,6 +92,8 @@ try {
   const orgToken = await page.getByLabel("Token value").inputValue();
   assert.match(orgToken, /^scim_sat_[0-9A-Za-z]{60}$/);
   await page.getByRole("button", { name: "Copy" }).click();
+  // The embedded script ran under the CSP and answered the click.
+  await page.locator("#copy-status").filter({ hasText: /Copied\.|Ctrl\+C/ }).waitFor();
   await shot("organization-token-created");
 
   step("the shown value works on /scim/v2/Users");

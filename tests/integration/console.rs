@@ -759,3 +759,44 @@ async fn console_pages_escape_values_and_refuse_mistakes_without_errors() {
     assert_eq!(verify.status, StatusCode::OK);
     assert!(verify.text.contains("Chain intact."));
 }
+
+#[tokio::test]
+async fn console_audit_logs_page_through_the_chain_newest_first() {
+    let app = TestApp::spawn().await;
+    let session = app.admin_session().await;
+    for _ in 0..60 {
+        assert_eq!(
+            app.get("/api/v1/workspaces", &session).await.status,
+            StatusCode::OK
+        );
+    }
+    let mut c = Console::new(&app);
+    c.sign_in_admin().await;
+    let seqs = |p: &Page| -> Vec<i64> {
+        p.text
+            .match_indices("aria-label=\"Record ")
+            .map(|(i, m)| {
+                let rest = &p.text[i + m.len()..];
+                rest[..rest.find(',').unwrap()].parse().unwrap()
+            })
+            .collect()
+    };
+    let first = c.get("/console/audit-logs?action=workspace.list").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let page1 = seqs(&first);
+    assert_eq!(page1.len(), 50);
+    assert!(page1.windows(2).all(|w| w[0] > w[1]), "newest first");
+    let marker = "href=\"/console/audit-logs?";
+    let next = first
+        .text
+        .match_indices(marker)
+        .map(|(i, _)| &first.text[i + 6..])
+        .map(|rest| rest[..rest.find('"').unwrap()].replace("&amp;", "&"))
+        .find(|href| href.contains("cursor="))
+        .expect("a link to older records");
+    let second = c.get(&next).await;
+    let page2 = seqs(&second);
+    assert_eq!(page2.len(), 10, "{next}");
+    assert!(page2[0] < *page1.last().unwrap(), "no overlap");
+    assert!(!second.text.contains("rel=\"next\""), "last page");
+}
