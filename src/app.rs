@@ -35,6 +35,8 @@ pub struct AppState {
     pub page_anchors: PageAnchors,
     /// Abuse limits: rates and failed-authentication counts, per instance.
     pub limits: Arc<crate::http::limits::Limiter>,
+    /// The admin console's CSRF key.
+    pub console: Arc<crate::console::ConsoleKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     .await?;
     let signer = Arc::new(Signer::load(&db, kek).await?);
     let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
+    let console = Arc::new(crate::console::ConsoleKey::load(&db).await?);
     let (audit, _writer) = crate::audit::AuditWriter::spawn(db.clone());
     Ok(AppState {
         db,
@@ -79,6 +82,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         public_url: config.public_url.clone(),
         page_anchors: PageAnchors::default(),
         limits: Arc::new(crate::http::limits::Limiter::new(config.limits)),
+        console,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod audit_api;
 pub mod authority;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod identity;
 pub mod management;

@@ -67,11 +67,11 @@ pub async fn get(
     Ok(Json(record).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyQuery {
-    from_seq: Option<i64>,
-    to_seq: Option<i64>,
+    pub from_seq: Option<i64>,
+    pub to_seq: Option<i64>,
 }
 
 /// `GET /api/v1/audit-logs/verify?from_seq=&to_seq=`: recomputes the chain

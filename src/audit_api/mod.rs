@@ -15,8 +15,9 @@ use axum::routing::get;
 use crate::app::AppState;
 
 pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
-pub use export::{CSV_COLUMNS, Format, csv_row, ndjson_line, stream_records};
-pub use query::{AuditQuery, QueryError, RawQuery};
+pub use export::{CSV_COLUMNS, Format, csv_row, export, ndjson_line, stream_records};
+pub use handlers::{VerifyQuery, chain_of, verify};
+pub use query::{AuditQuery, QueryError, RawQuery, find};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -123,6 +123,7 @@ pub fn action_for(method: &Method, path: &str) -> String {
         ["api", "v1", "members", rest @ ..] => format!("member.{}", verb(rest.is_empty())),
         ["api", "v1", "workspaces", rest @ ..] => format!("workspace.{}", verb(rest.is_empty())),
         ["api", "v1", "tokens", "self"] => "token.self".into(),
+        ["console", rest @ ..] => crate::console::trail_action(method, rest),
         _ => "api.request".into(),
     }
 }

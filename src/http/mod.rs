@@ -40,6 +40,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .nest("/api/v1", api)
         .nest("/scim/v2", crate::scim::routes::routes())
+        .nest("/console", crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

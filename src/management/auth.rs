@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::audit::{self, Actor, AuditEvent, Target};
+use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
 use crate::http::extract::RequestMeta;
 use crate::http::{ApiError, ApiJson};
-use crate::identity::{members, orgs, passwords};
+use crate::identity::members::{self, Member};
+use crate::identity::{orgs, passwords};
 use crate::permissions::PrincipalKind;
 use crate::store::Timestamp;
 
@@ -31,13 +32,38 @@ pub async fn login(
     RequestMeta(ctx): RequestMeta,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<Value>, ApiError> {
-    let org = orgs::find(&state.db, &body.organization).await?;
+    let (_, jwt) = sign_in(
+        &state,
+        &ctx,
+        &body.organization,
+        &body.user_name,
+        body.password,
+    )
+    .await?;
+    Ok(Json(json!({
+        "access_token": jwt,
+        "token_type": "Bearer",
+        "expires_in": state.sessions.ttl_seconds(),
+    })))
+}
+
+/// Checks a member's password and issues a session, recording `auth.login`
+/// either way (the API and the console sign in through this). Every failure
+/// is the same 401.
+pub async fn sign_in(
+    state: &AppState,
+    ctx: &RequestContext,
+    organization: &str,
+    user_name: &str,
+    password: String,
+) -> Result<(Member, String), ApiError> {
+    let org = orgs::find(&state.db, organization).await?;
     let creds = match &org {
-        Some(org) => members::credentials(&state.db, org.id, &body.user_name).await?,
+        Some(org) => members::credentials(&state.db, org.id, user_name).await?,
         None => None,
     };
     let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
-    let password_ok = passwords::verify(body.password, stored).await;
+    let password_ok = passwords::verify(password, stored).await;
     let member = creds
         .filter(|c| password_ok && c.member.active)
         .map(|c| c.member);
@@ -47,9 +73,9 @@ pub async fn login(
         let actor = Actor {
             kind: PrincipalKind::MemberSession.as_str().to_string(),
             id: None,
-            display: Some(body.user_name.chars().take(256).collect()),
+            display: Some(user_name.chars().take(256).collect()),
         };
-        let event = AuditEvent::new(org_id, actor, "auth.login", &ctx)
+        let event = AuditEvent::new(org_id, actor, "auth.login", ctx)
             .failure(REFUSED)
             .status(401);
         audit::record_alone(&state.db, event).await?;
@@ -73,13 +99,9 @@ pub async fn login(
         id: Some(member.id.to_string()),
         display: Some(member.user_name.clone()),
     };
-    let event = AuditEvent::new(org_id, actor, "auth.login", &ctx)
+    let event = AuditEvent::new(org_id, actor, "auth.login", ctx)
         .target(Target::new("member", member.id, Some(&member.user_name)))
         .status(200);
     audit::record_alone(&state.db, event).await?;
-    Ok(Json(json!({
-        "access_token": jwt,
-        "token_type": "Bearer",
-        "expires_in": state.sessions.ttl_seconds(),
-    })))
+    Ok((member, jwt))
 }

@@ -3,12 +3,12 @@
 //! authorize through the permission core, call the core in one transaction
 //! that also records the audit event, render.
 
-mod auth;
+pub mod auth;
 mod members;
 mod personal_tokens;
-mod service_tokens;
+pub mod service_tokens;
 mod token_self;
-mod workspaces;
+pub mod workspaces;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -18,19 +18,19 @@ use crate::identity::{orgs, workspaces};
 use crate::permissions::{Action, TokenLevel};
 use crate::store::Timestamp;
 use crate::tokens::{
-    self, ListFilter, NewToken, Owner, TokenChanges, TokenId, TokenKind, TokenView,
+    self, ListFilter, NewToken, Owner, PlainToken, TokenChanges, TokenId, TokenKind, TokenView,
 };
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Create {
-    name: String,
-    description: Option<String>,
-    workspace_id: Option<Uuid>,
-    permissions: Vec<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub workspace_id: Option<Uuid>,
+    pub permissions: Vec<String>,
     #[serde(flatten)]
-    expiry: ExpiryInput,
-    allowed_cidrs: Option<Vec<String>>,
+    pub expiry: ExpiryInput,
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 fn target(view: &TokenView) -> Target {
@@ -47,7 +47,19 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<Create>,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, Action::ManageServiceTokens).await?;
+    let (view, plain) = create_sat(&state, &caller, body).await?;
+    let location = format!("/api/v1/service-access-tokens/{}", view.id);
+    Ok(show_once(StatusCode::CREATED, view, &plain, Some(location)))
+}
+
+/// Creates a SAT and records `sat.create` in the same transaction. The API
+/// and the console both call this, so their audit records are the same.
+pub async fn create_sat(
+    state: &AppState,
+    caller: &Caller,
+    body: Create,
+) -> Result<(TokenView, PlainToken), ApiError> {
+    caller.require(state, Action::ManageServiceTokens).await?;
     let now = Timestamp::now();
     let org_id = caller.org_id();
     let expires_at = body.expiry.resolve(now)?;
@@ -83,8 +95,7 @@ pub async fn create(
         }));
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
-    let location = format!("/api/v1/service-access-tokens/{}", view.id);
-    Ok(show_once(StatusCode::CREATED, view, &plain, Some(location)))
+    Ok((view, plain))
 }
 
 #[derive(Deserialize)]
@@ -99,15 +110,25 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(&state, Action::ManageServiceTokens).await?;
+    let tokens = list_sats(&state, &caller, q.level, q.workspace_id).await?;
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+/// The organization's SATs, newest first (API and console).
+pub async fn list_sats(
+    state: &AppState,
+    caller: &Caller,
+    level: Option<TokenLevel>,
+    workspace_id: Option<Uuid>,
+) -> Result<Vec<TokenView>, ApiError> {
+    caller.require(state, Action::ManageServiceTokens).await?;
     let filter = ListFilter {
         kind: Some(TokenKind::Sat),
-        level: q.level,
-        workspace_id: q.workspace_id,
+        level,
+        workspace_id,
         member_id: None,
     };
-    let tokens = tokens::list(&state.db, caller.org_id(), &filter, Timestamp::now()).await?;
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(tokens::list(&state.db, caller.org_id(), &filter, Timestamp::now()).await?)
 }
 
 pub async fn get(
@@ -115,18 +136,17 @@ pub async fn get(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenView>, ApiError> {
-    caller.require(&state, Action::ManageServiceTokens).await?;
-    let view = tokens::get(
-        &state.db,
-        caller.org_id(),
-        &token_id(&id)?,
-        Timestamp::now(),
-    )
-    .await?;
+    Ok(Json(get_sat(&state, &caller, &id).await?))
+}
+
+/// One SAT of the caller's organization (a PAT id is not found).
+pub async fn get_sat(state: &AppState, caller: &Caller, id: &str) -> Result<TokenView, ApiError> {
+    caller.require(state, Action::ManageServiceTokens).await?;
+    let view = tokens::get(&state.db, caller.org_id(), &token_id(id)?, Timestamp::now()).await?;
     if view.kind != TokenKind::Sat {
         return Err(ApiError::NotFound("token".into()));
     }
-    Ok(Json(view))
+    Ok(view)
 }
 
 #[derive(Deserialize)]
@@ -186,8 +206,19 @@ pub async fn revoke(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(&state, Action::ManageServiceTokens).await?;
-    let id = token_id(&id)?;
+    revoke_sat(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a SAT (API and console); only the first revoke is recorded, as
+/// `sat.revoke`. Returns the view and whether this call revoked it.
+pub async fn revoke_sat(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(TokenView, bool), ApiError> {
+    caller.require(state, Action::ManageServiceTokens).await?;
+    let id = token_id(id)?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     let (view, changed) = tokens::revoke(
@@ -208,7 +239,7 @@ pub async fn revoke(
         audit::record(&mut tx, event).await?;
     }
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((view, changed))
 }
 
 #[derive(Deserialize, Default)]
@@ -224,12 +255,23 @@ pub async fn rotate(
     ApiPath(id): ApiPath<String>,
     body: Option<ApiJson<Rotate>>,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, Action::ManageServiceTokens).await?;
-    let id = token_id(&id)?;
     let grace = body
         .map(|ApiJson(b)| b)
         .unwrap_or_default()
         .grace_period_seconds;
+    let (view, plain) = rotate_sat(&state, &caller, &id, grace).await?;
+    Ok(show_once(StatusCode::OK, view, &plain, None))
+}
+
+/// Rotates a SAT's secret and records `sat.rotate` (API and console).
+pub async fn rotate_sat(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    grace: i64,
+) -> Result<(TokenView, PlainToken), ApiError> {
+    caller.require(state, Action::ManageServiceTokens).await?;
+    let id = token_id(id)?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     let (view, plain) = tokens::rotate(
@@ -250,5 +292,5 @@ pub async fn rotate(
         .changes(json!({ "grace_period_seconds": grace, "previous_secret_valid_until": view.previous_secret_valid_until }));
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
-    Ok(show_once(StatusCode::OK, view, &plain, None))
+    Ok((view, plain))
 }

@@ -31,16 +31,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<Named>,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, Action::ManageWorkspaces).await?;
-    let mut tx = state.db.begin().await?;
-    let ws = workspaces::create(&mut tx, caller.org_id(), &body.name, Timestamp::now()).await?;
-    let event = caller
-        .event("workspace.create")
-        .workspace(Some(ws.id))
-        .target(target(&ws))
-        .status(201);
-    audit::record(&mut tx, event).await?;
-    tx.commit().await?;
+    let ws = create_workspace(&state, &caller, &body.name).await?;
     let location = format!("/api/v1/workspaces/{}", ws.id);
     Ok((
         StatusCode::CREATED,
@@ -50,10 +41,37 @@ pub async fn create(
         .into_response())
 }
 
+/// Creates a workspace and records `workspace.create` (API and console).
+pub async fn create_workspace(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<Workspace, ApiError> {
+    caller.require(state, Action::ManageWorkspaces).await?;
+    let mut tx = state.db.begin().await?;
+    let ws = workspaces::create(&mut tx, caller.org_id(), name, Timestamp::now()).await?;
+    let event = caller
+        .event("workspace.create")
+        .workspace(Some(ws.id))
+        .target(target(&ws))
+        .status(201);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(ws)
+}
+
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require(&state, Action::ManageWorkspaces).await?;
-    let list = workspaces::list(&state.db, caller.org_id()).await?;
+    let list = list_workspaces(&state, &caller).await?;
     Ok(Json(json!({ "workspaces": list })))
+}
+
+/// The organization's live workspaces (API and console).
+pub async fn list_workspaces(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<Workspace>, ApiError> {
+    caller.require(state, Action::ManageWorkspaces).await?;
+    Ok(workspaces::list(&state.db, caller.org_id()).await?)
 }
 
 pub async fn get(

@@ -10,6 +10,7 @@ mod audit_retention;
 mod audit_signing;
 mod authority;
 mod cli;
+mod console;
 mod example_service;
 mod http_hygiene;
 mod instances;

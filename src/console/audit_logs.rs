@@ -1,0 +1,364 @@
+//! Audit Logs: the organization's records with the Audit Log API's filters
+//! (time range, actor, action, target, outcome), newest first with cursor
+//! pagination, a record's detail, export (the API's own export) and the
+//! result of chain verification.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use maud::{Markup, html};
+
+use super::error::ConsoleError;
+use super::layout::{self, Nav, Section, time};
+use super::session::{Admin, FormData};
+use crate::app::AppState;
+use crate::audit::{ChainBreak, StoredEvent};
+use crate::audit_api::{AuditQuery, RawQuery, VerifyQuery, chain_of, export as api_export, find};
+use crate::http::{ApiError, ApiQuery};
+use crate::permissions::Action;
+
+const PAGE_SIZE: i64 = 50;
+
+/// The filter fields of the page, in form order.
+const FILTERS: [&str; 8] = [
+    "since",
+    "until",
+    "actor_type",
+    "actor_id",
+    "action",
+    "target_type",
+    "target_id",
+    "outcome",
+];
+
+fn nav(admin: &Admin) -> Nav<'_> {
+    Nav {
+        user: admin.user_name(),
+        csrf: &admin.csrf,
+        section: Section::AuditLogs,
+    }
+}
+
+/// A `datetime-local` value (`2026-11-29T12:40`, no zone) is taken as UTC;
+/// an RFC 3339 value passes as is.
+fn as_rfc3339(v: &str) -> String {
+    let v = v.trim();
+    let zoned =
+        v.ends_with('Z') || v.ends_with('z') || v.get(19..).is_some_and(|t| t.contains(['+', '-']));
+    match v.len() {
+        16 if !zoned => format!("{v}:00Z"),
+        19 if !zoned => format!("{v}Z"),
+        _ => v.to_string(),
+    }
+}
+
+/// The API's query from the page's query string.
+fn raw_query(q: &FormData) -> RawQuery {
+    let t = |k: &str| q.text(k);
+    RawQuery {
+        since: t("since").map(|v| as_rfc3339(&v)),
+        until: t("until").map(|v| as_rfc3339(&v)),
+        actor_type: t("actor_type"),
+        actor_id: t("actor_id"),
+        action: t("action"),
+        target_type: t("target_type"),
+        target_id: t("target_id"),
+        outcome: t("outcome"),
+        ..RawQuery::default()
+    }
+}
+
+/// The page's filters as a query string, with `extra` appended.
+fn filter_query(q: &FormData, extra: &[(&str, &str)]) -> String {
+    let mut pairs: Vec<(&str, String)> = FILTERS
+        .iter()
+        .filter_map(|k| q.text(k).map(|v| (*k, v)))
+        .collect();
+    pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+}
+
+fn filters_form(q: &FormData) -> Markup {
+    let v = |k: &str| q.get(k).unwrap_or("").to_string();
+    let select = |name: &str, label: &str, options: &[(&str, &str)]| {
+        let current = v(name);
+        html! {
+            div class="field" {
+                label for=(name) { (label) }
+                select id=(name) name=(name) {
+                    @for (value, text) in options {
+                        option value=(value) selected[current == *value] { (text) }
+                    }
+                }
+            }
+        }
+    };
+    let text = |name: &str, label: &str, hint: &str| {
+        html! {
+            div class="field" {
+                label for=(name) { (label) }
+                input id=(name) name=(name) type="text" value=(v(name)) placeholder=(hint);
+            }
+        }
+    };
+    html! {
+        form method="get" action="/console/audit-logs" class="filters" aria-label="Filter records" {
+            div class="field" {
+                label for="since" { "From (UTC)" }
+                input id="since" name="since" type="text" value=(v("since")) placeholder="2026-01-01T00:00:00Z";
+            }
+            div class="field" {
+                label for="until" { "Until (UTC)" }
+                input id="until" name="until" type="text" value=(v("until")) placeholder="2026-12-31T00:00:00Z";
+            }
+            (select("actor_type", "Actor kind", &[("", "Any"), ("sat", "sat"), ("pat", "pat"), ("member_session", "member_session"), ("operator", "operator"), ("anonymous", "anonymous")]))
+            (text("actor_id", "Actor id", "token or member id"))
+            (text("action", "Action", "sat.create or sat.*"))
+            (text("target_type", "Target type", "sat, workspace, member…"))
+            (text("target_id", "Target id", ""))
+            (select("outcome", "Outcome", &[("", "Any"), ("success", "Success"), ("failure", "Failure")]))
+            div class="buttons" {
+                button type="submit" class="primary" { "Apply filters" }
+                a href="/console/audit-logs" { "Clear" }
+            }
+        }
+    }
+}
+
+fn actor(r: &StoredEvent) -> Markup {
+    let who = r
+        .actor_display
+        .clone()
+        .or_else(|| r.actor_id.clone())
+        .unwrap_or_else(|| "—".into());
+    html! { (who) br; span class="muted small" { (r.actor_kind) } }
+}
+
+fn target(r: &StoredEvent) -> Markup {
+    match (
+        &r.target_type,
+        r.target_display.as_ref().or(r.target_id.as_ref()),
+    ) {
+        (None, None) => html! { span class="none" { "—" } },
+        (t, name) => html! {
+            (name.cloned().unwrap_or_default())
+            @if let Some(t) = t { br; span class="muted small" { (t) } }
+        },
+    }
+}
+
+fn outcome(r: &StoredEvent) -> Markup {
+    let class = if r.outcome == "success" {
+        "badge ok"
+    } else {
+        "badge bad"
+    };
+    html! { span class=(class) { (r.outcome) } }
+}
+
+/// `GET /console/audit-logs`: one page, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    admin: Admin,
+    uri: Uri,
+) -> Result<Response, ConsoleError> {
+    admin.caller.require(&state, Action::ReadAuditLogs).await?;
+    let q = FormData::from_query(uri.query());
+    let mut raw = raw_query(&q);
+    raw.order = Some("desc".into());
+    raw.limit = Some(PAGE_SIZE.to_string());
+    raw.cursor = q.text("cursor");
+    let (records, error) = match AuditQuery::parse(&raw) {
+        Ok(query) => (
+            query
+                .page(&state.db, &chain_of(&admin.caller))
+                .await
+                .map_err(ApiError::from)?,
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.0)),
+    };
+    let next = (records.len() as i64 == PAGE_SIZE)
+        .then(|| records.last().map(|r| r.seq.to_string()))
+        .flatten();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = html! {
+        h1 { "Audit Logs" }
+        p class="lead" { "Every change and every refused request in your organization, in a tamper-evident hash chain." }
+        (filters_form(&q))
+        @if let Some(e) = &error { (layout::form_error(e)) }
+        p class="buttons" {
+            a class="button" href={ "/console/audit-logs/export?" (filter_query(&q, &[("format", "ndjson")])) } { "Export NDJSON" }
+            a class="button" href={ "/console/audit-logs/export?" (filter_query(&q, &[("format", "csv")])) } { "Export CSV" }
+            a class="button" href="/console/audit-logs/verify" { "Verify chain" }
+        }
+        @if records.is_empty() && error.is_none() {
+            p class="empty" { "No records match." }
+        } @else if !records.is_empty() {
+            div class="scroll" {
+                table class="audit cards" {
+                    caption { "Audit records, newest first" }
+                    thead { tr {
+                        th scope="col" { "When" } th scope="col" { "Actor" } th scope="col" { "Action" }
+                        th scope="col" { "Target" } th scope="col" { "Outcome" } th scope="col" { "Source address" }
+                    } }
+                    tbody {
+                        @for r in &records {
+                            tr data-action=(r.action) {
+                                td data-label="When" { div { a href={ "/console/audit-logs/" (r.id) } aria-label={ "Record " (r.seq) ", " (r.action) } { (time(Some(r.occurred_at))) } } }
+                                td data-label="Actor" { div { (actor(r)) } }
+                                td data-label="Action" { div { code { (r.action) } } }
+                                td data-label="Target" { div { (target(r)) } }
+                                td data-label="Outcome" { div { (outcome(r)) } }
+                                td class="mono small" data-label="Source address" { div { (r.source_ip.clone().unwrap_or_default()) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        nav class="pager" aria-label="Pages" {
+            @if q.text("cursor").is_some() {
+                a href={ "/console/audit-logs?" (filter_query(&q, &[])) } { "Newest" }
+            }
+            @if let Some(n) = &next {
+                a href={ "/console/audit-logs?" (filter_query(&q, &[("cursor", n)])) } rel="next" { "Older records" }
+            }
+        }
+    };
+    let page = layout::page("Audit Logs", Some(nav(&admin)), body);
+    Ok(layout::respond(status, page))
+}
+
+/// `GET /console/audit-logs/{id}`: every field of one record.
+pub async fn detail(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    admin.caller.require(&state, Action::ReadAuditLogs).await?;
+    let not_found = || ConsoleError::Api(ApiError::NotFound("audit record".into()));
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let r = find(&state.db, &chain_of(&admin.caller), id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(not_found)?;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+    let changes = r
+        .changes
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    let hex = |b: &[u8]| crate::store::settings::to_hex(b);
+    let body = html! {
+        nav aria-label="Breadcrumb" class="crumbs" { a href="/console/audit-logs" { "Audit Logs" } (layout::sep()) "Record " (r.seq) }
+        h1 { code { (r.action) } }
+        dl class="summary" {
+            dt { "When" } dd { (time(Some(r.occurred_at))) }
+            dt { "Outcome" } dd { (outcome(&r)) @if let Some(reason) = &r.reason { " " (reason) } }
+            dt { "HTTP status" } dd { (r.http_status.map(|s| s.to_string()).unwrap_or_else(|| "—".into())) }
+            dt { "Actor kind" } dd { (r.actor_kind) }
+            dt { "Actor id" } dd class="mono" { (opt(&r.actor_id)) }
+            dt { "Actor" } dd { (opt(&r.actor_display)) }
+            dt { "Target type" } dd { (opt(&r.target_type)) }
+            dt { "Target id" } dd class="mono" { (opt(&r.target_id)) }
+            dt { "Target" } dd { (opt(&r.target_display)) }
+            dt { "Workspace" } dd class="mono" { (r.workspace_id.map(|w| w.to_string()).unwrap_or_else(|| "—".into())) }
+            dt { "Source address" } dd class="mono" { (opt(&r.source_ip)) }
+            dt { "User agent" } dd { (opt(&r.user_agent)) }
+            dt { "Request id" } dd class="mono" { (opt(&r.request_id)) }
+            dt { "Record id" } dd class="mono" { (r.id) }
+            dt { "Sequence" } dd { (r.seq) }
+            dt { "Previous hash" } dd class="mono small wrap" { (hex(&r.prev_hash)) }
+            dt { "Hash" } dd class="mono small wrap" { (hex(&r.hash)) }
+        }
+        h2 { "Changes" }
+        @match changes {
+            Some(c) => pre class="changes" { (c) },
+            None => p class="none" { "None." },
+        }
+    };
+    let page = layout::page("Audit record", Some(nav(&admin)), body);
+    Ok(layout::respond(StatusCode::OK, page))
+}
+
+/// `GET /console/audit-logs/export?…&format=ndjson|csv`: the API's export,
+/// with the page's filters.
+pub async fn export(
+    State(state): State<AppState>,
+    admin: Admin,
+    uri: Uri,
+) -> Result<Response, ConsoleError> {
+    let q = FormData::from_query(uri.query());
+    let mut raw = raw_query(&q);
+    raw.format = q.text("format");
+    Ok(api_export(State(state), admin.caller, ApiQuery(raw)).await?)
+}
+
+/// `GET /console/audit-logs/verify`: recomputes the whole chain.
+pub async fn verify(State(state): State<AppState>, admin: Admin) -> Result<Response, ConsoleError> {
+    let nav = nav(&admin);
+    let report = crate::audit_api::verify(
+        State(state.clone()),
+        admin.caller.clone(),
+        ApiQuery(VerifyQuery::default()),
+    )
+    .await?
+    .0;
+    let broken = report.first_break.as_ref().map(|b| match b {
+        ChainBreak::HashMismatch { seq } => {
+            format!("record {seq} does not match its hash: it was changed")
+        }
+        ChainBreak::BrokenLink { seq } => {
+            format!("record {seq} does not link to the record before it")
+        }
+        ChainBreak::Gap { expected, found } => {
+            format!("records are missing: expected {expected}, found {found}")
+        }
+        ChainBreak::Truncated { last_found, head } => format!(
+            "the newest records are missing: the last is {last_found}, the chain head says {head}"
+        ),
+    });
+    let body = html! {
+        nav aria-label="Breadcrumb" class="crumbs" { a href="/console/audit-logs" { "Audit Logs" } (layout::sep()) "Chain verification" }
+        h1 { "Chain verification" }
+        @if report.ok {
+            p class="notice ok" role="status" id="verify-result" {
+                strong { "Chain intact. " } "Every record's hash was recomputed and every link checked."
+            }
+        } @else {
+            p class="error" role="alert" id="verify-result" {
+                strong { "Chain broken: " } (broken.unwrap_or_default())
+            }
+        }
+        dl class="summary" {
+            dt { "Records checked" } dd { (report.records) }
+            dt { "From sequence" } dd { (report.from_seq) }
+            dt { "Last sequence" } dd { (report.last_seq) }
+            dt { "Anchored" } dd { (if report.anchored { "yes: the first record links to its predecessor or a signed checkpoint" } else { "no: older records were removed by retention" }) }
+        }
+        p { "For an independent check, export NDJSON and run " code { "scimitar audit verify" } " offline with the signed checkpoints." }
+    };
+    let page = layout::page("Chain verification", Some(nav), body);
+    Ok(layout::respond(StatusCode::OK, page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_rfc3339;
+
+    #[test]
+    fn local_times_from_the_form_are_utc() {
+        assert_eq!(as_rfc3339("2026-11-29T12:40"), "2026-11-29T12:40:00Z");
+        assert_eq!(as_rfc3339("2026-11-29T12:40:05"), "2026-11-29T12:40:05Z");
+        assert_eq!(as_rfc3339("2026-11-29T12:40:05Z"), "2026-11-29T12:40:05Z");
+        assert_eq!(
+            as_rfc3339("2026-11-29T12:40:05+02:00"),
+            "2026-11-29T12:40:05+02:00"
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! Sign-in and sign-out. Sign-in goes through the API's own `sign_in`, so it
+//! is checked and recorded (`auth.login`) the same way; then only members
+//! the permission core lets manage tokens get a console session. Anyone
+//! else is refused, and the refusal is recorded as `auth.denied`.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde_json::json;
+
+use super::error::{ConsoleError, error_page};
+use super::layout::{self, csrf_field, form_error, notice};
+use super::session::{
+    CSRF_FIELD, FormData, SESSION_COOKIE, SIGN_IN_COOKIE, cookie, read_cookie, read_form,
+    same_origin, same_token, served_over_tls,
+};
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, Target};
+use crate::http::ApiError;
+use crate::http::extract::request_context;
+use crate::management::auth::sign_in;
+use crate::permissions::{Action, Principal, authorize};
+
+/// How long the sign-in form stays usable.
+const SIGN_IN_NONCE_SECONDS: i64 = 3600;
+
+fn new_nonce() -> String {
+    let mut b = [0u8; 24];
+    rand::fill(&mut b);
+    crate::store::settings::to_hex(&b)
+}
+
+fn form(csrf: &str, organization: &str, user_name: &str, message: Option<&str>) -> maud::Markup {
+    html! {
+        h1 { "Sign in" }
+        p { "The scimitar console is for organization admins." }
+        @if let Some(m) = message { (form_error(m)) }
+        form method="post" action="/console/sign-in" class="stack narrow" {
+            (csrf_field(csrf))
+            label for="organization" { "Organization" }
+            input id="organization" name="organization" type="text" required
+                autocomplete="organization" value=(organization);
+            label for="user_name" { "User name" }
+            input id="user_name" name="user_name" type="text" required
+                autocomplete="username" value=(user_name);
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" required
+                autocomplete="current-password";
+            button type="submit" class="primary" { "Sign in" }
+        }
+    }
+}
+
+/// Renders the form with a fresh nonce cookie bound to its CSRF token.
+fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    organization: &str,
+    user_name: &str,
+    banner: Option<maud::Markup>,
+    message: Option<&str>,
+) -> Response {
+    let nonce = new_nonce();
+    let csrf = state.console.for_sign_in(&nonce);
+    let body = html! {
+        @if let Some(b) = banner { (b) }
+        (form(&csrf, organization, user_name, message))
+    };
+    let mut resp = layout::respond(status, layout::page("Sign in", None, body));
+    let secure = served_over_tls(state, headers);
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookie(
+            SIGN_IN_COOKIE,
+            &nonce,
+            "/console/sign-in",
+            SIGN_IN_NONCE_SECONDS,
+            secure,
+        ),
+    );
+    resp
+}
+
+/// `GET /console/sign-in`.
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let q = FormData::from_query(uri.query());
+    let banner = if q.get("expired").is_some() {
+        Some(notice("Your session has expired. Sign in again."))
+    } else if q.get("signed_out").is_some() {
+        Some(notice("You have signed out."))
+    } else {
+        None
+    };
+    render(&state, &headers, StatusCode::OK, "", "", banner, None)
+}
+
+/// `POST /console/sign-in`.
+pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ConsoleError> {
+    let headers = req.headers().clone();
+    let (parts, body) = req.into_parts();
+    let ctx = request_context(&parts);
+    let form = read_form(Request::from_parts(parts, body), &state).await?;
+    let nonce = read_cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    let presented = form.get(CSRF_FIELD).unwrap_or("");
+    if !same_origin(&headers)
+        || nonce.is_empty()
+        || !same_token(presented, &state.console.for_sign_in(&nonce))
+    {
+        return Err(ConsoleError::Csrf);
+    }
+    let organization = form.text("organization").unwrap_or_default();
+    let user_name = form.text("user_name").unwrap_or_default();
+    let password = form.get("password").unwrap_or("").to_string();
+
+    let (member, jwt) = match sign_in(&state, &ctx, &organization, &user_name, password).await {
+        Ok(ok) => ok,
+        Err(ApiError::Unauthorized { .. }) => {
+            return Ok(render(
+                &state,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                &organization,
+                &user_name,
+                None,
+                Some("Wrong organization, user name or password."),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let principal = Principal::Session {
+        org_id: member.org_id,
+        member_id: member.id,
+        user_name: member.user_name.clone(),
+        role: member.role(),
+    };
+    if let Err(denied) = authorize(&principal, Action::ManageServiceTokens) {
+        let event = AuditEvent::new(
+            Some(member.org_id),
+            Actor::of(&principal),
+            "auth.denied",
+            &ctx,
+        )
+        .target(Target::new("endpoint", "POST /console/sign-in", None))
+        .failure(denied.to_string())
+        .status(StatusCode::FORBIDDEN.as_u16())
+        .changes(json!({ "missing_permission": denied.missing }));
+        audit::record_alone(&state.db, event)
+            .await
+            .map_err(ApiError::from)?;
+        return Ok(error_page(
+            StatusCode::FORBIDDEN,
+            "Admins only",
+            "Your password was right, but only organization admins can use the console. \
+             Ask an admin of your organization if you need access.",
+        ));
+    }
+
+    let secure = served_over_tls(&state, &headers);
+    let mut resp = Redirect::to("/console/tokens").into_response();
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie(
+            SESSION_COOKIE,
+            &jwt,
+            "/console",
+            state.sessions.ttl_seconds(),
+            secure,
+        ),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie(SIGN_IN_COOKIE, "", "/console/sign-in", 0, secure),
+    );
+    Ok(resp)
+}
+
+/// `POST /console/sign-out`: forgets the session cookie. Needs the session's
+/// CSRF token, but not a live session (an expired one may sign out too).
+pub async fn sign_out(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Response, ConsoleError> {
+    let headers = req.headers().clone();
+    let form = read_form(req, &state).await?;
+    let jwt = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
+    let presented = form.get(CSRF_FIELD).unwrap_or("");
+    if !same_origin(&headers)
+        || jwt.is_empty()
+        || !same_token(presented, &state.console.for_session(&jwt))
+    {
+        return Err(ConsoleError::Csrf);
+    }
+    let mut resp = Redirect::to("/console/sign-in?signed_out=1").into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(
+            SESSION_COOKIE,
+            "",
+            "/console",
+            0,
+            served_over_tls(&state, &headers),
+        ),
+    );
+    Ok(resp)
+}

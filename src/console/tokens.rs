@@ -1,0 +1,576 @@
+//! Settings › Organization › Service Access Tokens: the Organization and
+//! Workspace tabs, "Generate new token", the one-time view of a new or
+//! rotated value, and revoke and rotate behind a confirmation page. Every
+//! change goes through the same functions as the API
+//! (`management::service_tokens`), so it is authorized and audited alike.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use super::error::{ConsoleError, message};
+use super::layout::{self, Nav, Section, csrf_field, form_error, notice, secret_once, time};
+use super::session::{Admin, CsrfForm, FormData};
+use crate::app::AppState;
+use crate::http::ApiError;
+use crate::identity::workspaces::{self, Workspace};
+use crate::management::ExpiryInput;
+use crate::management::service_tokens::{
+    Create, create_sat, get_sat, list_sats, revoke_sat, rotate_sat,
+};
+use crate::permissions::{Action, Level, OrgPermission, Resource, TokenLevel};
+use crate::tokens::{TokenStatus, TokenView};
+
+const EXPIRY_CHOICES: [(&str, &str); 7] = [
+    ("", "No expiry (or the organization's maximum)"),
+    ("7", "7 days"),
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("180", "180 days"),
+    ("365", "1 year"),
+    ("730", "2 years"),
+];
+
+const GRACE_CHOICES: [(&str, &str); 4] = [
+    ("0", "End the old value now"),
+    ("3600", "Keep the old value working for 1 hour"),
+    ("86400", "Keep the old value working for 24 hours"),
+    ("604800", "Keep the old value working for 7 days"),
+];
+
+fn tab_of(q: &FormData) -> TokenLevel {
+    match q.get("tab") {
+        Some("workspace") => TokenLevel::Workspace,
+        _ => TokenLevel::Organization,
+    }
+}
+
+fn resource_label(r: Resource) -> &'static str {
+    match r {
+        Resource::Sources => "Sources",
+        Resource::Destinations => "Destinations",
+        Resource::Transformations => "Transformations",
+        Resource::TrackingPlans => "Tracking plans",
+        Resource::DataCatalog => "Data catalog",
+        Resource::Profiles => "Profiles",
+        Resource::ReverseEtl => "Reverse ETL",
+        Resource::PipelineTests => "Pipeline tests",
+    }
+}
+
+fn level_label(l: Level) -> &'static str {
+    match l {
+        Level::Read => "Read",
+        Level::Edit => "Edit",
+        Level::CreateDelete => "Create & delete",
+        Level::Connect => "Connect",
+    }
+}
+
+fn nav(admin: &Admin) -> Nav<'_> {
+    Nav {
+        user: admin.user_name(),
+        csrf: &admin.csrf,
+        section: Section::Tokens,
+    }
+}
+
+fn breadcrumb(last: &str) -> Markup {
+    html! {
+        nav aria-label="Breadcrumb" class="crumbs" {
+            "Settings" (layout::sep()) "Organization" (layout::sep())
+            a href="/console/tokens" { "Service Access Tokens" }
+            @if !last.is_empty() { (layout::sep()) (last) }
+        }
+    }
+}
+
+fn tabs(current: TokenLevel, new: bool) -> Markup {
+    let href = |l: TokenLevel| {
+        if new {
+            format!("/console/tokens/new?tab={}", l.as_str())
+        } else {
+            format!("/console/tokens?tab={}", l.as_str())
+        }
+    };
+    html! {
+        nav class="tabs" aria-label="Token level" {
+            @for (l, label) in [(TokenLevel::Organization, "Organization"), (TokenLevel::Workspace, "Workspace")] {
+                @if l == current {
+                    a href=(href(l)) aria-current="page" { (label) }
+                } @else {
+                    a href=(href(l)) { (label) }
+                }
+            }
+        }
+    }
+}
+
+fn status_badge(s: TokenStatus) -> Markup {
+    let (class, label) = match s {
+        TokenStatus::Active => ("badge ok", "Active"),
+        TokenStatus::Expired => ("badge warn", "Expired"),
+        TokenStatus::Revoked => ("badge bad", "Revoked"),
+    };
+    html! { span class=(class) { (label) } }
+}
+
+fn workspace_name(list: &[Workspace], id: Option<Uuid>) -> Markup {
+    match id {
+        None => html! { span class="none" { "—" } },
+        Some(id) => match list.iter().find(|w| w.id == id) {
+            Some(w) => html! { (w.name) },
+            None => html! { span class="mono" title="deleted workspace" { (id) } },
+        },
+    }
+}
+
+fn permissions(view: &TokenView) -> Markup {
+    html! {
+        ul class="perms" {
+            @for p in &view.permissions { li { code { (p) } } }
+        }
+    }
+}
+
+fn created_by(view: &TokenView) -> Markup {
+    let who = view
+        .created_by
+        .display
+        .clone()
+        .or_else(|| view.created_by.id.clone())
+        .unwrap_or_default();
+    html! { (who) " " span class="muted" { "(" (view.created_by.kind) ")" } }
+}
+
+/// `GET /console/tokens?tab=organization|workspace`.
+pub async fn list(
+    State(state): State<AppState>,
+    admin: Admin,
+    uri: Uri,
+) -> Result<Response, ConsoleError> {
+    let q = FormData::from_query(uri.query());
+    let tab = tab_of(&q);
+    let tokens = list_sats(&state, &admin.caller, Some(tab), None).await?;
+    let spaces = workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(ApiError::from)?;
+    let revoked = q
+        .get("revoked")
+        .and_then(|id| tokens.iter().find(|t| t.id == id));
+    let body = html! {
+        (breadcrumb(""))
+        h1 { "Service Access Tokens" }
+        p class="lead" {
+            "Tokens that belong to the organization or to one workspace, never to a person: they keep working when people leave."
+        }
+        @if let Some(t) = revoked { (notice(&format!("Token “{}” was revoked.", t.name))) }
+        (tabs(tab, false))
+        p { a class="button primary" href={ "/console/tokens/new?tab=" (tab.as_str()) } { "Generate new token" } }
+        @if tokens.is_empty() {
+            p class="empty" { "No " (tab.as_str()) " tokens yet." }
+        } @else {
+            div class="scroll" {
+                table class="cards" {
+                    caption { (if tab == TokenLevel::Organization { "Organization tokens" } else { "Workspace tokens" }) }
+                    thead { tr {
+                        th scope="col" { "Name" } th scope="col" { "Permissions" } th scope="col" { "Workspace" }
+                        th scope="col" { "Created by" } th scope="col" { "Created" } th scope="col" { "Expires" }
+                        th scope="col" { "Last used" } th scope="col" { "Status" } th scope="col" { span class="sr" { "Actions" } }
+                    } }
+                    tbody {
+                        @for t in &tokens {
+                            tr data-token-id=(t.id) {
+                                td data-label="Name" { div {
+                                    strong { (t.name) }
+                                    br; span class="mono muted small" { (t.id) }
+                                    @if let Some(d) = &t.description { br; span class="muted small" { (d) } }
+                                } }
+                                td data-label="Permissions" { div { (permissions(t)) } }
+                                td data-label="Workspace" { div { (workspace_name(&spaces, t.workspace_id)) } }
+                                td data-label="Created by" { div { (created_by(t)) } }
+                                td data-label="Created" { div { (time(Some(t.created_at))) } }
+                                td data-label="Expires" { div { (time(t.expires_at)) } }
+                                td data-label="Last used" { div { (time(t.last_used_at)) } }
+                                td data-label="Status" { div { (status_badge(t.status)) } }
+                                td class="actions" data-label="Actions" { div {
+                                    @if t.status != TokenStatus::Revoked {
+                                        a href={ "/console/tokens/" (t.id) "/rotate" } aria-label={ "Rotate " (t.name) } { "Rotate" }
+                                        " "
+                                        a class="danger" href={ "/console/tokens/" (t.id) "/revoke" } aria-label={ "Revoke " (t.name) } { "Revoke" }
+                                    }
+                                } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let page = layout::page("Service Access Tokens", Some(nav(&admin)), body);
+    Ok(layout::respond(StatusCode::OK, page))
+}
+
+/// What the form held, to show it again after a refusal.
+#[derive(Default)]
+struct Draft {
+    name: String,
+    description: String,
+    expires_in_days: String,
+    workspace_id: String,
+    permissions: Vec<String>,
+}
+
+fn new_form(
+    admin: &Admin,
+    tab: TokenLevel,
+    spaces: &[Workspace],
+    draft: &Draft,
+    error: Option<&str>,
+) -> Markup {
+    let has = |p: &str| draft.permissions.iter().any(|d| d == p);
+    let body = html! {
+        (breadcrumb("Generate new token"))
+        h1 { "Generate new token" }
+        (tabs(tab, true))
+        @if let Some(e) = error { (form_error(e)) }
+        @if tab == TokenLevel::Workspace && spaces.is_empty() {
+            p { "A workspace token belongs to a workspace, and there is none yet. "
+                a href="/console/workspaces" { "Create a workspace" } " first." }
+        } @else {
+            form method="post" action="/console/tokens" class="stack" {
+                (csrf_field(&admin.csrf))
+                input type="hidden" name="level" value=(tab.as_str());
+                label for="name" { "Name" }
+                input id="name" name="name" type="text" required maxlength="200" value=(draft.name);
+                label for="description" { "Description " span class="muted" { "(optional)" } }
+                textarea id="description" name="description" maxlength="2000" rows="2" { (draft.description) }
+                label for="expires_in_days" { "Expiry" }
+                select id="expires_in_days" name="expires_in_days" {
+                    @for (v, label) in EXPIRY_CHOICES {
+                        option value=(v) selected[draft.expires_in_days == v] { (label) }
+                    }
+                }
+                @if tab == TokenLevel::Organization {
+                    fieldset {
+                        legend { "Permissions" }
+                        @for p in OrgPermission::ALL {
+                            div class="check" {
+                                input type="checkbox" id={ "perm-" (p.as_str()) } name="permission"
+                                    value=(p.as_str()) checked[has(p.as_str())];
+                                label for={ "perm-" (p.as_str()) } { code { (p.as_str()) } }
+                            }
+                        }
+                    }
+                } @else {
+                    label for="workspace_id" { "Workspace" }
+                    select id="workspace_id" name="workspace_id" required {
+                        @for w in spaces {
+                            option value=(w.id) selected[draft.workspace_id == w.id.to_string()] { (w.name) }
+                        }
+                    }
+                    fieldset class="picker" {
+                        legend { "Permissions" }
+                        p class="muted small" { "Edit includes read; create & delete includes edit. Connect stands alone." }
+                        @for r in Resource::ALL {
+                            fieldset class="resource" {
+                                legend { (resource_label(r)) }
+                                div class="levels" {
+                                    @let none = ![Level::Read, Level::Edit, Level::CreateDelete].iter().any(|l| has(&format!("{}:{}", r.as_str(), l.as_str())));
+                                    span class="radio" {
+                                        input type="radio" id={ "lv-" (r.as_str()) "-none" } name={ "level." (r.as_str()) } value="" checked[none];
+                                        label for={ "lv-" (r.as_str()) "-none" } { "No access" }
+                                    }
+                                    @for l in [Level::Read, Level::Edit, Level::CreateDelete] {
+                                        @let id = format!("lv-{}-{}", r.as_str(), l.as_str());
+                                        span class="radio" {
+                                            input type="radio" id=(id) name={ "level." (r.as_str()) } value=(l.as_str())
+                                                checked[has(&format!("{}:{}", r.as_str(), l.as_str()))];
+                                            label for=(id) { (level_label(l)) }
+                                        }
+                                    }
+                                    @let cid = format!("lv-{}-connect", r.as_str());
+                                    span class="radio" {
+                                        input type="checkbox" id=(cid) name={ "connect." (r.as_str()) } value="1"
+                                            checked[has(&format!("{}:connect", r.as_str()))];
+                                        label for=(cid) { (level_label(Level::Connect)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                div class="buttons" {
+                    button type="submit" class="primary" { "Generate token" }
+                    a href={ "/console/tokens?tab=" (tab.as_str()) } { "Cancel" }
+                }
+            }
+        }
+    };
+    layout::page("Generate new token", Some(nav(admin)), body)
+}
+
+/// `GET /console/tokens/new?tab=…`.
+pub async fn new(
+    State(state): State<AppState>,
+    admin: Admin,
+    uri: Uri,
+) -> Result<Response, ConsoleError> {
+    admin
+        .caller
+        .require(&state, Action::ManageServiceTokens)
+        .await?;
+    let tab = tab_of(&FormData::from_query(uri.query()));
+    let spaces = workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(ApiError::from)?;
+    let page = new_form(&admin, tab, &spaces, &Draft::default(), None);
+    Ok(layout::respond(StatusCode::OK, page))
+}
+
+/// Reads the form into the API's create request.
+fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<Create, ApiError>) {
+    let mut perms: Vec<String> = Vec::new();
+    if tab == TokenLevel::Organization {
+        perms.extend(form.all("permission").into_iter().map(str::to_string));
+    } else {
+        for r in Resource::ALL {
+            if let Some(l) = form.text(&format!("level.{}", r.as_str())) {
+                perms.push(format!("{}:{l}", r.as_str()));
+            }
+            if form.get(&format!("connect.{}", r.as_str())).is_some() {
+                perms.push(format!("{}:connect", r.as_str()));
+            }
+        }
+    }
+    let draft = Draft {
+        name: form.get("name").unwrap_or("").to_string(),
+        description: form.get("description").unwrap_or("").to_string(),
+        expires_in_days: form.text("expires_in_days").unwrap_or_default(),
+        workspace_id: form.text("workspace_id").unwrap_or_default(),
+        permissions: perms.clone(),
+    };
+    let expires_in_days = match form.text("expires_in_days") {
+        None => None,
+        Some(d) => match d.parse::<i64>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let e = ApiError::BadRequest("choose an expiry from the list".into());
+                return (draft, Err(e));
+            }
+        },
+    };
+    let workspace_id = match (tab, form.text("workspace_id")) {
+        (TokenLevel::Organization, _) => None,
+        (TokenLevel::Workspace, None) => {
+            return (
+                draft,
+                Err(ApiError::BadRequest("choose a workspace".into())),
+            );
+        }
+        (TokenLevel::Workspace, Some(w)) => match Uuid::parse_str(&w) {
+            Ok(id) => Some(id),
+            Err(_) => return (draft, Err(ApiError::NotFound("workspace".into()))),
+        },
+    };
+    if perms.is_empty() {
+        let e = ApiError::InvalidPermission("choose at least one permission".into());
+        return (draft, Err(e));
+    }
+    let create = Create {
+        name: draft.name.clone(),
+        description: form.text("description"),
+        workspace_id,
+        permissions: perms,
+        expiry: ExpiryInput {
+            expires_at: None,
+            expires_in_days,
+        },
+        allowed_cidrs: None,
+    };
+    (draft, Ok(create))
+}
+
+/// `POST /console/tokens`: creates the token and shows its value once.
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    CsrfForm(form): CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let tab = match form.get("level") {
+        Some("workspace") => TokenLevel::Workspace,
+        _ => TokenLevel::Organization,
+    };
+    let (draft, create) = read_create(&form, tab);
+    let result = match create {
+        Ok(c) => create_sat(&state, &admin.caller, c).await,
+        Err(e) => Err(e),
+    };
+    let (view, plain) = match result {
+        Ok(ok) => ok,
+        Err(
+            e @ (ApiError::Forbidden { .. } | ApiError::Internal(_) | ApiError::Unavailable(_)),
+        ) => {
+            return Err(e.into());
+        }
+        Err(e) => {
+            // A mistake in the form: show it again with what was entered.
+            admin
+                .caller
+                .require(&state, Action::ManageServiceTokens)
+                .await?;
+            let spaces = workspaces::list(&state.db, admin.caller.org_id())
+                .await
+                .map_err(ApiError::from)?;
+            let page = new_form(&admin, tab, &spaces, &draft, Some(&message(&e)));
+            return Ok(layout::respond(e.status(), page));
+        }
+    };
+    let spaces = workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(shown_once(
+        &admin,
+        &view,
+        &spaces,
+        "Token created",
+        &plain.reveal(),
+    ))
+}
+
+/// The page that shows a new value, once.
+fn shown_once(
+    admin: &Admin,
+    view: &TokenView,
+    spaces: &[Workspace],
+    title: &str,
+    value: &str,
+) -> Response {
+    let tab = view.level.unwrap_or(TokenLevel::Organization);
+    let body = html! {
+        (breadcrumb(title))
+        h1 { (title) }
+        (secret_once(value))
+        (summary(view, spaces))
+        p { a href={ "/console/tokens?tab=" (tab.as_str()) } { "Done: back to Service Access Tokens" } }
+    };
+    let page = layout::page(title, Some(nav(admin)), body);
+    layout::respond(StatusCode::OK, page)
+}
+
+fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
+    html! {
+        dl class="summary" {
+            dt { "Name" } dd { (view.name) }
+            dt { "Id" } dd class="mono" { (view.id) }
+            dt { "Level" } dd { (view.level.map(|l| l.as_str()).unwrap_or("")) }
+            @if view.workspace_id.is_some() {
+                dt { "Workspace" } dd { (workspace_name(spaces, view.workspace_id)) }
+            }
+            dt { "Permissions" } dd { (permissions(view)) }
+            dt { "Expires" } dd { (time(view.expires_at)) }
+            dt { "Status" } dd { (status_badge(view.status)) }
+        }
+    }
+}
+
+/// `GET /console/tokens/{id}/revoke`: asks for confirmation.
+pub async fn confirm_revoke(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let view = get_sat(&state, &admin.caller, &id).await?;
+    let spaces = workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(ApiError::from)?;
+    let body = html! {
+        (breadcrumb("Revoke"))
+        h1 { "Revoke “" (view.name) "”?" }
+        p class="warning" { "Anything that uses this token stops working at once. This cannot be undone." }
+        (summary(&view, &spaces))
+        form method="post" action={ "/console/tokens/" (view.id) "/revoke" } class="buttons" {
+            (csrf_field(&admin.csrf))
+            button type="submit" class="danger" { "Revoke token" }
+            a href={ "/console/tokens?tab=" (view.level.unwrap_or(TokenLevel::Organization).as_str()) } { "Cancel" }
+        }
+    };
+    let page = layout::page("Revoke token", Some(nav(&admin)), body);
+    Ok(layout::respond(StatusCode::OK, page))
+}
+
+/// `POST /console/tokens/{id}/revoke`.
+pub async fn revoke(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let (view, _) = revoke_sat(&state, &admin.caller, &id).await?;
+    let tab = view.level.unwrap_or(TokenLevel::Organization);
+    Ok(Redirect::to(&format!(
+        "/console/tokens?tab={}&revoked={}",
+        tab.as_str(),
+        view.id
+    ))
+    .into_response())
+}
+
+/// `GET /console/tokens/{id}/rotate`: asks for confirmation and a grace period.
+pub async fn confirm_rotate(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let view = get_sat(&state, &admin.caller, &id).await?;
+    let spaces = workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(ApiError::from)?;
+    let body = html! {
+        (breadcrumb("Rotate"))
+        h1 { "Rotate “" (view.name) "”?" }
+        p { "Rotation gives the token a new value; its id, name and permissions stay. The new value is shown once." }
+        (summary(&view, &spaces))
+        form method="post" action={ "/console/tokens/" (view.id) "/rotate" } class="stack" {
+            (csrf_field(&admin.csrf))
+            label for="grace_period_seconds" { "The old value" }
+            select id="grace_period_seconds" name="grace_period_seconds" {
+                @for (v, label) in GRACE_CHOICES { option value=(v) { (label) } }
+            }
+            div class="buttons" {
+                button type="submit" class="primary" { "Rotate token" }
+                a href={ "/console/tokens?tab=" (view.level.unwrap_or(TokenLevel::Organization).as_str()) } { "Cancel" }
+            }
+        }
+    };
+    let page = layout::page("Rotate token", Some(nav(&admin)), body);
+    Ok(layout::respond(StatusCode::OK, page))
+}
+
+/// `POST /console/tokens/{id}/rotate`: shows the new value once.
+pub async fn rotate(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let grace = match form.text("grace_period_seconds") {
+        None => 0,
+        Some(g) => g
+            .parse::<i64>()
+            .map_err(|_| ApiError::BadRequest("choose a grace period from the list".into()))?,
+    };
+    let (view, plain) = rotate_sat(&state, &admin.caller, &id, grace).await?;
+    let spaces = workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(shown_once(
+        &admin,
+        &view,
+        &spaces,
+        "Token rotated",
+        &plain.reveal(),
+    ))
+}

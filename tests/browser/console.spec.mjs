@@ -1,0 +1,222 @@
+// The admin console in a real browser (Debian's chromium through
+// playwright-core): sign in, generate an organization SAT and use it on
+// /scim/v2/Users, create a workspace, generate a workspace SAT with two
+// permissions, revoke it, and find all of it in the Audit Logs page.
+// A screenshot of every page visited goes to $OUT_DIR. Run by ./run, which
+// starts the server and sets the environment below.
+
+import { chromium } from "playwright-core";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+
+const BASE = process.env.SCIMITAR_URL;
+const ORG = process.env.CONSOLE_ORG;
+const USER = process.env.CONSOLE_USER;
+const PASSWORD = process.env.CONSOLE_PASSWORD;
+const OUT = process.env.OUT_DIR ?? "test-output/browser";
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+assert.ok(BASE && ORG && USER && PASSWORD, "SCIMITAR_URL, CONSOLE_ORG, CONSOLE_USER and CONSOLE_PASSWORD are required");
+
+mkdirSync(OUT, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), "scimitar-chromium-"));
+// A fresh profile (--user-data-dir) every run; playwright passes it on.
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM,
+  headless: true,
+  viewport: { width: 1280, height: 900 },
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const page = context.pages()[0] ?? (await context.newPage());
+
+// Everything the page loads must come from the server itself, and no page
+// may log an error (a CSP violation would).
+const problems = [];
+page.on("request", (r) => {
+  if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) problems.push(`outside request: ${r.url()}`);
+});
+// Pages answered with 401/403 on purpose log "Failed to load resource";
+// a failing asset is caught by the response check instead.
+page.on("console", (m) => {
+  if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console error: ${m.text()}`);
+});
+page.on("response", (r) => {
+  if (r.request().resourceType() !== "document" && r.status() >= 400) problems.push(`asset failed: ${r.status()} ${r.url()}`);
+});
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+
+let shots = 0;
+async function shot(name) {
+  shots += 1;
+  const file = join(OUT, `${String(shots).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`  screenshot ${file}`);
+}
+function step(text) { console.log(`- ${text}`); }
+
+try {
+  step("an unauthenticated visit goes to sign-in");
+  await page.goto(`${BASE}/console/tokens`);
+  assert.match(new URL(page.url()).pathname, /\/console\/sign-in$/);
+  await shot("sign-in");
+
+  step("a wrong password is refused");
+  await page.getByLabel("Organization").fill(ORG);
+  await page.getByLabel("User name").fill(USER);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Wrong organization, user name or password.").waitFor();
+  await shot("sign-in-refused");
+
+  step("sign in");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Service Access Tokens" }).waitFor();
+  await shot("tokens-organization");
+
+  step("generate an organization SAT");
+  await page.getByRole("link", { name: "Generate new token" }).click();
+  await page.getByLabel("Name").fill("okta provisioning");
+  await page.getByLabel("Description").fill("SCIM for Okta");
+  await page.getByLabel("Expiry").selectOption("90");
+  await page.getByLabel("scim:read").check();
+  await page.getByLabel("scim:write").check();
+  await shot("generate-organization-token");
+  await page.getByRole("button", { name: "Generate token" }).click();
+  await page.getByRole("heading", { name: "Token created" }).waitFor();
+  await page.getByText("It will not be shown again").waitFor();
+  const orgToken = await page.getByLabel("Token value").inputValue();
+  assert.match(orgToken, /^scim_sat_[0-9A-Za-z]{60}$/);
+  await page.getByRole("button", { name: "Copy" }).click();
+  // The embedded script ran under the CSP and answered the click.
+  await page.locator("#copy-status").filter({ hasText: /Copied\.|Ctrl\+C/ }).waitFor();
+  await shot("organization-token-created");
+
+  step("the shown value works on /scim/v2/Users");
+  const scim = await fetch(`${BASE}/scim/v2/Users`, { headers: { authorization: `Bearer ${orgToken}` } });
+  assert.equal(scim.status, 200, await scim.text());
+
+  step("the value is not shown again");
+  await page.getByRole("link", { name: /back to Service Access Tokens/ }).click();
+  await page.locator("tr", { hasText: "okta provisioning" }).first().waitFor();
+  assert.ok(!(await page.content()).includes(orgToken), "token value shown again on the list");
+  await shot("tokens-after-create");
+
+  step("create a workspace");
+  await page.getByRole("link", { name: "Workspaces" }).click();
+  await page.getByLabel("Name").fill("prod");
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.getByText("Workspace “prod” was created.").waitFor();
+  await shot("workspaces");
+
+  step("generate a workspace SAT with two permissions");
+  await page.getByRole("link", { name: "Service Access Tokens" }).click();
+  await page.getByRole("link", { name: "Workspace", exact: true }).click();
+  await shot("tokens-workspace");
+  await page.getByRole("link", { name: "Generate new token" }).click();
+  await page.getByLabel("Name").fill("transformer");
+  await page.getByLabel("Workspace").selectOption({ label: "prod" });
+  await page.getByRole("group", { name: "Transformations" }).getByLabel("Edit").check();
+  await page.getByRole("group", { name: "Sources" }).getByLabel("Read").check();
+  await shot("generate-workspace-token");
+  await page.getByRole("button", { name: "Generate token" }).click();
+  await page.getByRole("heading", { name: "Token created" }).waitFor();
+  const wsToken = await page.getByLabel("Token value").inputValue();
+  assert.match(wsToken, /^scim_sat_/);
+  const perms = await page.locator("ul.perms code").allTextContents();
+  assert.deepEqual(perms.sort(), ["sources:read", "transformations:edit"]);
+  await shot("workspace-token-created");
+
+  step("revoke the workspace SAT, after confirming");
+  await page.getByRole("link", { name: /back to Service Access Tokens/ }).click();
+  await page.getByRole("link", { name: "Revoke transformer" }).click();
+  await page.getByRole("heading", { name: /Revoke “transformer”/ }).waitFor();
+  await shot("revoke-confirm");
+  await page.getByRole("button", { name: "Revoke token" }).click();
+  await page.getByText("Token “transformer” was revoked.").waitFor();
+  const row = page.locator("tr", { hasText: "transformer" });
+  await row.getByText("Revoked").waitFor();
+  await shot("tokens-after-revoke");
+  const self = await fetch(`${BASE}/api/v1/tokens/self`, { headers: { authorization: `Bearer ${wsToken}` } });
+  assert.equal(self.status, 401, "a revoked token must be refused");
+
+  step("the Audit Logs page lists these operations");
+  await page.getByRole("link", { name: "Audit Logs" }).click();
+  await page.getByRole("heading", { name: "Audit Logs" }).waitFor();
+  await shot("audit-logs");
+  const actions = await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.action));
+  for (const a of ["auth.login", "sat.create", "workspace.create", "sat.revoke"]) {
+    assert.ok(actions.includes(a), `${a} missing from the Audit Logs page: ${actions.join(", ")}`);
+  }
+  assert.equal(actions.filter((a) => a === "sat.create").length, 2);
+
+  step("filter by action and outcome");
+  await page.getByLabel("Action").fill("sat.*");
+  await page.getByLabel("Outcome").selectOption("success");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/action=sat/);
+  const filtered = await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.action));
+  // Reads are recorded too (sat.list for each token page seen).
+  assert.ok(filtered.every((a) => a.startsWith("sat.")), filtered.join(", "));
+  const changes = filtered.filter((a) => a === "sat.create" || a === "sat.revoke");
+  assert.deepEqual(changes.sort(), ["sat.create", "sat.create", "sat.revoke"]);
+  await shot("audit-logs-filtered");
+
+  step("a record's detail view");
+  await page.locator("tr[data-action='sat.revoke'] a").first().click();
+  await page.getByRole("heading", { name: "sat.revoke" }).waitFor();
+  assert.ok((await page.content()).includes("member_session"), "actor kind member_session");
+  await shot("audit-record");
+
+  step("export, with the filters");
+  const exported = await context.request.get(`${BASE}/console/audit-logs/export?action=sat.*&format=ndjson`);
+  assert.equal(exported.status(), 200);
+  const lines = (await exported.text()).trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(lines.every((l) => l.action.startsWith("sat.")));
+  assert.deepEqual(
+    lines.map((l) => l.action).filter((a) => a === "sat.create" || a === "sat.revoke"),
+    ["sat.create", "sat.create", "sat.revoke"],
+  );
+  assert.ok(!(await exported.text()).includes(orgToken), "no token value in the audit log");
+
+  step("chain verification");
+  await page.goto(`${BASE}/console/audit-logs`);
+  await page.getByRole("link", { name: "Verify chain" }).click();
+  await page.getByText("Chain intact.").waitFor();
+  await shot("audit-verify");
+
+  step("a narrow screen");
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.goto(`${BASE}/console/tokens`);
+  await page.getByRole("link", { name: "Generate new token" }).waitFor();
+  await shot("tokens-narrow");
+  await page.goto(`${BASE}/console/tokens/new?tab=workspace`);
+  await shot("generate-workspace-token-narrow");
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  step("keyboard: the skip link comes first and focuses the content");
+  await page.goto(`${BASE}/console/tokens`);
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
+
+  step("sign out");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByText("You have signed out.").waitFor();
+  await shot("signed-out");
+  await page.goto(`${BASE}/console/tokens`);
+  assert.match(new URL(page.url()).pathname, /\/console\/sign-in$/);
+
+  assert.deepEqual(problems, [], problems.join("\n"));
+  console.log(`browser test passed (${shots} screenshots in ${OUT})`);
+} catch (e) {
+  await shot("failure").catch(() => {});
+  console.error(problems.join("\n"));
+  throw e;
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
