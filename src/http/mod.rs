@@ -41,6 +41,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .nest("/api/v1", api)
         .nest("/scim/v2", crate::scim::routes::routes())
         .nest("/console", crate::console::routes())
+        // A nested router's "/" is `/console` only; people type the slash.
+        .route(
+            "/console/",
+            get(|| async { axum::response::Redirect::to("/console/tokens") }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -168,6 +168,11 @@ async fn console_sign_in_sets_a_strict_http_only_session_cookie_and_security_hea
     let r = c.get("/console/tokens").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.header("location"), "/console/sign-in");
+    for entry in ["/console", "/console/"] {
+        let r = c.get(entry).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{entry}");
+        assert_eq!(r.header("location"), "/console/tokens", "{entry}");
+    }
 
     let form = c.get("/console/sign-in").await;
     assert_eq!(form.status, StatusCode::OK);
