@@ -40,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
     let sqlite = compile(rt, &req, org, Dialect::Sqlite);
     let postgres = compile(rt, &req, org, Dialect::Postgres);
     // One filter means the same on both backends: both accept it or neither.
-    assert_eq!(sqlite.is_ok(), postgres.is_ok(), "dialects disagree on {text:?}");
+    assert_eq!(
+        sqlite.is_ok(),
+        postgres.is_ok(),
+        "dialects disagree on {text:?}"
+    );
     for compiled in [sqlite, postgres].into_iter().flatten() {
         if let Some(f) = &compiled.filter {
             let _ = f.preview();
