@@ -157,12 +157,10 @@ class Server:
             raise Failure(f"scimitar {' '.join(args)} exited {out.returncode}: {out.stdout} {out.stderr}")
         return json.loads(out.stdout)
 
-    def start(self):
+    def spawn(self):
         self.starts += 1
-        log_path = os.path.join(self.workdir, f"server-{self.starts:02d}.log")
-        self.log_path = log_path
-        t0 = time.monotonic()
-        with open(log_path, "wb") as logf:
+        self.log_path = os.path.join(self.workdir, f"server-{self.starts:02d}.log")
+        with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen(
                 [
                     self.binary,
@@ -182,6 +180,17 @@ class Server:
                 stderr=subprocess.STDOUT,
                 env=self.env,
             )
+
+    def kill_while_starting(self, delay):
+        """SIGKILL during startup (migrations, first-use settings and keys)."""
+        self.spawn()
+        time.sleep(delay)
+        self.kill9()
+
+    def start(self):
+        t0 = time.monotonic()
+        self.spawn()
+        log_path = self.log_path
         deadline = t0 + 60
         while True:
             if self.proc.poll() is not None:
@@ -890,7 +899,13 @@ class Run:
         t0 = time.monotonic()
         args = self.args
         rng = random.Random(self.seed)
+        kills = 0
+        startup_kills = 0
         self.setup()
+        # The first start makes the signing key and the generated settings:
+        # kill it in the middle once.
+        self.server.kill_while_starting(rng.uniform(0.0, 0.08))
+        startup_kills += 1
         self.server.start()
         self.login()
         self.reader = Client(self.port, self.scim)
@@ -901,7 +916,6 @@ class Run:
             for _ in range(args.pool):
                 w.new_user(w.pool)
             w.client.close()
-        kills = 0
         ambiguous_total = 0
         for epoch in range(1, args.kills + 1):
             threads = []
@@ -923,6 +937,9 @@ class Run:
                 if w.error:
                     raise w.error
             self.reader.close()
+            if rng.random() < args.startup_kill_rate:
+                self.server.kill_while_starting(rng.uniform(0.0, 0.08))
+                startup_kills += 1
             self.server.start()
             checked = self.reconcile()
             report = self.verify_chain()
@@ -945,6 +962,7 @@ class Run:
         summary = {
             "backend": args.backend,
             "kills": kills,
+            "kills_while_starting": startup_kills,
             "server_starts": self.server.starts,
             "max_start_seconds": round(max(self.server.start_seconds), 2),
             "requests": len(self.stats.ledger),
@@ -978,6 +996,9 @@ def main():
     p.add_argument("--min-delay", type=float, default=0.3)
     p.add_argument("--max-delay", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--startup-kill-rate", type=float, default=0.25, help="chance of an extra kill while restarting"
+    )
     args = p.parse_args()
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
