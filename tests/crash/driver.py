@@ -296,14 +296,16 @@ class Stats:
         self.lock = threading.Lock()
         self.ledger = []
         self.checks = 0
+        self.tokens = 0  # token values tried against /tokens/self
 
     def add(self, entry):
         with self.lock:
             self.ledger.append(entry)
 
-    def check(self, n=1):
+    def check(self, n=1, token=False):
         with self.lock:
             self.checks += n
+            self.tokens += int(token)
 
 
 # --------------------------------------------------------------- worker
@@ -618,7 +620,7 @@ class Run:
         env.setdefault("SCIMITAR_LOG", "info")
         self.server = Server(args.binary, args.database_url, args.port, args.workdir, env)
         self.workers = []
-        self.sat_checks = 0
+        self.local = threading.local()
 
     def setup(self):
         s = self.server
@@ -645,8 +647,8 @@ class Run:
         self.admin = data["access_token"]
 
     def get(self, path, token=None):
-        status, body = self.reader.request("GET", path, token=token)
-        return status, body
+        client = getattr(self.local, "client", None) or self.reader
+        return client.request("GET", path, token=token)
 
     # One resource -----------------------------------------------------
 
@@ -724,7 +726,7 @@ class Run:
         if res.token is None:
             return ("active", "?")
         status, _ = self.get("/api/v1/tokens/self", token=res.token)
-        self.sat_checks += 1
+        self.stats.check(0, token=True)
         if status == 200:
             return ("active", res.token)
         if status == 401:
@@ -736,7 +738,7 @@ class Run:
     def check_dead(self, res):
         for value in res.dead:
             status, _ = self.get("/api/v1/tokens/self", token=value)
-            self.sat_checks += 1
+            self.stats.check(0, token=True)
             self.stats.check()
             if status != 401:
                 raise Failure(f"SAT {res.key}: a revoked or rotated-out value got {status}")
@@ -752,52 +754,77 @@ class Run:
             if v["name"] in views:
                 raise Failure(f"two SATs named {v['name']}")
             views[v["name"]] = v
-        checked = 0
-        for w in self.workers:
-            for res in w.all_res():
-                if not (res.touched or everything):
-                    continue
-                checked += 1
-                if res.kind == "user":
-                    actual = self.read_user(res)
-                    if actual is None:
-                        self.check_user_gone(res)
-                elif res.kind == "group":
-                    actual = self.read_group(res)
-                else:
-                    actual = self.read_sat(res, views)
-                    if actual and actual[0] == "revoked" and res.token:
-                        res.dead.append(res.token)
-                        res.token = None
-                    if actual == ("active", "?") and res.token:
-                        res.dead.append(res.token)
-                        res.token = None
-                    self.check_dead(res)
-                if actual not in res.states:
-                    raise Failure(f"{res.kind} {res.key}: found {actual!r}, expected one of {res.states!r}")
-                self.stats.check()
-                if res.kind != "sat" and actual is not None:
-                    # Only acknowledged writes move the version: a failed
-                    # write that left its row update behind would show here.
-                    if res.version not in (None, "?") and res.seen_version != res.version:
-                        raise Failure(
-                            f"{res.kind} {res.key} is at version {res.seen_version}, "
-                            f"its last acknowledged write made {res.version}"
-                        )
-                    res.version = res.seen_version
-                    self.stats.check()
-                if res.pending:
-                    entry, applied_state = res.pending
-                    if len(res.states) == 2:
-                        entry["applied"] = actual == applied_state
-                    res.pending = None
-                res.states = [actual]
-                res.touched = False
+        # One reader per worker's resources, in parallel: every read waits
+        # for its own audit record to be durable, and concurrent records
+        # share a commit.
+        counts = [0] * len(self.workers)
+        errors = []
+
+        def check_worker(i, w):
+            self.local.client = Client(self.port, self.scim)
+            try:
+                for res in w.all_res():
+                    if res.touched or everything:
+                        counts[i] += 1
+                        self.check_resource(res, views)
+            except Failure as e:
+                errors.append(e)
+            except Exception as e:  # a bug in the driver: report it
+                errors.append(Failure(f"checker: {type(e).__name__}: {e}"))
+            finally:
+                self.local.client.close()
+
+        threads = [threading.Thread(target=check_worker, args=(i, w)) for i, w in enumerate(self.workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
         # The failed SAT creations left nothing behind.
         for name in views:
             if name.startswith("s") and not any(s.key == name for w in self.workers for s in w.sats):
                 raise Failure(f"unexpected SAT {name}")
-        return checked
+        return sum(counts)
+
+    def check_resource(self, res, views):
+        """Reads one resource, checks it against the model, and narrows the
+        model to what it found."""
+        if res.kind == "user":
+            actual = self.read_user(res)
+            if actual is None:
+                self.check_user_gone(res)
+        elif res.kind == "group":
+            actual = self.read_group(res)
+        else:
+            actual = self.read_sat(res, views)
+            if actual and actual[0] == "revoked" and res.token:
+                res.dead.append(res.token)
+                res.token = None
+            if actual == ("active", "?") and res.token:
+                res.dead.append(res.token)
+                res.token = None
+            self.check_dead(res)
+        if actual not in res.states:
+            raise Failure(f"{res.kind} {res.key}: found {actual!r}, expected one of {res.states!r}")
+        self.stats.check()
+        if res.kind != "sat" and actual is not None:
+            # Only acknowledged writes move the version: a failed
+            # write that left its row update behind would show here.
+            if res.version not in (None, "?") and res.seen_version != res.version:
+                raise Failure(
+                    f"{res.kind} {res.key} is at version {res.seen_version}, "
+                    f"its last acknowledged write made {res.version}"
+                )
+            res.version = res.seen_version
+            self.stats.check()
+        if res.pending:
+            entry, applied_state = res.pending
+            if len(res.states) == 2:
+                entry["applied"] = actual == applied_state
+            res.pending = None
+        res.states = [actual]
+        res.touched = False
 
     def check_group_index(self):
         """The membership table against the model, from the users' side."""
@@ -973,7 +1000,7 @@ class Run:
             "in_flight_not_applied": counts["ambiguous_not_applied"],
             "not_sent": sum(1 for e in self.stats.ledger if e["outcome"] == "not_sent"),
             "resources": checked,
-            "token_checks": self.sat_checks,
+            "token_checks": self.stats.tokens,
             "checks_passed": self.stats.checks,
             "audit_records": total,
             "checkpoints_verified": offline.get("checkpoints_verified"),
