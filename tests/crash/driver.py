@@ -633,7 +633,6 @@ class Run:
             "token", "create", "--org", ORG, "--name", "crash-scim",
             "--permission", "scim:read", "--permission", "scim:write", "--permission", "audit_logs:read",
         )
-        self.org_id = org["id"]
         self.scim = tok["token"]
 
     def login(self):
@@ -856,7 +855,6 @@ class Run:
 
     def check_audit(self):
         records = {}
-        status, _ = None, None
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         conn.request("GET", "/api/v1/audit-logs/export?format=ndjson", headers={"authorization": f"Bearer {self.scim}"})
         r = conn.getresponse()
