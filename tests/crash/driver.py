@@ -624,7 +624,7 @@ class Run:
 
     def setup(self):
         s = self.server
-        org = s.cli("org", "create", ORG)
+        s.cli("org", "create", ORG)
         s.cli(
             "member", "create", "--org", ORG, "--user-name", ADMIN, "--role", "admin", "--password-stdin",
             stdin=ADMIN_PASSWORD + "\n",
