@@ -753,19 +753,20 @@ class Run:
             if v["name"] in views:
                 raise Failure(f"two SATs named {v['name']}")
             views[v["name"]] = v
-        # One reader per worker's resources, in parallel: every read waits
-        # for its own audit record to be durable, and concurrent records
-        # share a commit.
-        counts = [0] * len(self.workers)
+        # Readers in parallel, each with a share of the resources: every
+        # read waits for its own audit record to be durable, and concurrent
+        # records share a commit (and its fsync).
+        shares = [res for w in self.workers for res in w.all_res() if res.touched or everything]
+        readers = self.args.readers
+        counts = [0] * readers
         errors = []
 
-        def check_worker(i, w):
+        def check_share(i):
             self.local.client = Client(self.port, self.scim)
             try:
-                for res in w.all_res():
-                    if res.touched or everything:
-                        counts[i] += 1
-                        self.check_resource(res, views)
+                for res in shares[i::readers]:
+                    counts[i] += 1
+                    self.check_resource(res, views)
             except Failure as e:
                 errors.append(e)
             except Exception as e:  # a bug in the driver: report it
@@ -773,7 +774,7 @@ class Run:
             finally:
                 self.local.client.close()
 
-        threads = [threading.Thread(target=check_worker, args=(i, w)) for i, w in enumerate(self.workers)]
+        threads = [threading.Thread(target=check_share, args=(i,)) for i in range(readers)]
         for t in threads:
             t.start()
         for t in threads:
@@ -1020,6 +1021,7 @@ def main():
     p.add_argument("--pool", type=int, default=4, help="users per worker that groups use")
     p.add_argument("--min-delay", type=float, default=0.3)
     p.add_argument("--max-delay", type=float, default=2.0)
+    p.add_argument("--readers", type=int, default=16, help="concurrent readers when checking")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(
         "--startup-kill-rate", type=float, default=0.25, help="chance of an extra kill while restarting"
