@@ -78,6 +78,22 @@ pub fn same_token(presented: &str, expected: &str) -> bool {
     presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
 }
 
+/// Accepts a form only from this console (see [`same_origin`]) and with the
+/// CSRF token bound to `bound_to` (the session, or the sign-in nonce), which
+/// `expected` derives.
+pub fn check_form(
+    headers: &HeaderMap,
+    form: &FormData,
+    bound_to: &str,
+    expected: impl FnOnce(&str) -> String,
+) -> Result<(), ConsoleError> {
+    let presented = form.get(CSRF_FIELD).unwrap_or("");
+    if !same_origin(headers) || bound_to.is_empty() || !same_token(presented, &expected(bound_to)) {
+        return Err(ConsoleError::Csrf);
+    }
+    Ok(())
+}
+
 /// The value of cookie `name`, from every `Cookie` header.
 pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -250,13 +266,7 @@ impl FromRequest<AppState> for CsrfForm {
         let headers = req.headers().clone();
         let form = read_form(req, state).await?;
         let jwt = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
-        let presented = form.get(CSRF_FIELD).unwrap_or("");
-        if !same_origin(&headers)
-            || jwt.is_empty()
-            || !same_token(presented, &state.console.for_session(&jwt))
-        {
-            return Err(ConsoleError::Csrf);
-        }
+        check_form(&headers, &form, &jwt, |jwt| state.console.for_session(jwt))?;
         Ok(CsrfForm(form))
     }
 }

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::error::{ConsoleError, error_page};
 use super::layout::{self, csrf_field, form_error, notice};
 use super::session::{
-    CSRF_FIELD, FormData, SESSION_COOKIE, SIGN_IN_COOKIE, cookie, read_cookie, read_form,
-    same_origin, same_token, served_over_tls,
+    FormData, SESSION_COOKIE, SIGN_IN_COOKIE, check_form, cookie, read_cookie, read_form,
+    served_over_tls,
 };
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, Target};
@@ -103,13 +103,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     let ctx = request_context(&parts);
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     let nonce = read_cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
-    let presented = form.get(CSRF_FIELD).unwrap_or("");
-    if !same_origin(&headers)
-        || nonce.is_empty()
-        || !same_token(presented, &state.console.for_sign_in(&nonce))
-    {
-        return Err(ConsoleError::Csrf);
-    }
+    check_form(&headers, &form, &nonce, |n| state.console.for_sign_in(n))?;
     let organization = form.text("organization").unwrap_or_default();
     let user_name = form.text("user_name").unwrap_or_default();
     let password = form.get("password").unwrap_or("").to_string();
@@ -187,13 +181,7 @@ pub async fn sign_out(
     let headers = req.headers().clone();
     let form = read_form(req, &state).await?;
     let jwt = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
-    let presented = form.get(CSRF_FIELD).unwrap_or("");
-    if !same_origin(&headers)
-        || jwt.is_empty()
-        || !same_token(presented, &state.console.for_session(&jwt))
-    {
-        return Err(ConsoleError::Csrf);
-    }
+    check_form(&headers, &form, &jwt, |jwt| state.console.for_session(jwt))?;
     let mut resp = Redirect::to("/console/sign-in?signed_out=1").into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

@@ -154,9 +154,7 @@ pub async fn list(
     let q = FormData::from_query(uri.query());
     let tab = tab_of(&q);
     let tokens = list_sats(&state, &admin.caller, Some(tab), None).await?;
-    let spaces = workspaces::list(&state.db, admin.caller.org_id())
-        .await
-        .map_err(ApiError::from)?;
+    let spaces = org_workspaces(&state, &admin).await?;
     let revoked = q
         .get("revoked")
         .and_then(|id| tokens.iter().find(|t| t.id == id));
@@ -323,9 +321,7 @@ pub async fn new(
         .require(&state, Action::ManageServiceTokens)
         .await?;
     let tab = tab_of(&FormData::from_query(uri.query()));
-    let spaces = workspaces::list(&state.db, admin.caller.org_id())
-        .await
-        .map_err(ApiError::from)?;
+    let spaces = org_workspaces(&state, &admin).await?;
     let page = new_form(&admin, tab, &spaces, &Draft::default(), None);
     Ok(layout::respond(StatusCode::OK, page))
 }
@@ -421,16 +417,12 @@ pub async fn create(
                 .caller
                 .require(&state, Action::ManageServiceTokens)
                 .await?;
-            let spaces = workspaces::list(&state.db, admin.caller.org_id())
-                .await
-                .map_err(ApiError::from)?;
+            let spaces = org_workspaces(&state, &admin).await?;
             let page = new_form(&admin, tab, &spaces, &draft, Some(&message(&e)));
             return Ok(layout::respond(e.status(), page));
         }
     };
-    let spaces = workspaces::list(&state.db, admin.caller.org_id())
-        .await
-        .map_err(ApiError::from)?;
+    let spaces = org_workspaces(&state, &admin).await?;
     Ok(shown_once(
         &admin,
         &view,
@@ -460,6 +452,20 @@ fn shown_once(
     layout::respond(StatusCode::OK, page)
 }
 
+/// The organization's workspaces, for names and the workspace picker.
+async fn org_workspaces(state: &AppState, admin: &Admin) -> Result<Vec<Workspace>, ConsoleError> {
+    Ok(workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(ApiError::from)?)
+}
+
+/// The way back from a confirmation page: the token's own tab.
+fn cancel_link(view: &TokenView) -> Markup {
+    html! {
+        a href={ "/console/tokens?tab=" (view.level.unwrap_or(TokenLevel::Organization).as_str()) } { "Cancel" }
+    }
+}
+
 fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
     html! {
         dl class="summary" {
@@ -483,9 +489,7 @@ pub async fn confirm_revoke(
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     let view = get_sat(&state, &admin.caller, &id).await?;
-    let spaces = workspaces::list(&state.db, admin.caller.org_id())
-        .await
-        .map_err(ApiError::from)?;
+    let spaces = org_workspaces(&state, &admin).await?;
     let body = html! {
         (breadcrumb("Revoke"))
         h1 { "Revoke “" (view.name) "”?" }
@@ -494,7 +498,7 @@ pub async fn confirm_revoke(
         form method="post" action={ "/console/tokens/" (view.id) "/revoke" } class="buttons" {
             (csrf_field(&admin.csrf))
             button type="submit" class="danger" { "Revoke token" }
-            a href={ "/console/tokens?tab=" (view.level.unwrap_or(TokenLevel::Organization).as_str()) } { "Cancel" }
+            (cancel_link(&view))
         }
     };
     let page = layout::page("Revoke token", Some(nav(&admin)), body);
@@ -525,9 +529,7 @@ pub async fn confirm_rotate(
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     let view = get_sat(&state, &admin.caller, &id).await?;
-    let spaces = workspaces::list(&state.db, admin.caller.org_id())
-        .await
-        .map_err(ApiError::from)?;
+    let spaces = org_workspaces(&state, &admin).await?;
     let body = html! {
         (breadcrumb("Rotate"))
         h1 { "Rotate “" (view.name) "”?" }
@@ -541,7 +543,7 @@ pub async fn confirm_rotate(
             }
             div class="buttons" {
                 button type="submit" class="primary" { "Rotate token" }
-                a href={ "/console/tokens?tab=" (view.level.unwrap_or(TokenLevel::Organization).as_str()) } { "Cancel" }
+                (cancel_link(&view))
             }
         }
     };
@@ -563,9 +565,7 @@ pub async fn rotate(
             .map_err(|_| ApiError::BadRequest("choose a grace period from the list".into()))?,
     };
     let (view, plain) = rotate_sat(&state, &admin.caller, &id, grace).await?;
-    let spaces = workspaces::list(&state.db, admin.caller.org_id())
-        .await
-        .map_err(ApiError::from)?;
+    let spaces = org_workspaces(&state, &admin).await?;
     Ok(shown_once(
         &admin,
         &view,
