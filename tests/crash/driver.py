@@ -175,6 +175,17 @@ class Server:
                     "200",
                     "--audit-checkpoint-seconds",
                     "1",
+                    # Durability is under test, not abuse limits: the driver
+                    # checks on purpose that revoked and rotated-out values
+                    # are refused, which would soon block its own address.
+                    "--rate-limit-per-token",
+                    "0",
+                    "--rate-limit-per-address",
+                    "0",
+                    "--auth-failure-limit-per-address",
+                    "0",
+                    "--auth-failure-limit-per-token",
+                    "0",
                 ],
                 stdout=logf,
                 stderr=subprocess.STDOUT,
