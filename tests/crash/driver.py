@@ -658,7 +658,13 @@ class Run:
 
     def get(self, path, token=None):
         client = getattr(self.local, "client", None) or self.reader
-        return client.request("GET", path, token=token)
+        try:
+            return client.request("GET", path, token=token)
+        except Ambiguous:
+            # The server closes a kept-alive connection left idle past its
+            # header timeout (10 s), as the checks between requests can. A
+            # GET changes nothing: once more, on a new connection.
+            return client.request("GET", path, token=token)
 
     # One resource -----------------------------------------------------
 
