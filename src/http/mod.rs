@@ -7,6 +7,7 @@ pub mod extract;
 mod health;
 mod problem;
 pub mod request_id;
+pub mod strict_json;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
 pub use problem::{ApiError, problem_response, problem_type};

@@ -11,6 +11,7 @@ mod audit_signing;
 mod authority;
 mod cli;
 mod example_service;
+mod hostile_input;
 mod http_hygiene;
 mod instances;
 mod members_and_sessions;
