@@ -7,6 +7,7 @@ pub mod extract;
 mod health;
 mod problem;
 pub mod request_id;
+mod security_headers;
 pub mod strict_json;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
@@ -47,6 +48,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(request_id::middleware))
+                .layer(axum::middleware::from_fn(security_headers::middleware))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,
                     header::COOKIE,

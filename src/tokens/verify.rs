@@ -1,5 +1,6 @@
-//! Checking a presented token: one indexed lookup by id, an HMAC, a
-//! constant-time compare, then the state checks. Nothing is written here;
+//! Checking a presented token: one indexed lookup by id, two HMACs and
+//! constant-time compares (the same work whether or not the id exists),
+//! then the state checks. Nothing is written here;
 //! last-used data goes to the in-memory [`LastUsedRecorder`](super::LastUsedRecorder).
 
 use std::net::IpAddr;
@@ -162,10 +163,33 @@ pub async fn verify_from(
     })
     .map_err(StoreError::from)?;
 
+    // Exactly two HMACs and two constant-time comparisons on every path
+    // (unknown id, wrong secret, right secret, with or without a previous
+    // secret), against decoys where there is no real hash, so that the
+    // time taken does not tell an existing id from an unknown one.
+    let decoy = peppers.decoy();
+    let (current, previous) = match &row {
+        Some(row) => (
+            HashedSecret {
+                bytes: row.secret_hash.clone(),
+                pepper_version: row.pepper_version,
+            },
+            match (&row.previous_secret_hash, row.previous_pepper_version) {
+                (Some(bytes), Some(pepper_version)) => Some(HashedSecret {
+                    bytes: bytes.clone(),
+                    pepper_version,
+                }),
+                _ => None,
+            },
+        ),
+        None => (decoy.clone(), None),
+    };
+    let matches_current = peppers.matches(plain.secret(), &current);
+    let has_previous = previous.is_some();
+    let matches_previous =
+        peppers.matches(plain.secret(), previous.as_ref().unwrap_or(&decoy)) & has_previous;
+
     let Some(row) = row else {
-        // Spend the same HMAC an existing id would cost, so that response
-        // time does not tell whether an id exists.
-        let _ = peppers.hash(plain.secret());
         return Ok(Err(Refused {
             refusal: Refusal::Unknown,
             token_id: Some(id),
@@ -180,21 +204,6 @@ pub async fn verify_from(
         }))
     };
 
-    let current = HashedSecret {
-        bytes: row.secret_hash.clone(),
-        pepper_version: row.pepper_version,
-    };
-    let matches_current = peppers.matches(plain.secret(), &current);
-    let matches_previous = match (&row.previous_secret_hash, row.previous_pepper_version) {
-        (Some(bytes), Some(pepper_version)) => peppers.matches(
-            plain.secret(),
-            &HashedSecret {
-                bytes: bytes.clone(),
-                pepper_version,
-            },
-        ),
-        _ => false,
-    };
     // The kind is part of the value; a SAT id presented with a PAT prefix is
     // not that token.
     if TokenKind::parse(&row.kind) != Some(plain.kind()) || !(matches_current || matches_previous) {

@@ -1780,6 +1780,9 @@ fn check(proto: Proto, expect: Option<u16>, out: &Outcome) -> Vec<String> {
             problems.push(format!("injected header `{k}` in the response"));
         }
     }
+    if proto != Proto::Http && out.header("x-content-type-options") != Some("nosniff") {
+        problems.push("no `X-Content-Type-Options: nosniff`".into());
+    }
     problems.extend(check_format(proto, out));
     problems
 }

@@ -22,6 +22,7 @@ mod scim_filters;
 mod scim_groups;
 mod scim_protocol;
 mod scim_users;
+mod security_headers;
 mod service_tokens;
 mod token_verification;
 mod workspaces;
