@@ -2,6 +2,7 @@
 //! PostgreSQL when SCIMITAR_TEST_POSTGRES_URL is set. One binary, so that
 //! the suite links once.
 
+mod capture;
 mod support;
 
 mod audit_api;
