@@ -1286,7 +1286,7 @@ fn catalogue() -> Vec<Case> {
         (Method::GET, "/api/v1/audit-logs"),
     ];
     for (method, path) in &protected {
-        let variants: Vec<(&str, Vec<(String, Vec<u8>)>, Option<u16>)> = vec![
+        let variants: Vec<(&str, Headers, Option<u16>)> = vec![
             ("no Authorization", vec![], Some(401)),
             (
                 "Basic scheme",
@@ -1457,6 +1457,8 @@ fn catalogue() -> Vec<Case> {
     }
     c
 }
+
+type Headers = Vec<(String, Vec<u8>)>;
 
 fn auth_h(v: &str) -> (String, Vec<u8>) {
     ("authorization".into(), v.as_bytes().to_vec())
@@ -1912,10 +1914,7 @@ fn raw_catalogue(scim_token: &str) -> Vec<RawCase> {
         },
         RawCase {
             name: "bare LF header injection in Authorization",
-            request: format!(
-                "GET /api/v1/tokens/self HTTP/1.1\r\nauthorization: Bearer x\nx-injected: 1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
-            )
-            .into_bytes(),
+            request: b"GET /api/v1/tokens/self HTTP/1.1\r\nauthorization: Bearer x\nx-injected: 1\r\nhost: localhost\r\nconnection: close\r\n\r\n".to_vec(),
             proto: Proto::Http,
         },
         RawCase {
