@@ -1,6 +1,6 @@
-//! Checking a presented token: one indexed lookup by id, two HMACs and
-//! constant-time compares (the same work whether or not the id exists),
-//! then the state checks. Nothing is written here;
+//! Checking a presented token: one lookup by id, two HMACs and
+//! constant-time compares (the same work whether or not the id exists: an
+//! unknown id reads a decoy row), then the state checks. Nothing is written here;
 //! last-used data goes to the in-memory [`LastUsedRecorder`](super::LastUsedRecorder).
 
 use std::net::IpAddr;
@@ -84,6 +84,7 @@ pub struct Verified {
 
 #[derive(sqlx::FromRow)]
 struct VerifyRow {
+    id: String,
     org_id: Uuid,
     kind: String,
     workspace_id: Option<Uuid>,
@@ -106,7 +107,11 @@ struct VerifyRow {
     member_deleted_at: Option<Timestamp>,
 }
 
-const VERIFY_SQL: &str = "SELECT t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
+/// One row for any id while the table holds a token: the token asked for,
+/// or else a decoy (the lowest id), so that an unknown id costs the same
+/// lookups and row decoding as a known one. The caller tells them apart by
+/// `id`.
+const VERIFY_SQL: &str = "SELECT t.id, t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
        t.secret_hash, t.pepper_version, t.previous_secret_hash, t.previous_pepper_version, \
        t.previous_valid_until, t.allowed_cidrs, t.created_at, t.expires_at, t.revoked_at, \
        w.deleted_at AS workspace_deleted_at, m.user_name AS member_user_name, \
@@ -114,7 +119,7 @@ const VERIFY_SQL: &str = "SELECT t.org_id, t.kind, t.workspace_id, t.member_id, 
      FROM tokens t \
      LEFT JOIN workspaces w ON w.id = t.workspace_id \
      LEFT JOIN members m ON m.id = t.member_id \
-     WHERE t.id = $1";
+     WHERE t.id = COALESCE((SELECT id FROM tokens WHERE id = $1), (SELECT MIN(id) FROM tokens))";
 
 /// Verifies `value` presented from `source`. Returns the principal, or why
 /// it was refused. Only a storage failure is an error.
@@ -168,6 +173,8 @@ pub async fn verify_from(
     // secret), against decoys where there is no real hash, so that the
     // time taken does not tell an existing id from an unknown one.
     let decoy = peppers.decoy();
+    // (For an unknown id, `row` is the decoy, whose hashes are compared
+    // and then ignored.)
     let (current, previous) = match &row {
         Some(row) => (
             HashedSecret {
@@ -189,7 +196,7 @@ pub async fn verify_from(
     let matches_previous =
         peppers.matches(plain.secret(), previous.as_ref().unwrap_or(&decoy)) & has_previous;
 
-    let Some(row) = row else {
+    let Some(row) = row.filter(|r| r.id == id.as_str()) else {
         return Ok(Err(Refused {
             refusal: Refusal::Unknown,
             token_id: Some(id),
