@@ -459,6 +459,13 @@ pub fn drop_database(database_url: &str) {
         rt.block_on(async {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
+            // The test's runtime is blocked while this runs, so a server
+            // task of the app being dropped may sit in a transaction it can
+            // never finish; wait for its locks a while, then leave the schema.
+            sqlx::query("SET lock_timeout = '5s'")
+                .execute(&mut conn)
+                .await
+                .ok()?;
             let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut conn)
