@@ -110,16 +110,18 @@ struct VerifyRow {
 /// One row for any id while the table holds a token: the token asked for,
 /// or else a decoy (the lowest id), so that an unknown id costs the same
 /// lookups and row decoding as a known one. The caller tells them apart by
-/// `id`.
-const VERIFY_SQL: &str = "SELECT t.id, t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
+/// `id`. The decoy is looked up (materialized) for every id, known or not,
+/// so that both do the same three index probes.
+const VERIFY_SQL: &str = "WITH d AS MATERIALIZED (SELECT MIN(id) AS decoy FROM tokens) \
+     SELECT t.id, t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
        t.secret_hash, t.pepper_version, t.previous_secret_hash, t.previous_pepper_version, \
        t.previous_valid_until, t.allowed_cidrs, t.created_at, t.expires_at, t.revoked_at, \
        w.deleted_at AS workspace_deleted_at, m.user_name AS member_user_name, \
        m.role AS member_role, m.active AS member_active, m.deleted_at AS member_deleted_at \
-     FROM tokens t \
+     FROM d \
+     JOIN tokens t ON t.id = COALESCE((SELECT id FROM tokens WHERE id = $1), d.decoy) \
      LEFT JOIN workspaces w ON w.id = t.workspace_id \
-     LEFT JOIN members m ON m.id = t.member_id \
-     WHERE t.id = COALESCE((SELECT id FROM tokens WHERE id = $1), (SELECT MIN(id) FROM tokens))";
+     LEFT JOIN members m ON m.id = t.member_id";
 
 /// Verifies `value` presented from `source`. Returns the principal, or why
 /// it was refused. Only a storage failure is an error.
