@@ -27,25 +27,39 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
             .await
             .map_err(|_| FormRejection("the request body could not be read".into()))?;
         let mime = ct.split(';').next().unwrap_or_default().trim().to_string();
-        let pairs: HashMap<String, String> = match mime.as_str() {
+        let pairs: Vec<(String, String)> = match mime.as_str() {
             "application/x-www-form-urlencoded" | "" => {
                 serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
                     .map_err(|_| FormRejection("the form body is malformed".into()))?
-                    .into_iter()
-                    .collect()
             }
             "application/json" => {
-                let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+                let v = crate::http::strict_json::from_slice(&bytes)
                     .map_err(|_| FormRejection("the JSON body is malformed".into()))?;
+                let serde_json::Value::Object(v) = v else {
+                    return Err(FormRejection("the JSON body must be an object".into()));
+                };
                 v.into_iter()
                     .map(|(k, v)| match v {
                         serde_json::Value::String(s) => Ok((k, s)),
-                        _ => Err(FormRejection(format!("`{k}` must be a string"))),
+                        _ => {
+                            let shown: String = k.chars().take(64).collect();
+                            Err(FormRejection(format!("`{shown}` must be a string")))
+                        }
                     })
                     .collect::<Result<_, _>>()?
             }
             other => return Err(FormRejection(format!("unsupported content type `{other}`"))),
         };
+        // RFC 6749 §3.1: parameters MUST NOT be included more than once.
+        let mut by_name = HashMap::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            if by_name.contains_key(&k) {
+                let shown: String = k.chars().take(64).collect();
+                return Err(FormRejection(format!("`{shown}` is given more than once")));
+            }
+            by_name.insert(k, v);
+        }
+        let pairs = by_name;
         Ok(OAuthForm(pairs))
     }
 }

@@ -342,24 +342,57 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// JSON body; malformed input is a 400 (415 without a JSON content type,
-/// 413 when too large) in problem form.
+/// 413 when too large) in problem form. The body must be one JSON object
+/// without repeated keys: serde would otherwise take `[]` for a struct whose
+/// fields are all optional, or keep the last of two equal keys.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(match rejection.status() {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                    ApiError::UnsupportedMediaType("send the body as application/json".into())
-                }
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-                _ => ApiError::BadRequest(clip(rejection.body_text())),
-            }),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as application/json".into(),
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| match r.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::BadRequest("the request body could not be read".into()),
+            })?;
+        let value = super::strict_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(clip(format!("the body is not valid JSON: {e}"))))?;
+        if !value.is_object() {
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object".into(),
+            ));
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::BadRequest(clip(format!("invalid body: {e}"))))
     }
+}
+
+/// `application/json` or any `application/*+json`, as axum's `Json` accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let Some(("application", sub)) = mime.split_once('/') else {
+        return false;
+    };
+    sub == "json" || sub.ends_with("+json")
 }
 
 /// An optional JSON body: a request without a Content-Type has none.
@@ -383,6 +416,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if super::strict_json::query_has_nul(parts.uri.query()) {
+            return Err(ApiError::BadRequest(
+                "query parameters may not hold NUL".into(),
+            ));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))

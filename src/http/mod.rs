@@ -10,7 +10,9 @@ pub mod limits;
 pub mod listener;
 mod problem;
 pub mod request_id;
+mod security_headers;
 mod stall;
+pub mod strict_json;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
 pub use problem::{ApiError, problem_response, problem_type};
@@ -62,6 +64,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(request_id::middleware))
+                .layer(axum::middleware::from_fn(security_headers::middleware))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,
                     header::COOKIE,

@@ -268,6 +268,9 @@ fn typed_literal(
             Err(bad("binary values compare with eq or ne only"))
         }
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+            // No stored value holds NUL (bodies refuse it), and PostgreSQL
+            // cannot take it as a parameter.
+            CompValue::Str(s) if s.contains('\0') => Err(bad("a value may not hold NUL")),
             CompValue::Str(s) => Ok(Literal::Str(s.clone())),
             CompValue::Number(n) => Ok(Literal::Str(n.to_string())),
             CompValue::True => Ok(Literal::Str("true".into())),

@@ -16,10 +16,9 @@ use super::list::{self, ListRequest};
 use super::patch;
 use super::resource::{self, Projection, Shape};
 use super::schema::{GROUP_URN, ResourceType};
-use super::web::{self, Base, ScimBody, ScimCaller, ScimParams};
+use super::web::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
 use crate::app::AppState;
 use crate::audit::{self, Target};
-use crate::http::ApiPath;
 use crate::permissions::Action;
 use crate::store::dynamic::Dialect;
 use crate::store::{Db, Timestamp, Tx};
@@ -375,7 +374,7 @@ pub async fn get(
     Base(base): Base,
     params: ScimParams,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
     let id = web::resource_id(&id, "Group")?;
@@ -394,7 +393,7 @@ pub async fn replace(
     Base(base): Base,
     params: ScimParams,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = web::resource_id(&id, "Group")?;
@@ -408,7 +407,7 @@ pub async fn patch(
     Base(base): Base,
     params: ScimParams,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = web::resource_id(&id, "Group")?;
@@ -420,7 +419,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: ScimCaller,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Result<StatusCode, ScimError> {
     let id = web::resource_id(&id, "Group")?;
     delete_op(&state, &caller, id, web::if_match(&headers)).await?;

@@ -10,11 +10,10 @@ use serde_json::Value;
 
 use super::error::ScimError;
 use super::list::{self, ListRequest};
-use super::web::{self, Base, ScimBody, ScimCaller};
+use super::web::{self, Base, ScimBody, ScimCaller, ScimPath};
 use super::{bulk, discovery};
 use super::{groups, users};
 use crate::app::AppState;
-use crate::http::ApiPath;
 use crate::permissions::Action;
 
 pub fn routes() -> Router<AppState> {
@@ -146,7 +145,7 @@ async fn resource_type(
     State(state): State<AppState>,
     caller: ScimCaller,
     Base(base): Base,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
     let doc = discovery::resource_type(&base, &id)
@@ -167,7 +166,7 @@ async fn schema(
     State(state): State<AppState>,
     caller: ScimCaller,
     Base(base): Base,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
     let doc = discovery::schema(&base, &id).ok_or_else(|| ScimError::not_found("schema"))?;

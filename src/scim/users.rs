@@ -18,10 +18,9 @@ use super::list::{self, ListRequest};
 use super::patch;
 use super::resource::{self, Projection, Shape};
 use super::schema::{ENTERPRISE_URN, ResourceType, USER_URN};
-use super::web::{self, Base, ScimBody, ScimCaller, ScimParams};
+use super::web::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
 use crate::app::AppState;
 use crate::audit::{self, Target};
-use crate::http::ApiPath;
 use crate::identity::passwords;
 use crate::identity::scim_users::{self, ScimUserRow, ScimUserWrite};
 use crate::permissions::Action;
@@ -379,7 +378,7 @@ pub async fn get(
     Base(base): Base,
     params: ScimParams,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
     let id = web::resource_id(&id, "User")?;
@@ -398,7 +397,7 @@ pub async fn replace(
     Base(base): Base,
     params: ScimParams,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = web::resource_id(&id, "User")?;
@@ -412,7 +411,7 @@ pub async fn patch(
     Base(base): Base,
     params: ScimParams,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = web::resource_id(&id, "User")?;
@@ -424,7 +423,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: ScimCaller,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Result<StatusCode, ScimError> {
     let id = web::resource_id(&id, "User")?;
     delete_op(&state, &caller, id, web::if_match(&headers)).await?;

@@ -74,7 +74,8 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
                 ScimError::invalid_syntax("the request body could not be read")
             }
         })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        // Strict: a repeated key is refused rather than last-wins.
+        let value: Value = crate::http::strict_json::from_slice(&bytes).map_err(|e| {
             let msg: String = e.to_string().chars().take(200).collect();
             ScimError::invalid_syntax(format!("the body is not valid JSON: {msg}"))
         })?;
@@ -89,6 +90,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimParams {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ScimError> {
+        if crate::http::strict_json::query_has_nul(parts.uri.query()) {
+            return Err(ScimError::invalid_syntax(
+                "query parameters may not hold NUL",
+            ));
+        }
         let raw = parts.uri.query().unwrap_or_default();
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
             .map_err(|_| ScimError::invalid_syntax("the query string is malformed"))?;
@@ -202,6 +208,21 @@ pub fn not_modified_response(version: i64) -> Response {
         resp.headers_mut().insert(header::ETAG, v);
     }
     resp
+}
+
+/// A path parameter; one that cannot be read (invalid UTF-8, say) names
+/// nothing, and is answered as a SCIM 404 like any unknown id.
+pub struct ScimPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ScimPath<T> {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ScimPath(v))
+            .map_err(|_| ScimError::not_found("resource"))
+    }
 }
 
 /// Parses a resource id from the path. Anything that is not one of our ids

@@ -66,11 +66,24 @@ impl Peppers {
     }
 
     /// Constant-time comparison of a presented secret against a stored hash.
-    /// An unknown pepper version never matches.
+    /// An unknown pepper version never matches, after the same work as a
+    /// known one (an HMAC and a comparison), so that timing does not tell.
     pub fn matches(&self, secret: &[u8], stored: &HashedSecret) -> bool {
-        match self.keys.get(&stored.pepper_version) {
-            Some(key) => bool::from(hmac(key, secret).ct_eq(&stored.bytes)),
-            None => false,
+        let (key, known) = match self.keys.get(&stored.pepper_version) {
+            Some(key) => (key, true),
+            None => (&self.keys[&self.current], false),
+        };
+        let equal = bool::from(hmac(key, secret).ct_eq(&stored.bytes));
+        equal & known
+    }
+
+    /// A stored hash that no secret matches (no HMAC output is all zeros in
+    /// practice), to compare against when there is nothing to compare with:
+    /// the check then costs what a real one does.
+    pub fn decoy(&self) -> HashedSecret {
+        HashedSecret {
+            bytes: vec![0; 32],
+            pepper_version: self.current,
         }
     }
 }
@@ -112,6 +125,13 @@ mod tests {
         assert_eq!(new.hash(b"s").pepper_version, 2);
         let without = Peppers::new(2, b"b".repeat(32));
         assert!(!without.matches(b"s", &h));
+    }
+
+    #[test]
+    fn the_decoy_matches_nothing() {
+        let p = Peppers::new(1, b"a".repeat(32));
+        assert!(!p.matches(b"", &p.decoy()));
+        assert!(!p.matches(b"anything", &p.decoy()));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Checking a presented token: one indexed lookup by id, an HMAC, a
-//! constant-time compare, then the state checks. Nothing is written here;
+//! Checking a presented token: one lookup by id, two HMACs and
+//! constant-time compares (the same work whether or not the id exists: an
+//! unknown id reads a decoy row), then the state checks. Nothing is written here;
 //! last-used data goes to the in-memory [`LastUsedRecorder`](super::LastUsedRecorder).
 
 use std::net::IpAddr;
@@ -83,6 +84,7 @@ pub struct Verified {
 
 #[derive(sqlx::FromRow)]
 struct VerifyRow {
+    id: String,
     org_id: Uuid,
     kind: String,
     workspace_id: Option<Uuid>,
@@ -105,15 +107,21 @@ struct VerifyRow {
     member_deleted_at: Option<Timestamp>,
 }
 
-const VERIFY_SQL: &str = "SELECT t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
+/// One row for any id while the table holds a token: the token asked for,
+/// or else a decoy (the lowest id), so that an unknown id costs the same
+/// lookups and row decoding as a known one. The caller tells them apart by
+/// `id`. The decoy is looked up (materialized) for every id, known or not,
+/// so that both do the same three index probes.
+const VERIFY_SQL: &str = "WITH d AS MATERIALIZED (SELECT MIN(id) AS decoy FROM tokens) \
+     SELECT t.id, t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
        t.secret_hash, t.pepper_version, t.previous_secret_hash, t.previous_pepper_version, \
        t.previous_valid_until, t.allowed_cidrs, t.created_at, t.expires_at, t.revoked_at, \
        w.deleted_at AS workspace_deleted_at, m.user_name AS member_user_name, \
        m.role AS member_role, m.active AS member_active, m.deleted_at AS member_deleted_at \
-     FROM tokens t \
+     FROM d \
+     JOIN tokens t ON t.id = COALESCE((SELECT id FROM tokens WHERE id = $1), d.decoy) \
      LEFT JOIN workspaces w ON w.id = t.workspace_id \
-     LEFT JOIN members m ON m.id = t.member_id \
-     WHERE t.id = $1";
+     LEFT JOIN members m ON m.id = t.member_id";
 
 /// Verifies `value` presented from `source`. Returns the principal, or why
 /// it was refused. Only a storage failure is an error.
@@ -162,10 +170,35 @@ pub async fn verify_from(
     })
     .map_err(StoreError::from)?;
 
-    let Some(row) = row else {
-        // Spend the same HMAC an existing id would cost, so that response
-        // time does not tell whether an id exists.
-        let _ = peppers.hash(plain.secret());
+    // Exactly two HMACs and two constant-time comparisons on every path
+    // (unknown id, wrong secret, right secret, with or without a previous
+    // secret), against decoys where there is no real hash, so that the
+    // time taken does not tell an existing id from an unknown one.
+    let decoy = peppers.decoy();
+    // (For an unknown id, `row` is the decoy, whose hashes are compared
+    // and then ignored.)
+    let (current, previous) = match &row {
+        Some(row) => (
+            HashedSecret {
+                bytes: row.secret_hash.clone(),
+                pepper_version: row.pepper_version,
+            },
+            match (&row.previous_secret_hash, row.previous_pepper_version) {
+                (Some(bytes), Some(pepper_version)) => Some(HashedSecret {
+                    bytes: bytes.clone(),
+                    pepper_version,
+                }),
+                _ => None,
+            },
+        ),
+        None => (decoy.clone(), None),
+    };
+    let matches_current = peppers.matches(plain.secret(), &current);
+    let has_previous = previous.is_some();
+    let matches_previous =
+        peppers.matches(plain.secret(), previous.as_ref().unwrap_or(&decoy)) & has_previous;
+
+    let Some(row) = row.filter(|r| r.id == id.as_str()) else {
         return Ok(Err(Refused {
             refusal: Refusal::Unknown,
             token_id: Some(id),
@@ -180,21 +213,6 @@ pub async fn verify_from(
         }))
     };
 
-    let current = HashedSecret {
-        bytes: row.secret_hash.clone(),
-        pepper_version: row.pepper_version,
-    };
-    let matches_current = peppers.matches(plain.secret(), &current);
-    let matches_previous = match (&row.previous_secret_hash, row.previous_pepper_version) {
-        (Some(bytes), Some(pepper_version)) => peppers.matches(
-            plain.secret(),
-            &HashedSecret {
-                bytes: bytes.clone(),
-                pepper_version,
-            },
-        ),
-        _ => false,
-    };
     // The kind is part of the value; a SAT id presented with a PAT prefix is
     // not that token.
     if TokenKind::parse(&row.kind) != Some(plain.kind()) || !(matches_current || matches_previous) {

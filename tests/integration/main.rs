@@ -2,6 +2,7 @@
 //! PostgreSQL when SCIMITAR_TEST_POSTGRES_URL is set. One binary, so that
 //! the suite links once.
 
+mod capture;
 mod support;
 
 mod audit_api;
@@ -12,6 +13,7 @@ mod authority;
 mod cli;
 mod console;
 mod example_service;
+mod hostile_input;
 mod http_hygiene;
 mod instances;
 mod members_and_sessions;
@@ -24,6 +26,7 @@ mod scim_groups;
 mod scim_paging;
 mod scim_protocol;
 mod scim_users;
+mod security_headers;
 mod service_tokens;
 mod token_verification;
 mod workspaces;

@@ -178,6 +178,7 @@ impl Builder {
 
     /// Starts on an existing database (a restart, or a second instance).
     pub async fn start_on(self, database_url: String) -> TestApp {
+        crate::capture::init();
         let mut config =
             Config::for_database(database_url.parse::<DatabaseUrl>().expect("test url"));
         config.session_ttl_seconds = self.session_ttl_seconds;
@@ -199,11 +200,22 @@ impl Builder {
         let (server, bootstrap) = Server::start(config, listener)
             .await
             .expect("server starts");
+        let admin_password = bootstrap.map(|b| b.password).unwrap_or_default();
+        for secret in [
+            Some(&admin_password),
+            self.pepper.as_ref(),
+            self.kek.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            crate::capture::note_secret(secret);
+        }
         TestApp {
             base: format!("http://{}", server.addr),
             client: reqwest::Client::new(),
             database_url,
-            admin_password: bootstrap.map(|b| b.password).unwrap_or_default(),
+            admin_password,
             pepper: self.pepper,
             kek: self.kek,
             server: Some(server),
@@ -253,6 +265,7 @@ impl TestApp {
             req = req.bearer_auth(b);
         }
         if let Some(body) = body {
+            crate::capture::note_json(&body);
             req = req.json(&body);
         }
         read(req.send().await.expect("request sent")).await
@@ -368,6 +381,11 @@ impl TestApp {
     }
 
     pub async fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliRun {
+        crate::capture::init();
+        if let Some(s) = stdin {
+            // `--password-stdin`: the first line is a password.
+            crate::capture::note_secret(s.lines().next().unwrap_or_default());
+        }
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimitar"));
         cmd.args(args)
             .env("SCIMITAR_DATABASE_URL", &self.database_url)
@@ -391,11 +409,14 @@ impl TestApp {
             }
         }
         let out = child.wait_with_output().await.expect("scimitar exits");
-        CliRun {
+        let run = CliRun {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        };
+        crate::capture::note_tokens_in(&run.stdout);
+        crate::capture::cli_stderr(args, &run.stderr);
+        run
     }
 
     /// Audit records of an organization's chain (or `unattributed`), oldest
@@ -431,6 +452,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // For tests/secret_grep.sh (after a shutdown, too: the database may
+        // not be started again).
+        crate::capture::dump_audit(&self.database_url);
         if self.owns_database {
             drop_database(&self.database_url);
         }
@@ -519,6 +543,8 @@ pub async fn read(resp: reqwest::Response) -> Resp {
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    crate::capture::note_json(&body);
+    crate::capture::note_tokens_in(&text);
     Resp {
         status,
         headers,
@@ -577,6 +603,7 @@ impl Scim<'_> {
             req = req.header(*k, *v);
         }
         if let Some(b) = body {
+            crate::capture::note_json(&b);
             req = req
                 .header("content-type", "application/scim+json")
                 .body(b.to_string());
