@@ -3,14 +3,14 @@
 //! pagination, a record's detail, export (the API's own export) and the
 //! result of chain verification.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use maud::{Markup, html};
 
 use super::error::ConsoleError;
 use super::layout::{self, Nav, Section, time};
-use super::session::{Admin, FormData};
+use super::session::{Admin, ConsolePath, FormData};
 use crate::app::AppState;
 use crate::audit::{ChainBreak, StoredEvent};
 use crate::audit_api::{AuditQuery, RawQuery, VerifyQuery, chain_of, export as api_export, find};
@@ -238,7 +238,7 @@ pub async fn list(
 pub async fn detail(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
 ) -> Result<Response, ConsoleError> {
     admin.caller.require(&state, Action::ReadAuditLogs).await?;
     let not_found = || ConsoleError::Api(ApiError::NotFound("audit record".into()));

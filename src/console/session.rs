@@ -205,6 +205,21 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// Path parameters, with console-page errors: a parameter that cannot be
+/// an id of ours (not UTF-8, say) is the console's 404 page.
+pub struct ConsolePath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ConsolePath<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ConsoleError> {
+        crate::http::ApiPath::<T>::from_request_parts(parts, state)
+            .await
+            .map(|crate::http::ApiPath(v)| ConsolePath(v))
+            .map_err(ConsoleError::Api)
+    }
+}
+
 /// A posted form as name/value pairs, in order (a name may repeat).
 #[derive(Default)]
 pub struct FormData(pub Vec<(String, String)>);
@@ -219,9 +234,30 @@ impl std::fmt::Debug for FormData {
 }
 
 impl FormData {
+    /// Decodes `application/x-www-form-urlencoded` strictly: a name or
+    /// value that is not UTF-8 once decoded makes the whole form malformed
+    /// (the usual lossy decoding would store U+FFFD in its place).
     pub fn parse(raw: &[u8]) -> Option<Self> {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
-            .ok()
+        let decode = |part: &[u8]| -> Option<String> {
+            let spaced: Vec<u8> = part
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            percent_encoding::percent_decode(&spaced)
+                .decode_utf8()
+                .ok()
+                .map(|s| s.into_owned())
+        };
+        raw.split(|b| *b == b'&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                    Some(i) => (&pair[..i], &pair[i + 1..]),
+                    None => (pair, &b""[..]),
+                };
+                Some((decode(name)?, decode(value)?))
+            })
+            .collect::<Option<Vec<_>>>()
             .map(FormData)
     }
 
@@ -296,6 +332,22 @@ pub async fn read_form(req: Request, state: &AppState) -> Result<FormData, Conso
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forms_decode_strictly() {
+        let f = FormData::parse(b"name=a+b%21&csrf=x&name=%E2%9C%93&flag").unwrap();
+        assert_eq!(f.all("name"), vec!["a b!", "\u{2713}"]);
+        assert_eq!(f.get("flag"), Some(""));
+        assert!(
+            FormData::parse(b"name=%FF%FE").is_none(),
+            "invalid UTF-8, encoded"
+        );
+        assert!(
+            FormData::parse(b"name=\xff").is_none(),
+            "invalid UTF-8, raw"
+        );
+        assert!(FormData::parse(b"").unwrap().0.is_empty());
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

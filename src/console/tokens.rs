@@ -4,7 +4,7 @@
 //! change goes through the same functions as the API
 //! (`management::service_tokens`), so it is authorized and audited alike.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::error::{ConsoleError, message};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, secret_once, time};
-use super::session::{Admin, CsrfForm, FormData};
+use super::session::{Admin, ConsolePath, CsrfForm, FormData};
 use crate::app::AppState;
 use crate::http::ApiError;
 use crate::identity::workspaces::{self, Workspace};
@@ -486,7 +486,7 @@ fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
 pub async fn confirm_revoke(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
 ) -> Result<Response, ConsoleError> {
     let view = get_sat(&state, &admin.caller, &id).await?;
     let spaces = org_workspaces(&state, &admin).await?;
@@ -509,7 +509,7 @@ pub async fn confirm_revoke(
 pub async fn revoke(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     CsrfForm(_): CsrfForm,
 ) -> Result<Response, ConsoleError> {
     let (view, _) = revoke_sat(&state, &admin.caller, &id).await?;
@@ -526,7 +526,7 @@ pub async fn revoke(
 pub async fn confirm_rotate(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
 ) -> Result<Response, ConsoleError> {
     let view = get_sat(&state, &admin.caller, &id).await?;
     let spaces = org_workspaces(&state, &admin).await?;
@@ -555,7 +555,7 @@ pub async fn confirm_rotate(
 pub async fn rotate(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     CsrfForm(form): CsrfForm,
 ) -> Result<Response, ConsoleError> {
     let grace = match form.text("grace_period_seconds") {

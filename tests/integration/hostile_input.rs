@@ -42,6 +42,8 @@ enum Auth {
     Introspect,
     /// Workspace SAT with `sources:read`.
     Workspace,
+    /// The admin's console cookie, sent as a same-origin browser would.
+    Console,
 }
 
 /// Which error form a response must have.
@@ -54,6 +56,8 @@ enum Proto {
     /// `/api/v1/tokens/exchange`: an RFC 6749 §5.2 error, or a problem when
     /// the request never reached the handler (too large, unknown method).
     OAuth,
+    /// `/console`: an HTML page under the console's security headers.
+    Console,
     /// Refused by hyper before routing: a bare status line.
     Http,
 }
@@ -62,6 +66,8 @@ impl Proto {
     fn of(path: &str) -> Proto {
         if path.starts_with("/scim/v2") {
             Proto::Scim
+        } else if path.starts_with("/console") {
+            Proto::Console
         } else if path.starts_with("/api/v1/tokens/exchange") {
             Proto::OAuth
         } else {
@@ -1455,6 +1461,192 @@ fn catalogue() -> Vec<Case> {
     ] {
         c.push(case(format!("{method} {path}"), method, path, Auth::Scim));
     }
+    c.extend(console_cases());
+    c
+}
+
+/// The console's forms, with the fields a valid submission would carry
+/// (`{csrf}` is the signed-in admin's CSRF token).
+fn console_forms() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("/console/workspaces", "name=hostile-ws"),
+        (
+            "/console/tokens?tab=organization",
+            "name=hostile&level.scim=read&expires_in_days=30",
+        ),
+        ("/console/tokens/{sat}/revoke", ""),
+        ("/console/tokens/{sat}/rotate", "grace_period_seconds=0"),
+        ("/console/sign-out", ""),
+    ]
+}
+
+fn console_cases() -> Vec<Case> {
+    let form = "application/x-www-form-urlencoded";
+    let mut c = Vec::new();
+    // CSRF: no token, a forged one, a cross-site post. (A post without a
+    // session is sent to sign-in, a redirect: console.rs.)
+    for (path, fields) in console_forms() {
+        let with = |csrf: &str| {
+            if fields.is_empty() {
+                format!("csrf={csrf}")
+            } else {
+                format!("{fields}&csrf={csrf}")
+            }
+        };
+        c.push(
+            case(
+                format!("no CSRF token: POST {path}"),
+                Method::POST,
+                path,
+                Auth::Console,
+            )
+            .body(fields)
+            .ct(form)
+            .expect(403),
+        );
+        c.push(
+            case(
+                format!("forged CSRF token: POST {path}"),
+                Method::POST,
+                path,
+                Auth::Console,
+            )
+            .body(with("AAAAforged"))
+            .ct(form)
+            .expect(403),
+        );
+        c.push(
+            case(
+                format!("cross-site post: POST {path}"),
+                Method::POST,
+                path,
+                Auth::Console,
+            )
+            .header("sec-fetch-site", "cross-site")
+            .body(with("{csrf}"))
+            .ct(form)
+            .expect(403),
+        );
+        c.push(
+            case(
+                format!("another origin: POST {path}"),
+                Method::POST,
+                path,
+                Auth::Console,
+            )
+            .header("sec-fetch-site", "none")
+            .header("origin", "https://evil.example")
+            .body(with("{csrf}"))
+            .ct(form)
+            .expect(403),
+        );
+        c.push(
+            case(
+                format!("JSON instead of a form: POST {path}"),
+                Method::POST,
+                path,
+                Auth::Console,
+            )
+            .body(r#"{"csrf":"{csrf}","name":"x"}"#)
+            .ct("application/json"),
+        );
+        c.push(
+            case(
+                format!("oversized form: POST {path}"),
+                Method::POST,
+                path,
+                Auth::Console,
+            )
+            .body(format!(
+                "csrf={{csrf}}&name={}",
+                "a".repeat(2 * 1024 * 1024)
+            ))
+            .ct(form),
+        );
+    }
+    // Well-formed posts with the right token and bad values.
+    let bad_forms: Vec<(&str, &str, String)> = vec![
+        ("empty workspace name", "/console/workspaces", "csrf={csrf}&name=".into()),
+        ("NUL in a workspace name", "/console/workspaces", "csrf={csrf}&name=a%00b".into()),
+        ("invalid UTF-8 in a form", "/console/workspaces", "csrf={csrf}&name=%FF%FE".into()),
+        ("workspace name of 100 KiB", "/console/workspaces", format!("csrf={{csrf}}&name={}", "w".repeat(100 * 1024))),
+        ("doubled CSRF field", "/console/workspaces", "csrf=forged&csrf={csrf}&name=x".into()),
+        ("expiry not a number", "/console/tokens?tab=organization", "csrf={csrf}&name=t&level.scim=read&expires_in_days=soon".into()),
+        ("expiry huge", "/console/tokens?tab=organization", "csrf={csrf}&name=t&level.scim=read&expires_in_days=99999999999999999999".into()),
+        ("expiry negative", "/console/tokens?tab=organization", "csrf={csrf}&name=t&level.scim=read&expires_in_days=-5".into()),
+        ("no permission", "/console/tokens?tab=organization", "csrf={csrf}&name=t&expires_in_days=30".into()),
+        ("unknown permission level", "/console/tokens?tab=organization", "csrf={csrf}&name=t&level.scim=owner&expires_in_days=30".into()),
+        ("SQL as a permission level", "/console/tokens?tab=organization", "csrf={csrf}&name=t&level.scim=read%27%3B%20DROP%20TABLE%20tokens%3B--&expires_in_days=30".into()),
+        ("workspace tab without a workspace", "/console/tokens?tab=workspace", "csrf={csrf}&name=t&level.sources=read&expires_in_days=30".into()),
+        ("workspace id not a UUID", "/console/tokens?tab=workspace", "csrf={csrf}&name=t&workspace_id=..%2F..%2Fetc&level.sources=read&expires_in_days=30".into()),
+        ("unknown workspace", "/console/tokens?tab=workspace", "csrf={csrf}&name=t&workspace_id=00000000-0000-0000-0000-000000000000&level.sources=read&expires_in_days=30".into()),
+        ("empty token name", "/console/tokens?tab=organization", "csrf={csrf}&name=&level.scim=read&expires_in_days=30".into()),
+        ("grace period not a number", "/console/tokens/{sat}/rotate", "csrf={csrf}&grace_period_seconds=later".into()),
+        ("grace period negative", "/console/tokens/{sat}/rotate", "csrf={csrf}&grace_period_seconds=-1".into()),
+        ("grace period huge", "/console/tokens/{sat}/rotate", "csrf={csrf}&grace_period_seconds=1e309".into()),
+    ];
+    for (what, path, body) in bad_forms {
+        c.push(
+            case(
+                format!("{what}: POST {path}"),
+                Method::POST,
+                path,
+                Auth::Console,
+            )
+            .body(body)
+            .ct(form),
+        );
+    }
+    // Ids that name nothing, in every console path that takes one.
+    for (what, id) in hostile_ids() {
+        for path in ["/console/tokens/{id}/revoke", "/console/tokens/{id}/rotate"] {
+            let path = path.replace("{id}", &id);
+            c.push(
+                case(
+                    format!("{what} as a token id: POST {path}"),
+                    Method::POST,
+                    path,
+                    Auth::Console,
+                )
+                .body("csrf={csrf}&grace_period_seconds=0")
+                .ct(form),
+            );
+        }
+        c.push(case(
+            format!("{what} as a record id: GET /console/audit-logs/{id}"),
+            Method::GET,
+            format!("/console/audit-logs/{id}"),
+            Auth::Console,
+        ));
+    }
+    // Audit Logs filters the page offers, with values it must refuse.
+    for query in [
+        "since=yesterday",
+        "until=2026-13-45T99:99:99Z",
+        "outcome=maybe",
+        "actor_type=root",
+        "cursor=-1",
+        "cursor=%27%20OR%201%3D1",
+        "since=%00",
+    ] {
+        c.push(case(
+            format!("audit filter {query}"),
+            Method::GET,
+            format!("/console/audit-logs?{query}"),
+            Auth::Console,
+        ));
+    }
+    for path in [
+        "/console/nothing-here",
+        "/console/tokens/..%2F..%2Fapi%2Fv1%2Fmembers",
+    ] {
+        c.push(case(
+            format!("GET {path}"),
+            Method::GET,
+            path,
+            Auth::Console,
+        ));
+    }
     c
 }
 
@@ -1579,8 +1771,26 @@ impl Fixture {
             .as_str()
             .unwrap()
             .to_string();
+        // The console's CSRF token for the admin's session, from a form.
+        let page = app
+            .client
+            .get(app.url("/console/workspaces"))
+            .header("cookie", format!("scimitar_console={admin}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = page
+            .split(r#"name="csrf" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a CSRF field on the workspaces page")
+            .to_string();
         Fixture {
             ids: BTreeMap::from([
+                ("{csrf}", csrf),
                 ("{user}", user),
                 ("{group}", group),
                 ("{sat}", sat),
@@ -1611,6 +1821,7 @@ impl Fixture {
             Auth::Audit => "audit",
             Auth::Introspect => "introspect",
             Auth::Workspace => "workspace",
+            Auth::Console => "admin",
         };
         self.creds.get(key).map(String::as_str)
     }
@@ -1841,6 +2052,15 @@ fn check_format(proto: Proto, out: &Outcome) -> Vec<String> {
                 p.push(format!("neither an OAuth error nor a problem ({ct})"));
             }
         }
+        Proto::Console => {
+            let page = ct.starts_with("text/html")
+                && out
+                    .header("content-security-policy")
+                    .is_some_and(|c| c.contains("default-src 'none'"));
+            if !page {
+                p.push(format!("not a console page under its CSP ({ct})"));
+            }
+        }
         Proto::Http => {}
     }
     p
@@ -1850,8 +2070,15 @@ async fn send(app: &TestApp, fx: &Fixture, k: &Case) -> Outcome {
     let path = fx.path(&k.path);
     // Percent-encoded bytes stay as sent: reqwest's URL parser keeps them.
     let mut req = app.client.request(k.method.clone(), app.url(&path));
-    if let Some(cred) = fx.cred(k.auth) {
-        req = req.header("authorization", format!("Bearer {cred}"));
+    match (k.auth, fx.cred(k.auth)) {
+        (Auth::Console, Some(cred)) => {
+            req = req.header("cookie", format!("scimitar_console={cred}"));
+            if !k.headers.iter().any(|(n, _)| n == "sec-fetch-site") {
+                req = req.header("sec-fetch-site", "same-origin");
+            }
+        }
+        (_, Some(cred)) => req = req.header("authorization", format!("Bearer {cred}")),
+        (_, None) => {}
     }
     for (name, value) in &k.headers {
         let v = reqwest::header::HeaderValue::from_bytes(value).expect("header value");
