@@ -60,32 +60,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib/common.sh"
 
 # --- server -------------------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/audit_scale.XXXXXX")
+work_dir audit_scale
 DB="$TMP/audit.db"
 DB_URL="sqlite://$DB"
 DATA="$TMP/data"
-SERVER_PID=""
 SAMPLER_PID=""
-stop_server() {
-	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
-	SERVER_PID=""
-}
-cleanup() {
+extra_cleanup() {
 	if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
-	stop_server
-	if [ "$KEEP" = 1 ]; then
-		log "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"

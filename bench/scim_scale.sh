@@ -48,24 +48,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib/common.sh"
 
 # --- server -------------------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/scim_scale.XXXXXX")
+work_dir scim_scale
 DB="$TMP/scim.db"
 DB_URL="sqlite://$DB"
-SERVER_PID=""
-cleanup() {
-	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		log "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"

@@ -45,24 +45,9 @@ log "cargo build --release --example token_timing"
 (cd "$ROOT" && cargo build --release --quiet --example token_timing) || die "build the example"
 EXAMPLE=$ROOT/target/release/examples/token_timing
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/token_timing.XXXXXX")
+work_dir token_timing
 DB="$TMP/timing.db"
 DB_URL="sqlite://$DB"
-SERVER_PID=""
-cleanup() {
-	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		log "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # --- function level -------------------------------------------------------------
 log "function level: $PER_KIND calls of tokens::verify per kind"

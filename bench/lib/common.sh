@@ -34,3 +34,32 @@ COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown
 if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null)" ]; then
 	COMMIT="$COMMIT (with uncommitted changes)"
 fi
+
+# --- temp dir and server lifetime ----------------------------------------------
+# work_dir NAME makes TMP, a temp dir removed at exit (kept with KEEP=1), and
+# stops the server in SERVER_PID first. A script that starts more processes
+# defines extra_cleanup, which runs before that.
+SERVER_PID=""
+stop_server() {
+	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	SERVER_PID=""
+}
+bench_cleanup() {
+	if declare -F extra_cleanup >/dev/null; then extra_cleanup; fi
+	stop_server
+	if [ "${KEEP:-0}" = 1 ]; then
+		log "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+work_dir() { # name
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
