@@ -49,6 +49,6 @@ fuzz_target!(|data: &[u8]| {
         if let Some(f) = &compiled.filter {
             let _ = f.preview();
         }
-        let _ = compiled.order.preview();
+        let _ = compiled.order.sql().preview();
     }
 });

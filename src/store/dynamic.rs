@@ -209,7 +209,8 @@ pub enum PageOrder {
 }
 
 impl PageOrder {
-    fn sql(&self) -> SqlParts {
+    /// The ORDER BY fragment, without the keyword.
+    pub fn sql(&self) -> SqlParts {
         match self {
             PageOrder::ById => {
                 let mut q = SqlParts::new();
