@@ -4,6 +4,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{IdentityError, check_name};
+use crate::store::dynamic::KnownList;
+use crate::store::page_anchors::{ListKey, PageAnchors};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
@@ -154,4 +156,25 @@ pub async fn count_of(db: &Db, id: Uuid, what: Counted) -> Result<ListSize, Iden
     let (count, version): (i64, i64) =
         on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_one(pool).await)?;
     Ok(ListSize { count, version })
+}
+
+/// An unfiltered list of an organization's members or groups, as a page
+/// query needs it: its size, its version and where its page anchors live.
+pub async fn known_list<'a>(
+    db: &Db,
+    anchors: &'a PageAnchors,
+    org_id: Uuid,
+    what: Counted,
+) -> Result<KnownList<'a>, IdentityError> {
+    let size = count_of(db, org_id, what).await?;
+    let table = match what {
+        Counted::Members => "members",
+        Counted::Groups => "scim_groups",
+    };
+    Ok(KnownList {
+        total: size.count,
+        version: size.version,
+        key: ListKey { org_id, table },
+        anchors,
+    })
 }

@@ -9,8 +9,8 @@ use super::IdentityError;
 use super::members::{self, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
-use crate::store::dynamic::{self, Arg, KnownList, PageOrder, SqlParts};
-use crate::store::page_anchors::{ListKey, PageAnchors};
+use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
+use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx, tokens};
 
@@ -201,18 +201,7 @@ pub async fn search(
         scope.sql(" AND (").append(f.clone()).sql(")");
     }
     let known = match filter {
-        None => {
-            let size = orgs::count_of(db, org_id, Counted::Members).await?;
-            Some(KnownList {
-                total: size.count,
-                version: size.version,
-                key: ListKey {
-                    org_id,
-                    table: "members",
-                },
-                anchors,
-            })
-        }
+        None => Some(orgs::known_list(db, anchors, org_id, Counted::Members).await?),
         Some(_) => None,
     };
     Ok(dynamic::fetch_page(

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use crate::identity::orgs::{self, Counted};
-use crate::store::dynamic::{self, Arg, KnownList, PageOrder, SqlParts};
-use crate::store::page_anchors::{ListKey, PageAnchors};
+use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
+use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, StoreError, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
@@ -327,18 +327,7 @@ pub async fn search(
         scope.sql(" AND (").append(f.clone()).sql(")");
     }
     let known = match filter {
-        None => {
-            let size = orgs::count_of(db, org_id, Counted::Groups).await?;
-            Some(KnownList {
-                total: size.count,
-                version: size.version,
-                key: ListKey {
-                    org_id,
-                    table: "scim_groups",
-                },
-                anchors,
-            })
-        }
+        None => Some(orgs::known_list(db, anchors, org_id, Counted::Groups).await?),
         Some(_) => None,
     };
     Ok(dynamic::fetch_page(
