@@ -112,6 +112,11 @@ struct VerifyRow {
 /// lookups and row decoding as a known one. The caller tells them apart by
 /// `id`. The decoy is looked up (materialized) for every id, known or not,
 /// so that both do the same three index probes.
+///
+/// The joins read identity's `workspaces` and `members` tables directly, the
+/// one place the core does so: every authenticated request runs this, and
+/// asking identity separately would turn one indexed round trip into three.
+/// Only liveness columns are read; identity still owns every write to them.
 const VERIFY_SQL: &str = "WITH d AS MATERIALIZED (SELECT MIN(id) AS decoy FROM tokens) \
      SELECT t.id, t.org_id, t.kind, t.workspace_id, t.member_id, t.name, t.permissions, \
        t.secret_hash, t.pepper_version, t.previous_secret_hash, t.previous_pepper_version, \
