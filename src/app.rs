@@ -124,18 +124,16 @@ impl Server {
             write_stall_timeout: config.request_timeout,
         };
         let (tx, rx) = oneshot::channel::<()>();
-        let final_state = state.clone();
         let task = tokio::spawn(async move {
             crate::http::listener::serve(listener, router, connection_limits, async {
                 let _ = rx.await;
             })
             .await;
-            flusher.abort();
             checkpointer.abort();
             retention.abort();
-            if let Err(e) = final_state.last_used.flush(&final_state.db).await {
-                tracing::error!(error = %e, "final flush of token last-used data failed");
-            }
+            // Not an abort: the flusher may be halfway through writing a
+            // batch it has already taken, and it flushes once more itself.
+            flusher.stop().await;
         });
         tracing::info!(%addr, backend = state.db.backend_name(), "scimitar listening");
         Ok((

@@ -30,6 +30,9 @@ pub struct Caller {
     pub principal: Principal,
     /// Set when the caller authenticated with a token (SAT or PAT).
     pub token: Option<Verified>,
+    /// When the credential stops working: a token's expiry (`None` if it
+    /// has none) or a session's end.
+    pub expires_at: Option<Timestamp>,
     pub ctx: RequestContext,
     endpoint: String,
     /// The request's audit trail, told when this caller's request has been
@@ -173,12 +176,15 @@ impl AuthRefusal {
     }
 }
 
+/// A verified credential: who, the token if it was one, and when it ends.
+type Authenticated = (Principal, Option<Verified>, Option<Timestamp>);
+
 /// Reads the one Bearer credential of the request and verifies it.
 async fn authenticate(
     parts: &Parts,
     state: &AppState,
     ctx: &RequestContext,
-) -> Result<Result<(Principal, Option<Verified>), AuthRefusal>, ApiError> {
+) -> Result<Result<Authenticated, AuthRefusal>, ApiError> {
     let anonymous = || Actor::anonymous(PrincipalKind::Anonymous, None);
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
     let value = match (values.next(), values.next()) {
@@ -232,7 +238,8 @@ async fn authenticate(
                 state
                     .last_used
                     .note(&verified.token_id, now, ctx.source_ip.clone());
-                Ok((verified.principal.clone(), Some(verified)))
+                let ends = verified.expires_at;
+                Ok((verified.principal.clone(), Some(verified), ends))
             }
             Err(refused) => {
                 let kind = if credential.starts_with("scim_pat_") {
@@ -262,7 +269,7 @@ async fn authenticate(
     }
     Ok(
         match state.sessions.check(&state.db, credential, now).await? {
-            Ok(principal) => Ok((principal, None)),
+            Ok((principal, ends)) => Ok((principal, None, Some(ends))),
             Err((refusal, org_id)) => {
                 let code = match refusal {
                     SessionRefusal::Invalid => "invalid_session",
@@ -295,7 +302,7 @@ impl FromRequestParts<AppState> for Caller {
         let endpoint = format!("{} {}", parts.method, path);
         let slot = parts.extensions.get::<AuditSlot>().cloned();
         match authenticate(parts, state, &ctx).await? {
-            Ok((principal, token)) => {
+            Ok((principal, token, expires_at)) => {
                 let key = format!(
                     "{}:{}",
                     principal.kind().as_str(),
@@ -317,6 +324,7 @@ impl FromRequestParts<AppState> for Caller {
                 Ok(Caller {
                     principal,
                     token,
+                    expires_at,
                     ctx,
                     endpoint,
                     slot,

@@ -47,7 +47,8 @@ impl IdentityError {
 }
 
 /// Checks a display name (organization, workspace): 1 to 100 printable
-/// characters after trimming.
+/// characters after trimming, and not shaped like an id: lookups take a name
+/// or an id, and such a name could stand for another one's id.
 fn check_name(what: &str, name: &str) -> Result<String, IdentityError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -55,5 +56,32 @@ fn check_name(what: &str, name: &str) -> Result<String, IdentityError> {
             "{what} name must be 1 to 100 printable characters"
         )));
     }
+    if uuid::Uuid::parse_str(name).is_ok() {
+        return Err(IdentityError::Invalid(format!(
+            "{what} name must not look like an id (a UUID)"
+        )));
+    }
     Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_shaped_like_ids_are_refused() {
+        for id in [
+            "0190a8c4-7b1e-7c3d-9f00-1234567890ab",
+            "0190A8C47B1E7C3D9F001234567890AB",
+            "{0190a8c4-7b1e-7c3d-9f00-1234567890ab}",
+            "urn:uuid:0190a8c4-7b1e-7c3d-9f00-1234567890ab",
+            " 0190a8c4-7b1e-7c3d-9f00-1234567890ab ",
+        ] {
+            assert!(check_name("workspace", id).is_err(), "{id}");
+        }
+        assert_eq!(
+            check_name("workspace", " prod-0190a8c4 ").unwrap(),
+            "prod-0190a8c4"
+        );
+    }
 }

@@ -87,14 +87,15 @@ impl SessionKeys {
             .map(|(jws, _)| jws)
     }
 
-    /// Verifies the JWT and the member behind it. Returns the principal, or
-    /// the refusal; `Err` only on storage failure.
+    /// Verifies the JWT and the member behind it. Returns the principal and
+    /// when the session ends, or the refusal; `Err` only on storage failure.
     pub async fn check(
         &self,
         db: &Db,
         jwt: &str,
         now: Timestamp,
-    ) -> Result<Result<Principal, (SessionRefusal, Option<Uuid>)>, super::IdentityError> {
+    ) -> Result<Result<(Principal, Timestamp), (SessionRefusal, Option<Uuid>)>, super::IdentityError>
+    {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = 0;
         validation.set_audience(&[AUDIENCE]);
@@ -105,10 +106,11 @@ impl SessionKeys {
         let claims = verify_jws_with(jwt, &self.signer.jwks(), &validation)
             .ok()
             .and_then(|v| serde_json::from_value::<Claims>(v).ok());
-        let claims = match claims {
-            Some(c) if c.exp > now.unix_seconds() => c,
-            _ => return Ok(Err((SessionRefusal::Invalid, None))),
-        };
+        let (claims, ends) =
+            match claims.and_then(|c| Some((Timestamp::from_unix_seconds(c.exp)?, c))) {
+                Some((ends, c)) if ends > now => (c, ends),
+                _ => return Ok(Err((SessionRefusal::Invalid, None))),
+            };
         let Some(creds) = members::credentials_by_id(db, claims.org, claims.sub).await? else {
             return Ok(Err((SessionRefusal::Ended, Some(claims.org))));
         };
@@ -117,11 +119,12 @@ impl SessionKeys {
         if !creds.member.active || claims.iat_us < valid_from_us {
             return Ok(Err((SessionRefusal::Ended, Some(claims.org))));
         }
-        Ok(Ok(Principal::Session {
+        let principal = Principal::Session {
             org_id: claims.org,
             member_id: claims.sub,
             role: creds.member.role(),
             user_name: creds.member.user_name,
-        }))
+        };
+        Ok(Ok((principal, ends)))
     }
 }

@@ -1,71 +1,63 @@
 //! `GET /api/v1/tokens/self`: any valid credential learns what it is (like
 //! Cloudflare's token verify). Lets an integration check its token without
-//! needing any permission.
+//! needing any permission. Every kind of credential answers with the same
+//! keys, `null` where one does not apply, so that a client reads one shape.
 
 use axum::Json;
+use axum::extract::State;
 use serde_json::{Value, json};
 
+use crate::app::AppState;
 use crate::http::{ApiError, Caller};
+use crate::identity::orgs;
 use crate::permissions::Principal;
 
-pub async fn get(caller: Caller) -> Result<Json<Value>, ApiError> {
-    let body = match (&caller.principal, &caller.token) {
-        (
-            Principal::Sat {
-                token_id,
-                name,
-                org_id,
-                workspace_id,
-                permissions,
-            },
-            Some(v),
-        ) => json!({
-            "id": token_id.as_str(),
-            "kind": "sat",
-            "level": if workspace_id.is_some() { "workspace" } else { "organization" },
-            "name": name,
-            "org_id": org_id,
-            "workspace_id": workspace_id,
-            "permissions": permissions.names(),
-            "expires_at": v.expires_at,
-            "status": "active",
-        }),
-        (
-            Principal::Pat {
-                token_id,
-                org_id,
-                member_id,
-                user_name,
-                role,
-            },
-            Some(v),
-        ) => json!({
-            "id": token_id.as_str(),
-            "kind": "pat",
-            "org_id": org_id,
-            "member_id": member_id,
-            "user_name": user_name,
-            "role": role,
-            "expires_at": v.expires_at,
-            "status": "active",
-        }),
-        (
-            Principal::Session {
-                org_id,
-                member_id,
-                user_name,
-                role,
-            },
-            _,
-        ) => json!({
-            "kind": "member_session",
-            "org_id": org_id,
-            "member_id": member_id,
-            "user_name": user_name,
-            "role": role,
-            "status": "active",
-        }),
-        _ => return Err(ApiError::internal("unexpected principal on /tokens/self")),
-    };
+pub async fn get(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let org = orgs::get(&state.db, caller.org_id()).await?;
+    let token = caller.token.as_ref();
+    let mut body = json!({
+        "id": token.map(|t| t.token_id.as_str()),
+        "kind": caller.principal.kind().as_str(),
+        "level": null,
+        "name": token.map(|t| &t.name),
+        "org_id": org.id,
+        "org_name": org.name,
+        "workspace_id": null,
+        "member_id": caller.principal.member_id(),
+        "user_name": null,
+        "role": null,
+        "permissions": [],
+        "expires_at": caller.expires_at,
+        "status": "active",
+    });
+    match &caller.principal {
+        Principal::Sat {
+            workspace_id,
+            permissions,
+            ..
+        } => {
+            body["level"] = json!(if workspace_id.is_some() {
+                "workspace"
+            } else {
+                "organization"
+            });
+            body["workspace_id"] = json!(workspace_id);
+            body["permissions"] = json!(permissions.names());
+        }
+        // A person's credential holds what their role grants.
+        Principal::Pat {
+            user_name, role, ..
+        }
+        | Principal::Session {
+            user_name, role, ..
+        } => {
+            body["user_name"] = json!(user_name);
+            body["role"] = json!(role);
+            body["permissions"] = json!(role.permissions());
+        }
+        Principal::Operator => {
+            return Err(ApiError::internal("unexpected principal on /tokens/self"));
+        }
+    }
     Ok(Json(body))
 }

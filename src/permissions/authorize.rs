@@ -192,15 +192,26 @@ impl Action {
 
     /// What the admin role grants. Management is for people, never for
     /// machines: no SAT permission grants it.
+    const ADMIN: [Action; 5] = [
+        Action::ManageServiceTokens,
+        Action::ManageMembers,
+        Action::ManageWorkspaces,
+        Action::ManageOwnPersonalTokens,
+        Action::ReadAuditLogs,
+    ];
+
     fn admin_may(self) -> bool {
-        matches!(
-            self,
-            Action::ManageServiceTokens
-                | Action::ManageMembers
-                | Action::ManageWorkspaces
-                | Action::ManageOwnPersonalTokens
-                | Action::ReadAuditLogs
-        )
+        Self::ADMIN.contains(&self)
+    }
+}
+
+impl Role {
+    /// The permissions this role grants, named as a refusal names them.
+    pub fn permissions(self) -> Vec<String> {
+        match self {
+            Role::Admin => Action::ADMIN.map(Action::required_permission).to_vec(),
+            Role::Member => Vec::new(),
+        }
     }
 }
 
@@ -313,5 +324,39 @@ mod tests {
         assert!(authorize(&session(Role::Admin), Action::ScimWrite).is_err());
         let denied = authorize(&session(Role::Member), Action::ManageServiceTokens).unwrap_err();
         assert_eq!(denied.missing, "service_access_tokens:manage");
+    }
+
+    #[test]
+    fn a_role_lists_what_it_is_granted() {
+        assert_eq!(
+            Role::Admin.permissions(),
+            [
+                "service_access_tokens:manage",
+                "members:manage",
+                "workspaces:manage",
+                "personal_access_tokens:manage",
+                "audit_logs:read"
+            ]
+        );
+        assert!(Role::Member.permissions().is_empty());
+        let everything = [
+            Action::ScimRead,
+            Action::ScimWrite,
+            Action::ReadAuditLogs,
+            Action::IntrospectTokens,
+            Action::ManageServiceTokens,
+            Action::ManageMembers,
+            Action::ManageWorkspaces,
+            Action::ManageOwnPersonalTokens,
+        ];
+        for role in [Role::Admin, Role::Member] {
+            for action in everything {
+                assert_eq!(
+                    authorize(&session(role), action).is_ok(),
+                    role.permissions().contains(&action.required_permission()),
+                    "{role:?} {action:?}"
+                );
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ mod verify;
 
 pub use format::{MalformedToken, PlainToken, TokenId, TokenKind};
 pub use hashing::{HashedSecret, Peppers};
-pub use last_used::LastUsedRecorder;
+pub use last_used::{Flusher, LastUsedRecorder};
 pub use lifecycle::{
     ListFilter, NewToken, Owner, TokenChanges, create, get, list, revoke, revoke_for_member,
     revoke_for_workspace, rotate, update,

@@ -78,6 +78,8 @@ pub struct Verified {
     pub principal: Principal,
     pub token_id: TokenId,
     pub kind: TokenKind,
+    /// The token's own name (a PAT's principal names its member instead).
+    pub name: String,
     pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
@@ -246,7 +248,7 @@ pub async fn verify_from(
     let principal = match plain.kind() {
         TokenKind::Sat => Principal::Sat {
             token_id: id.clone(),
-            name: row.name,
+            name: row.name.clone(),
             org_id: row.org_id,
             workspace_id: row.workspace_id,
             permissions: PermissionSet::from_stored(&row.permissions),
@@ -272,6 +274,7 @@ pub async fn verify_from(
         principal,
         token_id: id,
         kind: plain.kind(),
+        name: row.name,
         expires_at: row.expires_at,
         created_at: row.created_at,
     }))

@@ -277,6 +277,82 @@ async fn human_output_shows_the_value_once_and_lists_without_it() {
     assert!(!list.stdout.contains(&value));
 }
 
+#[tokio::test]
+async fn token_create_takes_ids_as_well_as_names() {
+    let app = TestApp::spawn().await;
+    let org = app.cli(&["org", "create", "acme", "--json"]).await.json();
+    let org_id = org["id"].as_str().unwrap();
+    let ws = app
+        .cli(&["workspace", "create", "--org", org_id, "wh", "--json"])
+        .await
+        .json();
+    let ws_id = ws["id"].as_str().unwrap();
+    let t = app
+        .cli(&[
+            "token",
+            "create",
+            "--org",
+            org_id,
+            "--workspace",
+            ws_id,
+            "--name",
+            "by-id",
+            "--permission",
+            "sources:read",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(t["level"], "workspace");
+    assert_eq!(t["workspace_id"], ws_id);
+    let me = app
+        .get("/api/v1/tokens/self", t["token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.body["org_id"], org_id);
+    assert_eq!(me.body["workspace_id"], ws_id);
+}
+
+#[tokio::test]
+async fn names_shaped_like_ids_are_refused() {
+    let app = TestApp::spawn().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    for args in [
+        vec!["org", "create", id.as_str(), "--json"],
+        vec![
+            "workspace",
+            "create",
+            "--org",
+            "default",
+            id.as_str(),
+            "--json",
+        ],
+    ] {
+        let run = app.cli(&args).await;
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stdout);
+        let err: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("must not look like an id"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn migrate_prints_one_json_object() {
+    let app = TestApp::spawn().await;
+    let out = app.cli(&["migrate", "--json"]).await.json();
+    assert_eq!(out["migrated"], true);
+    let backend = if crate::support::on_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(out["backend"], backend);
+}
+
 /// A `scimitar serve` child process whose stderr is collected line by line.
 struct Served {
     child: std::process::Child,

@@ -22,6 +22,121 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.db().close().await;
+    let r = app
+        .request(reqwest::Method::GET, "/readyz", None, None)
+        .await;
+    r.assert_problem(503);
+    assert!(!r.text.contains("closed"), "no internals: {}", r.text);
+    let h = app
+        .request(reqwest::Method::GET, "/healthz", None, None)
+        .await;
+    assert_eq!(h.status, 200, "the process itself is alive");
+}
+
+/// A TCP relay to PostgreSQL that the test can cut, as a network partition
+/// would. It runs on a thread and runtime of its own, so that it keeps
+/// relaying while the test's runtime is blocked (a TestApp's drop reads the
+/// audit log through it).
+struct Relay {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Relay {
+    fn start(listen: &str, upstream: String) -> Relay {
+        let listener = std::net::TcpListener::bind(listen).expect("relay binds");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let relay = async {
+                    while let Ok((mut inbound, _)) = listener.accept().await {
+                        let upstream = upstream.clone();
+                        tokio::spawn(async move {
+                            if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                            }
+                        });
+                    }
+                };
+                tokio::select! {
+                    _ = relay => {}
+                    _ = stopped => {}
+                }
+            });
+            // Dropping the runtime drops the listener and every relayed
+            // connection: new ones are refused, open ones end.
+        });
+        Relay { addr, stop, thread }
+    }
+
+    fn cut(self) -> std::net::SocketAddr {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap();
+        self.addr
+    }
+}
+
+/// On PostgreSQL, a database that stops answering (its connections cut,
+/// new ones refused) makes `/readyz` answer 503 promptly, and 200 again
+/// once it is back.
+#[tokio::test]
+async fn readiness_follows_an_unreachable_postgres() {
+    if !crate::support::on_postgres() {
+        return;
+    }
+    let url = crate::support::fresh_database_url().await;
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), authority),
+    };
+    let upstream = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    };
+    let relay = Relay::start("127.0.0.1:0", upstream.clone());
+    let relayed = format!("{scheme}://{userinfo}{}{path}", relay.addr);
+    let app = TestApp::builder().start_on(relayed).await;
+    let ready = || async {
+        app.request(reqwest::Method::GET, "/readyz", None, None)
+            .await
+    };
+    assert_eq!(ready().await.status, 200);
+
+    let addr = relay.cut();
+    let started = std::time::Instant::now();
+    ready().await.assert_problem(503);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered in {:?}",
+        started.elapsed()
+    );
+
+    let relay = Relay::start(&addr.to_string(), upstream);
+    let back = crate::support::eventually(Duration::from_secs(15), || async {
+        ready().await.status == 200
+    })
+    .await;
+    assert!(back, "ready again once the database answers");
+    // Before the relay: the app's drop reads the audit log through it.
+    drop(app);
+    relay.cut();
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = TestApp::spawn().await;
     for (method, path) in [

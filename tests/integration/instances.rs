@@ -233,19 +233,23 @@ async fn two_instances_behave_as_one() {
     // Last use merges: the newest use, from either instance, wins.
     a.get(&client, "/api/v1/tokens/self", &new).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
+    let later = scimitar::store::Timestamp::now();
     b.get(&client, "/api/v1/tokens/self", &new).await;
+    let last_used = || async {
+        let path = format!("/api/v1/service-access-tokens/{id}");
+        let r = a.get(&client, &path, &session).await;
+        r.body["last_used_at"]
+            .as_str()
+            .and_then(scimitar::store::Timestamp::parse_rfc3339)
+    };
     let seen = eventually(Duration::from_secs(5), || async {
-        let r = a
-            .get(
-                &client,
-                &format!("/api/v1/service-access-tokens/{id}"),
-                &session,
-            )
-            .await;
-        r.body["last_used_at"].is_string()
+        last_used().await.is_some_and(|t| t >= later)
     })
     .await;
-    assert!(seen, "last-used data was flushed");
+    assert!(seen, "the later use, through b, was flushed");
+    // Both have flushed by now (every 100 ms); a's older use never wins.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(last_used().await.is_some_and(|t| t >= later));
 
     // A key rotated through one is used and published by both.
     let before = a.get(&client, "/.well-known/jwks.json", "").await.body;

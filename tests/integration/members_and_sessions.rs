@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{MEMBER_PASSWORD, TestApp};
+use crate::support::{MEMBER_PASSWORD, TestApp, patch_op};
 
 const SELF: &str = "/api/v1/tokens/self";
 
@@ -274,4 +274,160 @@ async fn the_last_admin_cannot_lock_the_organization_out() {
         .await;
     r.assert_problem(409);
     assert_eq!(app.get(SELF, &s).await.status, 200, "nothing changed");
+}
+
+/// A second admin of `default` with a session, a PAT, and an organization
+/// SAT they created.
+struct Leaver {
+    id: String,
+    session: String,
+    pat: String,
+    sat: String,
+}
+
+async fn leaver(app: &TestApp, name: &str) -> Leaver {
+    let (id, session) = second_admin(app, name).await;
+    let (_, sat) = app
+        .create_sat(
+            &session,
+            json!({ "name": format!("{name}-sat"), "permissions": ["scim:read"] }),
+        )
+        .await;
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &session,
+            json!({ "name": "laptop" }),
+        )
+        .await;
+    assert_eq!(pat.status, 201, "{}", pat.text);
+    let pat = pat.body["token"].as_str().unwrap().to_string();
+    for credential in [&session, &pat, &sat] {
+        assert_eq!(app.get(SELF, credential).await.status, 200);
+    }
+    Leaver {
+        id,
+        session,
+        pat,
+        sat,
+    }
+}
+
+/// Their session and PAT are refused at once; the SAT they created works.
+async fn assert_cut_off(app: &TestApp, l: &Leaver) {
+    app.get(SELF, &l.session).await.assert_problem(401);
+    app.get(SELF, &l.pat).await.assert_problem(401);
+    let sat = app.get(SELF, &l.sat).await;
+    assert_eq!(sat.status, 200, "the SAT outlives its creator's access");
+    assert_eq!(sat.body["kind"], "sat");
+}
+
+#[tokio::test]
+async fn demotion_through_the_api_ends_the_pat_and_session_at_once() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_session().await;
+    let frank = leaver(&app, "frank").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{}", frank.id),
+            &root,
+            json!({ "role": "member" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["role"], "member");
+    assert_eq!(r.body["active"], true);
+    assert_cut_off(&app, &frank).await;
+}
+
+#[tokio::test]
+async fn scim_deprovisioning_ends_the_pat_and_session() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    let gina = leaver(&app, "gina").await;
+    let r = scim
+        .patch(
+            &format!("/Users/{}", gina.id),
+            patch_op(json!([{ "op": "replace", "path": "active", "value": false }])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["active"], false);
+    assert_cut_off(&app, &gina).await;
+
+    let hank = leaver(&app, "hank").await;
+    let r = scim.delete(&format!("/Users/{}", hank.id)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_cut_off(&app, &hank).await;
+    app.login("default", "hank", MEMBER_PASSWORD)
+        .await
+        .assert_problem(401);
+}
+
+/// Another organization's member or PAT is not found (404, never 403), and
+/// nothing happens to it.
+#[tokio::test]
+async fn another_organizations_members_and_pats_are_not_found() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_session().await;
+    app.cli(&["org", "create", "other", "--json"]).await.json();
+    let (olga_id, olga) = app.signed_in_member("other", "olga", "admin").await;
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &olga,
+            json!({ "name": "laptop" }),
+        )
+        .await;
+    let (pat_id, pat) = (
+        pat.body["id"].as_str().unwrap().to_string(),
+        pat.body["token"].as_str().unwrap().to_string(),
+    );
+    let root_id = app.get(SELF, &root).await.body["member_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    for body in [json!({ "active": false }), json!({ "role": "member" })] {
+        app.patch(&format!("/api/v1/members/{olga_id}"), &root, body.clone())
+            .await
+            .assert_problem(404);
+        app.patch(&format!("/api/v1/members/{root_id}"), &olga, body)
+            .await
+            .assert_problem(404);
+    }
+    app.delete(&format!("/api/v1/personal-access-tokens/{pat_id}"), &root)
+        .await
+        .assert_problem(404);
+
+    let me = app.get(SELF, &olga).await;
+    assert_eq!(me.status, 200, "olga's session still works");
+    assert_eq!(me.body["role"], "admin");
+    assert_eq!(app.get(SELF, &pat).await.status, 200, "her PAT too");
+    assert_eq!(app.get(SELF, &root).await.body["role"], "admin");
+    // Each chain holds only the refused attempts of its own admin.
+    for chain in [
+        me.body["org_id"].as_str().unwrap(),
+        &org_of(&app, &root).await,
+    ] {
+        let attempts: Vec<_> = app
+            .audit_records(chain)
+            .await
+            .into_iter()
+            .filter(|r| r["action"] == "member.update" || r["action"] == "pat.revoke")
+            .collect();
+        assert!(!attempts.is_empty());
+        for r in attempts {
+            assert_eq!(r["outcome"], "failure", "{r}");
+            assert_eq!(r["http_status"], 404, "{r}");
+            assert_eq!(r["target_type"], "endpoint", "{r}");
+        }
+    }
+}
+
+async fn org_of(app: &TestApp, session: &str) -> String {
+    app.get(SELF, session).await.body["org_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

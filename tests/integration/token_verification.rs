@@ -240,3 +240,99 @@ async fn missing_odd_and_doubled_credentials_are_refused() {
     assert_eq!(lower.status, 200, "the scheme is case-insensitive");
     app.get(SELF, "not.a.jwt").await.assert_problem(401);
 }
+
+/// `/api/v1/tokens/self` answers every kind of credential with the same
+/// keys: what it is, whose it is, what it may do, and when it ends.
+#[tokio::test]
+async fn every_credential_describes_itself_with_the_same_keys() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    let ws = app.create_workspace(&s, "prod").await;
+    let (org_sat_id, org_sat) = app
+        .create_sat(&s, json!({ "name": "idp", "permissions": ["scim:read"] }))
+        .await;
+    let (ws_sat_id, ws_sat) = app
+        .create_sat(
+            &s,
+            json!({ "name": "etl", "workspace_id": ws, "permissions": ["sources:read"], "expires_in_days": 7 }),
+        )
+        .await;
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &s,
+            json!({ "name": "laptop", "expires_in_days": 30 }),
+        )
+        .await;
+    let (pat_id, pat) = (
+        pat.body["id"].as_str().unwrap().to_string(),
+        pat.body["token"].as_str().unwrap().to_string(),
+    );
+    let (_, member) = app.signed_in_member("default", "mia", "member").await;
+
+    let admin_powers = json!([
+        "service_access_tokens:manage",
+        "members:manage",
+        "workspaces:manage",
+        "personal_access_tokens:manage",
+        "audit_logs:read"
+    ]);
+    let answers: Vec<Value> = {
+        let mut v = Vec::new();
+        for credential in [&org_sat, &ws_sat, &pat, &s, &member] {
+            let r = app.get(SELF, credential).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            v.push(r.body);
+        }
+        v
+    };
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    for a in &answers {
+        assert_eq!(keys(a), keys(&answers[0]), "{a}");
+        assert_eq!(a["org_id"], answers[0]["org_id"]);
+        assert_eq!(a["org_name"], "default");
+        assert_eq!(a["status"], "active");
+    }
+    let [org_sat, ws_sat, pat, session, member] = &answers[..] else {
+        unreachable!()
+    };
+
+    assert_eq!(org_sat["id"], org_sat_id.as_str());
+    assert_eq!(org_sat["kind"], "sat");
+    assert_eq!(org_sat["level"], "organization");
+    assert_eq!(org_sat["name"], "idp");
+    assert_eq!(org_sat["workspace_id"], Value::Null);
+    assert_eq!(org_sat["permissions"], json!(["scim:read"]));
+    assert_eq!(org_sat["expires_at"], Value::Null);
+    assert_eq!(org_sat["role"], Value::Null);
+
+    assert_eq!(ws_sat["id"], ws_sat_id.as_str());
+    assert_eq!(ws_sat["level"], "workspace");
+    assert_eq!(ws_sat["workspace_id"], ws.as_str());
+    assert_eq!(ws_sat["permissions"], json!(["sources:read"]));
+    assert!(ws_sat["expires_at"].is_string());
+
+    assert_eq!(pat["id"], pat_id.as_str());
+    assert_eq!(pat["kind"], "pat");
+    assert_eq!(pat["level"], Value::Null);
+    assert_eq!(pat["name"], "laptop");
+    assert_eq!(pat["workspace_id"], Value::Null);
+    assert_eq!(pat["role"], "admin");
+    assert_eq!(pat["user_name"], "admin");
+    assert_eq!(pat["permissions"], admin_powers);
+    assert!(pat["expires_at"].is_string());
+    assert_eq!(pat["member_id"], session["member_id"]);
+
+    assert_eq!(session["id"], Value::Null);
+    assert_eq!(session["kind"], "member_session");
+    assert_eq!(session["level"], Value::Null);
+    assert_eq!(session["permissions"], admin_powers);
+    let ends = scimitar::store::Timestamp::parse_rfc3339(session["expires_at"].as_str().unwrap())
+        .unwrap()
+        .unix_seconds();
+    let now = scimitar::store::Timestamp::now().unix_seconds();
+    assert!((now + 850..=now + 900).contains(&ends), "a 900 s session");
+
+    assert_eq!(member["role"], "member");
+    assert_eq!(member["permissions"], json!([]));
+}

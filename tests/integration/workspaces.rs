@@ -100,3 +100,33 @@ async fn deleting_a_workspace_revokes_its_tokens_only() {
     .await
     .assert_problem(404);
 }
+
+/// Lookups take a name or an id, so a name shaped like an id is refused: it
+/// could stand for another workspace.
+#[tokio::test]
+async fn a_name_shaped_like_an_id_is_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    let id = app.create_workspace(&s, "real").await;
+    for name in [id.clone(), uuid::Uuid::new_v4().simple().to_string()] {
+        let r = app
+            .post("/api/v1/workspaces", &s, json!({ "name": name }))
+            .await;
+        r.assert_problem(400);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("id"),
+            "{}",
+            r.text
+        );
+        app.patch(
+            &format!("/api/v1/workspaces/{id}"),
+            &s,
+            json!({ "name": name }),
+        )
+        .await
+        .assert_problem(400);
+    }
+    let list = app.get("/api/v1/workspaces", &s).await;
+    assert_eq!(list.body["workspaces"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["workspaces"][0]["name"], "real");
+}
