@@ -5,7 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::AuditError;
-use super::event::{AuditEvent, STORED_COLUMNS, StoredEvent};
+use super::event::{AuditEvent, StoredEvent, stored_columns};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
@@ -217,9 +217,11 @@ pub async fn verify_range(
     let mut prev_hash = anchor(db, chain, from).await?;
     report.anchored = prev_hash.is_some();
     loop {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {STORED_COLUMNS} FROM audit_events WHERE chain = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
-        ));
+        let sql = concat!(
+            "SELECT ",
+            stored_columns!(),
+            " FROM audit_events WHERE chain = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
+        );
         let page: Vec<StoredEvent> = on_db!(db, pool => {
             sqlx::query_as(sql).bind(chain).bind(report.last_seq).bind(to).bind(PAGE).fetch_all(pool).await
         })?;

@@ -183,9 +183,16 @@ mod hex_bytes {
     }
 }
 
-pub const STORED_COLUMNS: &str = "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! stored_columns {
+    () => {
+        "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
      actor_display, action, target_type, target_id, target_display, outcome, reason, http_status, \
-     request_id, source_ip, user_agent, changes, prev_hash, hash";
+     request_id, source_ip, user_agent, changes, prev_hash, hash"
+    };
+}
+pub(crate) use stored_columns;
 
 /// The canonical encoding hashed into the chain: a JSON object with a fixed
 /// field order built only from stored columns, so that anyone holding the

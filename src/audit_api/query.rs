@@ -7,7 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::audit::StoredEvent;
-use crate::audit::event::STORED_COLUMNS;
+use crate::audit::event::stored_columns;
 use crate::store::dynamic::{Arg, SqlParts};
 use crate::store::{Db, StoreError, Timestamp};
 
@@ -227,7 +227,7 @@ impl AuditQuery {
     /// One page of matching records.
     pub async fn page(&self, db: &Db, chain: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let mut q = SqlParts::new();
-        q.sql(format!("SELECT {STORED_COLUMNS}"));
+        q.sql(concat!("SELECT ", stored_columns!()));
         match &self.action {
             Some((prefix, true)) => {
                 let actions: Vec<String> = distinct_actions(db, chain)
@@ -340,9 +340,11 @@ impl AuditQuery {
 
 /// One record of a chain by id.
 pub async fn find(db: &Db, chain: &str, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {STORED_COLUMNS} FROM audit_events WHERE chain = $1 AND id = $2"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        stored_columns!(),
+        " FROM audit_events WHERE chain = $1 AND id = $2"
+    );
     Ok(
         crate::on_db!(db, pool => sqlx::query_as(sql).bind(chain).bind(id).fetch_optional(pool).await)?,
     )

@@ -53,7 +53,13 @@ pub struct Credentials {
     pub sessions_valid_from: Timestamp,
 }
 
-const COLUMNS: &str = "id, org_id, user_name, display_name, role, active, created_at, updated_at";
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! columns {
+    () => {
+        "id, org_id, user_name, display_name, role, active, created_at, updated_at"
+    };
+}
 
 /// userName is compared without regard to case (RFC 7643: caseExact false).
 pub fn user_name_key(user_name: &str) -> String {
@@ -122,9 +128,11 @@ pub async fn create(
 }
 
 pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Member>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM members WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM members WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+    );
     Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).fetch_all(pool).await)?)
 }
 
@@ -134,10 +142,12 @@ pub async fn find(
     org_id: Uuid,
     name_or_id: &str,
 ) -> Result<Option<Member>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM members WHERE org_id = $1 AND deleted_at IS NULL \
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM members WHERE org_id = $1 AND deleted_at IS NULL \
          AND (id = $2 OR user_name_key = $3)"
-    ));
+    );
     let id = Uuid::parse_str(name_or_id).unwrap_or(Uuid::nil());
     Ok(on_db!(db, pool => {
         sqlx::query_as(sql)
@@ -161,10 +171,12 @@ pub async fn credentials(
     org_id: Uuid,
     user_name: &str,
 ) -> Result<Option<Credentials>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, password_hash, sessions_valid_from FROM members \
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        ", password_hash, sessions_valid_from FROM members \
          WHERE org_id = $1 AND user_name_key = $2 AND deleted_at IS NULL"
-    ));
+    );
     Ok(on_db!(db, pool => {
         sqlx::query_as(sql).bind(org_id).bind(user_name_key(user_name)).fetch_optional(pool).await
     })?)
@@ -176,20 +188,24 @@ pub async fn credentials_by_id(
     org_id: Uuid,
     id: Uuid,
 ) -> Result<Option<Credentials>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, password_hash, sessions_valid_from FROM members \
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        ", password_hash, sessions_valid_from FROM members \
          WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
-    ));
+    );
     Ok(on_db!(db, pool => {
         sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await
     })?)
 }
 
 async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Member, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM members WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{}",
-        tx.for_update()
-    ));
+    let sql = crate::locking_select!(
+        tx,
+        "SELECT ",
+        columns!(),
+        " FROM members WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+    );
     let m: Option<Member> = on_tx!(tx, conn => {
         sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await
     })?;

@@ -17,7 +17,13 @@ pub struct Org {
     pub created_at: Timestamp,
 }
 
-const COLUMNS: &str = "id, name, max_token_lifetime_days, created_at";
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! columns {
+    () => {
+        "id, name, max_token_lifetime_days, created_at"
+    };
+}
 
 pub async fn create(tx: &mut Tx, name: &str, now: Timestamp) -> Result<Org, IdentityError> {
     let name = check_name("organization", name)?;
@@ -45,9 +51,11 @@ pub async fn create(tx: &mut Tx, name: &str, now: Timestamp) -> Result<Org, Iden
 
 /// Finds an organization by id or by name.
 pub async fn find(db: &Db, name_or_id: &str) -> Result<Option<Org>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM organizations WHERE id = $1 OR name = $2"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM organizations WHERE id = $1 OR name = $2"
+    );
     // A name that is not a UUID cannot match the id column; bind a value that
     // matches nothing rather than building two queries.
     let id = Uuid::parse_str(name_or_id).unwrap_or(Uuid::nil());
@@ -57,7 +65,7 @@ pub async fn find(db: &Db, name_or_id: &str) -> Result<Option<Org>, IdentityErro
 }
 
 pub async fn get(db: &Db, id: Uuid) -> Result<Org, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"));
+    let sql = concat!("SELECT ", columns!(), " FROM organizations WHERE id = $1");
     let org: Option<Org> =
         on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
     org.ok_or(IdentityError::NotFound("organization"))

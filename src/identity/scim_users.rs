@@ -28,8 +28,16 @@ pub struct ScimUserRow {
     pub updated_at: Timestamp,
 }
 
-const COLUMNS: &str = "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.scim_doc, \
-     r.version, r.created_at, r.updated_at";
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! columns {
+    () => {
+        "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.scim_doc, \
+     r.version, r.created_at, r.updated_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 /// What a SCIM write sets on a member.
 pub struct ScimUserWrite<'a> {
@@ -87,9 +95,11 @@ pub async fn insert(
 }
 
 pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<ScimUserRow>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
+    );
     Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?)
 }
 
@@ -99,10 +109,12 @@ pub async fn get_in(
     org_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ScimUserRow>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL{}",
-        tx.for_update()
-    ));
+    let sql = crate::locking_select!(
+        tx,
+        "SELECT ",
+        columns!(),
+        " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
+    );
     Ok(
         on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await)?,
     )

@@ -18,7 +18,13 @@ pub struct Workspace {
     pub updated_at: Timestamp,
 }
 
-const COLUMNS: &str = "id, org_id, name, created_at, updated_at";
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! columns {
+    () => {
+        "id, org_id, name, created_at, updated_at"
+    };
+}
 
 fn conflict(name: &str) -> impl FnOnce() -> String + '_ {
     move || format!("a workspace named `{name}` already exists")
@@ -52,9 +58,11 @@ pub async fn create(
 }
 
 pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Workspace>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+    );
     Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).fetch_all(pool).await)?)
 }
 
@@ -64,9 +72,11 @@ pub async fn find(
     org_id: Uuid,
     name_or_id: &str,
 ) -> Result<Option<Workspace>, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL AND (id = $2 OR name = $3)"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL AND (id = $2 OR name = $3)"
+    );
     let id = Uuid::parse_str(name_or_id).unwrap_or(Uuid::nil());
     Ok(on_db!(db, pool => {
         sqlx::query_as(sql).bind(org_id).bind(id).bind(name_or_id).fetch_optional(pool).await
@@ -82,10 +92,12 @@ pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Workspace, IdentityE
 /// The live workspace, read inside a write transaction (so that a token is
 /// never created for a workspace being deleted at the same moment).
 pub async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Workspace, IdentityError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM workspaces WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{}",
-        tx.for_update()
-    ));
+    let sql = crate::locking_select!(
+        tx,
+        "SELECT ",
+        columns!(),
+        " FROM workspaces WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+    );
     let ws: Option<Workspace> = on_tx!(tx, conn => {
         sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await
     })?;

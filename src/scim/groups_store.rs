@@ -24,7 +24,15 @@ pub struct GroupRow {
     pub updated_at: Timestamp,
 }
 
-const COLUMNS: &str = "r.id, r.org_id, r.display_name, r.external_id, r.scim_doc, r.version, r.created_at, r.updated_at";
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! columns {
+    () => {
+        "r.id, r.org_id, r.display_name, r.external_id, r.scim_doc, r.version, r.created_at, r.updated_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 /// A member of a group, as rendered.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -87,17 +95,21 @@ pub async fn insert(
 }
 
 pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<GroupRow>, ScimError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2"
+    );
     Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?)
 }
 
 pub async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<GroupRow>, ScimError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2{}",
-        tx.for_update()
-    ));
+    let sql = crate::locking_select!(
+        tx,
+        "SELECT ",
+        columns!(),
+        " FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2"
+    );
     Ok(
         on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await)?,
     )

@@ -76,6 +76,20 @@ macro_rules! on_db {
     };
 }
 
+/// A SELECT text that holds its rows until commit: the pieces are joined
+/// with `concat!`, and `FOR UPDATE` is appended on PostgreSQL only. SQLite
+/// has no such clause and needs none: its write transaction already excludes
+/// every other writer. Both texts are compile-time constants.
+#[macro_export]
+macro_rules! locking_select {
+    ($tx:expr, $($sql:tt)+) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(..) => concat!($($sql)+),
+            $crate::store::Tx::Postgres(_) => concat!($($sql)+, " FOR UPDATE"),
+        }
+    };
+}
+
 /// Runs `$body` with `$conn` bound to the concrete connection of the
 /// transaction `$tx`. Use `&mut *$conn` as the executor.
 #[macro_export]
@@ -191,17 +205,5 @@ mod migrations {
                 (5, "list_versions")
             ]
         )
-    }
-}
-
-impl Tx {
-    /// The row-locking suffix for a SELECT that must hold its rows until
-    /// commit. SQLite has none and needs none: its write transaction already
-    /// excludes every other writer.
-    pub fn for_update(&self) -> &'static str {
-        match self {
-            Tx::Sqlite(..) => "",
-            Tx::Postgres(_) => " FOR UPDATE",
-        }
     }
 }

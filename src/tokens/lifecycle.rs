@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::TokenError;
 use super::format::{PlainToken, TokenId, TokenKind};
 use super::hashing::Peppers;
-use super::record::{CidrList, TOKEN_COLUMNS, TokenRow, TokenView};
+use super::record::{CidrList, TokenRow, TokenView, token_columns};
 use crate::permissions::{PermissionSet, Principal, TokenLevel};
 use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx};
@@ -166,10 +166,12 @@ pub async fn create(
 /// so that two concurrent revocations or rotations cannot both act on the
 /// same prior state.
 async fn row_in(tx: &mut Tx, org_id: Uuid, id: &TokenId) -> Result<TokenRow, TokenError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1 AND org_id = $2{}",
-        tx.for_update()
-    ));
+    let sql = crate::locking_select!(
+        tx,
+        "SELECT ",
+        token_columns!(),
+        " FROM tokens WHERE id = $1 AND org_id = $2"
+    );
     let row: Option<TokenRow> = on_tx!(tx, conn => {
         sqlx::query_as(sql).bind(id.as_str()).bind(org_id).fetch_optional(&mut *conn).await
     })?;
@@ -192,9 +194,11 @@ pub async fn get(
     id: &TokenId,
     now: Timestamp,
 ) -> Result<TokenView, TokenError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1 AND org_id = $2"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        token_columns!(),
+        " FROM tokens WHERE id = $1 AND org_id = $2"
+    );
     let row: Option<TokenRow> = on_db!(db, pool => {
         sqlx::query_as(sql).bind(id.as_str()).bind(org_id).fetch_optional(pool).await
     })?;
@@ -209,7 +213,7 @@ pub async fn list(
     now: Timestamp,
 ) -> Result<Vec<TokenView>, TokenError> {
     let rows: Vec<TokenRow> = on_db!(db, pool => {
-        let mut q = QueryBuilder::new(format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = "));
+        let mut q = QueryBuilder::new(concat!("SELECT ", token_columns!(), " FROM tokens WHERE org_id = "));
         q.push_bind(org_id);
         if let Some(kind) = filter.kind {
             q.push(" AND kind = ").push_bind(kind.as_str());

@@ -35,9 +35,16 @@ pub(super) struct TokenRow {
 }
 
 /// The columns of [`TokenRow`], for SELECT lists.
-pub(super) const TOKEN_COLUMNS: &str = "id, org_id, kind, workspace_id, member_id, name, description, permissions, \
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! token_columns {
+    () => {
+        "id, org_id, kind, workspace_id, member_id, name, description, permissions, \
      allowed_cidrs, created_by_kind, created_by_id, created_by_display, created_at, expires_at, \
-     rotated_at, revoked_at, revoked_reason, previous_valid_until, last_used_at, last_used_ip";
+     rotated_at, revoked_at, revoked_reason, previous_valid_until, last_used_at, last_used_ip"
+    };
+}
+pub(crate) use token_columns;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
