@@ -217,17 +217,31 @@ async fn hashes_at(
     Ok(found)
 }
 
-/// The background task: about once a second, picks up key rotations made
-/// elsewhere and signs the checkpoints that are due. Abort it on shutdown.
-pub fn spawn_checkpointer(db: Db, signer: Arc<Signer>, policy: CheckpointPolicy) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// The background tasks that keep signing current, each on its own so that
+/// slow checkpoint work cannot delay a key re-read: the key refresher
+/// ([`crate::signing::spawn_refresher`]) and the checkpointer.
+pub struct SigningTasks {
+    refresher: JoinHandle<()>,
+    checkpointer: JoinHandle<()>,
+}
+
+impl SigningTasks {
+    /// Stops both (on shutdown).
+    pub fn abort(&self) {
+        self.refresher.abort();
+        self.checkpointer.abort();
+    }
+}
+
+/// Starts the key refresher and the checkpointer, which about once a second
+/// signs the checkpoints that are due.
+pub fn spawn_checkpointer(db: Db, signer: Arc<Signer>, policy: CheckpointPolicy) -> SigningTasks {
+    let refresher = crate::signing::spawn_refresher(db.clone(), signer.clone());
+    let checkpointer = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(e) = signer.refresh(&db).await {
-                tracing::error!(error = %e, "reloading signing keys failed");
-            }
             match create_due(&db, &signer, policy, Timestamp::now()).await {
                 Ok(written) => {
                     for (chain, seq) in written {
@@ -237,7 +251,11 @@ pub fn spawn_checkpointer(db: Db, signer: Arc<Signer>, policy: CheckpointPolicy)
                 Err(e) => tracing::error!(error = %e, "signing audit checkpoints failed"),
             }
         }
-    })
+    });
+    SigningTasks {
+        refresher,
+        checkpointer,
+    }
 }
 
 /// A chain's checkpoints, oldest first, optionally within `from..=to`.

@@ -1,21 +1,23 @@
-//! The server's signing keys: Ed25519 key pairs that sign JWS (audit
-//! checkpoints now; exchanged tokens and sessions later), published as a
-//! JWKS at `/.well-known/jwks.json` so that anyone can verify offline.
+//! The server's signing keys: Ed25519 key pairs that sign JWS (admin
+//! sessions, exchanged tokens and audit checkpoints), published as a JWKS
+//! at `/.well-known/jwks.json` so that anyone can verify offline.
 //!
 //! Keys live in `signing_keys`, private halves encrypted with the
 //! key-encryption key ([`Kek`]). Each key has a `generation`; the highest is
 //! the current key, the one that signs. Rotation adds a key with the next
 //! generation and keeps the older ones published. Every instance re-reads
-//! the table about once a second ([`Signer::refresh`]), so a key rotated
+//! the table about once a second ([`spawn_refresher`]), so a key rotated
 //! through one instance (or the CLI) is used and published by all.
 
 mod jws;
 mod kek;
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 
 pub use jws::{
     KeyPair, VerifyError, jws_type, public_jwk, thumbprint, verify_jws, verify_jws_with,
@@ -368,9 +370,11 @@ impl Signer {
     }
 
     /// The keys a token verifier needs: the current key, and older keys
-    /// until `grace` after they were superseded (the longest life of a token
-    /// they signed). Audit checkpoints need every key: see [`Signer::jwks`].
-    pub fn token_jwks(&self, now: Timestamp, grace: time::Duration) -> Value {
+    /// until `lifetime` (the longest life of a token they signed) plus
+    /// [`JWKS_MARGIN`] after they were superseded. Audit checkpoints need
+    /// every key: see [`Signer::jwks`].
+    pub fn token_jwks(&self, now: Timestamp, lifetime: time::Duration) -> Value {
+        let grace = lifetime + JWKS_MARGIN;
         let published = self.published();
         let live: Vec<PublishedKey> = published
             .iter()
@@ -380,6 +384,30 @@ impl Signer {
             .collect();
         jwks_of(&live)
     }
+}
+
+/// How long a superseded key stays in the token JWKS beyond the life of the
+/// tokens it signed: another instance may sign with it for up to a
+/// [`REFRESH_EVERY`] after the rotation, and instances' clocks differ.
+pub const JWKS_MARGIN: time::Duration = time::Duration::seconds(60);
+
+/// How often each instance re-reads the signing keys.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+/// The background task that re-reads the keys about once a second, so that
+/// a rotation made elsewhere reaches this instance. Its own task, so that
+/// no other background work can delay it. Abort it on shutdown.
+pub fn spawn_refresher(db: Db, signer: Arc<Signer>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(REFRESH_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = signer.refresh(&db).await {
+                tracing::error!(error = %e, "reloading signing keys failed");
+            }
+        }
+    })
 }
 
 #[cfg(test)]

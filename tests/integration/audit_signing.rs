@@ -675,6 +675,36 @@ async fn instances_starting_together_make_one_key() {
     crate::support::drop_database(&url);
 }
 
+/// Key re-reads are a task of their own, independent of checkpoints: a
+/// rotation made elsewhere is picked up within about a second.
+#[tokio::test]
+async fn the_key_refresher_picks_up_a_rotation_on_its_own() {
+    let url = fresh_database_url().await;
+    let db = scimitar::store::connect(&url.parse().unwrap(), 2)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let kek = scimitar::signing::Kek::parse(&"cd".repeat(32)).unwrap();
+    let signer = std::sync::Arc::new(
+        scimitar::signing::Signer::load(&db, kek.clone())
+            .await
+            .unwrap(),
+    );
+    let refresher = scimitar::signing::spawn_refresher(db.clone(), signer.clone());
+    let new = scimitar::signing::rotate(&db, &kek).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            signer.current_kid() == new.kid
+        })
+        .await,
+        "the refresher switched to the new key"
+    );
+    assert_eq!(kids(&signer.jwks()).len(), 2);
+    refresher.abort();
+    db.close().await;
+    crate::support::drop_database(&url);
+}
+
 #[test]
 fn checkpoint_claims_are_what_the_docs_say() {
     let c = CheckpointClaims {
