@@ -30,6 +30,20 @@ impl Role {
             _ => None,
         }
     }
+
+    /// The permissions the role grants, sorted, named as a refusal names a
+    /// missing one (most are no catalogue permission: no SAT can hold them).
+    pub fn permission_names(self) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            Role::Admin => ADMIN_ACTIONS
+                .iter()
+                .map(|a| a.required_permission())
+                .collect(),
+            Role::Member => Vec::new(),
+        };
+        names.sort();
+        names
+    }
 }
 
 /// A verified caller. Built only by the token verifier, the session checker
@@ -190,19 +204,20 @@ impl Action {
         }
     }
 
-    /// What the admin role grants. Management is for people, never for
-    /// machines: no SAT permission grants it.
     fn admin_may(self) -> bool {
-        matches!(
-            self,
-            Action::ManageServiceTokens
-                | Action::ManageMembers
-                | Action::ManageWorkspaces
-                | Action::ManageOwnPersonalTokens
-                | Action::ReadAuditLogs
-        )
+        ADMIN_ACTIONS.contains(&self)
     }
 }
+
+/// What the admin role grants. Management is for people, never for
+/// machines: no SAT permission grants it.
+const ADMIN_ACTIONS: [Action; 5] = [
+    Action::ManageServiceTokens,
+    Action::ManageMembers,
+    Action::ManageWorkspaces,
+    Action::ManageOwnPersonalTokens,
+    Action::ReadAuditLogs,
+];
 
 /// A refusal, naming what was missing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -313,5 +328,24 @@ mod tests {
         assert!(authorize(&session(Role::Admin), Action::ScimWrite).is_err());
         let denied = authorize(&session(Role::Member), Action::ManageServiceTokens).unwrap_err();
         assert_eq!(denied.missing, "service_access_tokens:manage");
+    }
+
+    #[test]
+    fn a_role_names_exactly_the_permissions_it_grants() {
+        assert_eq!(
+            Role::Admin.permission_names(),
+            [
+                "audit_logs:read",
+                "members:manage",
+                "personal_access_tokens:manage",
+                "service_access_tokens:manage",
+                "workspaces:manage",
+            ]
+        );
+        for action in ADMIN_ACTIONS {
+            assert!(authorize(&session(Role::Admin), action).is_ok());
+            assert!(authorize(&session(Role::Member), action).is_err());
+        }
+        assert!(Role::Member.permission_names().is_empty());
     }
 }
