@@ -116,6 +116,7 @@ impl Server {
                 every: config.audit_checkpoint_interval,
             },
         );
+        let key_refresher = crate::signing::spawn_refresher(state.db.clone(), state.signer.clone());
         let retention =
             crate::audit::retention::spawn(state.db.clone(), config.audit_retention_check);
         let connection_limits = crate::http::listener::ConnectionLimits {
@@ -130,6 +131,7 @@ impl Server {
             })
             .await;
             checkpointer.abort();
+            key_refresher.abort();
             retention.abort();
             // Not an abort: the flusher may be halfway through writing a
             // batch it has already taken, and it flushes once more itself.

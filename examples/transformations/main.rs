@@ -45,7 +45,9 @@ struct Args {
     /// SAT keeps working for up to this long.
     #[arg(long, env = "TRANSFORMATIONS_CACHE_TTL_MS", default_value_t = 10_000)]
     cache_ttl_ms: u64,
-    /// The `iss` that exchanged JWTs must carry (scimitar's public URL), if set.
+    /// The `iss` that exchanged JWTs must carry: scimitar's
+    /// `SCIMITAR_PUBLIC_URL`, or `scimitar` when that is unset. Default: the
+    /// scimitar URL.
     #[arg(long, env = "TRANSFORMATIONS_ISSUER")]
     issuer: Option<String>,
 }
@@ -59,7 +61,9 @@ async fn main() -> std::io::Result<()> {
     let mut config = service::Config::new(&args.scimitar_url, &args.introspection_token);
     config.audience = args.audience;
     config.cache_ttl = Duration::from_millis(args.cache_ttl_ms);
-    config.issuer = args.issuer;
+    if let Some(issuer) = args.issuer {
+        config.issuer = issuer;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "transformations service listening");
     let shutdown = async {

@@ -217,17 +217,16 @@ async fn hashes_at(
     Ok(found)
 }
 
-/// The background task: about once a second, picks up key rotations made
-/// elsewhere and signs the checkpoints that are due. Abort it on shutdown.
+/// Starts the checkpointer, which about once a second signs the checkpoints
+/// that are due. Keys are re-read by their own task
+/// ([`crate::signing::spawn_refresher`]) so that slow checkpoint work cannot
+/// delay a rotation made by another instance.
 pub fn spawn_checkpointer(db: Db, signer: Arc<Signer>, policy: CheckpointPolicy) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(e) = signer.refresh(&db).await {
-                tracing::error!(error = %e, "reloading signing keys failed");
-            }
             match create_due(&db, &signer, policy, Timestamp::now()).await {
                 Ok(written) => {
                     for (chain, seq) in written {

@@ -2,68 +2,76 @@
 //! organization SAT with `tokens:introspect` asks whether a token is active.
 //! An inactive token (unknown, revoked, expired, rotated out, another
 //! organization's) gets exactly `{"active":false}`; the audit record
-//! (`token.introspect`) says why.
+//! (`token.introspect`) says why. A bad body is an OAuth error, as RFC 7662
+//! §2.1 asks; the caller's own credential is checked (and refused) like any
+//! API caller's.
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::form::{FormRejection, OAuthForm};
+use super::form::{OAuthError, OAuthForm};
 use crate::app::AppState;
 use crate::audit::Target;
 use crate::http::{ApiError, Caller};
 use crate::permissions::{Action, Principal};
 use crate::store::Timestamp;
-use crate::tokens::{self, PlainToken, Source, Verified};
+use crate::tokens::{self, PlainToken, Refusal, Source, Verified};
 
 pub async fn introspect(
     State(state): State<AppState>,
     caller: Caller,
-    form: Result<OAuthForm, FormRejection>,
+    form: Result<OAuthForm, OAuthError>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::IntrospectTokens).await?;
-    let form = form.map_err(|e| ApiError::BadRequest(e.0))?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| ApiError::BadRequest("`token` is required".into()))?;
+    let form = match form {
+        Ok(f) => f,
+        Err(e) => return Ok(e.into_response()),
+    };
+    let token = match form.require("token") {
+        Ok(t) => t,
+        Err(e) => return Ok(e.into_response()),
+    };
     let now = Timestamp::now();
     let verified =
         tokens::verify_from(&state.db, &state.peppers, token, Source::Unchecked, now).await?;
     let org = caller.org_id();
-    let (answer, reason, token_id) = match verified {
+    let inactive = json!({ "active": false });
+    // Another organization's tokens are none of this organization's
+    // business: their records name no target.
+    let (answer, reason, target) = match verified {
         Ok(v) if v.principal.org_id() == Some(org) => {
             state.last_used.note(&v.token_id, now, None);
-            (active(&v), None, Some(v.token_id.to_string()))
+            (active(&v), None, Some(v.token_id))
         }
-        Ok(v) => (
-            json!({ "active": false }),
-            Some("another organization's token"),
-            Some(v.token_id.to_string()),
-        ),
-        Err(refused) => {
-            let id = refused
-                .token_id
-                .or_else(|| PlainToken::id_hint(token))
-                .map(|i| i.to_string());
-            (json!({ "active": false }), Some(refused.refusal.code()), id)
+        Ok(_) => (inactive, Some("other_organization"), None),
+        Err(r) if r.org_id.is_some_and(|o| o != org) => match r.refusal {
+            // Without its secret, another organization's token id reads as
+            // unknown, so that no record confirms it exists.
+            Refusal::BadSecret => (inactive, Some("unknown_token"), r.token_id),
+            _ => (inactive, Some("other_organization"), None),
+        },
+        Err(r) => {
+            let id = r.token_id.or_else(|| PlainToken::id_hint(token));
+            (inactive, Some(r.refusal.code()), id)
         }
     };
     let mut event = caller
         .event("token.introspect")
         .status(200)
         .changes(json!({ "active": answer["active"], "reason": reason }));
-    if let Some(id) = &token_id {
+    if let Some(id) = &target {
         event = event.target(Target::new("token", id, None));
     }
     state.audit.record(event).await?;
     Ok(Json(answer).into_response())
 }
 
+/// The answer for an active token. Absent values are left out, not null
+/// (RFC 7662 §2.2): `exp` for a token that never expires.
 fn active(v: &Verified) -> Value {
-    let exp = v.expires_at.map(|e| e.unix_seconds());
-    let iat = v.created_at.unix_seconds();
-    match &v.principal {
+    let mut answer = match &v.principal {
         Principal::Sat {
             token_id,
             name,
@@ -78,10 +86,10 @@ fn active(v: &Verified) -> Value {
             "sub": token_id.as_str(),
             "org_id": org_id,
             "workspace_id": workspace_id,
-            "exp": exp,
-            "iat": iat,
             "name": name,
         }),
+        // A PAT acts for its member with the member's role: the subject is
+        // the member (the resource owner), the scope what the role grants.
         Principal::Pat {
             token_id,
             org_id,
@@ -91,16 +99,19 @@ fn active(v: &Verified) -> Value {
         } => json!({
             "active": true,
             "token_type": "pat",
-            "scope": format!("role:{}", role.as_str()),
+            "scope": role.permission_names().join(" "),
             "client_id": token_id.as_str(),
             "sub": member_id,
             "org_id": org_id,
             "workspace_id": null,
-            "exp": exp,
-            "iat": iat,
             "name": user_name,
             "username": user_name,
         }),
-        _ => json!({ "active": false }),
+        _ => return json!({ "active": false }),
+    };
+    answer["iat"] = v.created_at.unix_seconds().into();
+    if let Some(exp) = v.expires_at {
+        answer["exp"] = exp.unix_seconds().into();
     }
+    answer
 }

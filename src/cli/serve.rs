@@ -8,6 +8,17 @@ use crate::config::{CommonArgs, Config, ServeArgs};
 
 pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> {
     let config = Config::resolve(common, args).map_err(|e| CliError::Usage(e.to_string()))?;
+    if config.key_encryption_key.is_none() {
+        // Fine for a try-out; in production the operator must know. Only
+        // the variable's name is logged, never a key.
+        tracing::warn!(
+            "SCIMITAR_KEY_ENCRYPTION_KEY is not set: the signing keys' private halves are \
+             encrypted with a generated key stored in the same database (server_settings), so \
+             they are only as safe as the database. Set SCIMITAR_KEY_ENCRYPTION_KEY (64 hex \
+             digits, or at least 32 bytes of text, from a secret store) for every instance and \
+             CLI run; existing keys are re-encrypted with it at the next start."
+        );
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| failed(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -116,7 +116,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// `GET /.well-known/jwks.json`: the public keys token verifiers need, for
 /// anyone: the current key, and superseded keys until the last token they
-/// signed (an exchanged token or a session) has expired. Audit checkpoints
+/// signed (an exchanged token or a session) has expired, plus
+/// [`crate::signing::JWKS_MARGIN`]. Audit checkpoints
 /// are verified against every key ever used: `/api/v1/audit-logs/jwks`.
 async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let longest = crate::authority::EXCHANGED_TOKEN_TTL_SECONDS.max(state.sessions.ttl_seconds());

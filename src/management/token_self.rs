@@ -53,7 +53,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> Result<Json<V
         } => {
             body["user_name"] = json!(user_name);
             body["role"] = json!(role);
-            body["permissions"] = json!(role.permissions());
+            body["permissions"] = json!(role.permission_names());
         }
         Principal::Operator => {
             return Err(ApiError::internal("unexpected principal on /tokens/self"));

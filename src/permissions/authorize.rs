@@ -30,6 +30,20 @@ impl Role {
             _ => None,
         }
     }
+
+    /// The permissions the role grants, sorted, named as a refusal names a
+    /// missing one (most are no catalogue permission: no SAT can hold them).
+    pub fn permission_names(self) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            Role::Admin => ADMIN_ACTIONS
+                .iter()
+                .map(|a| a.required_permission())
+                .collect(),
+            Role::Member => Vec::new(),
+        };
+        names.sort();
+        names
+    }
 }
 
 /// A verified caller. Built only by the token verifier, the session checker
@@ -190,30 +204,20 @@ impl Action {
         }
     }
 
-    /// What the admin role grants. Management is for people, never for
-    /// machines: no SAT permission grants it.
-    const ADMIN: [Action; 5] = [
-        Action::ManageServiceTokens,
-        Action::ManageMembers,
-        Action::ManageWorkspaces,
-        Action::ManageOwnPersonalTokens,
-        Action::ReadAuditLogs,
-    ];
-
     fn admin_may(self) -> bool {
-        Self::ADMIN.contains(&self)
+        ADMIN_ACTIONS.contains(&self)
     }
 }
 
-impl Role {
-    /// The permissions this role grants, named as a refusal names them.
-    pub fn permissions(self) -> Vec<String> {
-        match self {
-            Role::Admin => Action::ADMIN.map(Action::required_permission).to_vec(),
-            Role::Member => Vec::new(),
-        }
-    }
-}
+/// What the admin role grants. Management is for people, never for
+/// machines: no SAT permission grants it.
+const ADMIN_ACTIONS: [Action; 5] = [
+    Action::ManageServiceTokens,
+    Action::ManageMembers,
+    Action::ManageWorkspaces,
+    Action::ManageOwnPersonalTokens,
+    Action::ReadAuditLogs,
+];
 
 /// A refusal, naming what was missing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -329,16 +333,16 @@ mod tests {
     #[test]
     fn a_role_lists_what_it_is_granted() {
         assert_eq!(
-            Role::Admin.permissions(),
+            Role::Admin.permission_names(),
             [
-                "service_access_tokens:manage",
+                "audit_logs:read",
                 "members:manage",
-                "workspaces:manage",
                 "personal_access_tokens:manage",
-                "audit_logs:read"
+                "service_access_tokens:manage",
+                "workspaces:manage",
             ]
         );
-        assert!(Role::Member.permissions().is_empty());
+        assert!(Role::Member.permission_names().is_empty());
         let everything = [
             Action::ScimRead,
             Action::ScimWrite,
@@ -353,7 +357,8 @@ mod tests {
             for action in everything {
                 assert_eq!(
                     authorize(&session(role), action).is_ok(),
-                    role.permissions().contains(&action.required_permission()),
+                    role.permission_names()
+                        .contains(&action.required_permission()),
                     "{role:?} {action:?}"
                 );
             }

@@ -245,13 +245,16 @@ pub async fn existing_members(
 ) -> Result<HashMap<Uuid, &'static str>, ScimError> {
     let mut found = HashMap::new();
     for chunk in ids.chunks(500) {
-        for (table, kind, live) in [
-            ("members", "User", " AND deleted_at IS NULL"),
-            ("scim_groups", "Group", ""),
+        for (select, kind, live) in [
+            (
+                "SELECT id FROM members WHERE org_id = ",
+                "User",
+                " AND deleted_at IS NULL",
+            ),
+            ("SELECT id FROM scim_groups WHERE org_id = ", "Group", ""),
         ] {
             let mut q = SqlParts::new();
-            q.sql(format!("SELECT id FROM {table} WHERE org_id = "))
-                .bind(Arg::Uuid(org_id));
+            q.sql(select).bind(Arg::Uuid(org_id));
             q.sql(live).sql(" AND id IN (");
             for (i, id) in chunk.iter().enumerate() {
                 if i > 0 {

@@ -1,21 +1,23 @@
-//! The server's signing keys: Ed25519 key pairs that sign JWS (audit
-//! checkpoints now; exchanged tokens and sessions later), published as a
-//! JWKS at `/.well-known/jwks.json` so that anyone can verify offline.
+//! The server's signing keys: Ed25519 key pairs that sign JWS (admin
+//! sessions, exchanged tokens and audit checkpoints), published as a JWKS
+//! at `/.well-known/jwks.json` so that anyone can verify offline.
 //!
 //! Keys live in `signing_keys`, private halves encrypted with the
 //! key-encryption key ([`Kek`]). Each key has a `generation`; the highest is
 //! the current key, the one that signs. Rotation adds a key with the next
 //! generation and keeps the older ones published. Every instance re-reads
-//! the table about once a second ([`Signer::refresh`]), so a key rotated
+//! the table about once a second ([`spawn_refresher`]), so a key rotated
 //! through one instance (or the CLI) is used and published by all.
 
 mod jws;
 mod kek;
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 
 pub use jws::{
     KeyPair, VerifyError, jws_type, public_jwk, thumbprint, verify_jws, verify_jws_with,
@@ -116,12 +118,20 @@ impl KeyRow {
     }
 }
 
-const KEY_COLUMNS: &str = "kid, generation, public_key, private_key_enc, nonce, kek_id, created_at";
+/// The column list, as a macro so that query texts can be built with
+/// `concat!` at compile time rather than formatted at run time.
+macro_rules! key_columns {
+    () => {
+        "kid, generation, public_key, private_key_enc, nonce, kek_id, created_at"
+    };
+}
 
 async fn read_rows(db: &Db) -> Result<Vec<KeyRow>, SigningError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY generation"
-    ));
+    let sql = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM signing_keys ORDER BY generation"
+    );
     Ok(on_db!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?)
 }
 
@@ -136,18 +146,15 @@ async fn insert_next(
     only_if_empty: bool,
 ) -> Result<bool, SigningError> {
     let (nonce, ciphertext) = seal(kek, pair);
-    let condition = if only_if_empty {
-        "NOT EXISTS (SELECT 1 FROM signing_keys)"
-    } else {
-        "1 = 1"
-    };
     // `WHERE` before `ON CONFLICT` also keeps SQLite's parser from reading
     // the conflict clause as a join constraint.
-    let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO signing_keys ({KEY_COLUMNS}) \
+    let sql = concat!(
+        "INSERT INTO signing_keys (",
+        key_columns!(),
+        ") \
          SELECT $1, (SELECT COALESCE(MAX(generation), 0) + 1 FROM signing_keys), $2, $3, $4, $5, $6 \
-         WHERE {condition} ON CONFLICT DO NOTHING"
-    ));
+         WHERE (NOT $7 OR NOT EXISTS (SELECT 1 FROM signing_keys)) ON CONFLICT DO NOTHING"
+    );
     let mut tx = db.begin().await?;
     let inserted = on_tx!(&mut tx, conn => {
         sqlx::query(sql)
@@ -157,6 +164,7 @@ async fn insert_next(
             .bind(&nonce)
             .bind(kek.id())
             .bind(Timestamp::now())
+            .bind(only_if_empty)
             .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected())
@@ -368,9 +376,11 @@ impl Signer {
     }
 
     /// The keys a token verifier needs: the current key, and older keys
-    /// until `grace` after they were superseded (the longest life of a token
-    /// they signed). Audit checkpoints need every key: see [`Signer::jwks`].
-    pub fn token_jwks(&self, now: Timestamp, grace: time::Duration) -> Value {
+    /// until `lifetime` (the longest life of a token they signed) plus
+    /// [`JWKS_MARGIN`] after they were superseded. Audit checkpoints need
+    /// every key: see [`Signer::jwks`].
+    pub fn token_jwks(&self, now: Timestamp, lifetime: time::Duration) -> Value {
+        let grace = lifetime + JWKS_MARGIN;
         let published = self.published();
         let live: Vec<PublishedKey> = published
             .iter()
@@ -380,6 +390,30 @@ impl Signer {
             .collect();
         jwks_of(&live)
     }
+}
+
+/// How long a superseded key stays in the token JWKS beyond the life of the
+/// tokens it signed: another instance may sign with it for up to a
+/// [`REFRESH_EVERY`] after the rotation, and instances' clocks differ.
+pub const JWKS_MARGIN: time::Duration = time::Duration::seconds(60);
+
+/// How often each instance re-reads the signing keys.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+/// The background task that re-reads the keys about once a second, so that
+/// a rotation made elsewhere reaches this instance. Its own task, so that
+/// no other background work can delay it. Abort it on shutdown.
+pub fn spawn_refresher(db: Db, signer: Arc<Signer>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(REFRESH_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = signer.refresh(&db).await {
+                tracing::error!(error = %e, "reloading signing keys failed");
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -587,6 +587,14 @@ async fn a_configured_key_encryption_key_guards_the_signing_keys() {
     // The CLI with the same KEK (TestApp passes it) rotates.
     let rotated = app.cli(&["keys", "rotate", "--json"]).await.json();
     let new_kid = rotated["kid"].as_str().unwrap().to_string();
+    // Records written before the server has re-read its keys would be
+    // checkpointed under the old one: wait until it publishes the new key.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            kids(&jwks(&app).await).contains(&new_kid)
+        })
+        .await
+    );
     let login = app.login("default", "admin", &password).await;
     let s = login.body["access_token"].as_str().unwrap().to_string();
     let org = org_of(&app, &s).await;
@@ -672,6 +680,36 @@ async fn instances_starting_together_make_one_key() {
     assert_eq!(kids(&sa.jwks()).len(), 3);
     a.close().await;
     b.close().await;
+    crate::support::drop_database(&url);
+}
+
+/// Key re-reads are a task of their own, independent of checkpoints: a
+/// rotation made elsewhere is picked up within about a second.
+#[tokio::test]
+async fn the_key_refresher_picks_up_a_rotation_on_its_own() {
+    let url = fresh_database_url().await;
+    let db = scimitar::store::connect(&url.parse().unwrap(), 2)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let kek = scimitar::signing::Kek::parse(&"cd".repeat(32)).unwrap();
+    let signer = std::sync::Arc::new(
+        scimitar::signing::Signer::load(&db, kek.clone())
+            .await
+            .unwrap(),
+    );
+    let refresher = scimitar::signing::spawn_refresher(db.clone(), signer.clone());
+    let new = scimitar::signing::rotate(&db, &kek).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            signer.current_kid() == new.kid
+        })
+        .await,
+        "the refresher switched to the new key"
+    );
+    assert_eq!(kids(&signer.jwks()).len(), 2);
+    refresher.abort();
+    db.close().await;
     crate::support::drop_database(&url);
 }
 

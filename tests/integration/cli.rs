@@ -364,6 +364,7 @@ impl Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scimitar"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
             .env_remove("SCIMITAR_TOKEN_PEPPER")
+            .env_remove("SCIMITAR_KEY_ENCRYPTION_KEY")
             // Debug logging, to show that even verbose logs carry no secret.
             .env("SCIMITAR_LOG", "debug")
             .stdout(Stdio::null())
@@ -476,12 +477,34 @@ async fn serve_bootstraps_an_empty_database_once_and_logs_no_secret() {
     assert_eq!(bad.status(), 401);
     let lines = first.stop();
     assert!(lines.len() > 3, "debug logging produced lines: {lines:?}");
+    // Without a key-encryption key, a warning says what that means and
+    // names the variable, never the generated key.
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("WARN") && l.contains("SCIMITAR_KEY_ENCRYPTION_KEY is not set"))
+        .unwrap_or_else(|| panic!("no key-encryption key warning in {lines:?}"));
+    assert!(
+        warning.contains("only as safe as the database"),
+        "{warning}"
+    );
+    let db = scimitar::store::connect(&url.parse().unwrap(), 1)
+        .await
+        .unwrap();
+    let kek = scimitar::store::settings::get(&db, scimitar::signing::GENERATED_KEK_SETTING)
+        .await
+        .unwrap()
+        .expect("a generated key-encryption key");
+    db.close().await;
     for l in &lines {
         assert!(
             !l.contains(&value[31..63]),
             "a log line carries a token secret: {l}"
         );
         assert!(!l.contains(&session), "a log line carries a session: {l}");
+        assert!(
+            !l.contains(&kek),
+            "a log line carries the key-encryption key: {l}"
+        );
     }
 
     let second = Served::start(&url);

@@ -35,7 +35,13 @@ impl Drop for Svc {
 impl Svc {
     async fn start(app: &TestApp, introspection_token: &str, cache_ttl: Duration) -> Svc {
         let mut config = service::Config::new(&app.base, introspection_token);
+        // The test's scimitar has no SCIMITAR_PUBLIC_URL: its `iss` is this.
+        config.issuer = "scimitar".into();
         config.cache_ttl = cache_ttl;
+        Svc::start_with(config).await
+    }
+
+    async fn start_with(mut config: service::Config) -> Svc {
         config.http_timeout = Duration::from_secs(5);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -476,6 +482,31 @@ async fn exchanged_jwts_are_verified_offline() {
         "the JWT expires with its SAT"
     );
     assert_refused(&svc.list(ws, &short).await, 401, "invalid_token");
+}
+
+/// The service checks `iss` by default: a JWT issued under another name
+/// than the one it expects (by default the scimitar URL it was given) is
+/// refused, whatever its signature.
+#[tokio::test]
+async fn jwts_of_another_issuer_are_refused_by_default() {
+    let w = World::new().await;
+    let ws = w.ws.as_str();
+    let (_, sat) = w.sat(ws, &["transformations:read"]).await;
+    let jwt = w.jwt(&sat, &[]).await;
+    let defaults = Svc::start_with(service::Config::new(&w.app.base, &w.introspector)).await;
+    let r = defaults.list(ws, &jwt).await;
+    assert_refused(&r, 401, "invalid_token");
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("issuer")),
+        "{}",
+        r.text
+    );
+    // SATs are introspected, not issued: the default service takes them.
+    assert_eq!(defaults.list(ws, &sat).await.status, 200);
+    let matching = Svc::start(&w.app, &w.introspector, TTL).await;
+    assert_eq!(matching.list(ws, &jwt).await.status, 200);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Hostile input: a catalogue of bad requests, each sent to the real server
 //! over real HTTP. Every one must get a 4xx in its protocol's error form
 //! (SCIM error schema under `/scim/v2`, problem+json under `/api/v1`, OAuth
-//! errors from the token exchange), never a 5xx, a panic or a stack trace,
+//! errors from the token authority), never a 5xx, a panic or a stack trace,
 //! and none may change stored data: a snapshot of users, groups, tokens,
 //! members and workspaces (through the API and straight from the tables)
 //! is taken before and compared after, and the audit chains still verify.
@@ -53,8 +53,9 @@ enum Proto {
     Scim,
     /// RFC 9457 problem, `application/problem+json`.
     Api,
-    /// `/api/v1/tokens/exchange`: an RFC 6749 §5.2 error, or a problem when
-    /// the request never reached the handler (too large, unknown method).
+    /// `/api/v1/tokens/exchange` and `/introspect`: an RFC 6749 §5.2 error,
+    /// or a problem when the request never reached the handler (too large,
+    /// unknown method) or the introspecting caller was refused.
     OAuth,
     /// `/console`: an HTML page under the console's security headers.
     Console,
@@ -68,7 +69,9 @@ impl Proto {
             Proto::Scim
         } else if path.starts_with("/console") {
             Proto::Console
-        } else if path.starts_with("/api/v1/tokens/exchange") {
+        } else if path.starts_with("/api/v1/tokens/exchange")
+            || path.starts_with("/api/v1/tokens/introspect")
+        {
             Proto::OAuth
         } else {
             Proto::Api
@@ -82,7 +85,7 @@ struct Case {
     name: String,
     method: Method,
     /// May hold `{user}`, `{group}`, `{sat}`, `{pat}`, `{ws}`, `{member}`,
-    /// `{record}`: ids of seeded data.
+    /// `{record}`: ids of seeded data (bodies also `{workspace_token}`).
     path: String,
     auth: Auth,
     /// Extra headers, raw bytes allowed (obs-text).
@@ -342,7 +345,7 @@ fn catalogue() -> Vec<Case> {
                 )
                 .body("{}")
                 .ct(ct)
-                .expect(if path.contains("/tokens/") { 400 } else { 415 }),
+                .expect(415),
             );
         }
     }
@@ -485,6 +488,25 @@ fn catalogue() -> Vec<Case> {
         .ct("application/x-www-form-urlencoded")
         .expect(400),
     );
+    // --- Token exchange with a valid SAT and a hostile audience.
+    let exchange_with_audience = |audience: &str| {
+        format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={{workspace_token}}&audience={audience}"
+        )
+    };
+    for (what, audience) in [
+        ("audience of 10 kB", "a".repeat(10_000)),
+        ("audience with a newline", "svc%0Aforged".to_string()),
+        ("audience with a NUL", "svc%00".to_string()),
+        ("audience with a bidi override", "svc%E2%80%AE".to_string()),
+    ] {
+        c.push(
+            case(what, Method::POST, "/api/v1/tokens/exchange", Auth::None)
+                .body(exchange_with_audience(&audience))
+                .ct("application/x-www-form-urlencoded")
+                .expect(400),
+        );
+    }
     c.push(
         case(
             "repeated grant_type",
@@ -1458,6 +1480,7 @@ fn catalogue() -> Vec<Case> {
         (Method::GET, "/api/v1/members/..%2F..%2Fscim%2Fv2%2FUsers"),
         (Method::TRACE, "/api/v1/tokens/self"),
         (Method::GET, "/api/v1/tokens/exchange"),
+        (Method::GET, "/api/v1/tokens/introspect"),
     ] {
         c.push(case(format!("{method} {path}"), method, path, Auth::Scim));
     }
@@ -1799,6 +1822,8 @@ impl Fixture {
                 ("{member}", member),
                 ("{admin}", admin_id),
                 ("{record}", record),
+                // The workspace SAT's value, for bodies that present it.
+                ("{workspace_token}", workspace.clone()),
             ]),
             creds: BTreeMap::from([
                 ("scim", scim.token.clone()),

@@ -271,11 +271,11 @@ async fn every_credential_describes_itself_with_the_same_keys() {
     let (_, member) = app.signed_in_member("default", "mia", "member").await;
 
     let admin_powers = json!([
-        "service_access_tokens:manage",
+        "audit_logs:read",
         "members:manage",
-        "workspaces:manage",
         "personal_access_tokens:manage",
-        "audit_logs:read"
+        "service_access_tokens:manage",
+        "workspaces:manage"
     ]);
     let answers: Vec<Value> = {
         let mut v = Vec::new();
