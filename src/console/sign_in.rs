@@ -12,14 +12,14 @@ use serde_json::json;
 use super::error::{ConsoleError, error_page};
 use super::layout::{self, csrf_field, form_error, notice};
 use super::session::{
-    FormData, SESSION_COOKIE, SIGN_IN_COOKIE, check_form, cookie, read_cookie, read_form,
+    Admin, FormData, SESSION_COOKIE, SIGN_IN_COOKIE, check_form, cookie, read_cookie, read_form,
     served_over_tls,
 };
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, Target};
 use crate::http::ApiError;
 use crate::http::extract::request_context;
-use crate::management::auth::sign_in;
+use crate::management::auth::{end_session, sign_in};
 use crate::permissions::{Action, Principal, authorize};
 
 /// How long the sign-in form stays usable.
@@ -172,16 +172,22 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     Ok(resp)
 }
 
-/// `POST /console/sign-out`: forgets the session cookie. Needs the session's
-/// CSRF token, but not a live session (an expired one may sign out too).
+/// `POST /console/sign-out`: ends the session (as `POST /api/v1/auth/logout`
+/// does, so that a copy of the cookie is worthless from then on) and
+/// forgets the cookie. Needs the session's CSRF token, but not a live
+/// session: an expired one may sign out too, which only forgets it.
 pub async fn sign_out(
     State(state): State<AppState>,
+    admin: Result<Admin, ConsoleError>,
     req: Request,
 ) -> Result<Response, ConsoleError> {
     let headers = req.headers().clone();
     let form = read_form(req, &state).await?;
     let jwt = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
     check_form(&headers, &form, &jwt, |jwt| state.console.for_session(jwt))?;
+    if let Ok(admin) = admin {
+        end_session(&state, &admin.caller, &jwt).await?;
+    }
     let mut resp = Redirect::to("/console/sign-in?signed_out=1").into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

@@ -123,6 +123,10 @@ pub fn action_for(method: &Method, path: &str) -> String {
         ["api", "v1", "members", rest @ ..] => format!("member.{}", verb(rest.is_empty())),
         ["api", "v1", "workspaces", rest @ ..] => format!("workspace.{}", verb(rest.is_empty())),
         ["api", "v1", "tokens", "self"] => "token.self".into(),
+        ["api", "v1", "tokens", "introspect"] => "token.introspect".into(),
+        ["api", "v1", "tokens", "exchange"] => "token.exchange".into(),
+        ["api", "v1", "auth", "login"] => "auth.login".into(),
+        ["api", "v1", "auth", "logout"] => "auth.logout".into(),
         ["console", rest @ ..] => crate::console::trail_action(method, rest),
         _ => "api.request".into(),
     }
@@ -153,6 +157,12 @@ mod tests {
             ),
             (Method::GET, "/api/v1/service-access-tokens", "sat.list"),
             (Method::GET, "/api/v1/tokens/self", "token.self"),
+            (
+                Method::POST,
+                "/api/v1/tokens/introspect",
+                "token.introspect",
+            ),
+            (Method::POST, "/api/v1/auth/logout", "auth.logout"),
         ];
         for (m, p, want) in cases {
             assert_eq!(action_for(&m, p), want, "{m} {p}");

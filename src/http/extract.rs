@@ -274,6 +274,7 @@ async fn authenticate(
                 let code = match refusal {
                     SessionRefusal::Invalid => "invalid_session",
                     SessionRefusal::Ended => "session_ended",
+                    SessionRefusal::SignedOut => "session_signed_out",
                 };
                 let actor = Actor::anonymous(PrincipalKind::MemberSession, None);
                 Err(AuthRefusal::unauthorized(

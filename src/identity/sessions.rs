@@ -1,6 +1,7 @@
 //! Admin sign-in sessions: a short-lived JWT naming the member, checked on
 //! every request against the member's current state, so that deactivation
-//! or demotion ends every session at once.
+//! or demotion ends every session at once, and against the sessions signed
+//! out (`ended_sessions`), so that signing out ends one session everywhere.
 
 use std::sync::Arc;
 
@@ -9,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::members;
+use crate::audit::{self, AuditEvent};
 use crate::permissions::Principal;
 use crate::signing::{Signer, SigningError, jws_type, verify_jws_with};
 use crate::store::{Db, Timestamp};
+use crate::{on_db, on_tx};
 
 const AUDIENCE: &str = "scimitar:session";
 /// The JWS `typ` of a session, so that no other token signed with the same
@@ -52,6 +55,8 @@ pub enum SessionRefusal {
     Invalid,
     #[error("session ended: the member was deactivated, deleted or demoted")]
     Ended,
+    #[error("session ended: it was signed out")]
+    SignedOut,
 }
 
 impl SessionKeys {
@@ -87,6 +92,23 @@ impl SessionKeys {
             .map(|(jws, _)| jws)
     }
 
+    /// The claims of a well-signed session JWT that has not expired, and
+    /// when it ends. Says nothing of the member or of signing out.
+    fn decode(&self, jwt: &str, now: Timestamp) -> Option<(Claims, Timestamp)> {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = 0;
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+        if jws_type(jwt).as_deref() != Some(SESSION_TYP) {
+            return None;
+        }
+        let claims = verify_jws_with(jwt, &self.signer.jwks(), &validation)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Claims>(v).ok())?;
+        let ends = Timestamp::from_unix_seconds(claims.exp)?;
+        (ends > now).then_some((claims, ends))
+    }
+
     /// Verifies the JWT and the member behind it. Returns the principal and
     /// when the session ends, or the refusal; `Err` only on storage failure.
     pub async fn check(
@@ -96,21 +118,29 @@ impl SessionKeys {
         now: Timestamp,
     ) -> Result<Result<(Principal, Timestamp), (SessionRefusal, Option<Uuid>)>, super::IdentityError>
     {
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = 0;
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-        if jws_type(jwt).as_deref() != Some(SESSION_TYP) {
+        let Some((claims, ends)) = self.decode(jwt, now) else {
             return Ok(Err((SessionRefusal::Invalid, None)));
+        };
+        Ok(Self::still_valid(db, &claims)
+            .await?
+            .map(|principal| (principal, ends)))
+    }
+
+    /// Whether the session of `claims` (well signed, not expired) is still
+    /// on: not signed out, and its member active and unchanged since.
+    async fn still_valid(
+        db: &Db,
+        claims: &Claims,
+    ) -> Result<Result<Principal, (SessionRefusal, Option<Uuid>)>, super::IdentityError> {
+        let signed_out: Option<i32> = on_db!(db, pool => {
+            sqlx::query_scalar("SELECT 1 FROM ended_sessions WHERE jti = $1")
+                .bind(claims.jti)
+                .fetch_optional(pool)
+                .await
+        })?;
+        if signed_out.is_some() {
+            return Ok(Err((SessionRefusal::SignedOut, Some(claims.org))));
         }
-        let claims = verify_jws_with(jwt, &self.signer.jwks(), &validation)
-            .ok()
-            .and_then(|v| serde_json::from_value::<Claims>(v).ok());
-        let (claims, ends) =
-            match claims.and_then(|c| Some((Timestamp::from_unix_seconds(c.exp)?, c))) {
-                Some((ends, c)) if ends > now => (c, ends),
-                _ => return Ok(Err((SessionRefusal::Invalid, None))),
-            };
         let Some(creds) = members::credentials_by_id(db, claims.org, claims.sub).await? else {
             return Ok(Err((SessionRefusal::Ended, Some(claims.org))));
         };
@@ -125,6 +155,46 @@ impl SessionKeys {
             role: creds.member.role(),
             user_name: creds.member.user_name,
         };
-        Ok(Ok((principal, ends)))
+        Ok(Ok(principal))
+    }
+
+    /// Signs the session `jwt` out: from now on every instance refuses it.
+    /// `event` (`auth.logout`, by the session's own caller) is recorded in
+    /// the same transaction. Returns false, changing nothing, when `jwt` is
+    /// no session that could still be used.
+    pub async fn end(
+        &self,
+        db: &Db,
+        jwt: &str,
+        event: AuditEvent,
+    ) -> Result<bool, super::IdentityError> {
+        let now = Timestamp::now();
+        let Some((claims, ends)) = self.decode(jwt, now) else {
+            return Ok(false);
+        };
+        let mut tx = db.begin().await?;
+        // Rows of sessions that have expired anyway are no longer needed.
+        on_tx!(&mut tx, conn => {
+            sqlx::query("DELETE FROM ended_sessions WHERE ends_at < $1")
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "INSERT INTO ended_sessions (jti, org_id, ends_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(claims.jti)
+            .bind(claims.org)
+            .bind(ends)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -1,20 +1,22 @@
 //! `POST /api/v1/auth/login`: a member signs in with organization, user name
 //! and password and gets a short-lived session JWT. Every failure is the
 //! same 401 after the same work (one argon2 verification), so the response
-//! says nothing about which part was wrong.
+//! says nothing about which part was wrong. `POST /api/v1/auth/logout` ends
+//! the calling session before it expires.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
 use crate::http::extract::RequestMeta;
-use crate::http::{ApiError, ApiJson};
+use crate::http::{ApiError, ApiJson, Caller};
 use crate::identity::members::{self, Member};
 use crate::identity::{orgs, passwords};
-use crate::permissions::PrincipalKind;
+use crate::permissions::{Principal, PrincipalKind};
 use crate::store::Timestamp;
 
 #[derive(Deserialize)]
@@ -104,4 +106,41 @@ pub async fn sign_in(
         .status(200);
     audit::record_alone(&state.db, event).await?;
     Ok((member, jwt))
+}
+
+/// `POST /api/v1/auth/logout`: the calling session stops working at once,
+/// on every instance (tokens are revoked instead: this is for sessions).
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    let jwt = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    end_session(&state, &caller, jwt).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the session `jwt` of `caller`, recording `auth.logout` (the API and
+/// the console sign out through this).
+pub async fn end_session(state: &AppState, caller: &Caller, jwt: &str) -> Result<(), ApiError> {
+    let Principal::Session {
+        member_id,
+        user_name,
+        ..
+    } = &caller.principal
+    else {
+        return Err(ApiError::BadRequest(
+            "only a session signs out; a token is revoked instead".into(),
+        ));
+    };
+    let event = caller
+        .event("auth.logout")
+        .target(Target::new("member", member_id, Some(user_name)))
+        .status(204);
+    state.sessions.end(&state.db, jwt, event).await?;
+    Ok(())
 }

@@ -25,6 +25,7 @@ use crate::tokens::{PlainToken, TokenView};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
         .route(
             "/service-access-tokens",
             post(service_tokens::create).get(service_tokens::list),

@@ -189,7 +189,8 @@ mod migrations {
                 (2, "scim"),
                 (3, "audit_api"),
                 (4, "signing"),
-                (5, "list_versions")
+                (5, "list_versions"),
+                (6, "ended_sessions")
             ]
         )
     }
@@ -202,7 +203,8 @@ mod migrations {
                 (2, "scim"),
                 (3, "audit_api"),
                 (4, "signing"),
-                (5, "list_versions")
+                (5, "list_versions"),
+                (6, "ended_sessions")
             ]
         )
     }

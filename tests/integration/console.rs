@@ -240,7 +240,9 @@ async fn console_sign_in_sets_a_strict_http_only_session_cookie_and_security_hea
             .contains("; Secure")
     );
 
-    // Sign-out forgets the cookie.
+    // Sign-out forgets the cookie and ends the session: a copy of the
+    // cookie taken before is worthless, in the console and on the API.
+    let copied = c.jar["scimitar_console"].clone();
     let csrf = page.csrf();
     let r = c.post("/console/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -251,6 +253,15 @@ async fn console_sign_in_sets_a_strict_http_only_session_cookie_and_security_hea
     );
     let r = c.get("/console/tokens").await;
     assert_eq!(r.header("location"), "/console/sign-in");
+    let mut thief = Console::new(&app);
+    thief
+        .jar
+        .insert("scimitar_console".to_string(), copied.clone());
+    let r = thief.get("/console/tokens").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    app.get("/api/v1/tokens/self", &copied)
+        .await
+        .assert_problem(401);
 }
 
 #[tokio::test]

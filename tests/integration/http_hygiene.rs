@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
@@ -196,10 +196,10 @@ async fn oversized_bodies_are_refused() {
     r.assert_problem(413);
 }
 
+/// The request path never writes last use: with a flush interval far
+/// longer than the test, it stays unrecorded until the shutdown flush.
 #[tokio::test]
-async fn shutdown_flushes_last_use_and_tokens_survive_a_restart() {
-    // A flush interval far longer than the test: only the shutdown flush can
-    // write the last-used data.
+async fn last_use_waits_for_the_flush_and_tokens_survive_a_restart() {
     let app = TestApp::builder()
         .flush_every(Duration::from_secs(3600))
         .start()
@@ -208,7 +208,15 @@ async fn shutdown_flushes_last_use_and_tokens_survive_a_restart() {
     let (id, value) = app
         .create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] }))
         .await;
-    assert_eq!(app.get("/api/v1/tokens/self", &value).await.status, 200);
+    let path = format!("/api/v1/service-access-tokens/{id}");
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/tokens/self", &value).await.status, 200);
+        assert_eq!(app.get("/scim/v2/Users", &value).await.status, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let row = app.get(&path, &s).await;
+    assert_eq!(row.body["last_used_at"], Value::Null, "{}", row.text);
+    assert_eq!(row.body["last_used_ip"], Value::Null, "{}", row.text);
     let password = app.admin_password.clone();
     let url = app.shutdown().await;
 
@@ -218,10 +226,9 @@ async fn shutdown_flushes_last_use_and_tokens_survive_a_restart() {
         .as_str()
         .unwrap()
         .to_string();
-    let row = again
-        .get(&format!("/api/v1/service-access-tokens/{id}"), &s)
-        .await;
+    let row = again.get(&path, &s).await;
     assert!(row.body["last_used_at"].is_string(), "{}", row.text);
+    assert_eq!(row.body["last_used_ip"], "127.0.0.1");
     assert_eq!(
         again.get("/api/v1/tokens/self", &value).await.status,
         200,

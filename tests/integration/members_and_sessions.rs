@@ -431,3 +431,59 @@ async fn org_of(app: &TestApp, session: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Signing out ends that session at once and only that one; a token cannot
+/// sign out (it is revoked instead). Both are recorded.
+#[tokio::test]
+async fn logout_ends_only_the_calling_session() {
+    let app = TestApp::spawn().await;
+    let first = app.admin_session().await;
+    let second = app.admin_session().await;
+    let org = org_of(&app, &first).await;
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &second,
+            json!({ "name": "p" }),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = app.post("/api/v1/auth/logout", &first, json!({})).await;
+    assert_eq!(out.status, 204, "{}", out.text);
+    let refused = app.get(SELF, &first).await;
+    refused.assert_problem(401);
+    assert_eq!(
+        app.get(SELF, &second).await.status,
+        200,
+        "the other session"
+    );
+    assert_eq!(app.get(SELF, &pat).await.status, 200, "the PAT");
+    app.post("/api/v1/auth/logout", &first, json!({}))
+        .await
+        .assert_problem(401);
+    app.post("/api/v1/auth/logout", &pat, json!({}))
+        .await
+        .assert_problem(400);
+    assert_eq!(app.get(SELF, &pat).await.status, 200);
+
+    let records = app.audit_records(&org).await;
+    let logouts: Vec<_> = records
+        .iter()
+        .filter(|r| r["action"] == "auth.logout")
+        .collect();
+    assert_eq!(logouts.len(), 2, "{logouts:?}");
+    assert_eq!(logouts[0]["outcome"], "success");
+    assert_eq!(logouts[0]["actor_kind"], "member_session");
+    assert_eq!(logouts[0]["actor_display"], "admin");
+    assert_eq!(logouts[0]["target_type"], "member");
+    assert_eq!(logouts[1]["outcome"], "failure", "the PAT's attempt");
+    assert!(
+        records.iter().any(|r| r["action"] == "auth.denied"
+            && r["changes"] == json!({ "reason_code": "session_signed_out" }).to_string()),
+        "the signed-out session's later use is recorded with its reason"
+    );
+}

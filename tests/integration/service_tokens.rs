@@ -583,36 +583,3 @@ async fn last_use_is_recorded_without_a_write_per_request() {
     .await;
     assert!(seen, "last-used data reached the database");
 }
-
-/// Using a token never writes its row: with a flush interval longer than
-/// the test, last use stays unrecorded until the shutdown flush.
-#[tokio::test]
-async fn the_request_path_never_writes_last_use() {
-    let app = TestApp::builder()
-        .flush_every(std::time::Duration::from_secs(3600))
-        .start()
-        .await;
-    let s = app.admin_session().await;
-    let (id, value) = app
-        .create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] }))
-        .await;
-    let path = format!("{SATS}/{id}");
-    for _ in 0..3 {
-        assert_eq!(app.get("/api/v1/tokens/self", &value).await.status, 200);
-        assert_eq!(app.get("/scim/v2/Users", &value).await.status, 200);
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let row = app.get(&path, &s).await;
-    assert_eq!(row.body["last_used_at"], Value::Null, "{}", row.text);
-    assert_eq!(row.body["last_used_ip"], Value::Null, "{}", row.text);
-
-    let password = app.admin_password.clone();
-    let again = TestApp::builder().start_on(app.shutdown().await).await;
-    let s = again.login("default", "admin", &password).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let row = again.get(&path, &s).await;
-    assert!(row.body["last_used_at"].is_string(), "{}", row.text);
-    assert_eq!(row.body["last_used_ip"], "127.0.0.1");
-}
