@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::http::client_addr::TrustedProxies;
 use crate::http::limits::{LimitsConfig, Rate};
 use crate::store::DatabaseUrl;
 
@@ -206,6 +207,12 @@ pub struct ServeArgs {
     /// connection may stay idle), in seconds (at least 1).
     #[arg(long, env = "SCIMITAR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
     pub header_read_timeout_seconds: u64,
+
+    /// Reverse proxies whose X-Forwarded-For names the client (CIDRs or
+    /// addresses, comma-separated). Unset: the TCP peer is the client and
+    /// the header is ignored.
+    #[arg(long, env = "SCIMITAR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Everything the server needs, resolved.
@@ -235,6 +242,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Time to send a request's headers; also the keep-alive idle limit.
     pub header_read_timeout: Duration,
+    /// Peers whose X-Forwarded-For is believed (empty: none).
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +372,8 @@ impl Config {
             },
             max_connections: serve.max_connections,
             header_read_timeout: Duration::from_secs(serve.header_read_timeout_seconds),
+            trusted_proxies: TrustedProxies::parse(&serve.trusted_proxies)
+                .map_err(ConfigError::Invalid)?,
         })
     }
 
@@ -385,6 +396,7 @@ impl Config {
             limits: DEFAULT_LIMITS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -437,6 +449,36 @@ mod tests {
         assert!(parse(&["--token-pepper-previous", &same]).is_err());
         assert!(parse(&["--token-pepper", &a, "--token-pepper-previous", "nocolon"]).is_err());
         assert!(parse(&[]).unwrap().is_empty());
+    }
+
+    #[derive(Parser)]
+    struct ServeProbe {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut all = vec!["probe"];
+        all.extend_from_slice(args);
+        let p = ServeProbe::try_parse_from(all).expect("flags parse");
+        Config::resolve(&p.common, &p.serve)
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_checked_list_and_none_by_default() {
+        let none = resolve(&[]).unwrap();
+        assert_eq!(none.trusted_proxies, TrustedProxies::default());
+        let two = resolve(&["--trusted-proxies", "10.0.0.0/8, 192.168.1.1"]).unwrap();
+        assert_eq!(
+            two.trusted_proxies,
+            TrustedProxies::parse(&["10.0.0.0/8", "192.168.1.1"]).unwrap()
+        );
+        let err = resolve(&["--trusted-proxies", "10.0.0.0/8,lb.internal"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`lb.internal`"), "{err}");
     }
 
     #[test]

@@ -7,13 +7,13 @@
 //! with a snake_case reason code; once the token is verified, in its
 //! organization's chain.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::Instant;
 
-use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::form::{OAuthError, OAuthForm};
 use crate::app::AppState;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
+use crate::http::client_addr::ClientAddr;
 use crate::http::extract::RequestMeta;
 use crate::http::limits;
 use crate::permissions::{Permission, PermissionSet, Principal, PrincipalKind};
@@ -86,11 +87,11 @@ impl Asker {
 
 pub async fn exchange(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     RequestMeta(ctx): RequestMeta,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    match run(&state, peer, &ctx, form).await {
+    match run(&state, client, &ctx, form).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
@@ -98,7 +99,7 @@ pub async fn exchange(
 
 async fn run(
     state: &AppState,
-    peer: SocketAddr,
+    client: IpAddr,
     ctx: &RequestContext,
     form: Result<OAuthForm, OAuthError>,
 ) -> Result<Response, OAuthError> {
@@ -131,7 +132,7 @@ async fn run(
         &state.db,
         &state.peppers,
         subject,
-        Source::Checked(Some(peer.ip())),
+        Source::Checked(Some(client)),
         now,
     )
     .await
@@ -144,11 +145,9 @@ async fn run(
         Err(r) => {
             let id = r.token_id.map(|i| i.to_string()).or(hint);
             let known = r.org_id.and(id.as_deref());
-            state.limits.auth_failed(
-                Some(peer.ip()),
-                known.map(|i| (i, r.org_id)),
-                Instant::now(),
-            );
+            state
+                .limits
+                .auth_failed(Some(client), known.map(|i| (i, r.org_id)), Instant::now());
             let e =
                 OAuthError::refuse("invalid_grant", r.refusal.code(), r.refusal.public_detail());
             return Err(refused(state, ctx, Asker::unverified(r.org_id, id), e).await);
@@ -172,7 +171,7 @@ async fn run(
     };
     state
         .last_used
-        .note(token_id, now, Some(peer.ip().to_string()));
+        .note(token_id, now, Some(client.to_string()));
     let (granted, audience) = match terms(&form, permissions) {
         Ok(t) => t,
         Err(e) => return Err(refused(state, ctx, asker, e).await),

@@ -5,10 +5,10 @@
 //! [`ApiQuery`] and [`ApiPath`] turn malformed input into problem responses
 //! instead of axum's plain-text rejections.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::ApiError;
 use super::audit_trail::AuditSlot;
+use super::client_addr::ClientAddr;
 use super::request_id::RequestId;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
@@ -113,11 +114,9 @@ pub fn request_context(parts: &Parts) -> RequestContext {
     }
 }
 
+/// The client's address, as [`super::client_addr`] worked it out.
 fn source_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    parts.extensions.get::<ClientAddr>().map(|c| c.0)
 }
 
 /// A refused authentication: what the audit record says and what the

@@ -1,9 +1,10 @@
 //! The HTTP edge: the router, the middleware every request passes through
 //! (request id, tracing with secrets redacted, body limit, timeout, panic
-//! catcher, abuse limits), the listener (connection limits), health
+//! catcher, client address, abuse limits), the listener (connection limits), health
 //! endpoints, and the conversion of errors to responses.
 
 mod audit_trail;
+pub mod client_addr;
 pub mod extract;
 mod health;
 pub mod limits;
@@ -59,6 +60,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::middleware,
+        ))
+        // Outside the limits, which key on the client address it stores.
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(config.trusted_proxies.clone()),
+            client_addr::middleware,
         ))
         .with_state(state)
         .layer(

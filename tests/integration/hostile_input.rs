@@ -1468,6 +1468,28 @@ fn catalogue() -> Vec<Case> {
         .header("if-match", b"\xff".to_vec())
         .json(user_body(json!({ "userName": 5 }))),
     );
+    // No proxy is trusted in this test: a forged X-Forwarded-For is never
+    // read (the audit records must all name the real peer, checked below).
+    c.push(
+        case(
+            "forged X-Forwarded-For",
+            Method::GET,
+            "/scim/v2/Users/x",
+            Auth::Scim,
+        )
+        .header("x-forwarded-for", "203.0.113.7")
+        .expect(404),
+    );
+    c.push(
+        case(
+            "X-Forwarded-For garbage",
+            Method::GET,
+            "/api/v1/tokens/self",
+            Auth::None,
+        )
+        .header("x-forwarded-for", b"<script>, 999.1.1.1, \xff".to_vec())
+        .expect(401),
+    );
 
     // --- Methods and routes that do not exist.
     for (method, path) in [
@@ -2375,6 +2397,19 @@ async fn hostile_requests_get_4xx_in_protocol_form_and_change_nothing() {
     let v = app.get("/api/v1/audit-logs/verify", &fx.admin).await;
     assert_eq!(v.status, 200, "{}", v.text);
     assert_eq!(v.body["ok"], json!(true), "{}", v.text);
+
+    // With no trusted proxy, forged X-Forwarded-For headers named nobody.
+    let db = app.db();
+    let sources: Vec<Option<String>> = scimitar::on_db!(db, pool => {
+        sqlx::query_scalar("SELECT DISTINCT source_ip FROM audit_events")
+            .fetch_all(pool)
+            .await
+    })
+    .expect("source addresses");
+    assert!(
+        sources.iter().flatten().all(|ip| ip == "127.0.0.1"),
+        "{sources:?}"
+    );
 }
 
 async fn chains(app: &TestApp) -> Vec<String> {

@@ -29,4 +29,5 @@ mod scim_users;
 mod security_headers;
 mod service_tokens;
 mod token_verification;
+mod trusted_proxies;
 mod workspaces;

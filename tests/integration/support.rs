@@ -42,6 +42,7 @@ pub struct Builder {
     limits: scimitar::http::limits::LimitsConfig,
     max_connections: usize,
     header_read_timeout: Duration,
+    trusted_proxies: scimitar::http::client_addr::TrustedProxies,
 }
 
 /// A response, read whole.
@@ -171,6 +172,13 @@ impl Builder {
         self
     }
 
+    /// Peers whose X-Forwarded-For is believed (default: none).
+    pub fn trusted_proxies(mut self, cidrs: &[&str]) -> Self {
+        self.trusted_proxies =
+            scimitar::http::client_addr::TrustedProxies::parse(cidrs).expect("valid CIDRs");
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let database_url = fresh_database_url().await;
         self.start_on(database_url).await
@@ -191,6 +199,7 @@ impl Builder {
         config.limits = self.limits;
         config.max_connections = self.max_connections;
         config.header_read_timeout = self.header_read_timeout;
+        config.trusted_proxies = self.trusted_proxies.clone();
         config.token_peppers = self
             .pepper
             .iter()
@@ -238,6 +247,7 @@ impl TestApp {
             limits: scimitar::config::DEFAULT_LIMITS,
             max_connections: scimitar::config::DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: scimitar::config::DEFAULT_HEADER_READ_TIMEOUT,
+            trusted_proxies: Default::default(),
         }
     }
 

@@ -5,10 +5,9 @@
 //! `Caller` extractor, once the credential is known to be genuine, so that
 //! nobody can spend another token's allowance.)
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use super::refuse;
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::http::ApiError;
+use crate::http::client_addr::ClientAddr;
 use crate::http::extract::request_context;
 use crate::permissions::PrincipalKind;
 use crate::tokens::PlainToken;
@@ -31,11 +31,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     if exempt(path) {
         return next.run(req).await;
     }
-    let Some(ip) = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-    else {
+    let Some(&ClientAddr(ip)) = req.extensions().get::<ClientAddr>() else {
         return next.run(req).await;
     };
     let now = Instant::now();
