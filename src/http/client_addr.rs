@@ -19,6 +19,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
+use crate::tokens::parse_network;
+
 /// The address a request is attributed to (IPv4-mapped IPv6 addresses as
 /// plain IPv4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,12 +39,7 @@ impl TrustedProxies {
             .iter()
             .map(|s| s.as_ref().trim())
             .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map(|n| n.trunc())
-                    .map_err(|_| format!("trusted proxy `{s}` is not a CIDR block or IP address"))
-            })
+            .map(|s| parse_network(s).map_err(|e| format!("trusted proxy {e}")))
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }

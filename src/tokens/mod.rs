@@ -19,7 +19,7 @@ pub use lifecycle::{
     revoke_for_workspace, rotate, update,
 };
 pub use pepper::load_peppers;
-pub use record::{CidrList, TokenStatus, TokenView};
+pub use record::{CidrList, TokenStatus, TokenView, parse_network};
 pub use verify::{Refusal, Source, Verified, verify, verify_from};
 
 use crate::permissions::PermissionError;

@@ -54,6 +54,15 @@ pub enum TokenStatus {
     Revoked,
 }
 
+/// A CIDR block, or a bare address meaning that one host.
+pub fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| format!("`{s}` is not a CIDR block or IP address"))
+}
+
 /// An optional allowlist of networks a token may be used from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CidrList(Vec<IpNet>);
@@ -63,13 +72,7 @@ impl CidrList {
     pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, String> {
         items
             .iter()
-            .map(|s| {
-                let s = s.as_ref().trim();
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map(|n| n.trunc())
-                    .map_err(|_| format!("`{s}` is not a CIDR block or IP address"))
-            })
+            .map(|s| parse_network(s.as_ref()))
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
