@@ -9,13 +9,6 @@ use crate::support::{Resp, TestApp, user};
 
 const LOGS: &str = "/api/v1/audit-logs";
 
-async fn org_of(app: &TestApp, bearer: &str) -> String {
-    app.get("/api/v1/tokens/self", bearer).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn seqs(r: &Resp) -> Vec<i64> {
     r.body["records"]
         .as_array()
@@ -68,7 +61,7 @@ async fn readers_are_audit_sats_and_admins_only() {
             .iter()
             .all(|r| r["id"] != record_id.as_str())
     );
-    let our_org = org_of(&app, &s).await;
+    let our_org = app.org_of(&s).await;
     assert!(
         theirs.body["records"]
             .as_array()
@@ -183,7 +176,7 @@ async fn cursors_hold_while_records_arrive() {
             json!({ "name": "siem", "permissions": ["audit_logs:read"] }),
         )
         .await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let client = app.client.clone();
@@ -308,7 +301,7 @@ async fn reads_and_failures_are_recorded_too() {
     scim.get(&format!("/Users/{}", uuid::Uuid::new_v4())).await;
     let s = app.admin_session().await;
     app.get(LOGS, &s).await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let records = app.audit_records(&org).await;
     let find = |action: &str| {
         records
@@ -345,7 +338,7 @@ async fn export_streams_every_matching_record_and_resumes() {
     for i in 0..15 {
         app.create_workspace(&s, &format!("w{i}")).await;
     }
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let nd = app
         .get(&format!("{LOGS}/export?action=workspace.create"), &s)
         .await;
@@ -401,7 +394,7 @@ async fn verify_reports_ok_or_the_first_broken_link() {
     for i in 0..5 {
         app.create_workspace(&s, &format!("w{i}")).await;
     }
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let ok = app.get(&format!("{LOGS}/verify"), &s).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(ok.body["ok"], true);

@@ -6,13 +6,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Resp, TestApp};
 
-async fn org_of(app: &TestApp, session: &str) -> String {
-    app.get("/api/v1/tokens/self", session).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 const USER_AGENT: &str = "audit-test/1.0";
 
 /// Sends a request with a known user agent and request id, which its audit
@@ -93,7 +86,7 @@ fn by_request<'a>(records: &'a [Value], request_id: &str) -> &'a Value {
 async fn every_management_change_is_recorded_with_its_context() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let ws = app.create_workspace(&s, "prod").await;
     let body = json!({ "name": "etl", "workspace_id": ws, "permissions": ["sources:read"] });
     let path = "/api/v1/service-access-tokens";
@@ -174,7 +167,7 @@ async fn every_management_change_is_recorded_with_its_context() {
 async fn member_and_pat_changes_are_recorded_with_their_context() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let (alice_id, alice) = app.signed_in_member("default", "alice", "admin").await;
     let pats = "/api/v1/personal-access-tokens";
     let mut pat_ids = Vec::new();
@@ -300,7 +293,7 @@ async fn member_and_pat_changes_are_recorded_with_their_context() {
 async fn tampering_with_a_record_is_detected_at_that_record() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     for i in 0..4 {
         app.create_workspace(&s, &format!("ws{i}")).await;
     }
@@ -343,7 +336,7 @@ async fn tampering_with_a_record_is_detected_at_that_record() {
 async fn deleting_the_newest_records_is_detected() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     app.create_workspace(&s, "a").await;
     scimitar::on_db!(app.db(), pool => {
         sqlx::query("DELETE FROM audit_events WHERE chain = $1 AND seq = (SELECT MAX(seq) FROM audit_events WHERE chain = $1)")
@@ -362,7 +355,7 @@ async fn deleting_the_newest_records_is_detected() {
 async fn a_failed_audit_write_undoes_the_change() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     // Make the next sequence number collide with an existing record.
     scimitar::on_db!(app.db(), pool => {
         sqlx::query("UPDATE audit_chain_heads SET last_seq = last_seq - 1 WHERE chain = $1")
@@ -400,7 +393,7 @@ async fn a_failed_audit_write_undoes_the_change() {
 async fn concurrent_changes_keep_one_unbroken_chain() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let mut tasks = Vec::new();
     for i in 0..24 {
         let client = app.client.clone();

@@ -15,13 +15,6 @@ use scimitar::store::settings::to_hex;
 
 const CHECKPOINTS: &str = "/api/v1/audit-logs/checkpoints";
 
-async fn org_of(app: &TestApp, bearer: &str) -> String {
-    app.get("/api/v1/tokens/self", bearer).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn jwks(app: &TestApp) -> Value {
     let r = app
         .client
@@ -162,7 +155,7 @@ async fn checkpoints_come_every_n_records_and_verify_against_the_jwks() {
         .start()
         .await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     for i in 0..12 {
         app.create_workspace(&s, &format!("w{i}")).await;
     }
@@ -249,7 +242,7 @@ async fn a_quiet_chain_gets_its_checkpoint_after_m_seconds() {
         .start()
         .await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     app.create_workspace(&s, "only").await;
     let seq = wait_until_covered(&app, &org).await;
     assert!(seq < 1000);
@@ -262,7 +255,7 @@ async fn an_export_verifies_offline_and_tampering_does_not() {
         .start()
         .await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     for i in 0..9 {
         app.create_workspace(&s, &format!("w{i}")).await;
     }
@@ -479,7 +472,7 @@ async fn keys_rotate_publishes_both_keys_and_new_checkpoints_use_the_new_one() {
         .start()
         .await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     for i in 0..3 {
         app.create_workspace(&s, &format!("a{i}")).await;
     }
@@ -597,7 +590,7 @@ async fn a_configured_key_encryption_key_guards_the_signing_keys() {
     );
     let login = app.login("default", "admin", &password).await;
     let s = login.body["access_token"].as_str().unwrap().to_string();
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     assert!(
         eventually(Duration::from_secs(15), || async {
             stored_checkpoints(&app, &org)

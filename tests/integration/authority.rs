@@ -48,13 +48,6 @@ fn reason(record: &Value) -> String {
     changes["reason"].as_str().unwrap_or_default().to_string()
 }
 
-async fn org_of(app: &TestApp, bearer: &str) -> String {
-    app.get("/api/v1/tokens/self", bearer).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// An OAuth error (RFC 6749 §5.2), not a problem.
 fn assert_oauth_error(r: &crate::support::Resp, status: u16, error: &str) {
     assert_eq!(r.status.as_u16(), status, "{}", r.text);
@@ -73,7 +66,7 @@ fn assert_oauth_error(r: &crate::support::Resp, status: u16, error: &str) {
 async fn introspection_tells_active_tokens_apart_and_says_nothing_else() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let ws = app.create_workspace(&s, "transformations").await;
     let (_, checker) = app
         .create_sat(
@@ -187,7 +180,7 @@ async fn introspection_tells_active_tokens_apart_and_says_nothing_else() {
 async fn introspection_of_expired_rotated_and_orphaned_tokens() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let (_, checker) = app
         .create_sat(
             &s,
@@ -445,7 +438,7 @@ async fn jwks(app: &TestApp) -> Value {
 async fn exchange_issues_short_lived_jwts_that_verify_offline() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let ws = app.create_workspace(&s, "w").await;
     let (sat_id, sat) = app
         .create_sat(&s, json!({ "name": "svc", "workspace_id": ws, "permissions": ["transformations:create_delete", "sources:read"] }))

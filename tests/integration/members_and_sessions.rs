@@ -408,7 +408,7 @@ async fn another_organizations_members_and_pats_are_not_found() {
     // Each chain holds only the refused attempts of its own admin.
     for chain in [
         me.body["org_id"].as_str().unwrap(),
-        &org_of(&app, &root).await,
+        &app.org_of(&root).await,
     ] {
         let attempts: Vec<_> = app
             .audit_records(chain)
@@ -425,13 +425,6 @@ async fn another_organizations_members_and_pats_are_not_found() {
     }
 }
 
-async fn org_of(app: &TestApp, session: &str) -> String {
-    app.get(SELF, session).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Signing out ends that session at once and only that one; a token cannot
 /// sign out (it is revoked instead). Both are recorded.
 #[tokio::test]
@@ -439,7 +432,7 @@ async fn logout_ends_only_the_calling_session() {
     let app = TestApp::spawn().await;
     let first = app.admin_session().await;
     let second = app.admin_session().await;
-    let org = org_of(&app, &first).await;
+    let org = app.org_of(&first).await;
     let pat = app
         .post(
             "/api/v1/personal-access-tokens",

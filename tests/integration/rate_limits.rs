@@ -47,12 +47,6 @@ fn wrong_secret(value: &str) -> String {
     scimitar::tokens::PlainToken::with_id(scimitar::tokens::TokenKind::Sat, id).reveal()
 }
 
-async fn org_of(app: &TestApp, bearer: &str) -> String {
-    let r = app.get(SELF, bearer).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["org_id"].as_str().unwrap().to_string()
-}
-
 /// The 429 records of a chain, with their `changes` parsed.
 async fn throttle_records(app: &TestApp, chain: &str) -> Vec<(Value, Value)> {
     app.audit_records(chain)
@@ -89,7 +83,7 @@ async fn a_credential_over_its_rate_gets_429_on_scim_and_api_and_others_do_not()
     let (_, b) = app
         .create_sat(&s, json!({ "name": "b", "permissions": perms }))
         .await;
-    let org = org_of(&app, &b).await;
+    let org = app.org_of(&b).await;
 
     for _ in 0..3 {
         let r = app.get("/scim/v2/Users", &a).await;
@@ -188,7 +182,7 @@ async fn failed_secrets_block_a_token_id_even_with_the_right_secret_until_the_wi
     let (_, other) = app
         .create_sat(&s, json!({ "name": "other", "permissions": ["scim:read"] }))
         .await;
-    let org = org_of(&app, &other).await;
+    let org = app.org_of(&other).await;
 
     let started = Instant::now();
     for _ in 0..3 {

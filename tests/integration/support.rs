@@ -306,6 +306,14 @@ impl TestApp {
             .await
     }
 
+    /// The organization id of `bearer` (a session or token), from
+    /// `/api/v1/tokens/self`.
+    pub async fn org_of(&self, bearer: &str) -> String {
+        let r = self.get("/api/v1/tokens/self", bearer).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["org_id"].as_str().unwrap().to_string()
+    }
+
     /// A session for the bootstrap admin of organization `default`.
     pub async fn admin_session(&self) -> String {
         let r = self.login("default", "admin", &self.admin_password).await;

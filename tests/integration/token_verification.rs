@@ -21,13 +21,6 @@ fn change_char(s: &str, i: usize) -> String {
     String::from_utf8(b).unwrap()
 }
 
-async fn org_of(app: &TestApp, session: &str) -> String {
-    app.get(SELF, session).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn damaged_and_unknown_tokens_are_refused_and_recorded() {
     let app = TestApp::spawn().await;
@@ -35,7 +28,7 @@ async fn damaged_and_unknown_tokens_are_refused_and_recorded() {
     let (id, value) = app
         .create_sat(&s, json!({ "name": "ci", "permissions": ["scim:read"] }))
         .await;
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let secret = value[31..63].to_string();
 
     let bad_checksum = change_char(&value, value.len() - 1);
@@ -147,7 +140,7 @@ async fn expired_tokens_are_refused() {
         .get(&format!("/api/v1/service-access-tokens/{id}"), &s)
         .await;
     assert_eq!(listed.body["status"], "expired");
-    let org = org_of(&app, &s).await;
+    let org = app.org_of(&s).await;
     let denied: Vec<_> = app
         .audit_records(&org)
         .await

@@ -37,12 +37,6 @@ async fn exchange_via(app: &TestApp, sat: &str, xff: &[&str]) -> Resp {
     read(req.send().await.unwrap()).await
 }
 
-async fn org_of(app: &TestApp, bearer: &str) -> String {
-    let r = app.get(SELF, bearer).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["org_id"].as_str().unwrap().to_string()
-}
-
 /// The audit record of a response, found by its request id.
 async fn record_of(app: &TestApp, chain: &str, r: &Resp) -> Value {
     let id = r.header("x-request-id").expect("a request id");
@@ -76,7 +70,7 @@ async fn tokens(app: &TestApp, cidrs: Value) -> (String, String, String) {
 async fn without_trusted_proxies_x_forwarded_for_changes_nothing() {
     let app = TestApp::spawn().await;
     let (_, fenced, open) = tokens(&app, json!(["203.0.113.0/24"])).await;
-    let org = org_of(&app, &open).await;
+    let org = app.org_of(&open).await;
 
     let r = get_via(&app, SELF, &open, &[CLIENT]).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -100,7 +94,7 @@ async fn a_trusted_proxy_names_the_client_for_audit_allowlists_and_last_use() {
         .start()
         .await;
     let (fenced_id, fenced, open) = tokens(&app, json!(["203.0.113.0/24"])).await;
-    let org = org_of(&app, &open).await;
+    let org = app.org_of(&open).await;
     let s = app.admin_session().await;
     let (_, local) = app
         .create_sat(
