@@ -69,7 +69,7 @@ extra_cleanup() {
 	if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
 }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
 start_server() { # logfile
 	# The bench measures capacity: the abuse limits (README) would cap one
@@ -77,12 +77,7 @@ start_server() { # logfile
 	"$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" \
 		--rate-limit-per-token 0 --rate-limit-per-address 0 >"$1" 2>&1 &
 	SERVER_PID=$!
-	for _ in $(seq 1 600); do
-		curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$1" >&2; die "the server exited"; }
-		sleep 0.1
-	done
-	die "the server did not answer /healthz"
+	await_server "$1" 600
 }
 
 CLK_TCK=$(getconf CLK_TCK)

@@ -52,7 +52,7 @@ work_dir scim_scale
 DB="$TMP/scim.db"
 DB_URL="sqlite://$DB"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
 log "starting the server on $BASE with $DB"
 # The bench measures capacity: the abuse limits (README) would cap one
@@ -60,12 +60,7 @@ log "starting the server on $BASE with $DB"
 "$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" \
 	--rate-limit-per-token 0 --rate-limit-per-address 0 >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 300); do
-	curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; die "the server exited"; }
-	sleep 0.1
-done
-curl -fsS -o /dev/null "$BASE/healthz" || die "the server did not answer /healthz"
+await_server "$TMP/server.log"
 
 TOKEN=$("$BIN" --json token create --org default --name bench \
 	--permission scim:read --permission scim:write --database-url "$DB_URL" |

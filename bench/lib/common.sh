@@ -35,6 +35,20 @@ if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!ben
 	COMMIT="$COMMIT (with uncommitted changes)"
 fi
 
+# --- server -------------------------------------------------------------------
+# free_port prints a port nobody listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# await_server LOG [TENTHS]: waits (TENTHS of a second, default 300) until the
+# server in SERVER_PID answers $BASE/healthz; dies, showing LOG, if it exits.
+await_server() {
+	for _ in $(seq 1 "${2:-300}"); do
+		curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$1" >&2; die "the server exited"; }
+		sleep 0.1
+	done
+	die "the server did not answer /healthz"
+}
+
 # --- temp dir and server lifetime ----------------------------------------------
 # work_dir NAME makes TMP, a temp dir removed at exit (kept with KEEP=1), and
 # stops the server in SERVER_PID first. A script that starts more processes
