@@ -668,24 +668,33 @@ class Run:
 
     # One resource -----------------------------------------------------
 
-    def read_user(self, res):
+    def fetch(self, res, kind, key_attr):
+        """The stored document of `res` (finding its id by `key_attr` if a
+        write's answer never arrived), or None if it does not exist."""
+        noun = kind[:-1].lower()
         if res.id is None:
-            q = urllib.parse.quote(f'userName eq "{res.key}"')
-            status, body = self.get(f"/scim/v2/Users?filter={q}")
+            q = urllib.parse.quote(f'{key_attr} eq "{res.key}"')
+            status, body = self.get(f"/scim/v2/{kind}?filter={q}")
             if status != 200:
-                raise Failure(f"user search: {status} {body}")
+                raise Failure(f"{noun} search: {status} {body}")
             found = body["Resources"]
             if len(found) > 1:
-                raise Failure(f"user {res.key} exists {len(found)} times")
+                raise Failure(f"{noun} {res.key} exists {len(found)} times")
             if not found:
                 return None
             res.id = found[0]["id"]
-        status, body = self.get(f"/scim/v2/Users/{res.id}")
+        status, body = self.get(f"/scim/v2/{kind}/{res.id}")
         if status == 404:
             return None
         if status != 200:
-            raise Failure(f"GET user {res.key}: {status} {body}")
+            raise Failure(f"GET {noun} {res.key}: {status} {body}")
         res.seen_version = body["meta"]["version"]
+        return body
+
+    def read_user(self, res):
+        body = self.fetch(res, "Users", "userName")
+        if body is None:
+            return None
         if body["userName"] != res.key:
             raise Failure(f"user {res.id} has userName {body['userName']}, not {res.key}")
         marker = user_marker(body)
@@ -711,23 +720,9 @@ class Run:
             self.stats.check()
 
     def read_group(self, res):
-        if res.id is None:
-            q = urllib.parse.quote(f'displayName eq "{res.key}"')
-            status, body = self.get(f"/scim/v2/Groups?filter={q}")
-            if status != 200:
-                raise Failure(f"group search: {status} {body}")
-            found = body["Resources"]
-            if len(found) > 1:
-                raise Failure(f"group {res.key} exists {len(found)} times")
-            if not found:
-                return None
-            res.id = found[0]["id"]
-        status, body = self.get(f"/scim/v2/Groups/{res.id}")
-        if status == 404:
+        body = self.fetch(res, "Groups", "displayName")
+        if body is None:
             return None
-        if status != 200:
-            raise Failure(f"GET group {res.key}: {status} {body}")
-        res.seen_version = body["meta"]["version"]
         return frozenset(m["value"] for m in body.get("members") or [])
 
     def read_sat(self, res, views):
