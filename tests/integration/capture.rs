@@ -156,34 +156,22 @@ pub fn dump_audit(database_url: &str) {
     let url = database_url.to_string();
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = dir().join(format!("audit-{}-{n}.jsonl", std::process::id()));
-    let _ = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        rt.block_on(async {
-            let db = scimitar::store::connect(&url.parse().ok()?, 1).await.ok()?;
-            let rows: Vec<scimitar::audit::StoredEvent> = scimitar::on_db!(&db, pool => {
-                sqlx::query_as(
-                    "SELECT id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
-                     actor_display, action, target_type, target_id, target_display, outcome, reason, \
-                     http_status, request_id, source_ip, user_agent, changes, prev_hash, hash \
-                     FROM audit_events ORDER BY chain, seq",
-                )
+    crate::support::on_own_runtime(async move {
+        let db = scimitar::store::connect(&url.parse().ok()?, 1).await.ok()?;
+        let rows: Vec<scimitar::audit::StoredEvent> = scimitar::on_db!(&db, pool => {
+            sqlx::query_as(crate::support::audit_select!("ORDER BY chain, seq"))
                 .fetch_all(pool)
                 .await
-            })
-            .ok()?;
-            let mut out = String::new();
-            for r in rows {
-                out.push_str(&serde_json::to_string(&r).ok()?);
-                out.push('\n');
-            }
-            let _ = std::fs::create_dir_all(dir());
-            std::fs::write(&path, out).ok()
         })
-    })
-    .join();
+        .ok()?;
+        let mut out = String::new();
+        for r in rows {
+            out.push_str(&serde_json::to_string(&r).ok()?);
+            out.push('\n');
+        }
+        let _ = std::fs::create_dir_all(dir());
+        std::fs::write(&path, out).ok()
+    });
 }
 
 /// The positive control: a canary in a log line (the request span logs the

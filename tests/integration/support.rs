@@ -443,10 +443,7 @@ impl TestApp {
         let db = self.db();
         let rows: Vec<scimitar::audit::StoredEvent> = scimitar::on_db!(db, pool => {
             sqlx::query_as(
-                "SELECT id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
-                 actor_display, action, target_type, target_id, target_display, outcome, reason, \
-                 http_status, request_id, source_ip, user_agent, changes, prev_hash, hash \
-                 FROM audit_events WHERE chain = $1 ORDER BY seq",
+                audit_select!("WHERE chain = $1 ORDER BY seq"),
             )
             .bind(chain)
             .fetch_all(pool)
@@ -489,45 +486,68 @@ pub fn drop_database(database_url: &str) {
         return;
     };
     let schema = schema.to_string();
-    // This may run inside the test's runtime, which cannot be blocked on; a
-    // short-lived thread with its own runtime does the work.
-    let _ = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        rt.block_on(async {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
-            // The server's background tasks run on the test's runtime, which
-            // this join blocks: one caught inside a transaction (a last-used
-            // flush, say) would hold its locks, and the DROP would wait for
-            // it forever. The test is over, so end whoever holds a lock in
-            // the schema, and never wait long for one.
-            let holders = "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+    on_own_runtime(async move {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
+        // The server's background tasks run on the test's runtime, which
+        // this join blocks: one caught inside a transaction (a last-used
+        // flush, say) would hold its locks, and the DROP would wait for
+        // it forever. The test is over, so end whoever holds a lock in
+        // the schema, and never wait long for one.
+        let holders = "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
                 JOIN pg_class c ON c.oid = l.relation \
                 JOIN pg_namespace n ON n.oid = c.relnamespace \
                 WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()";
-            sqlx::query("SET lock_timeout = '5s'")
+        sqlx::query("SET lock_timeout = '5s'")
+            .execute(&mut conn)
+            .await
+            .ok()?;
+        let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        for _ in 0..3 {
+            let _ = sqlx::query(holders).bind(&schema).execute(&mut conn).await;
+            if sqlx::query(sqlx::AssertSqlSafe(drop.clone()))
                 .execute(&mut conn)
                 .await
-                .ok()?;
-            let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-            for _ in 0..3 {
-                let _ = sqlx::query(holders).bind(&schema).execute(&mut conn).await;
-                if sqlx::query(sqlx::AssertSqlSafe(drop.clone()))
-                    .execute(&mut conn)
-                    .await
-                    .is_ok()
-                {
-                    return Some(());
-                }
+                .is_ok()
+            {
+                return Some(());
             }
-            None
-        })
+        }
+        None
+    });
+}
+
+/// Runs `work` to its end on a short-lived thread with a runtime of its own:
+/// callers may run from `Drop` inside a test's runtime, which cannot be
+/// blocked on.
+pub fn on_own_runtime<F>(work: F)
+where
+    F: std::future::Future<Output = Option<()>> + Send + 'static,
+{
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?
+            .block_on(work)
     })
     .join();
 }
+
+/// A query over every column of an audit record, as
+/// `scimitar::audit::StoredEvent` reads them, followed by `$rest`.
+macro_rules! audit_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
+             actor_display, action, target_type, target_id, target_display, outcome, reason, \
+             http_status, request_id, source_ip, user_agent, changes, prev_hash, hash \
+             FROM audit_events ",
+            $rest
+        )
+    };
+}
+pub(crate) use audit_select;
 
 pub struct CliRun {
     pub code: Option<i32>,
