@@ -63,7 +63,23 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "hash",
 ];
 
+/// The first characters that make a spreadsheet read a cell as a formula
+/// (OWASP, "CSV Injection"). Audit records carry text anyone can choose
+/// without a credential (a refused sign-in's user name and User-Agent), so
+/// an export opened in a spreadsheet must never run it.
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// One CSV cell: a would-be formula is prefixed with `'` (shown as text,
+/// the value otherwise intact), then quoted when it holds a separator, a
+/// quote or a line break (RFC 4180).
 fn csv_field(s: &str) -> String {
+    let guarded;
+    let s = if s.starts_with(FORMULA_TRIGGERS) {
+        guarded = format!("'{s}");
+        guarded.as_str()
+    } else {
+        s
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -176,5 +192,22 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn csv_cells_that_would_be_formulas_are_text() {
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("-2"), "'-2");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\tx"), "'\tx");
+        assert_eq!(csv_field("\rx"), "\"'\rx\"");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        // Only the first character matters.
+        assert_eq!(csv_field("a=b"), "a=b");
+        assert_eq!(csv_field(""), "");
     }
 }

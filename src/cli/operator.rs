@@ -28,6 +28,15 @@ pub enum OrgCommand {
         org: String,
         days: i32,
     },
+    /// Allow (`on`) or forbid (`off`, the default) the identity provider to
+    /// set the passwords of members who are not admins through SCIM.
+    SetScimPasswords {
+        /// Organization name or id.
+        org: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        setting: String,
+    },
     /// Cap the lifetime of new tokens (days), or lift the cap with `none`.
     SetMaxTokenLifetime {
         /// Organization name or id.
@@ -194,6 +203,29 @@ pub async fn org(common: &CommonArgs, cmd: OrgCommand) -> Result<Output, CliErro
                 human: format!("audit records of {} are now kept {days} days", org.name),
             })
         }
+        OrgCommand::SetScimPasswords { org, setting } => {
+            let org = find_org(&state, &org).await?;
+            let allowed = setting == "on";
+            let mut tx = state.db.begin().await.map_err(failed)?;
+            let before = orgs::set_scim_passwords(&mut tx, org.id, allowed)
+                .await
+                .map_err(failed)?;
+            let target = Target::new("organization", org.id, Some(&org.name));
+            let event = operator_event(org.id, "org.update", target)
+                .changes(json!({ "scim_passwords": { "from": before, "to": allowed } }));
+            commit(tx, event).await?;
+            Ok(Output {
+                json: json!({ "id": org.id, "name": org.name, "scim_passwords": allowed }),
+                human: if allowed {
+                    format!(
+                        "SCIM may now set the passwords of non-admin members of {}",
+                        org.name
+                    )
+                } else {
+                    format!("SCIM may no longer set passwords in {}", org.name)
+                },
+            })
+        }
         OrgCommand::SetMaxTokenLifetime { org, days } => {
             let org = find_org(&state, &org).await?;
             let days = match days.as_str() {
@@ -245,13 +277,13 @@ pub async fn workspace(common: &CommonArgs, cmd: WorkspaceCommand) -> Result<Out
     }
 }
 
-fn read_password_stdin() -> Result<String, CliError> {
+fn read_password_stdin(user_name: &str) -> Result<String, CliError> {
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
         .map_err(|e| failed(format!("cannot read the password from stdin: {e}")))?;
     let password = input.lines().next().unwrap_or_default().to_string();
-    passwords::check_policy(&password).map_err(CliError::Usage)?;
+    passwords::check_policy(&password, user_name).map_err(CliError::Usage)?;
     Ok(password)
 }
 
@@ -281,7 +313,7 @@ pub async fn member(common: &CommonArgs, cmd: MemberCommand) -> Result<Output, C
             let org = find_org(&state, &org).await?;
             let password_hash = if password_stdin {
                 Some(
-                    passwords::hash(read_password_stdin()?)
+                    passwords::hash(read_password_stdin(&user_name)?)
                         .await
                         .map_err(failed)?,
                 )

@@ -19,6 +19,14 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
              CLI run; existing keys are re-encrypted with it at the next start."
         );
     }
+    if config.public_url.is_none() && !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %config.listen,
+            "SCIMITAR_PUBLIC_URL is not set: SCIM locations are built from each request's Host \
+             header (refused unless it is a plain host[:port]). Behind a load balancer or on a \
+             public address, set SCIMITAR_PUBLIC_URL to the URL clients use."
+        );
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| failed(format!("cannot listen on {}: {e}", config.listen)))?;

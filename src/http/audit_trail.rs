@@ -16,6 +16,12 @@ use super::ApiError;
 use crate::app::AppState;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 
+/// A refusal's reason code, put on an error response by the edge that
+/// refused, so that the trail's record names what was refused rather than
+/// only the status.
+#[derive(Clone, Copy, Debug)]
+pub struct AuditReason(pub &'static str);
+
 /// What the request's handler has told the trail.
 #[derive(Debug, Default)]
 struct Slot {
@@ -66,7 +72,11 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         .target(Target::new("endpoint", format!("{method} {path}"), None))
         .status(status.as_u16());
     if status.is_client_error() || status.is_server_error() {
-        event = event.failure(status.canonical_reason().unwrap_or("error").to_string());
+        let reason = match resp.extensions().get::<AuditReason>() {
+            Some(AuditReason(code)) => code,
+            None => status.canonical_reason().unwrap_or("error"),
+        };
+        event = event.failure(reason.to_string());
     }
     match state.audit.record(event).await {
         Ok(()) => resp,
@@ -122,6 +132,7 @@ pub fn action_for(method: &Method, path: &str) -> String {
         }
         ["api", "v1", "members", rest @ ..] => format!("member.{}", verb(rest.is_empty())),
         ["api", "v1", "workspaces", rest @ ..] => format!("workspace.{}", verb(rest.is_empty())),
+        ["api", "v1", "organization"] => format!("org.{}", verb(false)),
         ["api", "v1", "tokens", "self"] => "token.self".into(),
         ["api", "v1", "tokens", "introspect"] => "token.introspect".into(),
         ["api", "v1", "tokens", "exchange"] => "token.exchange".into(),

@@ -3,12 +3,13 @@
 //! catcher, client address, abuse limits), the listener (connection limits), health
 //! endpoints, and the conversion of errors to responses.
 
-mod audit_trail;
+pub mod audit_trail;
 pub mod client_addr;
 pub mod extract;
 mod health;
 pub mod limits;
 pub mod listener;
+pub mod origin;
 mod problem;
 pub mod request_id;
 mod security_headers;

@@ -271,7 +271,8 @@ pub async fn update(
     })
 }
 
-/// Sets or replaces a member's password hash.
+/// Sets or replaces a member's password hash, ending every session signed
+/// in with the old one.
 pub async fn set_password_hash(
     tx: &mut Tx,
     org_id: Uuid,
@@ -280,7 +281,10 @@ pub async fn set_password_hash(
     now: Timestamp,
 ) -> Result<(), IdentityError> {
     on_tx!(tx, conn => {
-        sqlx::query("UPDATE members SET password_hash = $1, updated_at = $2 WHERE id = $3 AND org_id = $4")
+        sqlx::query(
+            "UPDATE members SET password_hash = $1, updated_at = $2, sessions_valid_from = $2 \
+             WHERE id = $3 AND org_id = $4",
+        )
             .bind(password_hash)
             .bind(now)
             .bind(id)

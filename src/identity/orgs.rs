@@ -14,6 +14,8 @@ pub struct Org {
     pub id: Uuid,
     pub name: String,
     pub max_token_lifetime_days: Option<i32>,
+    /// Whether SCIM may set the passwords of members who are not admins.
+    pub scim_passwords: bool,
     pub created_at: Timestamp,
 }
 
@@ -21,7 +23,7 @@ pub struct Org {
 /// `concat!` at compile time rather than formatted at run time.
 macro_rules! columns {
     () => {
-        "id, name, max_token_lifetime_days, created_at"
+        "id, name, max_token_lifetime_days, scim_passwords, created_at"
     };
 }
 
@@ -31,6 +33,7 @@ pub async fn create(tx: &mut Tx, name: &str, now: Timestamp) -> Result<Org, Iden
         id: Uuid::now_v7(),
         name,
         max_token_lifetime_days: None,
+        scim_passwords: false,
         created_at: now,
     };
     on_tx!(tx, conn => {
@@ -71,6 +74,14 @@ pub async fn get(db: &Db, id: Uuid) -> Result<Org, IdentityError> {
     org.ok_or(IdentityError::NotFound("organization"))
 }
 
+/// Reads the organization inside a write transaction.
+pub async fn get_in(tx: &mut Tx, id: Uuid) -> Result<Org, IdentityError> {
+    let sql = concat!("SELECT ", columns!(), " FROM organizations WHERE id = $1");
+    let org: Option<Org> =
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(id).fetch_optional(&mut *conn).await)?;
+    org.ok_or(IdentityError::NotFound("organization"))
+}
+
 pub async fn count(db: &Db) -> Result<i64, IdentityError> {
     Ok(on_db!(db, pool => {
         sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(pool).await
@@ -96,6 +107,31 @@ pub async fn set_max_token_lifetime(
             .await.map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// Allows or forbids setting passwords through SCIM; returns the setting it
+/// replaced, for the audit record.
+pub async fn set_scim_passwords(
+    tx: &mut Tx,
+    id: Uuid,
+    allowed: bool,
+) -> Result<bool, IdentityError> {
+    let before: Option<bool> = on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT scim_passwords FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+    })?;
+    let before = before.ok_or(IdentityError::NotFound("organization"))?;
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE organizations SET scim_passwords = $1 WHERE id = $2")
+            .bind(allowed)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(before)
 }
 
 /// Sets how long audit records are kept.

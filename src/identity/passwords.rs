@@ -16,12 +16,26 @@ static DECOY: LazyLock<String> = LazyLock::new(|| {
     hash_now(&Alphanumeric.sample_string(&mut rand::rng(), 24)).expect("argon2 hashes a password")
 });
 
-pub fn check_policy(password: &str) -> Result<(), String> {
+/// The one password policy, for every path that sets a password (CLI,
+/// SCIM). Length is what matters most (NIST SP 800-63B); composition rules
+/// are not imposed, but a password that is one repeated character or
+/// contains its own user name is refused, since a guesser tries those first.
+/// The message never repeats the password.
+pub fn check_policy(password: &str, user_name: &str) -> Result<(), String> {
     let n = password.chars().count();
     if !(MIN_LEN..=MAX_LEN).contains(&n) {
         return Err(format!(
             "password must be {MIN_LEN} to {MAX_LEN} characters"
         ));
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return Err("password must not be one repeated character".into());
+    }
+    let name = user_name.trim().to_lowercase();
+    if name.chars().count() >= 3 && password.to_lowercase().contains(&name) {
+        return Err("password must not contain the user name".into());
     }
     Ok(())
 }
@@ -82,7 +96,30 @@ mod tests {
 
     #[test]
     fn policy_bounds_length() {
-        assert!(check_policy("short").is_err());
-        assert!(check_policy("long enough password").is_ok());
+        assert!(check_policy("short", "bob").is_err());
+        assert!(check_policy("elevenchars", "bob").is_err());
+        assert!(check_policy("twelve chars", "bob").is_ok());
+        assert!(check_policy(&"x".repeat(MAX_LEN + 1), "bob").is_err());
+        // Characters, not bytes: six two-byte characters are not twelve.
+        assert!(check_policy("éàéàéà", "bob").is_err());
+        assert!(check_policy("éàéàéàéàéàéà", "bob").is_ok());
+    }
+
+    #[test]
+    fn policy_refuses_one_repeated_character() {
+        let err = check_policy(&"a".repeat(20), "bob").unwrap_err();
+        assert!(err.contains("repeated"), "{err}");
+    }
+
+    #[test]
+    fn policy_refuses_the_user_name_inside_the_password() {
+        let err = check_policy("xxAlice.Smithxx1", "alice.smith").unwrap_err();
+        assert!(err.contains("user name"), "{err}");
+        assert!(
+            !err.contains("xxAlice"),
+            "the password is never repeated: {err}"
+        );
+        // Too short a name to be a meaningful word is not matched.
+        assert!(check_policy("jo-correct horse", "jo").is_ok());
     }
 }

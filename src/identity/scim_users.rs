@@ -6,7 +6,7 @@
 use uuid::Uuid;
 
 use super::IdentityError;
-use super::members::{self, user_name_key};
+use super::members::{self, RoleColumn, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
 use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
@@ -22,6 +22,10 @@ pub struct ScimUserRow {
     pub display_name: Option<String>,
     pub external_id: Option<String>,
     pub active: bool,
+    /// The member's org role (`admin` or `member`): SCIM never sets it,
+    /// but it decides what SCIM may change (an admin's password, never).
+    #[sqlx(try_from = "String")]
+    pub role: RoleColumn,
     pub scim_doc: Option<String>,
     pub version: i64,
     pub created_at: Timestamp,
@@ -32,7 +36,7 @@ pub struct ScimUserRow {
 /// `concat!` at compile time rather than formatted at run time.
 macro_rules! columns {
     () => {
-        "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.scim_doc, \
+        "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, r.scim_doc, \
      r.version, r.created_at, r.updated_at"
     };
 }
@@ -153,7 +157,9 @@ pub async fn replace(
             .push(", version = version + 1, updated_at = ")
             .push_bind(now);
         if let Some(hash) = &w.password_hash {
+            // A new password ends every session signed in with the old one.
             q.push(", password_hash = ").push_bind(hash);
+            q.push(", sessions_valid_from = ").push_bind(now);
         }
         q.push(" WHERE id = ").push_bind(id).push(" AND org_id = ").push_bind(org_id);
         q.build().execute(&mut *conn).await.map(|_| ())

@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod members;
+mod organization;
 mod personal_tokens;
 pub mod service_tokens;
 mod token_self;
@@ -49,6 +50,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(personal_tokens::revoke),
         )
         .route("/tokens/self", get(token_self::get))
+        .route(
+            "/organization",
+            get(organization::get).patch(organization::update),
+        )
         .route("/members", get(members::list))
         .route("/members/{id}", axum::routing::patch(members::update))
         .route(

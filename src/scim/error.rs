@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::schema::ERROR_URN;
 use crate::http::ApiError;
+use crate::http::audit_trail::AuditReason;
 use crate::identity::IdentityError;
 use crate::store::StoreError;
 
@@ -53,6 +54,9 @@ pub struct ScimError {
     cause: Option<String>,
     /// Seconds for `Retry-After`, on a 429.
     retry_after_seconds: Option<u64>,
+    /// A reason code for the audit record of this refusal, where the status
+    /// alone would not tell an auditor what was refused.
+    reason: Option<&'static str>,
 }
 
 impl ScimError {
@@ -63,7 +67,19 @@ impl ScimError {
             detail: detail.into(),
             cause: None,
             retry_after_seconds: None,
+            reason: None,
         }
+    }
+
+    /// The refusal's reason code, if it has one.
+    pub fn reason_code(&self) -> Option<&'static str> {
+        self.reason
+    }
+
+    /// Names the refusal in its audit record (`outcome.reason`).
+    pub fn reason(mut self, code: &'static str) -> Self {
+        self.reason = Some(code);
+        self
     }
 
     pub fn bad(scim_type: ScimType, detail: impl Into<String>) -> Self {
@@ -117,6 +133,7 @@ impl ScimError {
             detail: "the server failed to handle this request".into(),
             cause: Some(cause.to_string()),
             retry_after_seconds: None,
+            reason: None,
         }
     }
 }
@@ -158,6 +175,9 @@ impl IntoResponse for ScimError {
         if let Some(secs) = self.retry_after_seconds {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(code) = self.reason {
+            resp.extensions_mut().insert(AuditReason(code));
         }
         resp
     }

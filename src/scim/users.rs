@@ -21,9 +21,9 @@ use super::schema::{ENTERPRISE_URN, ResourceType, USER_URN};
 use super::web::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
 use crate::app::AppState;
 use crate::audit::{self, Target};
-use crate::identity::passwords;
 use crate::identity::scim_users::{self, ScimUserRow, ScimUserWrite};
-use crate::permissions::Action;
+use crate::identity::{orgs, passwords};
+use crate::permissions::{Action, Role};
 use crate::store::dynamic::Dialect;
 use crate::store::{Db, Timestamp, Tx};
 
@@ -108,17 +108,46 @@ struct Incoming {
 }
 
 impl Incoming {
-    fn from_doc(mut doc: Map<String, Value>) -> Result<Self, ScimError> {
+    fn from_doc(mut doc: Map<String, Value>) -> Self {
         let password = match doc.remove("password") {
-            Some(Value::String(p)) if p.is_empty() || p.len() > passwords::MAX_LEN => {
-                return Err(ScimError::invalid_value(
-                    "password must be 1 to 1024 characters",
-                ));
-            }
             Some(Value::String(p)) => Some(p),
             _ => None,
         };
-        Ok(Self { doc, password })
+        Self { doc, password }
+    }
+
+    /// Refuses a password SCIM may not set, before any hashing: unless the
+    /// organization allows SCIM passwords, for an admin (`target_role`), or
+    /// one the password policy refuses. An identity-provider token must never
+    /// be able to choose the password of someone who manages tokens.
+    async fn admit_password(
+        &self,
+        db: &Db,
+        org_id: Uuid,
+        target_role: Role,
+    ) -> Result<(), ScimError> {
+        let Some(password) = &self.password else {
+            return Ok(());
+        };
+        if !orgs::get(db, org_id).await?.scim_passwords {
+            return Err(ScimError::new(
+                StatusCode::FORBIDDEN,
+                None,
+                "this organization does not accept passwords through SCIM \
+                 (an admin can allow them: scim_passwords)",
+            )
+            .reason("scim_passwords_disabled"));
+        }
+        if target_role == Role::Admin {
+            return Err(ScimError::new(
+                StatusCode::FORBIDDEN,
+                None,
+                "SCIM cannot set the password of an admin",
+            )
+            .reason("admin_password"));
+        }
+        passwords::check_policy(password, self.user_name())
+            .map_err(|m| ScimError::invalid_value(m).reason("weak_password"))
     }
 
     fn user_name(&self) -> &str {
@@ -206,9 +235,12 @@ pub async fn create_op(
     body: &Value,
 ) -> Result<ScimUserRow, ScimError> {
     caller.require(state, Action::ScimWrite).await?;
-    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?)?;
-    let password_hash = hash(incoming.password.clone()).await?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?);
     let org = caller.org_id();
+    incoming
+        .admit_password(&state.db, org, Role::Member)
+        .await?;
+    let password_hash = hash(incoming.password.clone()).await?;
     let stored = incoming.stored();
     let mut tx = state.db.begin().await?;
     let row = scim_users::insert(
@@ -238,12 +270,15 @@ pub async fn replace_op(
     if_match: Option<&str>,
 ) -> Result<ScimUserRow, ScimError> {
     caller.require(state, Action::ScimWrite).await?;
-    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?)?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, body, Shape::Whole)?);
     let mut tx = state.db.begin().await?;
     let before = scim_users::get_in(&mut tx, caller.org_id(), id)
         .await?
         .ok_or_else(|| ScimError::not_found("User"))?;
     web::check_if_match(if_match, before.version)?;
+    incoming
+        .admit_password(&state.db, caller.org_id(), before.role.0)
+        .await?;
     let changes = json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "password_set": incoming.password.is_some() });
     let row = store_replacement(
         &mut tx,
@@ -280,7 +315,10 @@ pub async fn patch_op(
         return Ok(before);
     }
     doc.insert("schemas".into(), json!([USER_URN]));
-    let incoming = Incoming::from_doc(resource::normalize(RT, &Value::Object(doc), Shape::Whole)?)?;
+    let incoming = Incoming::from_doc(resource::normalize(RT, &Value::Object(doc), Shape::Whole)?);
+    incoming
+        .admit_password(&state.db, caller.org_id(), before.role.0)
+        .await?;
     let row = store_replacement(
         &mut tx,
         caller,

@@ -120,18 +120,12 @@ impl FromRequestParts<AppState> for Base {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
-        let origin = match &state.public_url {
-            Some(u) => u.clone(),
-            None => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-                    .unwrap_or("localhost");
-                format!("http://{host}")
-            }
-        };
+        let origin =
+            crate::http::origin::request_origin(state.public_url.as_deref(), &parts.headers)
+                .ok_or_else(|| {
+                    ScimError::invalid_syntax("the Host header must be a valid host[:port]")
+                        .reason("bad_host")
+                })?;
         Ok(Base(format!("{origin}/scim/v2")))
     }
 }

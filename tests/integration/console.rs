@@ -816,3 +816,15 @@ async fn console_audit_logs_page_through_the_chain_newest_first() {
     assert!(page2[0] < *page1.last().unwrap(), "no overlap");
     assert!(!second.text.contains("rel=\"next\""), "last page");
 }
+
+#[tokio::test]
+async fn console_csv_export_never_carries_a_live_formula() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    crate::audit_api::plant_formulas(&app, &s).await;
+    let mut c = Console::new(&app);
+    c.sign_in_admin().await;
+    let csv = c.get("/console/audit-logs/export?format=csv").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    crate::audit_api::assert_formulas_defused(&csv.text);
+}

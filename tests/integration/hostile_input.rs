@@ -1491,6 +1491,50 @@ fn catalogue() -> Vec<Case> {
         .expect(401),
     );
 
+    // --- The security probe's cases (issue: SCIM token to admin session,
+    // reflected Host). A SCIM token may not set an admin's password, nor
+    // anyone's while the organization has not allowed SCIM passwords.
+    for (what, path, ops) in [
+        (
+            "SCIM sets an admin's password",
+            "/scim/v2/Users/{admin}",
+            json!([{ "op": "replace", "path": "password", "value": "z" }]),
+        ),
+        (
+            "SCIM sets an admin's password without a path",
+            "/scim/v2/Users/{admin}",
+            json!([{ "op": "replace", "value": { "password": "a long enough password" } }]),
+        ),
+        (
+            "SCIM sets a member's password while SCIM passwords are off",
+            "/scim/v2/Users/{user}",
+            json!([{ "op": "replace", "path": "password", "value": "a long enough password" }]),
+        ),
+    ] {
+        c.push(
+            case(what, Method::PATCH, path, Auth::Scim)
+                .json(json!({ "schemas": [PATCH_OP], "Operations": ops }))
+                .expect(403),
+        );
+    }
+    for host in [
+        &b"evil.example\"><x"[..],
+        b"evil.example/path",
+        b"user@evil.example",
+        b"evil.example:99999",
+    ] {
+        c.push(
+            case(
+                format!("Host {}", String::from_utf8_lossy(host)),
+                Method::GET,
+                "/scim/v2/Users/{user}",
+                Auth::Scim,
+            )
+            .header("host", host.to_vec())
+            .expect(400),
+        );
+    }
+
     // --- Methods and routes that do not exist.
     for (method, path) in [
         (Method::PUT, "/scim/v2/Users"),

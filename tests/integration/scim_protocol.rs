@@ -296,3 +296,61 @@ async fn oversized_bodies_are_413_in_scim_form() {
         .await;
     r.assert_scim_error(413, None);
 }
+
+/// A GET of `path` with `host` as the Host header.
+async fn get_with_host(scim: &Scim<'_>, path: &str, host: &str) -> crate::support::Resp {
+    read(
+        scim.app
+            .client
+            .get(scim.url(path))
+            .bearer_auth(&scim.token)
+            .header("host", host)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn locations_never_reflect_a_hostile_host_header() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    let id = scim.create_user(user("hosted@example.com")).await;
+    let path = format!("/Users/{id}");
+
+    // Without a public URL, a well-formed Host names the server.
+    let ok = get_with_host(&scim, &path, "scim.example.com:8443").await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(
+        ok.body["meta"]["location"],
+        format!("http://scim.example.com:8443/scim/v2/Users/{id}").as_str()
+    );
+    // Anything else is refused, and never copied into the answer.
+    for host in [
+        "evil.example\"><x",
+        "evil.example/scim",
+        "user@evil.example",
+        "evil.example:0x50",
+    ] {
+        let r = get_with_host(&scim, &path, host).await;
+        r.assert_scim_error(400, Some("invalidSyntax"));
+        assert!(!r.text.contains("evil.example"), "{host}: {}", r.text);
+    }
+
+    // With a public URL, the Host header does not matter.
+    let app = TestApp::builder()
+        .public_url("https://scim.example.com")
+        .start()
+        .await;
+    let scim = app.scim().await;
+    let created = scim.post("/Users", user("public@example.com")).await;
+    let id = created.body["id"].as_str().unwrap();
+    assert_eq!(
+        created.header("location"),
+        Some(format!("https://scim.example.com/scim/v2/Users/{id}").as_str())
+    );
+    let r = get_with_host(&scim, &format!("/Users/{id}"), "evil.example\"><x").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("evil.example"), "{}", r.text);
+}

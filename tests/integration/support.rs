@@ -43,6 +43,7 @@ pub struct Builder {
     max_connections: usize,
     header_read_timeout: Duration,
     trusted_proxies: scimitar::http::client_addr::TrustedProxies,
+    public_url: Option<String>,
 }
 
 /// A response, read whole.
@@ -173,6 +174,11 @@ impl Builder {
     }
 
     /// Peers whose X-Forwarded-For is believed (default: none).
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.to_string());
+        self
+    }
+
     pub fn trusted_proxies(mut self, cidrs: &[&str]) -> Self {
         self.trusted_proxies =
             scimitar::http::client_addr::TrustedProxies::parse(cidrs).expect("valid CIDRs");
@@ -200,6 +206,7 @@ impl Builder {
         config.max_connections = self.max_connections;
         config.header_read_timeout = self.header_read_timeout;
         config.trusted_proxies = self.trusted_proxies.clone();
+        config.public_url = self.public_url.clone();
         config.token_peppers = self
             .pepper
             .iter()
@@ -248,6 +255,7 @@ impl TestApp {
             max_connections: scimitar::config::DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: scimitar::config::DEFAULT_HEADER_READ_TIMEOUT,
             trusted_proxies: Default::default(),
+            public_url: None,
         }
     }
 
@@ -379,6 +387,21 @@ impl TestApp {
             )
             .await;
         Scim { app: self, token }
+    }
+
+    /// Lets SCIM set the passwords of organization `default`'s members
+    /// (off by default), through the admin API.
+    pub async fn allow_scim_passwords(&self) {
+        let s = self.admin_session().await;
+        let r = self
+            .patch(
+                "/api/v1/organization",
+                &s,
+                json!({ "scim_passwords": true }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["scim_passwords"], true);
     }
 
     /// Creates a workspace through the API and returns its id.
