@@ -437,6 +437,41 @@ impl TestApp {
         run
     }
 
+    /// The server's current signing key pair, decrypted as the server does
+    /// (with the configured KEK, or the generated one in `server_settings`):
+    /// for forging what only a holder of the key could make.
+    pub async fn current_signing_key(&self) -> scimitar::signing::KeyPair {
+        use scimitar::signing::{GENERATED_KEK_SETTING, Kek, KeyPair};
+        let kek = match &self.kek {
+            Some(k) => Kek::parse(k).expect("valid KEK"),
+            None => {
+                let hex = scimitar::store::settings::get(self.db(), GENERATED_KEK_SETTING)
+                    .await
+                    .unwrap()
+                    .expect("a generated KEK");
+                let bytes = scimitar::store::settings::from_hex(&hex).unwrap();
+                Kek::from_bytes(bytes.try_into().unwrap())
+            }
+        };
+        let (kid, kek_id, nonce, sealed): (String, String, Vec<u8>, Vec<u8>) =
+            scimitar::on_db!(self.db(), pool => {
+                sqlx::query_as(
+                    "SELECT kid, kek_id, nonce, private_key_enc FROM signing_keys \
+                     ORDER BY generation DESC LIMIT 1",
+                )
+                .fetch_one(pool)
+                .await
+            })
+            .expect("a signing key");
+        let mut seed = kek
+            .decrypt(&kek_id, &nonce, &sealed, kid.as_bytes())
+            .expect("the current key opens");
+        let pair = KeyPair::from_seed(&seed).unwrap();
+        seed.fill(0);
+        assert_eq!(pair.kid(), kid);
+        pair
+    }
+
     /// Audit records of an organization's chain (or `unattributed`), oldest
     /// first, read straight from the table.
     pub async fn audit_records(&self, chain: &str) -> Vec<Value> {
