@@ -129,7 +129,13 @@ impl SessionKeys {
         if jws_type(jwt).as_deref() != Some(SESSION_TYP) {
             return None;
         }
-        let claims = verify_jws_with(jwt, &self.signer.jwks(), &validation)
+        // Only keys that may have signed a session still alive: a key
+        // superseded longer ago (by a rotation, or by adopting a configured
+        // KEK) signs no session, even for whoever holds an old backup.
+        let keys = self
+            .signer
+            .token_jwks(now, time::Duration::seconds(self.ttl_seconds));
+        let claims = verify_jws_with(jwt, &keys, &validation)
             .ok()
             .and_then(|v| serde_json::from_value::<Claims>(v).ok())?;
         if claims.is_dated_ahead(now) {

@@ -590,3 +590,51 @@ async fn sessions_dated_ahead_beyond_the_clock_skew_are_refused() {
     assert_eq!(refused.headers()["location"], "/console/sign-in?expired=1");
     assert_eq!(page(ten_ahead).await.unwrap().status(), 200);
 }
+
+/// Issued now, to end in ten minutes, as a key holder could at any time.
+fn fresh(claims: &mut Value) {
+    let now = scimitar::store::Timestamp::now();
+    claims["iat"] = json!(now.unix_seconds());
+    claims["iat_us"] = json!((now.inner().unix_timestamp_nanos() / 1000) as i64);
+    claims["exp"] = json!(now.unix_seconds() + 600);
+    claims["jti"] = json!(uuid::Uuid::new_v4());
+}
+
+#[tokio::test]
+async fn a_superseded_key_signs_no_session_once_its_sessions_have_expired() {
+    let ttl = 900;
+    let app = TestApp::builder().session_ttl_seconds(ttl).start().await;
+    let password = app.admin_password.clone();
+    let real = app.admin_session().await;
+    let old_key = app.current_signing_key().await;
+    app.cli(&["keys", "rotate", "--json"]).await.json();
+    // Sessions the old key signed stay good for their lifetime (another
+    // instance may even sign with it for a second after the rotation).
+    assert_eq!(app.get(SELF, &real).await.status, 200);
+    let just_before = resigned_with(&old_key, &real, fresh);
+    assert_eq!(app.get(SELF, &just_before).await.status, 200);
+
+    // The rotation as if it had been a lifetime (and the margin) ago.
+    let then = scimitar::store::Timestamp::now() - time::Duration::seconds(ttl + 90);
+    scimitar::on_db!(app.db(), pool => {
+        sqlx::query("UPDATE signing_keys SET created_at = $1")
+            .bind(then)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
+    .unwrap();
+    let url = app.shutdown().await;
+    let app = TestApp::builder()
+        .session_ttl_seconds(ttl)
+        .start_on(url)
+        .await;
+    let new = app.login("default", "admin", &password).await;
+    let new = new.body["access_token"].as_str().unwrap().to_string();
+    // The old key (from a backup, say) makes a session that would be good in
+    // every other respect: refused, while the same from the current key is not.
+    let forged = resigned_with(&old_key, &new, fresh);
+    app.get(SELF, &forged).await.assert_problem(401);
+    let current = resigned(&app, &new, fresh).await;
+    assert_eq!(app.get(SELF, &current).await.status, 200);
+}
