@@ -16,7 +16,8 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
              encrypted with a generated key stored in the same database (server_settings), so \
              they are only as safe as the database. Set SCIMITAR_KEY_ENCRYPTION_KEY (64 hex \
              digits, or at least 32 bytes of text, from a secret store) for every instance and \
-             CLI run; existing keys are re-encrypted with it at the next start."
+             CLI run. At the next start with it, the server adopts it: a new current signing \
+             key under it, the older keys re-encrypted under it, and the generated key deleted."
         );
     }
     if config.public_url.is_none() && !config.listen.ip().is_loopback() {

@@ -21,6 +21,14 @@ const AUDIENCE: &str = "scimitar:session";
 /// keys (an exchanged token, a checkpoint) can pass for one.
 pub const SESSION_TYP: &str = "session+jwt";
 
+/// How far ahead of this instance's clock a session's `iat`, `iat_us` or
+/// `nbf` may be. Instances' clocks differ a little, and a session issued by
+/// one may be used on another at once. Anything further ahead was not
+/// issued by a server in good order, and would be worse than odd: a session
+/// dated ahead outlives a later deactivation or demotion, whose
+/// `sessions_valid_from` ends only the sessions issued before it.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 60;
+
 /// Issues and checks sessions with the server's signing keys (EdDSA), the
 /// keys that also sign exchanged tokens and audit checkpoints.
 #[derive(Clone)]
@@ -46,6 +54,20 @@ struct Claims {
     /// `sessions_valid_from`, which has that precision.
     iat_us: i64,
     jti: Uuid,
+    /// Never issued here; honoured (with the same skew) if a session has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+}
+
+impl Claims {
+    /// Whether the session claims to be issued, or to start, later than
+    /// `now` plus [`MAX_CLOCK_SKEW_SECONDS`].
+    fn is_dated_ahead(&self, now: Timestamp) -> bool {
+        let latest = now.unix_seconds().saturating_add(MAX_CLOCK_SKEW_SECONDS);
+        let latest_us =
+            (now.inner().unix_timestamp_nanos() / 1000) as i64 + MAX_CLOCK_SKEW_SECONDS * 1_000_000;
+        self.iat > latest || self.iat_us > latest_us || self.nbf.is_some_and(|nbf| nbf > latest)
+    }
 }
 
 /// Why a session was refused.
@@ -86,25 +108,39 @@ impl SessionKeys {
             exp: iat + self.ttl_seconds,
             iat_us: (now.inner().unix_timestamp_nanos() / 1000) as i64,
             jti: Uuid::new_v4(),
+            nbf: None,
         };
         self.signer
             .sign_jws_typed(SESSION_TYP, &claims)
             .map(|(jws, _)| jws)
     }
 
-    /// The claims of a well-signed session JWT that has not expired, and
-    /// when it ends. Says nothing of the member or of signing out.
+    /// The claims of a well-signed session JWT that has not expired and is
+    /// not dated ahead (see [`MAX_CLOCK_SKEW_SECONDS`]), and when it ends.
+    /// Says nothing of the member or of signing out.
     fn decode(&self, jwt: &str, now: Timestamp) -> Option<(Claims, Timestamp)> {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = 0;
+        // `nbf` is checked below, against this instance's `now` and with the
+        // skew `iat` gets, rather than by the library's clock.
+        validation.validate_nbf = false;
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "aud", "sub"]);
         if jws_type(jwt).as_deref() != Some(SESSION_TYP) {
             return None;
         }
-        let claims = verify_jws_with(jwt, &self.signer.jwks(), &validation)
+        // Only keys that may have signed a session still alive: a key
+        // superseded longer ago (by a rotation, or by adopting a configured
+        // KEK) signs no session, even for whoever holds an old backup.
+        let keys = self
+            .signer
+            .token_jwks(now, time::Duration::seconds(self.ttl_seconds));
+        let claims = verify_jws_with(jwt, &keys, &validation)
             .ok()
             .and_then(|v| serde_json::from_value::<Claims>(v).ok())?;
+        if claims.is_dated_ahead(now) {
+            return None;
+        }
         let ends = Timestamp::from_unix_seconds(claims.exp)?;
         (ends > now).then_some((claims, ends))
     }
@@ -196,5 +232,39 @@ impl SessionKeys {
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims_at(now: Timestamp, ahead_s: i64, ahead_us: i64, nbf_ahead: Option<i64>) -> Claims {
+        let s = now.unix_seconds();
+        let us = (now.inner().unix_timestamp_nanos() / 1000) as i64;
+        Claims {
+            sub: Uuid::new_v4(),
+            org: Uuid::new_v4(),
+            aud: AUDIENCE.into(),
+            iat: s + ahead_s,
+            exp: s + 900,
+            iat_us: us + ahead_us,
+            jti: Uuid::new_v4(),
+            nbf: nbf_ahead.map(|n| s.saturating_add(n)),
+        }
+    }
+
+    #[test]
+    fn only_dates_beyond_the_clock_skew_count_as_ahead() {
+        let now = Timestamp::now();
+        let skew = MAX_CLOCK_SKEW_SECONDS;
+        assert!(!claims_at(now, 0, 0, None).is_dated_ahead(now));
+        assert!(!claims_at(now, skew, skew * 1_000_000, Some(skew)).is_dated_ahead(now));
+        assert!(!claims_at(now, -3600, -3600 * 1_000_000, Some(-3600)).is_dated_ahead(now));
+        // Each of the three on its own.
+        assert!(claims_at(now, skew + 1, 0, None).is_dated_ahead(now));
+        assert!(claims_at(now, 0, (skew + 1) * 1_000_000, None).is_dated_ahead(now));
+        assert!(claims_at(now, 0, 0, Some(skew + 1)).is_dated_ahead(now));
+        assert!(claims_at(now, 0, 0, Some(i64::MAX)).is_dated_ahead(now));
     }
 }

@@ -4,13 +4,15 @@
 //! Production configures it (`SCIMITAR_KEY_ENCRYPTION_KEY`). Without one the
 //! server generates a KEK and keeps it in `server_settings`, like the token
 //! pepper: that keeps `cargo run` working, but then the database alone holds
-//! everything needed to sign.
+//! everything needed to sign. It stays there until a configured KEK is
+//! adopted (`adopt`), which deletes it.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 
 use super::SigningError;
+use crate::on_db;
 use crate::store::Db;
 use crate::store::settings::{self, from_hex, random_key_hex};
 
@@ -40,10 +42,13 @@ impl KekKey {
 
 /// The key-encryption keys this process holds: the one that encrypts new
 /// keys first, then (when a KEK is configured) the generated one an earlier
-/// run may have used, so that its keys can still be read and re-encrypted.
+/// run may have used, so that its keys can still be read while the
+/// configured KEK is adopted (see `adopt`).
 #[derive(Clone)]
 pub struct Kek {
     keys: Vec<KekKey>,
+    /// Whether the first key is a configured one (not the generated one).
+    configured: bool,
 }
 
 impl std::fmt::Debug for Kek {
@@ -74,9 +79,11 @@ impl Kek {
         Ok(Self::from_bytes(h.finalize().into()))
     }
 
+    /// A configured KEK of these 32 bytes.
     pub fn from_bytes(key: [u8; 32]) -> Self {
         Self {
             keys: vec![KekKey::new(key)],
+            configured: true,
         }
     }
 
@@ -103,23 +110,53 @@ impl Kek {
                 Ok(kek)
             }
             None => {
-                let hex =
-                    settings::get_or_create(db, GENERATED_KEK_SETTING, random_key_hex).await?;
+                let hex = match settings::get(db, GENERATED_KEK_SETTING).await? {
+                    Some(hex) => hex,
+                    None => {
+                        // Keys without a generated KEK are under a configured
+                        // one (it was adopted): a new generated KEK would open
+                        // none of them, and would only make the next start
+                        // with the configured KEK adopt it again. Read the
+                        // setting once more, as a first start elsewhere
+                        // stores its KEK before its first key.
+                        if any_signing_key(db).await?
+                            && settings::get(db, GENERATED_KEK_SETTING).await?.is_none()
+                        {
+                            return Err(SigningError::KekRequired);
+                        }
+                        settings::get_or_create(db, GENERATED_KEK_SETTING, random_key_hex).await?
+                    }
+                };
                 Ok(Self {
                     keys: vec![generated(hex)?],
+                    configured: false,
                 })
             }
+        }
+    }
+
+    /// Whether the KEK that encrypts new keys was configured.
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    /// Whether this process also holds the generated KEK beside a configured
+    /// one: the database still has it, so it is still to be adopted.
+    pub fn holds_generated(&self) -> bool {
+        self.configured && self.keys.len() > 1
+    }
+
+    /// This KEK without the generated one, once it has been adopted.
+    pub(super) fn configured_only(&self) -> Self {
+        Self {
+            keys: self.keys[..1].to_vec(),
+            configured: self.configured,
         }
     }
 
     /// The id of the KEK that encrypts new keys.
     pub fn id(&self) -> &str {
         &self.keys[0].id
-    }
-
-    /// Whether this KEK can decrypt what was encrypted under `kek_id`.
-    pub fn knows(&self, kek_id: &str) -> bool {
-        self.keys.iter().any(|k| k.id == kek_id)
     }
 
     /// Encrypts `plaintext` under the primary KEK with a fresh random nonce,
@@ -169,6 +206,15 @@ impl Kek {
     }
 }
 
+async fn any_signing_key(db: &Db) -> Result<bool, SigningError> {
+    let found: Option<i32> = on_db!(db, pool => {
+        sqlx::query_scalar("SELECT 1 FROM signing_keys LIMIT 1")
+            .fetch_optional(pool)
+            .await
+    })?;
+    Ok(found.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +246,7 @@ mod tests {
                 key: other.keys[0].key,
                 id: kek.id().to_string(),
             }],
+            configured: true,
         };
         assert!(forged.decrypt(kek.id(), &nonce, &ct, b"kid-1").is_err());
 

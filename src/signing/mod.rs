@@ -9,6 +9,7 @@
 //! the table about once a second ([`spawn_refresher`]), so a key rotated
 //! through one instance (or the CLI) is used and published by all.
 
+mod adopt;
 mod jws;
 mod kek;
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+pub use adopt::{Adoption, adopt_configured_kek};
 pub use jws::{
     KeyPair, VerifyError, jws_type, public_jwk, thumbprint, verify_jws, verify_jws_with,
 };
@@ -26,7 +28,7 @@ pub use kek::{GENERATED_KEK_SETTING, Kek};
 
 use crate::on_db;
 use crate::on_tx;
-use crate::store::{Db, StoreError, Timestamp};
+use crate::store::{Db, StoreError, Timestamp, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
@@ -42,6 +44,11 @@ pub enum SigningError {
         "signing key `{kid}` cannot be decrypted with this key-encryption key (check SCIMITAR_KEY_ENCRYPTION_KEY)"
     )]
     KeyUnreadable { kid: String },
+    #[error(
+        "the signing keys are encrypted with a configured key-encryption key, and none is \
+         configured here: set SCIMITAR_KEY_ENCRYPTION_KEY"
+    )]
+    KekRequired,
     #[error("{0}")]
     Invalid(String),
 }
@@ -135,6 +142,48 @@ async fn read_rows(db: &Db) -> Result<Vec<KeyRow>, SigningError> {
     Ok(on_db!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?)
 }
 
+/// [`read_rows`] within a transaction.
+async fn read_rows_in(tx: &mut Tx) -> Result<Vec<KeyRow>, SigningError> {
+    let sql = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM signing_keys ORDER BY generation"
+    );
+    Ok(on_tx!(tx, conn => sqlx::query_as(sql).fetch_all(&mut *conn).await)?)
+}
+
+/// Inserts `pair` as the key of `generation`, created at `created_at`,
+/// within the caller's transaction. Returns false when that generation is
+/// taken.
+async fn insert_at_in(
+    tx: &mut Tx,
+    kek: &Kek,
+    pair: &KeyPair,
+    generation: i64,
+    created_at: Timestamp,
+) -> Result<bool, SigningError> {
+    let (nonce, ciphertext) = seal(kek, pair);
+    let sql = concat!(
+        "INSERT INTO signing_keys (",
+        key_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+    );
+    let inserted = on_tx!(tx, conn => {
+        sqlx::query(sql)
+            .bind(pair.kid())
+            .bind(generation)
+            .bind(&pair.public_key()[..])
+            .bind(&ciphertext)
+            .bind(&nonce)
+            .bind(kek.id())
+            .bind(created_at)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(inserted == 1)
+}
+
 /// Inserts `pair` as the key after the newest one (generation 1 on an empty
 /// table). Returns false when another process inserted that generation
 /// first: the unique generation is what keeps two instances that start (or
@@ -215,36 +264,6 @@ pub async fn rotate(db: &Db, kek: &Kek) -> Result<PublishedKey, SigningError> {
     ))
 }
 
-/// Re-encrypts under the primary KEK every key that is readable only with
-/// an older one (the generated KEK, after a KEK was configured).
-async fn rewrap(db: &Db, kek: &Kek, rows: &[KeyRow]) -> Result<(), SigningError> {
-    for row in rows
-        .iter()
-        .filter(|r| r.kek_id != kek.id() && kek.knows(&r.kek_id))
-    {
-        let pair = row.decrypt(kek)?;
-        let (nonce, ciphertext) = seal(kek, &pair);
-        let mut tx = db.begin().await?;
-        on_tx!(&mut tx, conn => {
-            sqlx::query(
-                "UPDATE signing_keys SET private_key_enc = $1, nonce = $2, kek_id = $3 \
-                 WHERE kid = $4 AND kek_id = $5",
-            )
-            .bind(&ciphertext)
-            .bind(&nonce)
-            .bind(kek.id())
-            .bind(&row.kid)
-            .bind(&row.kek_id)
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        tx.commit().await?;
-        tracing::info!(kid = %row.kid, "re-encrypted a signing key with the configured key-encryption key");
-    }
-    Ok(())
-}
-
 /// The published keys, newest first, read from the database without any
 /// private key (for `scimitar audit jwks`).
 pub async fn published_keys(db: &Db) -> Result<Vec<PublishedKey>, SigningError> {
@@ -285,12 +304,17 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// Loads the keys, creating the first one on an empty table and
-    /// re-encrypting keys still under a previous KEK.
+    /// Loads the keys, creating the first one on an empty table. With a
+    /// configured KEK while the database still holds the generated one, it
+    /// first adopts the configured KEK ([`adopt_configured_kek`]).
     pub async fn load(db: &Db, kek: Kek) -> Result<Self, SigningError> {
+        let kek = if kek.holds_generated() {
+            adopt_configured_kek(db, &kek).await?;
+            kek.configured_only()
+        } else {
+            kek
+        };
         ensure_current(db, &kek).await?;
-        let rows = read_rows(db).await?;
-        rewrap(db, &kek, &rows).await?;
         let rows = read_rows(db).await?;
         let set = Self::key_set(&kek, &rows)?;
         Ok(Self {

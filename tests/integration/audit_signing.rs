@@ -15,7 +15,7 @@ use scimitar::store::settings::to_hex;
 
 const CHECKPOINTS: &str = "/api/v1/audit-logs/checkpoints";
 
-async fn jwks(app: &TestApp) -> Value {
+pub(crate) async fn jwks(app: &TestApp) -> Value {
     let r = app
         .client
         .get(app.url("/.well-known/jwks.json"))
@@ -26,7 +26,7 @@ async fn jwks(app: &TestApp) -> Value {
     r.json().await.unwrap()
 }
 
-fn kids(jwks: &Value) -> Vec<String> {
+pub(crate) fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"]
         .as_array()
         .unwrap()
@@ -37,7 +37,7 @@ fn kids(jwks: &Value) -> Vec<String> {
 
 /// (seq, kid) of a chain's checkpoints, read from the database (reading
 /// through the API would add audit records of its own).
-async fn stored_checkpoints(app: &TestApp, chain: &str) -> Vec<(i64, String)> {
+pub(crate) async fn stored_checkpoints(app: &TestApp, chain: &str) -> Vec<(i64, String)> {
     scimitar::on_db!(app.db(), pool => {
         sqlx::query_as("SELECT seq, kid FROM audit_checkpoints WHERE chain = $1 ORDER BY seq")
             .bind(chain)
@@ -551,31 +551,36 @@ async fn a_configured_key_encryption_key_guards_the_signing_keys() {
     .unwrap();
     let url = first.shutdown().await;
 
-    // Then configured: the key is re-encrypted under it and stays current.
+    // Then configured: it is adopted (kek_adoption.rs has the details): a
+    // new current key, and every key under the configured KEK.
     let kek = "0123456789abcdef".repeat(4);
     let app = TestApp::builder()
         .key_encryption_key(&kek)
         .checkpoint_every(1, Duration::from_secs(300))
         .start_on(url.clone())
         .await;
-    assert_eq!(kids(&jwks(&app).await), vec![kid.clone()]);
-    let (kek_id, public, private): (String, Vec<u8>, Vec<u8>) =
-        scimitar::on_db!(app.db(), pool => {
-            sqlx::query_as("SELECT kek_id, public_key, private_key_enc FROM signing_keys")
-                .fetch_one(pool)
-                .await
-        })
-        .unwrap();
-    assert_ne!(
-        kek_id, generated_kek_id,
-        "re-encrypted with the configured KEK"
-    );
-    assert_eq!(public.len(), 32);
-    assert_eq!(
-        private.len(),
-        32 + 16,
-        "ciphertext and tag, never a bare key"
-    );
+    let adopted = kids(&jwks(&app).await);
+    assert_eq!(adopted.len(), 2, "{adopted:?}");
+    assert_eq!(adopted[1], kid);
+    let rows: Vec<(String, Vec<u8>, Vec<u8>)> = scimitar::on_db!(app.db(), pool => {
+        sqlx::query_as("SELECT kek_id, public_key, private_key_enc FROM signing_keys")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (kek_id, public, private) in rows {
+        assert_ne!(
+            kek_id, generated_kek_id,
+            "re-encrypted with the configured KEK"
+        );
+        assert_eq!(public.len(), 32);
+        assert_eq!(
+            private.len(),
+            32 + 16,
+            "ciphertext and tag, never a bare key"
+        );
+    }
 
     // The CLI with the same KEK (TestApp passes it) rotates.
     let rotated = app.cli(&["keys", "rotate", "--json"]).await.json();
@@ -619,7 +624,7 @@ async fn a_configured_key_encryption_key_guards_the_signing_keys() {
         .cli(&["--key-encryption-key", "short", "keys", "rotate"])
         .await;
     assert_eq!(short.code, Some(2), "a malformed KEK is a usage error");
-    assert_eq!(kids(&jwks(&app).await).len(), 2);
+    assert_eq!(kids(&jwks(&app).await).len(), 3);
     let url = app.shutdown().await;
 
     // A server given the wrong KEK does not start.

@@ -16,6 +16,7 @@ mod example_service;
 mod hostile_input;
 mod http_hygiene;
 mod instances;
+mod kek_adoption;
 mod members_and_sessions;
 mod personal_tokens;
 mod rate_limits;

@@ -1,9 +1,13 @@
 //! Sign-in, sessions, members, and the deprovisioning story: a person
 //! leaving breaks their own credentials and none of the organization's.
 
-use serde_json::json;
+use std::time::Duration;
 
-use crate::support::{MEMBER_PASSWORD, TestApp, patch_op};
+use serde_json::{Value, json};
+
+use crate::support::{MEMBER_PASSWORD, TestApp, eventually, patch_op};
+use scimitar::identity::sessions::{MAX_CLOCK_SKEW_SECONDS, SESSION_TYP};
+use scimitar::signing::KeyPair;
 
 const SELF: &str = "/api/v1/tokens/self";
 
@@ -479,4 +483,158 @@ async fn logout_ends_only_the_calling_session() {
             && r["changes"].as_str() == Some(r#"{"reason_code":"session_signed_out"}"#)),
         "the signed-out session's later use is recorded with its reason"
     );
+}
+
+/// `real` with its claims edited by `edit`, signed again with the server's
+/// current key: what only a holder of the key could make.
+async fn resigned(app: &TestApp, real: &str, edit: impl FnOnce(&mut Value)) -> String {
+    resigned_with(&app.current_signing_key().await, real, edit)
+}
+
+fn resigned_with(key: &KeyPair, real: &str, edit: impl FnOnce(&mut Value)) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = real.split('.').nth(1).unwrap();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    edit(&mut claims);
+    key.sign_jws_typed(SESSION_TYP, &claims).unwrap()
+}
+
+/// Moves the issue time (`iat`, and `iat_us` if `with_us`) `seconds` ahead.
+fn dated_ahead(claims: &mut Value, seconds: i64, with_us: bool) {
+    claims["iat"] = json!(claims["iat"].as_i64().unwrap() + seconds);
+    if with_us {
+        claims["iat_us"] = json!(claims["iat_us"].as_i64().unwrap() + seconds * 1_000_000);
+    }
+}
+
+async fn invalid_session_refusals(app: &TestApp) -> usize {
+    app.audit_records("unattributed")
+        .await
+        .iter()
+        .filter(|r| {
+            r["action"] == "auth.denied"
+                && r["actor_kind"] == "member_session"
+                && r["outcome"] == "failure"
+                && r["http_status"] == 401
+                && r["changes"].as_str() == Some(r#"{"reason_code":"invalid_session"}"#)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn sessions_dated_ahead_beyond_the_clock_skew_are_refused() {
+    let app = TestApp::spawn().await;
+    let real = app.admin_session().await;
+    assert_eq!(MAX_CLOCK_SKEW_SECONDS, 60);
+
+    // Signed again unchanged, the session is as good as the original: what
+    // is refused below is refused for its dates alone.
+    let same = resigned(&app, &real, |_| {}).await;
+    assert_eq!(app.get(SELF, &same).await.status, 200);
+
+    let hour_ahead = resigned(&app, &real, |c| dated_ahead(c, 3600, true)).await;
+    let r = app.get(SELF, &hour_ahead).await;
+    r.assert_problem(401);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("invalid"),
+        "{}",
+        r.text
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            invalid_session_refusals(&app).await == 1
+        })
+        .await,
+        "the refusal is recorded as any invalid session's"
+    );
+    // Either issue time on its own, and a `nbf` an hour ahead.
+    let seconds_only = resigned(&app, &real, |c| dated_ahead(c, 3600, false)).await;
+    app.get(SELF, &seconds_only).await.assert_problem(401);
+    let micros_only = resigned(&app, &real, |c| {
+        c["iat_us"] = json!(c["iat_us"].as_i64().unwrap() + 3_600_000_000)
+    })
+    .await;
+    app.get(SELF, &micros_only).await.assert_problem(401);
+    let not_before =
+        |ahead: i64| move |c: &mut Value| c["nbf"] = json!(c["iat"].as_i64().unwrap() + ahead);
+    let starts_later = resigned(&app, &real, not_before(3600)).await;
+    app.get(SELF, &starts_later).await.assert_problem(401);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            invalid_session_refusals(&app).await == 4
+        })
+        .await
+    );
+
+    // Within the skew: accepted.
+    let ten_ahead = resigned(&app, &real, |c| dated_ahead(c, 10, true)).await;
+    assert_eq!(app.get(SELF, &ten_ahead).await.status, 200);
+    let started = resigned(&app, &real, not_before(-10)).await;
+    assert_eq!(app.get(SELF, &started).await.status, 200);
+
+    // The console's cookie is the same session, checked the same way.
+    let console = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = |jwt: String| {
+        console
+            .get(app.url("/console/tokens"))
+            .header("cookie", format!("scimitar_console={jwt}"))
+            .send()
+    };
+    let refused = page(hour_ahead).await.unwrap();
+    assert_eq!(refused.status(), 303);
+    assert_eq!(refused.headers()["location"], "/console/sign-in?expired=1");
+    assert_eq!(page(ten_ahead).await.unwrap().status(), 200);
+}
+
+/// Issued now, to end in ten minutes, as a key holder could at any time.
+fn fresh(claims: &mut Value) {
+    let now = scimitar::store::Timestamp::now();
+    claims["iat"] = json!(now.unix_seconds());
+    claims["iat_us"] = json!((now.inner().unix_timestamp_nanos() / 1000) as i64);
+    claims["exp"] = json!(now.unix_seconds() + 600);
+    claims["jti"] = json!(uuid::Uuid::new_v4());
+}
+
+#[tokio::test]
+async fn a_superseded_key_signs_no_session_once_its_sessions_have_expired() {
+    let ttl = 900;
+    let app = TestApp::builder().session_ttl_seconds(ttl).start().await;
+    let password = app.admin_password.clone();
+    let real = app.admin_session().await;
+    let old_key = app.current_signing_key().await;
+    app.cli(&["keys", "rotate", "--json"]).await.json();
+    // Sessions the old key signed stay good for their lifetime (another
+    // instance may even sign with it for a second after the rotation).
+    assert_eq!(app.get(SELF, &real).await.status, 200);
+    let just_before = resigned_with(&old_key, &real, fresh);
+    assert_eq!(app.get(SELF, &just_before).await.status, 200);
+
+    // The rotation as if it had been a lifetime (and the margin) ago.
+    let then = scimitar::store::Timestamp::now() - time::Duration::seconds(ttl + 90);
+    scimitar::on_db!(app.db(), pool => {
+        sqlx::query("UPDATE signing_keys SET created_at = $1")
+            .bind(then)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
+    .unwrap();
+    let url = app.shutdown().await;
+    let app = TestApp::builder()
+        .session_ttl_seconds(ttl)
+        .start_on(url)
+        .await;
+    let new = app.login("default", "admin", &password).await;
+    let new = new.body["access_token"].as_str().unwrap().to_string();
+    // The old key (from a backup, say) makes a session that would be good in
+    // every other respect: refused, while the same from the current key is not.
+    let forged = resigned_with(&old_key, &new, fresh);
+    app.get(SELF, &forged).await.assert_problem(401);
+    let current = resigned(&app, &new, fresh).await;
+    assert_eq!(app.get(SELF, &current).await.status, 200);
 }

@@ -422,42 +422,49 @@ impl TestApp {
     }
 
     pub async fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliRun {
-        crate::capture::init();
-        if let Some(s) = stdin {
-            // `--password-stdin`: the first line is a password.
-            crate::capture::note_secret(s.lines().next().unwrap_or_default());
-        }
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimitar"));
-        cmd.args(args)
-            .env("SCIMITAR_DATABASE_URL", &self.database_url)
-            .env_remove("SCIMITAR_TOKEN_PEPPER")
-            .env_remove("SCIMITAR_KEY_ENCRYPTION_KEY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(p) = &self.pepper {
-            cmd.env("SCIMITAR_TOKEN_PEPPER", p);
-        }
-        if let Some(k) = &self.kek {
-            cmd.env("SCIMITAR_KEY_ENCRYPTION_KEY", k);
-        }
-        let mut child = cmd.spawn().expect("run scimitar");
-        {
-            use tokio::io::AsyncWriteExt;
-            let mut input = child.stdin.take().expect("stdin");
-            if let Some(s) = stdin {
-                input.write_all(s.as_bytes()).await.expect("write stdin");
+        run_cli(
+            &self.database_url,
+            self.pepper.as_deref(),
+            self.kek.as_deref(),
+            args,
+            stdin,
+        )
+        .await
+    }
+
+    /// The server's current signing key pair, decrypted as the server does
+    /// (with the configured KEK, or the generated one in `server_settings`):
+    /// for forging what only a holder of the key could make.
+    pub async fn current_signing_key(&self) -> scimitar::signing::KeyPair {
+        use scimitar::signing::{GENERATED_KEK_SETTING, Kek, KeyPair};
+        let kek = match &self.kek {
+            Some(k) => Kek::parse(k).expect("valid KEK"),
+            None => {
+                let hex = scimitar::store::settings::get(self.db(), GENERATED_KEK_SETTING)
+                    .await
+                    .unwrap()
+                    .expect("a generated KEK");
+                let bytes = scimitar::store::settings::from_hex(&hex).unwrap();
+                Kek::from_bytes(bytes.try_into().unwrap())
             }
-        }
-        let out = child.wait_with_output().await.expect("scimitar exits");
-        let run = CliRun {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        crate::capture::note_tokens_in(&run.stdout);
-        crate::capture::cli_stderr(args, &run.stderr);
-        run
+        let (kid, kek_id, nonce, sealed): (String, String, Vec<u8>, Vec<u8>) =
+            scimitar::on_db!(self.db(), pool => {
+                sqlx::query_as(
+                    "SELECT kid, kek_id, nonce, private_key_enc FROM signing_keys \
+                     ORDER BY generation DESC LIMIT 1",
+                )
+                .fetch_one(pool)
+                .await
+            })
+            .expect("a signing key");
+        let mut seed = kek
+            .decrypt(&kek_id, &nonce, &sealed, kid.as_bytes())
+            .expect("the current key opens");
+        let pair = KeyPair::from_seed(&seed).unwrap();
+        seed.fill(0);
+        assert_eq!(pair.kid(), kid);
+        pair
     }
 
     /// Audit records of an organization's chain (or `unattributed`), oldest
@@ -497,6 +504,54 @@ impl Drop for TestApp {
             drop_database(&self.database_url);
         }
     }
+}
+
+/// Runs the `scimitar` binary against `database_url`, with this pepper and
+/// KEK (none: their variables are removed) and `stdin`.
+pub async fn run_cli(
+    database_url: &str,
+    pepper: Option<&str>,
+    kek: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> CliRun {
+    crate::capture::init();
+    if let Some(s) = stdin {
+        // `--password-stdin`: the first line is a password.
+        crate::capture::note_secret(s.lines().next().unwrap_or_default());
+    }
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimitar"));
+    cmd.args(args)
+        .env("SCIMITAR_DATABASE_URL", database_url)
+        .env_remove("SCIMITAR_TOKEN_PEPPER")
+        .env_remove("SCIMITAR_KEY_ENCRYPTION_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(p) = pepper {
+        cmd.env("SCIMITAR_TOKEN_PEPPER", p);
+    }
+    if let Some(k) = kek {
+        crate::capture::note_secret(k);
+        cmd.env("SCIMITAR_KEY_ENCRYPTION_KEY", k);
+    }
+    let mut child = cmd.spawn().expect("run scimitar");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).await.expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().await.expect("scimitar exits");
+    let run = CliRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    crate::capture::note_tokens_in(&run.stdout);
+    crate::capture::cli_stderr(args, &run.stderr);
+    run
 }
 
 /// Drops a test's PostgreSQL schema so that the shared database does not
