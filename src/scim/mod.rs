@@ -9,6 +9,7 @@ pub mod filter;
 pub mod groups;
 pub mod groups_store;
 pub mod index;
+pub mod limits;
 pub mod list;
 pub mod patch;
 pub mod query;
