@@ -12,6 +12,7 @@ pub mod index;
 pub mod limits;
 pub mod list;
 pub mod patch;
+pub mod patch_scope;
 pub mod query;
 pub mod resource;
 pub mod routes;

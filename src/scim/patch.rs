@@ -299,7 +299,7 @@ fn unknown(path: &str) -> ScimError {
 
 /// What a path names.
 #[derive(Debug)]
-enum Target {
+pub(super) enum Target {
     /// A whole extension (`urn:…:enterprise:2.0:User`).
     Extension(&'static SchemaDef),
     /// An attribute, or one sub-attribute of it. On a multi-valued
@@ -309,7 +309,7 @@ enum Target {
 }
 
 impl Target {
-    fn read_only(&self) -> bool {
+    pub(super) fn read_only(&self) -> bool {
         match self {
             Target::Extension(_) => false,
             Target::Attr { at, .. } => {
@@ -344,7 +344,7 @@ fn canonical_path(ext: Option<&str>, attr: &AttrDef, sub: Option<&AttrDef>) -> S
 
 /// Resolves a PATCH path (`userName`, `name.givenName`, `urn:…:manager`,
 /// `emails[type eq "work"].value`, an extension's URN) against the schema.
-fn parse_target(rt: ResourceType, raw: &str) -> Result<Target, ScimError> {
+pub(super) fn parse_target(rt: ResourceType, raw: &str) -> Result<Target, ScimError> {
     let raw = raw.trim();
     if let Some(ext) = extension_named(rt, raw) {
         return Ok(Target::Extension(ext));
