@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::discovery::MAX_BULK_OPERATIONS;
 use super::error::ScimError;
+use super::limits::MAX_BULK_OPERATIONS;
 use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
 use super::web::{self, Base, ScimBody, ScimCaller};
 use super::{groups, users};

@@ -1,20 +1,14 @@
 //! The SCIM discovery documents (RFC 7643 §5–§7, RFC 7644 §4):
 //! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`, rendered as
 //! pure functions of the definitions in [`super::schema`] and of the limits
-//! declared here, so that what is advertised is exactly what is implemented.
-//! This module owns those documents and the advertised limits (bulk
-//! operation count and payload size, page size); it does no I/O.
+//! in [`super::limits`] (bulk operation count and payload size, page size),
+//! which the handlers enforce, so that what is advertised is exactly what
+//! is implemented. This module owns those documents; it does no I/O.
 
 use serde_json::{Map, Value, json};
 
+use super::limits::{MAX_BULK_OPERATIONS, MAX_BULK_PAYLOAD, MAX_FILTER_RESULTS};
 use super::schema::{AttrDef, ENTERPRISE_USER, GROUP, ResourceType, SchemaDef, USER};
-
-/// The most operations one bulk request may carry (`bulk.maxOperations`).
-pub const MAX_BULK_OPERATIONS: usize = 1000;
-/// The largest bulk request body, in bytes (`bulk.maxPayloadSize`).
-pub const MAX_BULK_PAYLOAD: usize = 1024 * 1024;
-/// The most resources a list returns per page (`filter.maxResults`).
-pub const MAX_FILTER_RESULTS: usize = 1000;
 
 const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";

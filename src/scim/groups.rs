@@ -1,7 +1,11 @@
 //! `/scim/v2/Groups`: SCIM Groups and their members. Memberships live in
 //! their own table; the stored document holds the other attributes.
+//!
+//! A write changes only the memberships that differ, and a PATCH that names
+//! its members (see [`patch_scope`]) reads only those: a group may have
+//! 100,000 members, and adding one must not rewrite or reread them all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -14,8 +18,9 @@ use super::groups_store::{self, GroupRow, GroupWrite, MemberRef, NewMember};
 use super::index;
 use super::list::{self, ListRequest};
 use super::patch;
+use super::patch_scope;
 use super::resource::{self, Projection, Shape};
-use super::schema::{GROUP_URN, ResourceType};
+use super::schema::{GROUP, GROUP_URN, ResourceType};
 use super::web::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
 use crate::app::AppState;
 use crate::audit::{self, Target};
@@ -80,13 +85,14 @@ impl Incoming {
     fn from_doc(mut doc: Map<String, Value>) -> Result<Self, ScimError> {
         let mut members = Vec::new();
         if let Some(Value::Array(list)) = doc.remove("members") {
+            let mut seen = HashSet::with_capacity(list.len());
             for m in list {
                 let value = m.get("value").and_then(Value::as_str).unwrap_or_default();
                 let id = Uuid::parse_str(value).map_err(|_| {
                     ScimError::invalid_value(format!("member `{value}` does not exist"))
                 })?;
                 let display = m.get("display").and_then(Value::as_str).map(str::to_string);
-                if !members.iter().any(|(known, _)| *known == id) {
+                if seen.insert(id) {
                     members.push((id, display));
                 }
             }
@@ -118,18 +124,42 @@ impl Incoming {
     }
 }
 
-/// Checks that every member exists in the organization and stores the
-/// memberships with their real types.
+/// How many memberships a write added and removed.
+#[derive(Clone, Copy, Debug, Default)]
+struct MemberChanges {
+    added: usize,
+    removed: usize,
+}
+
+/// Stores the difference between `before` (the memberships as read, all of
+/// them or those a PATCH names) and `after` (what they must become): new
+/// members are checked to exist in the organization and stored with their
+/// real types, and only the rows that differ are written.
 async fn store_members(
     tx: &mut Tx,
     org: Uuid,
     group: Uuid,
-    members: &[(Uuid, Option<String>)],
-) -> Result<(), ScimError> {
-    let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
+    before: &[MemberRef],
+    after: &[(Uuid, Option<String>)],
+) -> Result<MemberChanges, ScimError> {
+    let old: HashMap<Uuid, Option<&str>> = before
+        .iter()
+        .map(|m| (m.member_id, m.display.as_deref()))
+        .collect();
+    let kept: HashSet<Uuid> = after.iter().map(|(id, _)| *id).collect();
+    let removed: Vec<Uuid> = before
+        .iter()
+        .map(|m| m.member_id)
+        .filter(|id| !kept.contains(id))
+        .collect();
+    let new: Vec<&(Uuid, Option<String>)> = after
+        .iter()
+        .filter(|(id, _)| !old.contains_key(id))
+        .collect();
+    let ids: Vec<Uuid> = new.iter().map(|(id, _)| *id).collect();
     let found = groups_store::existing_members(tx, org, &ids).await?;
-    let mut typed = Vec::with_capacity(members.len());
-    for (id, display) in members {
+    let mut typed = Vec::with_capacity(new.len());
+    for (id, display) in new {
         let kind = found
             .get(id)
             .ok_or_else(|| ScimError::invalid_value(format!("member `{id}` does not exist")))?;
@@ -139,7 +169,17 @@ async fn store_members(
             display: display.clone(),
         });
     }
-    groups_store::set_members(tx, org, group, &typed).await
+    groups_store::remove_members(tx, group, &removed).await?;
+    groups_store::add_members(tx, org, group, &typed).await?;
+    for (id, display) in after {
+        if old.get(id).is_some_and(|d| *d != display.as_deref()) {
+            groups_store::set_member_display(tx, group, *id, display.as_deref()).await?;
+        }
+    }
+    Ok(MemberChanges {
+        added: typed.len(),
+        removed: removed.len(),
+    })
 }
 
 async fn members_for(
@@ -188,26 +228,31 @@ fn projection(params: &ScimParams) -> Projection {
 }
 
 /// Stores a new version of an existing group with its members, index rows
-/// and audit record, inside `tx`.
+/// and audit record, inside `tx`. `members_before` are the memberships read
+/// for this write: all of them, or those a PATCH names. The audit record
+/// gets `summary` and what changed in the memberships.
 async fn store_replacement(
     tx: &mut Tx,
     caller: &ScimCaller,
     id: Uuid,
+    members_before: &[MemberRef],
     incoming: &Incoming,
     action: &str,
-    changes: Value,
+    mut summary: Value,
 ) -> Result<GroupRow, ScimError> {
     let org = caller.org_id();
     let stored = incoming.stored();
     let row =
         groups_store::replace(tx, org, id, &incoming.write(&stored), Timestamp::now()).await?;
-    store_members(tx, org, id, &incoming.members).await?;
+    let members = store_members(tx, org, id, members_before, &incoming.members).await?;
     index::write(tx, org, RT, id, &index::rows(RT, &incoming.doc)).await?;
+    summary["members_added"] = json!(members.added);
+    summary["members_removed"] = json!(members.removed);
     let event = caller
         .event(action)
         .target(Target::new("group", id, Some(&row.display_name)))
         .status(200)
-        .changes(changes);
+        .changes(summary);
     audit::record(tx, event).await?;
     Ok(row)
 }
@@ -229,7 +274,7 @@ pub async fn create_op(
     let mut tx = state.db.begin().await?;
     let row =
         groups_store::insert(&mut tx, org, &incoming.write(&stored), Timestamp::now()).await?;
-    store_members(&mut tx, org, row.id, &incoming.members).await?;
+    store_members(&mut tx, org, row.id, &[], &incoming.members).await?;
     index::write(&mut tx, org, RT, row.id, &index::rows(RT, &incoming.doc)).await?;
     let event = caller
         .event("scim.group.create")
@@ -256,10 +301,12 @@ pub async fn replace_op(
         .await?
         .ok_or_else(|| ScimError::not_found("Group"))?;
     web::check_if_match(if_match, before.version)?;
+    let current = groups_store::members_in(&mut tx, caller.org_id(), id, None).await?;
     let row = store_replacement(
         &mut tx,
         caller,
         id,
+        &current,
         &incoming,
         "scim.group.replace",
         changes(&incoming),
@@ -285,10 +332,8 @@ pub async fn patch_op(
         .await?
         .ok_or_else(|| ScimError::not_found("Group"))?;
     web::check_if_match(if_match, before.version)?;
-    let current = members_for(&state.db, org, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
+    let current =
+        groups_store::members_in(&mut tx, org, id, named_members(&ops).as_deref()).await?;
     let mut doc = render(&before, Some(&current), "");
     for k in ["schemas", "id", "meta"] {
         doc.remove(k);
@@ -305,11 +350,34 @@ pub async fn patch_op(
     }
     doc.insert("schemas".into(), json!([GROUP_URN]));
     let incoming = Incoming::from_doc(resource::normalize(RT, &Value::Object(doc), Shape::Whole)?)?;
-    let summary = json!({ "attributes": changed, "members": incoming.members.len() });
-    let row =
-        store_replacement(&mut tx, caller, id, &incoming, "scim.group.patch", summary).await?;
+    let summary = json!({ "attributes": changed });
+    let row = store_replacement(
+        &mut tx,
+        caller,
+        id,
+        &current,
+        &incoming,
+        "scim.group.patch",
+        summary,
+    )
+    .await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// The members a PATCH can touch, when it names them all (see
+/// [`patch_scope`]); `None` means every member. A string that is not an id
+/// names no member.
+fn named_members(ops: &[patch::PatchOperation]) -> Option<Vec<Uuid>> {
+    let members = GROUP.attr("members")?;
+    let named = patch_scope::named_values(RT, members, ops)?;
+    let mut ids: Vec<Uuid> = named
+        .iter()
+        .filter_map(|v| Uuid::parse_str(v).ok())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Some(ids)
 }
 
 /// DELETE /Groups/{id}.

@@ -190,21 +190,14 @@ pub struct NewMember {
     pub display: Option<String>,
 }
 
-/// Sets a group's members exactly. Each member must be a live User or a
-/// Group of the organization (not the group itself).
-pub async fn set_members(
+/// Adds members to a group. Each must be a live User or a Group of the
+/// organization (not the group itself), and not a member already.
+pub async fn add_members(
     tx: &mut Tx,
     org_id: Uuid,
     group_id: Uuid,
     members: &[NewMember],
 ) -> Result<(), ScimError> {
-    on_tx!(tx, conn => {
-        sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1")
-            .bind(group_id)
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-    })?;
     for chunk in members.chunks(200) {
         let mut q = SqlParts::new();
         q.sql("INSERT INTO scim_group_members (org_id, group_id, member_type, member_id, display) VALUES ");
@@ -235,6 +228,94 @@ pub async fn set_members(
         on_tx!(tx, conn => q.build().build().execute(&mut *conn).await.map(|_| ()))?;
     }
     Ok(())
+}
+
+/// Removes members from a group.
+pub async fn remove_members(
+    tx: &mut Tx,
+    group_id: Uuid,
+    member_ids: &[Uuid],
+) -> Result<(), ScimError> {
+    for chunk in member_ids.chunks(500) {
+        let mut q = SqlParts::new();
+        q.sql("DELETE FROM scim_group_members WHERE group_id = ")
+            .bind(Arg::Uuid(group_id))
+            .sql(" AND member_id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.sql(", ");
+            }
+            q.bind(Arg::Uuid(*id));
+        }
+        q.sql(")");
+        on_tx!(tx, conn => q.build().build().execute(&mut *conn).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Sets the display name the client gave for one member.
+pub async fn set_member_display(
+    tx: &mut Tx,
+    group_id: Uuid,
+    member_id: Uuid,
+    display: Option<&str>,
+) -> Result<(), ScimError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE scim_group_members SET display = $1 WHERE group_id = $2 AND member_id = $3")
+            .bind(display)
+            .bind(group_id)
+            .bind(member_id)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// The members of one group inside a write transaction: all of them, or
+/// only those among `only` (a PATCH that names a few members of a large
+/// group reads just those).
+pub async fn members_in(
+    tx: &mut Tx,
+    org_id: Uuid,
+    group_id: Uuid,
+    only: Option<&[Uuid]>,
+) -> Result<Vec<MemberRef>, ScimError> {
+    let select = |ids: &[Uuid]| {
+        let mut q = SqlParts::new();
+        q.sql("SELECT m.group_id, m.member_type, m.member_id, m.display FROM scim_group_members m WHERE m.org_id = ")
+            .bind(Arg::Uuid(org_id))
+            .sql(" AND m.group_id = ")
+            .bind(Arg::Uuid(group_id));
+        if only.is_some() {
+            q.sql(" AND m.member_id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    q.sql(", ");
+                }
+                q.bind(Arg::Uuid(*id));
+            }
+            q.sql(")");
+        }
+        q.sql(" ORDER BY m.member_id");
+        q
+    };
+    let chunks: Vec<&[Uuid]> = match only {
+        None => vec![&[]],
+        Some([]) => return Ok(Vec::new()),
+        Some(ids) => ids.chunks(500).collect(),
+    };
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let q = select(chunk);
+        let rows: Vec<MemberRef> =
+            on_tx!(tx, conn => q.build().build_query_as().fetch_all(&mut *conn).await)?;
+        out.extend(rows);
+    }
+    if only.is_some_and(|ids| ids.len() > 500) {
+        out.sort_by_key(|m| m.member_id);
+    }
+    Ok(out)
 }
 
 /// Which of `ids` are live users and which are groups of the organization.

@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::discovery::MAX_FILTER_RESULTS;
 use super::error::ScimError;
 use super::filter;
+use super::limits::MAX_FILTER_RESULTS;
 use super::query::Compiler;
 use super::resource::Projection;
 use super::schema::{LIST_URN, Resolved, ResourceType, SEARCH_URN, resolve, split_path};

@@ -26,6 +26,9 @@
 //!   is `invalidPath`.
 //! - Null and empty values mean unassigned: after the operations they are
 //!   dropped, and so are objects and lists left empty.
+//! - The value counts of [`limits`] hold after every operation, not only at
+//!   the end (`invalidValue`), so that a long request cannot build a huge
+//!   document on its way; the caller checks the result's size.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -35,14 +38,12 @@ use serde_json::{Map, Number, Value};
 
 use super::error::ScimError;
 use super::filter::{self, Expr, Literal, Op};
+use super::limits::{self, MAX_PATCH_OPERATIONS};
 use super::resource::{check_value, extension_named};
 use super::schema::{
     self, AttrDef, AttrType, COMMON, Mutability, PATCH_URN, Resolved, ResourceType, SchemaDef,
 };
 use crate::store::Timestamp;
-
-/// Most operations accepted in one request.
-pub const MAX_OPERATIONS: usize = 1000;
 
 /// What an operation does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub struct PatchOperation {
 
 /// Parses a PatchOp request body: `schemas` must include the PatchOp URN,
 /// `Operations` (any case) must be a non-empty array of at most
-/// [`MAX_OPERATIONS`] operations, each with an `op` of add, replace or
+/// [`MAX_PATCH_OPERATIONS`] operations, each with an `op` of add, replace or
 /// remove (any case), a string `path` if any, and a `value` unless it is a
 /// remove. Errors are `invalidSyntax`.
 pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
@@ -107,9 +108,9 @@ pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
     if ops.is_empty() {
         return Err(ScimError::invalid_syntax("`Operations` is empty"));
     }
-    if ops.len() > MAX_OPERATIONS {
+    if ops.len() > MAX_PATCH_OPERATIONS {
         return Err(ScimError::invalid_syntax(format!(
-            "at most {MAX_OPERATIONS} operations are accepted in one request"
+            "at most {MAX_PATCH_OPERATIONS} operations are accepted in one request"
         )));
     }
     ops.iter()
@@ -162,7 +163,11 @@ pub fn apply(
 ) -> Result<Vec<String>, ScimError> {
     let mut work = doc.clone();
     for (i, op) in ops.iter().enumerate() {
-        apply_op(rt, &mut work, op).map_err(|e| in_operation(i, op, e))?;
+        // Counts are checked after each operation, not only on the result:
+        // a thousand operations must not build a huge document first.
+        apply_op(rt, &mut work, op)
+            .and_then(|()| limits::check_counts(rt, &work))
+            .map_err(|e| in_operation(i, op, e))?;
     }
     work.retain(|_, v| prune(v));
     check_primaries(rt, &work)?;
@@ -294,7 +299,7 @@ fn unknown(path: &str) -> ScimError {
 
 /// What a path names.
 #[derive(Debug)]
-enum Target {
+pub(super) enum Target {
     /// A whole extension (`urn:…:enterprise:2.0:User`).
     Extension(&'static SchemaDef),
     /// An attribute, or one sub-attribute of it. On a multi-valued
@@ -304,7 +309,7 @@ enum Target {
 }
 
 impl Target {
-    fn read_only(&self) -> bool {
+    pub(super) fn read_only(&self) -> bool {
         match self {
             Target::Extension(_) => false,
             Target::Attr { at, .. } => {
@@ -339,7 +344,7 @@ fn canonical_path(ext: Option<&str>, attr: &AttrDef, sub: Option<&AttrDef>) -> S
 
 /// Resolves a PATCH path (`userName`, `name.givenName`, `urn:…:manager`,
 /// `emails[type eq "work"].value`, an extension's URN) against the schema.
-fn parse_target(rt: ResourceType, raw: &str) -> Result<Target, ScimError> {
+pub(super) fn parse_target(rt: ResourceType, raw: &str) -> Result<Target, ScimError> {
     let raw = raw.trim();
     if let Some(ext) = extension_named(rt, raw) {
         return Ok(Target::Extension(ext));
@@ -897,9 +902,15 @@ fn same_element(attr: &AttrDef, a: &Value, b: &Value) -> bool {
 /// a `remove` with a value (`[{"value": "id"}]`) picks elements.
 fn contains(attr: &AttrDef, element: &Value, listed: &Value) -> bool {
     match listed {
-        Value::Object(fields) => fields
-            .keys()
-            .all(|k| contains_sub(attr, element, listed, k)),
+        // `value` first: it tells most elements apart, and this runs for
+        // every pair of elements.
+        Value::Object(fields) => {
+            (!fields.contains_key("value") || contains_sub(attr, element, listed, "value"))
+                && fields
+                    .keys()
+                    .filter(|k| *k != "value")
+                    .all(|k| contains_sub(attr, element, listed, k))
+        }
         other => element == other,
     }
 }
@@ -907,11 +918,19 @@ fn contains(attr: &AttrDef, element: &Value, listed: &Value) -> bool {
 fn contains_sub(attr: &AttrDef, element: &Value, listed: &Value, key: &str) -> bool {
     let case_exact = attr.sub(key).is_none_or(|s| s.case_exact);
     match (element.get(key), listed.get(key)) {
-        (Some(Value::String(a)), Some(Value::String(b))) if !case_exact => {
-            a.to_lowercase() == b.to_lowercase()
-        }
+        (Some(Value::String(a)), Some(Value::String(b))) if !case_exact => same_folded(a, b),
         (a, b) => a == b,
     }
+}
+
+/// Equal without regard to case, without allocating.
+fn same_folded(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Drops what is unassigned: nulls, empty strings, and objects and lists
@@ -1970,6 +1989,82 @@ mod tests {
     }
 
     #[test]
+    fn no_operation_may_grow_an_attribute_past_its_value_cap() {
+        use crate::scim::limits::MAX_VALUES;
+        let base = user(); // two emails
+        let add = |i: usize| json!({ "op": "add", "path": "emails", "value": [{ "value": format!("n{i}@x"), "display": "d".repeat(700) }] });
+        // The probe that grew one user to 45,000 values: refused at the
+        // operation that passes the cap, before the rest are applied.
+        let flood: Vec<Value> = (0..MAX_PATCH_OPERATIONS).map(add).collect();
+        let e = patch(ResourceType::User, &base, &json!(flood)).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let failing = MAX_VALUES - 2;
+        assert!(
+            e.detail.starts_with(&format!(
+                "Operations[{failing}] (add emails): `emails` holds"
+            )),
+            "{}",
+            e.detail
+        );
+        // Up to the cap is fine.
+        let to_cap: Vec<Value> = (0..MAX_VALUES - 2).map(add).collect();
+        let (doc, _) = patch(ResourceType::User, &base, &json!(to_cap)).unwrap();
+        assert_eq!(doc["emails"].as_array().map(Vec::len), Some(MAX_VALUES));
+        // One value list over the cap is refused as it is read.
+        let many: Vec<Value> = (0..=MAX_VALUES)
+            .map(|i| json!({ "value": format!("m{i}@x") }))
+            .collect();
+        let e = patch(
+            ResourceType::User,
+            &base,
+            &json!([{ "op": "replace", "path": "roles", "value": many }]),
+        )
+        .unwrap_err();
+        assert!(e.detail.contains("`roles` holds"), "{}", e.detail);
+        // Group members have no cap.
+        let members: Vec<Value> = (0..MAX_VALUES * 3)
+            .map(|i| json!({ "value": format!("member-{i}") }))
+            .collect();
+        let (doc, _) = patch(
+            ResourceType::Group,
+            &group(),
+            &json!([{ "op": "add", "path": "members", "value": members }]),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["members"].as_array().map(Vec::len),
+            Some(MAX_VALUES * 3 + 2)
+        );
+    }
+
+    #[test]
+    fn an_oversized_string_in_a_value_is_refused_naming_its_path() {
+        let e = patch(
+            ResourceType::User,
+            &user(),
+            &json!([{ "op": "add", "path": "emails[type eq \"work\"].display", "value": "d".repeat(5000) }]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert!(
+            e.detail.contains("`display` is longer than 2048"),
+            "{}",
+            e.detail
+        );
+        let e = patch(
+            ResourceType::User,
+            &user(),
+            &json!([{ "op": "replace", "value": { "userName": "u".repeat(100_000) } }]),
+        )
+        .unwrap_err();
+        assert!(
+            e.detail.contains("`userName` is longer than 256"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
     fn an_unchanged_immutable_element_can_be_replaced() {
         let ops = json!([{ "op": "replace", "path": "members[value eq \"2819c223\"]",
             "value": { "value": "2819c223", "type": "User" } }]);
@@ -1998,13 +2093,13 @@ mod tests {
         assert_eq!(ok[3].value, Some(Value::Null), "an explicit null is kept");
 
         let op = json!({ "op": "add", "path": "x", "value": 1 });
-        let too_many: Vec<Value> = (0..=MAX_OPERATIONS).map(|_| op.clone()).collect();
-        let at_limit: Vec<Value> = (0..MAX_OPERATIONS).map(|_| op.clone()).collect();
+        let too_many: Vec<Value> = (0..=MAX_PATCH_OPERATIONS).map(|_| op.clone()).collect();
+        let at_limit: Vec<Value> = (0..MAX_PATCH_OPERATIONS).map(|_| op.clone()).collect();
         assert_eq!(
             parse_request(&json!({ "schemas": [PATCH_URN], "Operations": at_limit }))
                 .unwrap()
                 .len(),
-            MAX_OPERATIONS
+            MAX_PATCH_OPERATIONS
         );
         let bad = [
             json!([]),

@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
+use super::limits;
 use super::schema::{AttrDef, AttrType, COMMON, Mutability, ResourceType, Returned, SchemaDef};
 use crate::store::Timestamp;
 
@@ -23,7 +24,8 @@ pub enum Shape {
 
 /// Normalizes a client's resource. Read-only attributes are dropped
 /// (RFC 7643 §2.2: the server ignores them), as are nulls and empty arrays
-/// (unassigned). Unknown attributes and wrong types are refused.
+/// (unassigned). Unknown attributes, wrong types and values over the
+/// [`limits`] are refused; so is a whole resource over the size limit.
 pub fn normalize(
     rt: ResourceType,
     input: &Value,
@@ -59,7 +61,7 @@ pub fn normalize(
                 let def = ext.attr(k).ok_or_else(|| {
                     ScimError::invalid_value(format!("unknown attribute `{}:{k}`", ext.id))
                 })?;
-                put(&mut inner, def, v)?;
+                put(&mut inner, None, def, v)?;
             }
             if !inner.is_empty() {
                 out.insert(ext.id.to_string(), Value::Object(inner));
@@ -68,7 +70,7 @@ pub fn normalize(
         }
         let def = core_attr(rt, key)
             .ok_or_else(|| ScimError::invalid_value(format!("unknown attribute `{key}`")))?;
-        put(&mut out, def, value)?;
+        put(&mut out, None, def, value)?;
     }
     if shape == Shape::Whole {
         if !schemas_seen {
@@ -88,6 +90,7 @@ pub fn normalize(
                 )));
             }
         }
+        limits::check_document(rt, &out)?;
     }
     Ok(out)
 }
@@ -135,12 +138,18 @@ fn check_schemas(rt: ResourceType, value: &Value) -> Result<(), ScimError> {
 }
 
 /// Checks `value` against `def` and stores it under the canonical name,
-/// unless it is read-only or unassigned.
-fn put(out: &mut Map<String, Value>, def: &AttrDef, value: &Value) -> Result<(), ScimError> {
+/// unless it is read-only or unassigned. `parent` is the complex attribute
+/// `def` belongs to, if any, for messages.
+fn put(
+    out: &mut Map<String, Value>,
+    parent: Option<&AttrDef>,
+    def: &AttrDef,
+    value: &Value,
+) -> Result<(), ScimError> {
     if def.mutability == Mutability::ReadOnly {
         return Ok(());
     }
-    if let Some(v) = check_value(def, value)? {
+    if let Some(v) = checked(parent, def, value)? {
         out.insert(def.name.to_string(), v);
     }
     Ok(())
@@ -148,6 +157,14 @@ fn put(out: &mut Map<String, Value>, def: &AttrDef, value: &Value) -> Result<(),
 
 /// Checks and coerces one attribute's value. `None` means unassigned.
 pub fn check_value(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError> {
+    checked(None, def, value)
+}
+
+fn checked(
+    parent: Option<&AttrDef>,
+    def: &AttrDef,
+    value: &Value,
+) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
@@ -159,10 +176,11 @@ pub fn check_value(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimEr
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(v) = check_single(def, item)? {
+            if let Some(v) = check_single(parent, def, item)? {
                 out.push(v);
             }
         }
+        limits::check_count(def, out.len())?;
         let primaries = out
             .iter()
             .filter(|v| v.get("primary").and_then(Value::as_bool) == Some(true))
@@ -181,10 +199,22 @@ pub fn check_value(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimEr
             def.name
         )));
     }
-    check_single(def, value)
+    check_single(parent, def, value)
 }
 
-fn check_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError> {
+/// `emails.display`, or `userName`: how messages name an attribute.
+fn path_of(parent: Option<&AttrDef>, def: &AttrDef) -> String {
+    match parent {
+        Some(p) => format!("{}.{}", p.name, def.name),
+        None => def.name.to_string(),
+    }
+}
+
+fn check_single(
+    parent: Option<&AttrDef>,
+    def: &AttrDef,
+    value: &Value,
+) -> Result<Option<Value>, ScimError> {
     let wrong = || {
         ScimError::invalid_value(format!(
             "`{}` must be a {}{}",
@@ -200,6 +230,7 @@ fn check_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError
     Ok(Some(match (def.ty, value) {
         (_, Value::Null) => return Ok(None),
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
+            limits::check_chars(def, &path_of(parent, def), s)?;
             Value::String(s.clone())
         }
         (AttrType::Boolean, Value::Bool(b)) => Value::Bool(*b),
@@ -229,7 +260,7 @@ fn check_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError
                 let sub = def.sub(k).ok_or_else(|| {
                     ScimError::invalid_value(format!("unknown attribute `{}.{k}`", def.name))
                 })?;
-                put(&mut inner, sub, v)?;
+                put(&mut inner, Some(def), sub, v)?;
             }
             if inner.is_empty() {
                 return Ok(None);
@@ -240,6 +271,9 @@ fn check_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError
         (AttrType::Complex, Value::String(s)) if def.sub("value").is_some() => {
             if s.is_empty() {
                 return Ok(None);
+            }
+            if let Some(sub) = def.sub("value") {
+                limits::check_chars(sub, &path_of(Some(def), sub), s)?;
             }
             let mut inner = Map::new();
             inner.insert("value".into(), Value::String(s.clone()));
@@ -521,6 +555,105 @@ mod tests {
             let err = user(input.clone()).unwrap_err();
             assert_eq!(err.scim_type, Some(expected), "{input}: {}", err.detail);
         }
+    }
+
+    #[test]
+    fn values_over_the_limits_are_refused_naming_the_attribute() {
+        use super::super::error::ScimType;
+        use super::super::limits::{
+            MAX_DISPLAY_NAME_CHARS, MAX_DOCUMENT_BYTES, MAX_STRING_CHARS, MAX_USER_NAME_CHARS,
+            MAX_VALUES,
+        };
+        let emails = |n: usize| -> Value {
+            (0..n)
+                .map(|i| json!({ "value": format!("u{i}@example.com") }))
+                .collect()
+        };
+        let long = |n: usize| "x".repeat(n);
+        let cases = [
+            (json!({ "userName": long(100_000) }), "`userName`"),
+            (
+                json!({ "userName": long(MAX_USER_NAME_CHARS + 1) }),
+                "`userName`",
+            ),
+            (json!({ "externalId": long(257) }), "`externalId`"),
+            (
+                json!({ "displayName": long(MAX_DISPLAY_NAME_CHARS + 1) }),
+                "`displayName`",
+            ),
+            (json!({ "emails": emails(MAX_VALUES + 1) }), "`emails`"),
+            (
+                json!({ "emails": [{ "value": "a@x", "display": long(MAX_STRING_CHARS + 1) }] }),
+                "`emails.display`",
+            ),
+            (
+                json!({ "name": { "givenName": long(5000) } }),
+                "`name.givenName`",
+            ),
+            (
+                json!({ ENTERPRISE_URN: { "manager": long(MAX_STRING_CHARS + 1) } }),
+                "`manager.value`",
+            ),
+            (
+                json!({ ENTERPRISE_URN: { "department": long(MAX_STRING_CHARS + 1) } }),
+                "`department`",
+            ),
+            (
+                // Each attribute under its cap, the whole over the size limit.
+                json!({ "addresses": (0..40).map(|_| json!({ "formatted": long(2000) })).collect::<Value>() }),
+                &format!("at most {MAX_DOCUMENT_BYTES}"),
+            ),
+        ];
+        for (extra, names) in cases {
+            let mut body = json!({ "schemas": [USER_URN, ENTERPRISE_URN], "userName": "a" });
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let err = user(body).unwrap_err();
+            assert_eq!(
+                err.scim_type,
+                Some(ScimType::InvalidValue),
+                "{}",
+                err.detail
+            );
+            assert!(err.detail.contains(names), "{names}: {}", err.detail);
+            assert!(err.detail.len() < 200, "no value echoed: {}", err.detail);
+        }
+    }
+
+    #[test]
+    fn values_at_the_limits_are_accepted() {
+        use super::super::limits::{MAX_DISPLAY_NAME_CHARS, MAX_USER_NAME_CHARS, MAX_VALUES};
+        let emails: Value = (0..MAX_VALUES)
+            .map(|i| json!({ "value": format!("u{i}@example.com"), "type": "work" }))
+            .collect();
+        let out = user(json!({
+            "schemas": [USER_URN],
+            "userName": "u".repeat(MAX_USER_NAME_CHARS),
+            "externalId": "e".repeat(256),
+            "displayName": "d".repeat(MAX_DISPLAY_NAME_CHARS),
+            "emails": emails,
+        }))
+        .unwrap();
+        assert_eq!(out["emails"].as_array().map(Vec::len), Some(MAX_VALUES));
+    }
+
+    #[test]
+    fn a_group_may_have_more_members_than_any_other_attribute_values() {
+        use super::super::limits::MAX_VALUES;
+        let members: Value = (0..MAX_VALUES * 20)
+            .map(|_| json!({ "value": uuid::Uuid::now_v7() }))
+            .collect();
+        let out = normalize(
+            ResourceType::Group,
+            &json!({ "schemas": [crate::scim::schema::GROUP_URN], "displayName": "g", "members": members }),
+            Shape::Whole,
+        )
+        .unwrap();
+        assert_eq!(
+            out["members"].as_array().map(Vec::len),
+            Some(MAX_VALUES * 20)
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn routes() -> Router<AppState> {
                 .fallback(method_not_allowed)
                 // maxPayloadSize, whatever the server-wide body limit is.
                 .layer(axum::extract::DefaultBodyLimit::max(
-                    discovery::MAX_BULK_PAYLOAD,
+                    super::limits::MAX_BULK_PAYLOAD,
                 )),
         )
         .route(

@@ -198,6 +198,19 @@ fn user_body(extra: Value) -> Value {
     v
 }
 
+/// `n` distinct emails, each with a `display` of `display` characters.
+fn many_emails(n: usize, display: usize) -> Value {
+    (0..n)
+        .map(|i| {
+            let mut e = json!({ "value": format!("e{i}@example.com") });
+            if display > 0 {
+                e["display"] = json!("d".repeat(display));
+            }
+            e
+        })
+        .collect()
+}
+
 fn patch(ops: Value) -> Value {
     json!({ "schemas": [PATCH_OP], "Operations": ops })
 }
@@ -553,6 +566,24 @@ fn catalogue() -> Vec<Case> {
         ),
         ("password number", json!({ "password": 12345678901234i64 })),
         ("duplicate userName (exists)", json!({ "userName": "BOB" })),
+        // Over the size limits (scimitar::scim::limits).
+        (
+            "userName of 100,000 characters",
+            json!({ "userName": "u".repeat(100_000) }),
+        ),
+        ("101 emails", json!({ "emails": many_emails(101, 0) })),
+        (
+            "a 5,000-character givenName",
+            json!({ "name": { "givenName": "g".repeat(5000) } }),
+        ),
+        (
+            "a 3,000-character email display",
+            json!({ "emails": [{ "value": "a@example.com", "display": "d".repeat(3000) }] }),
+        ),
+        (
+            "a document over 64 KiB",
+            json!({ "addresses": vec![json!({ "formatted": "a".repeat(2000) }); 40] }),
+        ),
     ] {
         c.push(
             case(
@@ -618,6 +649,10 @@ fn catalogue() -> Vec<Case> {
         (
             "user schema",
             json!({ "schemas": [USER_SCHEMA], "displayName": "g3" }),
+        ),
+        (
+            "displayName of 5,000 characters",
+            json!({ "schemas": [GROUP_SCHEMA], "displayName": "n".repeat(5000) }),
         ),
     ] {
         c.push(
@@ -687,6 +722,26 @@ fn catalogue() -> Vec<Case> {
         ("1001 operations", patch(json!(ops_1001))),
         ("5000 operations", patch(json!(ops_5000))),
         (
+            "userName of 100,000 characters",
+            patch(json!([{ "op": "replace", "path": "userName", "value": "u".repeat(100_000) }])),
+        ),
+        (
+            "emails past 100",
+            patch(json!([{ "op": "add", "path": "emails", "value": many_emails(100, 0) }])),
+        ),
+        (
+            "1000 adds of emails with 700-character displays",
+            patch(json!(
+                (0..1000)
+                    .map(|i| json!({ "op": "add", "path": "emails", "value": [{ "value": format!("x{i}@example.com"), "display": "d".repeat(700) }] }))
+                    .collect::<Vec<_>>()
+            )),
+        ),
+        (
+            "a 5,000-character givenName",
+            patch(json!([{ "op": "replace", "path": "name.givenName", "value": "g".repeat(5000) }])),
+        ),
+        (
             "wrong schema",
             json!({ "schemas": [USER_SCHEMA], "Operations": [] }),
         ),
@@ -725,6 +780,16 @@ fn catalogue() -> Vec<Case> {
         (
             "rename to number",
             patch(json!([{ "op": "replace", "path": "displayName", "value": 7 }])),
+        ),
+        (
+            "displayName of 5,000 characters",
+            patch(json!([{ "op": "replace", "path": "displayName", "value": "n".repeat(5000) }])),
+        ),
+        (
+            "a member display of 5,000 characters",
+            patch(
+                json!([{ "op": "add", "path": "members", "value": [{ "value": "{user}", "display": "d".repeat(5000) }] }]),
+            ),
         ),
         (
             "5000 member adds",

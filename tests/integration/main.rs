@@ -24,6 +24,7 @@ mod scim_bulk;
 mod scim_dialects;
 mod scim_filters;
 mod scim_groups;
+mod scim_limits;
 mod scim_paging;
 mod scim_passwords;
 mod scim_protocol;
