@@ -81,9 +81,22 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         audit,
         public_url: config.public_url.clone(),
         page_anchors: PageAnchors::default(),
-        limits: Arc::new(crate::http::limits::Limiter::new(config.limits)),
+        limits: Arc::new(
+            crate::http::limits::Limiter::new(config.limits).with_refusal_form(refusal_form),
+        ),
         console,
     })
+}
+
+/// Refusals made before routing (abuse limits) in the form of the edge that
+/// serves the path: SCIM's error schema under `/scim`, a problem elsewhere.
+fn refusal_form(err: crate::http::ApiError, path: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if path.starts_with("/scim/") {
+        crate::scim::error::ScimError::from(err).into_response()
+    } else {
+        err.into_response()
+    }
 }
 
 /// A running server.

@@ -3,8 +3,8 @@
 
 use uuid::Uuid;
 
+use super::TokenId;
 use super::catalogue::{Level, OrgPermission, PermissionSet, Resource};
-use crate::tokens::TokenId;
 
 /// An organization role. Admins manage tokens, members, workspaces and read
 /// audit logs; members have no API access of their own.

@@ -4,8 +4,10 @@
 
 mod authorize;
 mod catalogue;
+mod token_id;
 
 pub use authorize::{Action, Denied, Principal, PrincipalKind, Role, authorize};
 pub use catalogue::{
     Level, OrgPermission, Permission, PermissionError, PermissionSet, Resource, TokenLevel,
 };
+pub use token_id::{ID_LEN, TokenId};

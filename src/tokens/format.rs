@@ -14,7 +14,7 @@ use std::fmt;
 
 use rand::distr::{Alphanumeric, SampleString};
 
-pub const ID_LEN: usize = 22;
+pub use crate::permissions::{ID_LEN, TokenId};
 pub const SECRET_LEN: usize = 32;
 pub const CHECKSUM_LEN: usize = 6;
 const PREFIX_LEN: usize = 9;
@@ -51,32 +51,6 @@ impl TokenKind {
             "pat" => Some(TokenKind::Pat),
             _ => None,
         }
-    }
-}
-
-/// The public identifier of a token (22 base62 characters).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenId(String);
-
-impl TokenId {
-    pub fn generate() -> Self {
-        Self(Alphanumeric.sample_string(&mut rand::rng(), ID_LEN))
-    }
-
-    /// Accepts only a well-formed id, so that path parameters never reach a
-    /// query with arbitrary text.
-    pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == ID_LEN && is_base62(s)).then(|| Self(s.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -133,7 +107,7 @@ impl PlainToken {
         }
         Ok(Self {
             kind,
-            id: TokenId(body[..ID_LEN].to_string()),
+            id: TokenId::parse(&body[..ID_LEN]).ok_or(MalformedToken::BadCharacters)?,
             secret: body[ID_LEN..ID_LEN + SECRET_LEN].to_string(),
         })
     }

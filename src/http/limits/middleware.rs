@@ -10,12 +10,11 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::refuse;
 use crate::app::AppState;
 use crate::audit::Actor;
-use crate::http::ApiError;
 use crate::http::client_addr::ClientAddr;
 use crate::http::extract::request_context;
 use crate::permissions::PrincipalKind;
@@ -44,7 +43,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     let Err(refusal) = refused else {
         return next.run(req).await;
     };
-    let scim = path.starts_with("/scim/");
+    let path = path.to_string();
     let endpoint = format!("{} {}", req.method(), path);
     let (parts, _) = req.into_parts();
     let ctx = request_context(&parts);
@@ -62,16 +61,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         None => Actor::anonymous(PrincipalKind::Anonymous, None),
     };
     let err = refuse(&state, refusal, None, actor, &ctx, &endpoint).await;
-    render(err, scim)
-}
-
-/// The answer in the form of the API it is for.
-pub fn render(err: ApiError, scim: bool) -> Response {
-    if scim {
-        crate::scim::error::ScimError::from(err).into_response()
-    } else {
-        err.into_response()
-    }
+    state.limits.render(err, &path)
 }
 
 fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {

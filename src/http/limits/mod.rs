@@ -19,6 +19,8 @@ pub use refuse::refuse;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use axum::response::IntoResponse;
+
 use bucket::{Bucket, Failures, Notice, retry_after_seconds};
 use table::{Entry, Table};
 
@@ -118,8 +120,16 @@ impl Entry for FailEntry {
 }
 
 /// The limits' state, shared by every request of this instance.
+/// Renders an [`ApiError`](crate::http::ApiError) refusing a request for a
+/// path (the second argument).
+pub type RefusalForm = fn(crate::http::ApiError, &str) -> axum::response::Response;
+
 pub struct Limiter {
     config: LimitsConfig,
+    /// How a refusal made before routing is rendered: each edge answers in
+    /// its own protocol's form, and only the composition root knows which
+    /// edge serves which path.
+    refusal_form: RefusalForm,
     per_token: Table<String, RateEntry>,
     per_address: Table<IpAddr, RateEntry>,
     failures_by_address: Table<IpAddr, FailEntry>,
@@ -152,11 +162,23 @@ impl Limiter {
         let cap = config.table_capacity;
         Self {
             config,
+            refusal_form: |err, _path| err.into_response(),
             per_token: Table::new(cap, now),
             per_address: Table::new(cap, now),
             failures_by_address: Table::new(cap, now),
             failures_by_token: Table::new(cap, now),
         }
+    }
+
+    /// Renders refusals with `form` (by default, as a problem).
+    pub fn with_refusal_form(mut self, form: RefusalForm) -> Self {
+        self.refusal_form = form;
+        self
+    }
+
+    /// A refusal of a request for `path`, in the form of the API it is for.
+    pub fn render(&self, err: crate::http::ApiError, path: &str) -> axum::response::Response {
+        (self.refusal_form)(err, path)
     }
 
     /// Before anything else: the address's failure block, then its rate.
