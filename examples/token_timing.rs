@@ -32,7 +32,7 @@ async fn main() {
     let url: DatabaseUrl = format!("sqlite://{}", path.display())
         .parse()
         .expect("database url");
-    let state = scimitar::app::open(&Config::for_database(url))
+    let state = scimitar::config::open(&Config::for_database(url))
         .await
         .expect("open the database");
     let now = Timestamp::now();

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    scimitar::cli::main()
+    scimitar::app::main()
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::handlers::chain_of;
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::http::{ApiError, ApiQuery, Caller};
 use crate::permissions::Action;
 use crate::signing::{Signer, SigningError};

@@ -11,8 +11,8 @@ use futures_util::stream;
 
 use super::handlers::chain_of;
 use super::query::{AuditQuery, RawQuery};
-use crate::app::AppState;
 use crate::audit::StoredEvent;
+use crate::http::AppState;
 use crate::http::{ApiError, ApiQuery, Caller};
 use crate::permissions::Action;
 use crate::store::Db;

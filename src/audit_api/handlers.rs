@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::query::{self, AuditQuery, RawQuery};
-use crate::app::AppState;
 use crate::audit::{self, ChainReport};
+use crate::http::AppState;
 use crate::http::{ApiError, ApiPath, ApiQuery, Caller};
 use crate::permissions::Action;
 

@@ -12,7 +12,7 @@ mod query;
 use axum::Router;
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
 pub use export::{CSV_COLUMNS, Format, csv_row, export, ndjson_line, stream_records};

@@ -19,8 +19,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::form::{OAuthError, OAuthForm};
-use crate::app::AppState;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
+use crate::http::AppState;
 use crate::http::client_addr::ClientAddr;
 use crate::http::extract::RequestMeta;
 use crate::http::limits;

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::form::{OAuthError, OAuthForm};
-use crate::app::AppState;
 use crate::audit::Target;
+use crate::http::AppState;
 use crate::http::{ApiError, Caller};
 use crate::permissions::{Action, Principal};
 use crate::store::Timestamp;

@@ -9,7 +9,7 @@ mod introspect;
 use axum::Router;
 use axum::routing::post;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub use exchange::{EXCHANGED_TOKEN_TTL_SECONDS, ExchangedClaims};
 

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, and the operator commands an admin
+//! The command line: its arguments (`serve` among them, which the
+//! composition root runs), `migrate`, and the operator commands an admin
 //! needs without the web console. Every command takes `--database-url`;
 //! `--json` prints exactly one JSON object on stdout. Operator changes are
 //! audited with actor kind `operator`.
@@ -6,7 +7,6 @@
 mod audit;
 mod keys;
 mod operator;
-mod serve;
 
 use std::process::ExitCode;
 
@@ -82,26 +82,10 @@ pub fn failed(e: impl std::fmt::Display) -> CliError {
     CliError::Failed(e.to_string())
 }
 
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let serving = matches!(cli.command, Command::Serve(_));
-    let log_format = match &cli.command {
-        Command::Serve(s) => s.log_format,
-        _ => crate::config::LogFormat::Text,
-    };
-    init_tracing(serving, log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let json_mode = cli.json;
-    let result = runtime.block_on(run(cli));
+/// Prints a command's result (`--json`: one JSON object on stdout) and
+/// gives the process's exit code: 2 for a usage error, 1 for a failure or a
+/// check that found a problem.
+pub fn report(result: Result<Option<Output>, CliError>, json_mode: bool) -> ExitCode {
     match result {
         Ok(Some(out)) => {
             if json_mode {
@@ -134,12 +118,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<Option<Output>, CliError> {
-    match cli.command {
-        Command::Serve(args) => serve::run(&cli.common, &args).await.map(|()| None),
+/// Runs an operator command (every command but `serve`, which the
+/// composition root runs).
+pub async fn run(common: &CommonArgs, command: Command) -> Result<Option<Output>, CliError> {
+    match command {
+        Command::Serve(_) => Err(CliError::Usage(
+            "`serve` starts the server; it is not an operator command".into(),
+        )),
         Command::Migrate => {
-            let url = cli
-                .common
+            let url = common
                 .database_url()
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let db = crate::store::connect(&url, 1)
@@ -154,29 +141,11 @@ async fn run(cli: Cli) -> Result<Option<Output>, CliError> {
                 human: format!("migrations applied ({})", db.backend_name()),
             }))
         }
-        Command::Org(c) => operator::org(&cli.common, c).await.map(Some),
-        Command::Workspace(c) => operator::workspace(&cli.common, c).await.map(Some),
-        Command::Member(c) => operator::member(&cli.common, c).await.map(Some),
-        Command::Token(c) => operator::token(&cli.common, c).await.map(Some),
-        Command::Audit(c) => audit::run(&cli.common, c).await.map(Some),
-        Command::Keys(c) => keys::run(&cli.common, c).await.map(Some),
+        Command::Org(c) => operator::org(common, c).await.map(Some),
+        Command::Workspace(c) => operator::workspace(common, c).await.map(Some),
+        Command::Member(c) => operator::member(common, c).await.map(Some),
+        Command::Token(c) => operator::token(common, c).await.map(Some),
+        Command::Audit(c) => audit::run(common, c).await.map(Some),
+        Command::Keys(c) => keys::run(common, c).await.map(Some),
     }
-}
-
-/// Logs go to stderr (stdout is for command output). Secrets never reach a
-/// log line: handlers do not log headers or bodies, and the Authorization
-/// header is marked sensitive.
-fn init_tracing(serving: bool, format: crate::config::LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let default = if serving { "info" } else { "warn" };
-    let filter =
-        EnvFilter::try_from_env("SCIMITAR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        crate::config::LogFormat::Json => builder.json().try_init(),
-        crate::config::LogFormat::Text => builder.try_init(),
-    };
 }

@@ -8,9 +8,9 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{CliError, Output, failed};
-use crate::app::{self, AppState};
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
 use crate::config::{CommonArgs, Config};
+use crate::http::AppState;
 use crate::identity::members::{self, Member, NewMember};
 use crate::identity::orgs::{self, Org};
 use crate::identity::{passwords, workspaces};
@@ -140,7 +140,7 @@ async fn open(common: &CommonArgs) -> Result<AppState, CliError> {
         .key_encryption_key()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     config.db_max_connections = 2;
-    app::open(&config).await.map_err(failed)
+    crate::config::open(&config).await.map_err(failed)
 }
 
 async fn find_org(state: &AppState, name_or_id: &str) -> Result<Org, CliError> {

@@ -11,9 +11,9 @@ use maud::{Markup, html};
 use super::error::ConsoleError;
 use super::layout::{self, Nav, Section, time};
 use super::session::{Admin, ConsolePath, FormData};
-use crate::app::AppState;
 use crate::audit::{ChainBreak, StoredEvent};
 use crate::audit_api::{AuditQuery, RawQuery, VerifyQuery, chain_of, export as api_export, find};
+use crate::http::AppState;
 use crate::http::{ApiError, ApiQuery};
 use crate::permissions::Action;
 

@@ -15,15 +15,13 @@ mod sign_in;
 mod tokens;
 mod workspaces;
 
-pub use session::ConsoleKey;
-
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

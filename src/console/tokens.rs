@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::error::{ConsoleError, message};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, secret_once, time};
 use super::session::{Admin, ConsolePath, CsrfForm, FormData};
-use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::AppState;
 use crate::identity::workspaces::{self, Workspace};
 use crate::management::ExpiryInput;
 use crate::management::service_tokens::{

@@ -9,8 +9,8 @@ use maud::html;
 use super::error::{ConsoleError, message};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, time};
 use super::session::{Admin, CsrfForm, FormData};
-use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::AppState;
 use crate::management::workspaces::{create_workspace, list_workspaces};
 
 async fn render(

@@ -13,8 +13,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
+use crate::http::AppState;
 
 /// A refusal's reason code, put on an error response by the edge that
 /// refused, so that the trail's record names what was refused rather than

@@ -8,7 +8,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// How long readiness waits for the database. A prober gives up after a few
 /// seconds; an unreachable PostgreSQL would otherwise hold the answer for

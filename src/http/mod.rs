@@ -5,6 +5,7 @@
 
 pub mod audit_trail;
 pub mod client_addr;
+pub mod csrf;
 pub mod extract;
 mod health;
 pub mod limits;
@@ -14,10 +15,12 @@ mod problem;
 pub mod request_id;
 mod security_headers;
 mod stall;
+mod state;
 pub mod strict_json;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
 pub use problem::{ApiError, problem_response, problem_type};
+pub use state::AppState;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -31,7 +34,6 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
 use crate::config::Config;
 
 pub fn router(state: AppState, config: &Config) -> Router {

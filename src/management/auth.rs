@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
+use crate::http::AppState;
 use crate::http::extract::RequestMeta;
 use crate::http::{ApiError, ApiJson, Caller};
 use crate::identity::members::{self, Member};

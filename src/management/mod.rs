@@ -18,8 +18,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::Duration;
 
-use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::AppState;
 use crate::store::Timestamp;
 use crate::tokens::{PlainToken, TokenView};
 

@@ -8,8 +8,8 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::{self, Target};
+use crate::http::AppState;
 use crate::http::{ApiError, ApiJson, Caller};
 use crate::identity::orgs::{self, Org};
 use crate::permissions::Action;

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::service_tokens::token_id;
 use super::{ExpiryInput, show_once};
-use crate::app::AppState;
 use crate::audit::{self, Target};
+use crate::http::AppState;
 use crate::http::{ApiError, ApiJson, ApiPath, Caller};
 use crate::identity::orgs;
 use crate::permissions::Action;

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ExpiryInput, nullable, show_once};
-use crate::app::AppState;
 use crate::audit::{self, Target};
+use crate::http::AppState;
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::identity::{orgs, workspaces};
 use crate::permissions::{Action, TokenLevel};

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::http::{ApiError, Caller};
 use crate::identity::orgs;
 use crate::permissions::Principal;

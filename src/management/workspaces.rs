@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Target};
+use crate::http::AppState;
 use crate::http::{ApiError, ApiJson, ApiPath, Caller};
 use crate::identity::workspaces::{self, Workspace};
 use crate::permissions::Action;

@@ -15,8 +15,8 @@ use super::limits::MAX_BULK_OPERATIONS;
 use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
 use super::web::{self, Base, ScimBody, ScimCaller};
 use super::{groups, users};
-use crate::app::AppState;
 use crate::audit;
+use crate::http::AppState;
 use crate::permissions::Action;
 
 /// What one operation produced.

@@ -13,7 +13,7 @@ use super::list::{self, ListRequest};
 use super::web::{self, Base, ScimBody, ScimCaller, ScimPath};
 use super::{bulk, discovery};
 use super::{groups, users};
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::permissions::Action;
 
 pub fn routes() -> Router<AppState> {

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::{ScimError, scim_content_type};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::http::AppState;
 use crate::http::Caller;
 use crate::permissions::Action;
 

@@ -13,8 +13,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::refuse;
-use crate::app::AppState;
 use crate::audit::Actor;
+use crate::http::AppState;
 use crate::http::client_addr::ClientAddr;
 use crate::http::extract::request_context;
 use crate::permissions::PrincipalKind;

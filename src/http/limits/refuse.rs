@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::Refusal;
-use crate::app::AppState;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::ApiError;
+use crate::http::AppState;
 
 /// Records the refusal if it is due a record (through the group-commit
 /// writer, like the request trail: a flood of refusals costs at most one

@@ -2,6 +2,9 @@
 //! variable (flags win). Secrets given by environment are never echoed in
 //! `--help` or in debug output.
 
+mod open;
+pub use open::{StartError, open};
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,7 +1,6 @@
-//! Wiring: opening the database, loading keys, building the router, and
-//! running the server with graceful shutdown.
+//! A running server: the state opened from the configuration, the router,
+//! the background tasks, and graceful shutdown.
 
-use crate::store::page_anchors::PageAnchors;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -10,83 +9,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::identity::IdentityError;
+use crate::http::limits::Limiter;
 use crate::identity::bootstrap::{BootstrapCredential, bootstrap_if_empty};
-use crate::identity::sessions::SessionKeys;
-use crate::signing::{Kek, Signer, SigningError};
-use crate::store::{self, Db, StoreError};
-use crate::tokens::{LastUsedRecorder, Peppers, load_peppers};
 
-/// What every request handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: Db,
-    pub peppers: Arc<Peppers>,
-    pub sessions: Arc<SessionKeys>,
-    /// The signing keys (audit checkpoints; later exchanged tokens).
-    pub signer: Arc<Signer>,
-    pub last_used: LastUsedRecorder,
-    /// Group-commit writer for audit records that accompany no change.
-    pub audit: crate::audit::AuditWriter,
-    /// The externally visible base URL (`https://scim.example.com`), for
-    /// SCIM `meta.location`; the request's Host header when unset.
-    pub public_url: Option<String>,
-    /// Where deep pages of unfiltered SCIM lists start.
-    pub page_anchors: PageAnchors,
-    /// Abuse limits: rates and failed-authentication counts, per instance.
-    pub limits: Arc<crate::http::limits::Limiter>,
-    /// The admin console's CSRF key.
-    pub console: Arc<crate::console::ConsoleKey>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Identity(#[from] IdentityError),
-    #[error("cannot listen: {0}")]
-    Io(#[from] std::io::Error),
-    #[error(transparent)]
-    Signing(#[from] SigningError),
-}
-
-/// Opens the database, runs migrations and loads the server's keys. The CLI
-/// uses this too, so that the pepper is created on first use by whichever
-/// runs first.
-pub async fn open(config: &Config) -> Result<AppState, StartError> {
-    let db = store::connect(&config.database_url, config.db_max_connections).await?;
-    db.migrate().await?;
-    let configured: Vec<(i32, &[u8])> = config
-        .token_peppers
-        .iter()
-        .map(|(v, s)| (*v, s.0.as_bytes()))
-        .collect();
-    let peppers = load_peppers(&db, &configured).await?;
-    let kek = Kek::resolve(
-        &db,
-        config.key_encryption_key.as_ref().map(|k| k.0.as_str()),
-    )
-    .await?;
-    let signer = Arc::new(Signer::load(&db, kek).await?);
-    let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
-    let console = Arc::new(crate::console::ConsoleKey::load(&db).await?);
-    let (audit, _writer) = crate::audit::AuditWriter::spawn(db.clone());
-    Ok(AppState {
-        db,
-        peppers: Arc::new(peppers),
-        sessions: Arc::new(sessions),
-        signer,
-        last_used: LastUsedRecorder::default(),
-        audit,
-        public_url: config.public_url.clone(),
-        page_anchors: PageAnchors::default(),
-        limits: Arc::new(
-            crate::http::limits::Limiter::new(config.limits).with_refusal_form(refusal_form),
-        ),
-        console,
-    })
-}
+use crate::config::{StartError, open};
+use crate::http::AppState;
 
 /// Refusals made before routing (abuse limits) in the form of the edge that
 /// serves the path: SCIM's error schema under `/scim`, a problem elsewhere.
@@ -114,7 +41,10 @@ impl Server {
         config: Config,
         listener: TcpListener,
     ) -> Result<(Server, Option<BootstrapCredential>), StartError> {
-        let state = open(&config).await?;
+        let mut state = open(&config).await?;
+        // Refusals made before routing answer in the form of the edge that
+        // serves the path, which only the composition root knows.
+        state.limits = Arc::new(Limiter::new(config.limits).with_refusal_form(refusal_form));
         let bootstrap = bootstrap_if_empty(&state.db).await?;
         let addr = listener.local_addr()?;
         let router = crate::http::router(state.clone(), &config);

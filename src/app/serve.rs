@@ -2,8 +2,8 @@
 
 use tokio::net::TcpListener;
 
-use super::{CliError, failed};
-use crate::app::Server;
+use super::Server;
+use crate::cli::{CliError, failed};
 use crate::config::{CommonArgs, Config, ServeArgs};
 
 pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> {
