@@ -5,6 +5,7 @@
 
 pub mod audit_trail;
 pub mod client_addr;
+pub mod download;
 pub mod extract;
 mod health;
 pub mod limits;
