@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::{CliError, Output, failed};
+use super::{CliError, Output, failed, open_db};
 use crate::audit::offline::{OfflineReport, verify_export};
 use crate::audit::{self, ExportPages, RawQuery, checkpoints};
 use crate::config::CommonArgs;
 use crate::identity::orgs;
 use crate::signing;
-use crate::store::{self, Db};
+use crate::store::Db;
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -101,16 +101,6 @@ pub async fn run(common: &CommonArgs, cmd: AuditCommand) -> Result<Output, CliEr
             jwks,
         } => verify(&file, &checkpoints, &jwks),
     }
-}
-
-/// The database, migrated; no keys are loaded (nothing here signs).
-async fn open_db(common: &CommonArgs) -> Result<Db, CliError> {
-    let url = common
-        .database_url()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let db = store::connect(&url, 2).await.map_err(failed)?;
-    db.migrate().await.map_err(failed)?;
-    Ok(db)
 }
 
 async fn chain_of(db: &Db, org: &str) -> Result<String, CliError> {
