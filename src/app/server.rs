@@ -51,10 +51,10 @@ impl Server {
         let flusher = state
             .last_used
             .spawn_flusher(state.db.clone(), config.last_used_flush);
-        let checkpointer = crate::audit_api::spawn_checkpointer(
+        let checkpointer = crate::audit::spawn_checkpointer(
             state.db.clone(),
             state.signer.clone(),
-            crate::audit_api::CheckpointPolicy {
+            crate::audit::CheckpointPolicy {
                 every_records: config.audit_checkpoint_records,
                 every: config.audit_checkpoint_interval,
             },

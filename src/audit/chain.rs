@@ -13,7 +13,8 @@ use crate::{on_db, on_tx};
 /// that does not exist, a value that is not a token at all).
 pub const UNATTRIBUTED_CHAIN: &str = "unattributed";
 
-const GENESIS: [u8; 32] = [0; 32];
+/// What the first record of a chain links to.
+pub(super) const GENESIS: [u8; 32] = [0; 32];
 
 /// Longest text kept from client-controlled fields (user agent, request id),
 /// so that a hostile client cannot bloat the log.
@@ -24,12 +25,17 @@ fn clip(s: &Option<String>) -> Option<String> {
         .map(|s| s.chars().take(MAX_CLIENT_TEXT).collect())
 }
 
+/// The chain of an organization's records: its id.
+pub fn org_chain(org: Uuid) -> String {
+    org.to_string()
+}
+
 /// Appends `event` to its organization's chain, inside `tx`. If this fails
 /// the caller's transaction fails with it, so no change goes unrecorded.
 pub async fn record(tx: &mut Tx, event: AuditEvent) -> Result<StoredEvent, AuditError> {
     let chain = event
         .org_id
-        .map(|o| o.to_string())
+        .map(org_chain)
         .unwrap_or_else(|| UNATTRIBUTED_CHAIN.to_string());
     // The upsert takes the chain head's row lock (PostgreSQL) until commit,
     // so concurrent writers to one chain queue here and sequence numbers
@@ -187,7 +193,8 @@ pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport, AuditErro
 
 /// Recomputes records `from..=to` of a chain in sequence order, a page at a
 /// time, and reports the first broken link. Without `to`, runs to the end
-/// and also checks that no record after the last one is missing.
+/// and also checks that no record after the last one is missing. A range
+/// that is not `1 <= from <= to` is refused.
 pub async fn verify_range(
     db: &Db,
     chain: &str,
@@ -195,6 +202,9 @@ pub async fn verify_range(
     to: Option<i64>,
 ) -> Result<ChainReport, AuditError> {
     const PAGE: i64 = 1000;
+    if from < 1 || to.is_some_and(|t| t < from) {
+        return Err(AuditError::Invalid("need 1 <= from_seq <= to_seq".into()));
+    }
     let to = to.unwrap_or(i64::MAX);
     // Retention may have removed the oldest records: start at the oldest
     // one left.

@@ -1,18 +1,35 @@
-//! Audit recording: every change and every refusal becomes a record in a
-//! per-organization hash chain, written in the same transaction as the change
-//! it describes. The Audit Log API (query, export, verify) builds on this.
+//! The audit log's domain: every change and every refusal becomes a record
+//! in a per-organization hash chain, written in the same transaction as the
+//! change it describes (`chain`, `event`, `group_commit`); records are read
+//! back through validated queries (`query`, `query_sql`), exported as NDJSON
+//! or CSV (`export`, `csv`), verified online (`chain`) or offline against
+//! signed checkpoints (`offline`, `checkpoints`), and expire (`retention`).
+//! Nothing here knows about HTTP: the Audit Log API, the console and the CLI
+//! call these functions and turn [`AuditError`] into their own answers.
 
 mod chain;
+pub mod checkpoints;
+mod csv;
 pub mod event;
+mod export;
 mod group_commit;
+pub mod offline;
+mod query;
+mod query_sql;
 pub mod retention;
 
 pub use chain::{
-    ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, record, record_alone, verify_chain, verify_range,
+    ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, org_chain, record, record_alone, verify_chain,
+    verify_range,
 };
+pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
 pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
+pub use export::{ExportPages, Format, parse_export, stream_records};
 pub use group_commit::AuditWriter;
+pub use query::{AuditQuery, RawQuery};
+pub use query_sql::find_record;
 
+use crate::signing::SigningError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +38,13 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("audit recording unavailable: {0}")]
     Unavailable(String),
+    /// Signing a checkpoint failed.
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    /// A query, export or verification asked for something invalid; the
+    /// message names what (answered as a bad request).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl From<sqlx::Error> for AuditError {

@@ -4,6 +4,7 @@
 //! the chain still verifies.
 
 use super::AuditError;
+use super::chain::org_chain;
 use crate::store::{Db, Timestamp};
 use crate::{on_db, on_tx};
 
@@ -18,7 +19,7 @@ pub async fn purge(db: &Db, now: Timestamp) -> Result<u64, AuditError> {
     let mut deleted = 0;
     for (org, days) in orgs {
         let cutoff = now - time::Duration::days(i64::from(days.max(1)));
-        deleted += purge_chain(db, &org.to_string(), cutoff).await?;
+        deleted += purge_chain(db, &org_chain(org), cutoff).await?;
     }
     Ok(deleted)
 }

@@ -7,15 +7,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::query::{self, AuditQuery, RawQuery};
-use crate::audit::{self, ChainReport};
+use crate::audit::{self, AuditQuery, ChainReport, RawQuery};
 use crate::http::AppState;
 use crate::http::{ApiError, ApiPath, ApiQuery, Caller};
 use crate::permissions::Action;
 
 /// The chain of the caller's organization.
 pub fn chain_of(caller: &Caller) -> String {
-    caller.org_id().to_string()
+    audit::org_chain(caller.org_id())
 }
 
 /// `GET /api/v1/audit-logs`: one page, oldest first by default, with
@@ -28,7 +27,7 @@ pub async fn list(
     ApiQuery(raw): ApiQuery<RawQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
-    let q = AuditQuery::parse(&raw).map_err(|e| ApiError::BadRequest(e.0))?;
+    let q = AuditQuery::parse(&raw)?;
     let records = q.page(&state.db, &chain_of(&caller)).await?;
     let last = records.last().map(|r| r.seq);
     let next = match (q.descending, last) {
@@ -42,16 +41,24 @@ pub async fn list(
         "next_cursor": next.map(|n| n.to_string()),
     }))
     .into_response();
-    if let Some(n) = next {
-        let link = format!(
-            "</api/v1/audit-logs?{}>; rel=\"next\"",
-            q.to_query_string(&[("cursor", n.to_string())])
-        );
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            resp.headers_mut().insert(header::LINK, v);
-        }
+    if let Some(n) = next
+        && let Ok(v) = HeaderValue::from_str(&next_link(&q, n))
+    {
+        resp.headers_mut().insert(header::LINK, v);
     }
     Ok(resp)
+}
+
+/// The `Link` to the page after `cursor`: the same filters, canonical.
+fn next_link(q: &AuditQuery, cursor: i64) -> String {
+    let next = RawQuery {
+        cursor: Some(cursor.to_string()),
+        ..q.to_raw()
+    };
+    format!(
+        "</api/v1/audit-logs?{}>; rel=\"next\"",
+        serde_urlencoded::to_string(&next).unwrap_or_default()
+    )
 }
 
 /// `GET /api/v1/audit-logs/{id}`.
@@ -61,15 +68,17 @@ pub async fn get(
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
-    let record = query::find(&state.db, &chain_of(&caller), id)
+    let record = audit::find_record(&state.db, &chain_of(&caller), id)
         .await?
         .ok_or_else(|| ApiError::NotFound("audit record".into()))?;
     Ok(Json(record).into_response())
 }
 
-#[derive(Default, Deserialize)]
+/// `?from_seq=&to_seq=`: a range of sequence numbers, both ends optional
+/// and inclusive (verification and checkpoints).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyQuery {
+pub struct SeqRange {
     pub from_seq: Option<i64>,
     pub to_seq: Option<i64>,
 }
@@ -79,13 +88,10 @@ pub struct VerifyQuery {
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<VerifyQuery>,
+    ApiQuery(q): ApiQuery<SeqRange>,
 ) -> Result<Json<ChainReport>, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     let from = q.from_seq.unwrap_or(1);
-    if from < 1 || q.to_seq.is_some_and(|t| t < from) {
-        return Err(ApiError::BadRequest("need 1 <= from_seq <= to_seq".into()));
-    }
     let report = audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq).await?;
     Ok(Json(report))
 }
@@ -98,4 +104,23 @@ pub async fn jwks(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     Ok(Json(state.signer.jwks()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_link_repeats_the_filters_in_canonical_form() {
+        let raw: RawQuery = serde_urlencoded::from_str(
+            "outcome=failure&action=scim.*&since=2026-01-02T03:04:05Z&cursor=3",
+        )
+        .unwrap();
+        let q = AuditQuery::parse(&raw).unwrap();
+        assert_eq!(
+            next_link(&q, 7),
+            "</api/v1/audit-logs?since=2026-01-02T03%3A04%3A05.000000Z&action=scim.*\
+             &outcome=failure&limit=100&order=asc&cursor=7>; rel=\"next\""
+        );
+    }
 }

@@ -1,23 +1,18 @@
 //! The Audit Log API under `/api/v1/audit-logs`: filtered queries with
-//! stable cursors, record lookup, streaming export (NDJSON or CSV) and chain
-//! verification, for organization SATs with `audit_logs:read` and for org
-//! admins.
+//! stable cursors, record lookup, streaming export (NDJSON or CSV), chain
+//! verification, signed checkpoints and the keys that verify them, for
+//! organization SATs with `audit_logs:read` and for org admins. Only the
+//! HTTP side lives here (parse, authorize, call `crate::audit`, render); the
+//! queries, encodings and verification are the audit module's.
 
-pub mod checkpoints;
+mod checkpoints;
 mod export;
 mod handlers;
-pub mod offline;
-mod query;
 
 use axum::Router;
 use axum::routing::get;
 
 use crate::http::AppState;
-
-pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
-pub use export::{CSV_COLUMNS, Format, csv_row, export, ndjson_line, stream_records};
-pub use handlers::{VerifyQuery, chain_of, verify};
-pub use query::{AuditQuery, QueryError, RawQuery, find};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -13,16 +13,13 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::{CliError, Output, failed};
-use crate::audit_api::offline::{OfflineReport, verify_export};
-use crate::audit_api::{AuditQuery, Format, RawQuery, checkpoints, csv_row, ndjson_line};
+use super::{CliError, Output, failed, open_db};
+use crate::audit::offline::{OfflineReport, verify_export};
+use crate::audit::{self, ExportPages, RawQuery, checkpoints};
 use crate::config::CommonArgs;
 use crate::identity::orgs;
 use crate::signing;
-use crate::store::{self, Db};
-
-/// Records read per page of an export.
-const PAGE: i64 = 1000;
+use crate::store::Db;
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -106,22 +103,12 @@ pub async fn run(common: &CommonArgs, cmd: AuditCommand) -> Result<Output, CliEr
     }
 }
 
-/// The database, migrated; no keys are loaded (nothing here signs).
-async fn open_db(common: &CommonArgs) -> Result<Db, CliError> {
-    let url = common
-        .database_url()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let db = store::connect(&url, 2).await.map_err(failed)?;
-    db.migrate().await.map_err(failed)?;
-    Ok(db)
-}
-
 async fn chain_of(db: &Db, org: &str) -> Result<String, CliError> {
     let org = orgs::find(db, org)
         .await
         .map_err(failed)?
         .ok_or_else(|| failed(format!("organization `{org}` not found")))?;
-    Ok(org.id.to_string())
+    Ok(audit::org_chain(org.id))
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>, CliError> {
@@ -175,7 +162,6 @@ impl Progress {
 }
 
 async fn export(common: &CommonArgs, args: ExportArgs) -> Result<Output, CliError> {
-    let format = Format::parse(Some(&args.format)).map_err(|e| CliError::Usage(e.to_string()))?;
     let raw = RawQuery {
         since: args.since,
         until: args.until,
@@ -187,49 +173,38 @@ async fn export(common: &CommonArgs, args: ExportArgs) -> Result<Output, CliErro
         workspace_id: args.workspace_id,
         outcome: args.outcome,
         cursor: args.cursor,
+        format: Some(args.format.clone()),
         ..RawQuery::default()
     };
-    let parsed = AuditQuery::parse(&raw).map_err(|e| CliError::Usage(e.0))?;
+    let (format, query) = audit::parse_export(&raw).map_err(|e| CliError::Usage(e.to_string()))?;
+    // Without records, the next export resumes where this one was asked to.
+    let resume_after = query.cursor;
     let db = open_db(common).await?;
     let chain = chain_of(&db, &args.org).await?;
     let path = args.output.as_path();
     let mut out = create(path)?;
-    if format == Format::Csv {
-        out.write_all((crate::audit_api::CSV_COLUMNS.join(",") + "\n").as_bytes())
-            .map_err(write_err(path))?;
+    if let Some(header) = format.header() {
+        out.write_all(header.as_bytes()).map_err(write_err(path))?;
     }
-    let mut query = AuditQuery {
-        limit: PAGE,
-        descending: false,
-        ..parsed
-    };
+    let mut pages = ExportPages::new(db.clone(), chain, query);
     let mut records = 0u64;
     let mut first_seq = None;
     let mut last_seq = None;
     let mut progress = Progress::new();
-    // A page at a time: memory stays flat however many records match.
-    loop {
-        let page = query.page(&db, &chain).await.map_err(failed)?;
+    while let Some(page) = pages.next_page().await.map_err(failed)? {
         for r in &page {
-            let line = match format {
-                Format::Ndjson => ndjson_line(r),
-                Format::Csv => csv_row(r),
-            };
-            out.write_all(line.as_bytes()).map_err(write_err(path))?;
+            out.write_all(format.encode(r).as_bytes())
+                .map_err(write_err(path))?;
             first_seq.get_or_insert(r.seq);
             last_seq = Some(r.seq);
             records += 1;
         }
         progress.tick(records, last_seq);
-        match page.last() {
-            Some(last) if page.len() as i64 == PAGE => query = query.after(last.seq),
-            _ => break,
-        }
     }
     out.flush().map_err(write_err(path))?;
     progress.finish();
     db.close().await;
-    let next_cursor = last_seq.or(query.cursor).map(|s| s.to_string());
+    let next_cursor = last_seq.or(resume_after).map(|s| s.to_string());
     Ok(Output {
         json: json!({
             "output": path.display().to_string(),

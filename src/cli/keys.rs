@@ -3,10 +3,10 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{CliError, Output, failed};
+use super::{CliError, Output, failed, open_db};
 use crate::config::CommonArgs;
 use crate::signing::{self, Kek, Signer};
-use crate::store::{self, Db};
+use crate::store::Db;
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
@@ -23,15 +23,6 @@ pub enum KeysCommand {
     /// server does this itself when it starts with one configured. Needs
     /// SCIMITAR_KEY_ENCRYPTION_KEY.
     AdoptKek,
-}
-
-async fn open_db(common: &CommonArgs) -> Result<Db, CliError> {
-    let url = common
-        .database_url()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let db = store::connect(&url, 2).await.map_err(failed)?;
-    db.migrate().await.map_err(failed)?;
-    Ok(db)
 }
 
 pub async fn run(common: &CommonArgs, cmd: KeysCommand) -> Result<Output, CliError> {

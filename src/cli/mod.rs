@@ -82,6 +82,17 @@ pub fn failed(e: impl std::fmt::Display) -> CliError {
     CliError::Failed(e.to_string())
 }
 
+/// The database, migrated, for a command that reads or changes it directly;
+/// no keys are loaded (a command that signs loads them itself).
+async fn open_db(common: &CommonArgs) -> Result<crate::store::Db, CliError> {
+    let url = common
+        .database_url()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let db = crate::store::connect(&url, 2).await.map_err(failed)?;
+    db.migrate().await.map_err(failed)?;
+    Ok(db)
+}
+
 /// Prints a command's result (`--json`: one JSON object on stdout) and
 /// gives the process's exit code: 2 for a usage error, 1 for a failure or a
 /// check that found a problem.

@@ -1,8 +1,9 @@
 //! Audit Logs: the organization's records with the Audit Log API's filters
 //! (time range, actor, action, target, outcome), newest first with cursor
-//! pagination, a record's detail, export (the API's own export) and the
+//! pagination, a record's detail, export (the same as the API's) and the
 //! result of chain verification.
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
@@ -11,10 +12,8 @@ use maud::{Markup, html};
 use super::error::ConsoleError;
 use super::layout::{self, Nav, Section, time};
 use super::session::{Admin, ConsolePath, FormData};
-use crate::audit::{ChainBreak, StoredEvent};
-use crate::audit_api::{AuditQuery, RawQuery, VerifyQuery, chain_of, export as api_export, find};
-use crate::http::AppState;
-use crate::http::{ApiError, ApiQuery};
+use crate::audit::{self, AuditQuery, ChainBreak, RawQuery, StoredEvent};
+use crate::http::{ApiError, AppState, download};
 use crate::permissions::Action;
 
 const PAGE_SIZE: i64 = 50;
@@ -30,6 +29,11 @@ const FILTERS: [&str; 8] = [
     "target_id",
     "outcome",
 ];
+
+/// The chain of the admin's organization.
+fn chain_of(admin: &Admin) -> String {
+    audit::org_chain(admin.caller.org_id())
+}
 
 fn nav(admin: &Admin) -> Nav<'_> {
     Nav {
@@ -171,12 +175,12 @@ pub async fn list(
     let (records, error) = match AuditQuery::parse(&raw) {
         Ok(query) => (
             query
-                .page(&state.db, &chain_of(&admin.caller))
+                .page(&state.db, &chain_of(&admin))
                 .await
                 .map_err(ApiError::from)?,
             None,
         ),
-        Err(e) => (Vec::new(), Some(e.0)),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let next = (records.len() as i64 == PAGE_SIZE)
         .then(|| records.last().map(|r| r.seq.to_string()))
@@ -243,7 +247,7 @@ pub async fn detail(
     admin.caller.require(&state, Action::ReadAuditLogs).await?;
     let not_found = || ConsoleError::Api(ApiError::NotFound("audit record".into()));
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let r = find(&state.db, &chain_of(&admin.caller), id)
+    let r = audit::find_record(&state.db, &chain_of(&admin), id)
         .await
         .map_err(ApiError::from)?
         .ok_or_else(not_found)?;
@@ -286,29 +290,36 @@ pub async fn detail(
     Ok(layout::respond(StatusCode::OK, page))
 }
 
-/// `GET /console/audit-logs/export?…&format=ndjson|csv`: the API's export,
-/// with the page's filters.
+/// `GET /console/audit-logs/export?…&format=ndjson|csv`: the same export as
+/// the API's, with the page's filters.
 pub async fn export(
     State(state): State<AppState>,
     admin: Admin,
     uri: Uri,
 ) -> Result<Response, ConsoleError> {
     let q = FormData::from_query(uri.query());
-    let mut raw = raw_query(&q);
-    raw.format = q.text("format");
-    Ok(api_export(State(state), admin.caller, ApiQuery(raw)).await?)
+    let raw = RawQuery {
+        format: q.text("format"),
+        ..raw_query(&q)
+    };
+    admin.caller.require(&state, Action::ReadAuditLogs).await?;
+    let (format, query) = audit::parse_export(&raw).map_err(ApiError::from)?;
+    let chunks = audit::stream_records(state.db.clone(), chain_of(&admin), query, format);
+    let body = Body::from_stream(chunks);
+    Ok(download::attachment(
+        format.media_type(),
+        format.file_name(),
+        body,
+    ))
 }
 
 /// `GET /console/audit-logs/verify`: recomputes the whole chain.
 pub async fn verify(State(state): State<AppState>, admin: Admin) -> Result<Response, ConsoleError> {
+    admin.caller.require(&state, Action::ReadAuditLogs).await?;
     let nav = nav(&admin);
-    let report = crate::audit_api::verify(
-        State(state.clone()),
-        admin.caller.clone(),
-        ApiQuery(VerifyQuery::default()),
-    )
-    .await?
-    .0;
+    let report = audit::verify_chain(&state.db, &chain_of(&admin))
+        .await
+        .map_err(ApiError::from)?;
     let broken = report.first_break.as_ref().map(|b| match b {
         ChainBreak::HashMismatch { seq } => {
             format!("record {seq} does not match its hash: it was changed")

@@ -6,6 +6,7 @@
 pub mod audit_trail;
 pub mod client_addr;
 pub mod csrf;
+pub mod download;
 pub mod extract;
 mod health;
 pub mod limits;

@@ -185,7 +185,10 @@ impl From<StoreError> for ApiError {
 
 impl From<AuditError> for ApiError {
     fn from(e: AuditError) -> Self {
-        ApiError::internal(e)
+        match e {
+            AuditError::Invalid(m) => ApiError::BadRequest(m),
+            other => ApiError::internal(other),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{CliRun, TestApp, eventually, fresh_database_url};
-use scimitar::audit_api::checkpoints::{CHECKPOINT_TYP, CheckpointClaims};
+use scimitar::audit::checkpoints::{CHECKPOINT_TYP, CheckpointClaims};
 use scimitar::signing::{KeyPair, verify_jws};
 use scimitar::store::settings::to_hex;
 

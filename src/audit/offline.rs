@@ -22,12 +22,11 @@ use std::io::BufRead;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::chain::GENESIS;
 use super::checkpoints::{CHECKPOINT_TYP, CheckpointClaims};
-use crate::audit::StoredEvent;
+use super::event::StoredEvent;
 use crate::signing::{jws_type, verify_jws};
 use crate::store::settings::from_hex;
-
-const GENESIS: [u8; 32] = [0; 32];
 
 /// The first problem found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

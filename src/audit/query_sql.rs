@@ -1,0 +1,179 @@
+//! The SQL an [`AuditQuery`] becomes (through the store's dynamic SQL
+//! helpers), and one record by id. Pages walk the (chain, seq) order, which
+//! an index serves, rather than sorting what matches.
+
+use uuid::Uuid;
+
+use super::AuditError;
+use super::event::{StoredEvent, stored_columns};
+use super::query::AuditQuery;
+use crate::store::dynamic::{Arg, SqlParts};
+use crate::store::{Db, StoreError, Timestamp};
+
+/// Above this many actions under one prefix, a page merges too many index
+/// ranges to beat reading the chain in order (a prefix this broad is a
+/// common one, whose records are never far apart).
+const MAX_MERGED_ACTIONS: usize = 16;
+
+/// The distinct actions recorded in `chain`, in index order: one index seek
+/// each, from the smallest to the next larger, rather than a scan of the
+/// records (there are dozens of actions and millions of records).
+async fn distinct_actions(db: &Db, chain: &str) -> Result<Vec<String>, StoreError> {
+    let sql = "WITH RECURSIVE acts(action) AS ( \
+         SELECT MIN(action) FROM audit_events WHERE chain = $1 \
+         UNION ALL \
+         SELECT (SELECT MIN(e.action) FROM audit_events e WHERE e.chain = $1 AND e.action > acts.action) \
+         FROM acts WHERE acts.action IS NOT NULL) \
+         SELECT action FROM acts WHERE action IS NOT NULL LIMIT 10000";
+    Ok(crate::on_db!(db, pool => sqlx::query_scalar(sql).bind(chain).fetch_all(pool).await)?)
+}
+
+impl AuditQuery {
+    /// The WHERE clause for `chain`, with the cursor applied.
+    fn scope(&self, chain: &str) -> SqlParts {
+        let mut q = SqlParts::new();
+        q.sql(" FROM audit_events WHERE chain = ")
+            .bind(Arg::Text(chain.to_string()));
+        let eq = |q: &mut SqlParts, col: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                q.sql(format!(" AND {col} = ")).bind(Arg::Text(v.clone()));
+            }
+        };
+        eq(&mut q, "actor_kind", &self.actor_type);
+        eq(&mut q, "actor_id", &self.actor_id);
+        eq(&mut q, "target_type", &self.target_type);
+        eq(&mut q, "target_id", &self.target_id);
+        eq(&mut q, "outcome", &self.outcome);
+        match &self.action {
+            Some((a, false)) => {
+                q.sql(" AND action = ").bind(Arg::Text(a.clone()));
+            }
+            Some((prefix, true)) => {
+                let escaped = prefix
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                q.sql(" AND action LIKE ")
+                    .bind(Arg::Text(format!("{escaped}%")))
+                    .sql(" ESCAPE '\\'");
+            }
+            None => {}
+        }
+        if let Some(w) = self.workspace_id {
+            q.sql(" AND workspace_id = ").bind(Arg::Uuid(w));
+        }
+        // Times only grow along a chain, so a time bound is also a sequence
+        // bound: the first record at or after it. Pages then walk the
+        // (chain, seq) order instead of sorting a whole time window.
+        let first_at = |q: &mut SqlParts, t: Timestamp| {
+            q.sql("COALESCE((SELECT b.seq FROM audit_events b WHERE b.chain = ")
+                .bind(Arg::Text(chain.to_string()))
+                .sql(" AND b.occurred_at >= ")
+                .bind(Arg::Time(t))
+                .sql(" ORDER BY b.occurred_at, b.seq LIMIT 1), ")
+                .bind(Arg::Int(i64::MAX))
+                .sql(")");
+        };
+        if let Some(t) = self.since {
+            q.sql(" AND occurred_at >= ").bind(Arg::Time(t));
+            q.sql(" AND seq >= ");
+            first_at(&mut q, t);
+        }
+        if let Some(t) = self.until {
+            q.sql(" AND occurred_at < ").bind(Arg::Time(t));
+            q.sql(" AND seq < ");
+            first_at(&mut q, t);
+        }
+        if let Some(c) = self.cursor {
+            q.sql(if self.descending {
+                " AND seq < "
+            } else {
+                " AND seq > "
+            })
+            .bind(Arg::Int(c));
+        }
+        q
+    }
+
+    /// One page of matching records.
+    pub async fn page(&self, db: &Db, chain: &str) -> Result<Vec<StoredEvent>, AuditError> {
+        let mut q = SqlParts::new();
+        q.sql(concat!("SELECT ", stored_columns!()));
+        match &self.action {
+            Some((prefix, true)) => {
+                let actions: Vec<String> = distinct_actions(db, chain)
+                    .await?
+                    .into_iter()
+                    .filter(|a| a.starts_with(prefix.as_str()))
+                    .collect();
+                match actions.len() {
+                    0 => return Ok(Vec::new()),
+                    n if n <= MAX_MERGED_ACTIONS => q.append(self.merged_scope(chain, &actions)),
+                    _ => q.append(self.scope(chain)),
+                };
+            }
+            _ => {
+                q.append(self.scope(chain));
+            }
+        }
+        q.sql(self.order_by());
+        q.sql(" LIMIT ").bind(Arg::Int(self.limit));
+        Ok(crate::on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?)
+    }
+
+    fn order_by(&self) -> &'static str {
+        if self.descending {
+            " ORDER BY seq DESC"
+        } else {
+            " ORDER BY seq ASC"
+        }
+    }
+
+    /// The scope of a prefix filter that names `actions`: the page's
+    /// sequence numbers are the first `limit` of the first `limit` of each
+    /// action, each read from the (chain, action, seq) index. A LIKE over
+    /// the chain in sequence order would read every record before the page
+    /// when the prefix is rare, and the whole chain when it matches nothing.
+    fn merged_scope(&self, chain: &str, actions: &[String]) -> SqlParts {
+        let mut q = SqlParts::new();
+        q.sql(" FROM audit_events WHERE chain = ")
+            .bind(Arg::Text(chain.to_string()))
+            .sql(" AND seq IN (");
+        for (i, a) in actions.iter().enumerate() {
+            let one = Self {
+                action: Some((a.clone(), false)),
+                ..self.clone()
+            };
+            if i > 0 {
+                q.sql(" UNION ALL ");
+            }
+            q.sql("SELECT seq FROM (SELECT seq")
+                .append(one.scope(chain))
+                .sql(self.order_by())
+                .sql(" LIMIT ")
+                .bind(Arg::Int(self.limit))
+                .sql(format!(") AS a{i}"));
+        }
+        q.sql(self.order_by())
+            .sql(" LIMIT ")
+            .bind(Arg::Int(self.limit))
+            .sql(")");
+        q
+    }
+}
+
+/// One record of a chain by id.
+pub async fn find_record(
+    db: &Db,
+    chain: &str,
+    id: Uuid,
+) -> Result<Option<StoredEvent>, AuditError> {
+    let sql = concat!(
+        "SELECT ",
+        stored_columns!(),
+        " FROM audit_events WHERE chain = $1 AND id = $2"
+    );
+    Ok(
+        crate::on_db!(db, pool => sqlx::query_as(sql).bind(chain).bind(id).fetch_optional(pool).await)?,
+    )
+}
