@@ -9,17 +9,24 @@ mod checkpoints;
 mod export;
 mod handlers;
 
-use axum::Router;
-use axum::routing::get;
-
 use crate::http::AppState;
+use crate::http::route::{Routes, get};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/audit-logs", get(handlers::list))
-        .route("/audit-logs/export", get(export::export))
-        .route("/audit-logs/verify", get(handlers::verify))
-        .route("/audit-logs/checkpoints", get(checkpoints::checkpoints))
-        .route("/audit-logs/jwks", get(handlers::jwks))
-        .route("/audit-logs/{id}", get(handlers::get))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/audit-logs", get("audit_logs.list", handlers::list))
+        .route(
+            "/audit-logs/export",
+            get("audit_logs.export", export::export),
+        )
+        .route(
+            "/audit-logs/verify",
+            get("audit_logs.verify", handlers::verify),
+        )
+        .route(
+            "/audit-logs/checkpoints",
+            get("audit_logs.checkpoints", checkpoints::checkpoints),
+        )
+        .route("/audit-logs/jwks", get("audit_logs.jwks", handlers::jwks))
+        .route("/audit-logs/{id}", get("audit_logs.read", handlers::get))
 }

@@ -6,15 +6,19 @@ mod exchange;
 mod form;
 mod introspect;
 
-use axum::Router;
-use axum::routing::post;
-
 use crate::http::AppState;
+use crate::http::route::{Routes, post};
 
 pub use exchange::{EXCHANGED_TOKEN_TTL_SECONDS, ExchangedClaims};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/tokens/introspect", post(introspect::introspect))
-        .route("/tokens/exchange", post(exchange::exchange))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route(
+            "/tokens/introspect",
+            post("token.introspect", introspect::introspect),
+        )
+        .route(
+            "/tokens/exchange",
+            post("token.exchange", exchange::exchange),
+        )
 }

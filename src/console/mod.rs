@@ -15,43 +15,63 @@ mod sign_in;
 mod tokens;
 mod workspaces;
 
-use axum::Router;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 
 use crate::http::ApiError;
 use crate::http::AppState;
+use crate::http::route::{Routes, get, post};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/console/tokens") }))
-        .route("/sign-in", get(sign_in::page).post(sign_in::submit))
-        .route("/sign-out", post(sign_in::sign_out))
-        .route("/tokens", get(tokens::list).post(tokens::create))
-        .route("/tokens/new", get(tokens::new))
+/// The console's routes, each named like the API call it mirrors, so that a
+/// page of tokens is `sat.list` wherever it was read; a page that mirrors
+/// none is `console.view`.
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/", get(VIEW, || async { Redirect::to("/console/tokens") }))
+        .route(
+            "/sign-in",
+            get(VIEW, sign_in::page).post(VIEW, sign_in::submit),
+        )
+        .route("/sign-out", post(VIEW, sign_in::sign_out))
+        .route(
+            "/tokens",
+            get("sat.list", tokens::list).post("sat.create", tokens::create),
+        )
+        .route("/tokens/new", get(VIEW, tokens::new))
         .route(
             "/tokens/{id}/revoke",
-            get(tokens::confirm_revoke).post(tokens::revoke),
+            get("sat.read", tokens::confirm_revoke).post("sat.revoke", tokens::revoke),
         )
         .route(
             "/tokens/{id}/rotate",
-            get(tokens::confirm_rotate).post(tokens::rotate),
+            get("sat.read", tokens::confirm_rotate).post("sat.rotate", tokens::rotate),
         )
         .route(
             "/workspaces",
-            get(workspaces::list).post(workspaces::create),
+            get("workspace.list", workspaces::list).post("workspace.create", workspaces::create),
         )
-        .route("/audit-logs", get(audit_logs::list))
-        .route("/audit-logs/export", get(audit_logs::export))
-        .route("/audit-logs/verify", get(audit_logs::verify))
-        .route("/audit-logs/{id}", get(audit_logs::detail))
-        .route("/assets/console.css", get(assets::css))
-        .route("/assets/console.js", get(assets::js))
-        .route("/assets/favicon.svg", get(assets::icon))
+        .route("/audit-logs", get("audit_logs.list", audit_logs::list))
+        .route(
+            "/audit-logs/export",
+            get("audit_logs.export", audit_logs::export),
+        )
+        .route(
+            "/audit-logs/verify",
+            get("audit_logs.verify", audit_logs::verify),
+        )
+        .route(
+            "/audit-logs/{id}",
+            get("audit_logs.read", audit_logs::detail),
+        )
+        .route("/assets/console.css", get(VIEW, assets::css))
+        .route("/assets/console.js", get(VIEW, assets::js))
+        .route("/assets/favicon.svg", get(VIEW, assets::icon))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
 }
+
+/// The trail's name for a console page that mirrors no API call.
+const VIEW: &str = "console.view";
 
 async fn not_found() -> Response {
     error::ConsoleError::Api(ApiError::NotFound("page".into())).into_response()
@@ -82,48 +102,4 @@ async fn security_headers(mut resp: Response) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
-}
-
-/// The audit-trail action of a console request that no handler recorded
-/// (`rest` is the path after `/console`): named like the API call it
-/// mirrors, so a page of tokens is `sat.list` wherever it was read.
-pub fn trail_action(method: &Method, rest: &[&str]) -> String {
-    let get = *method == Method::GET || *method == Method::HEAD;
-    let post = *method == Method::POST;
-    match rest {
-        ["tokens"] if get => "sat.list",
-        ["tokens"] if post => "sat.create",
-        ["tokens", _, "revoke"] if post => "sat.revoke",
-        ["tokens", _, "rotate"] if post => "sat.rotate",
-        ["tokens", _, _] if get => "sat.read",
-        ["workspaces"] if get => "workspace.list",
-        ["workspaces"] if post => "workspace.create",
-        ["audit-logs"] if get => "audit_logs.list",
-        ["audit-logs", "export"] => "audit_logs.export",
-        ["audit-logs", "verify"] => "audit_logs.verify",
-        ["audit-logs", _] if get => "audit_logs.read",
-        _ => "console.view",
-    }
-    .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn console_calls_are_named_like_the_api_calls_they_mirror() {
-        let cases: [(Method, &[&str], &str); 7] = [
-            (Method::GET, &["tokens"], "sat.list"),
-            (Method::POST, &["tokens"], "sat.create"),
-            (Method::POST, &["tokens", "x", "rotate"], "sat.rotate"),
-            (Method::GET, &["audit-logs"], "audit_logs.list"),
-            (Method::GET, &["audit-logs", "export"], "audit_logs.export"),
-            (Method::GET, &["audit-logs", "x"], "audit_logs.read"),
-            (Method::GET, &["tokens", "new"], "console.view"),
-        ];
-        for (m, rest, want) in cases {
-            assert_eq!(trail_action(&m, rest), want, "{m} {rest:?}");
-        }
-    }
 }

@@ -1,7 +1,8 @@
-//! The HTTP edge: the router, the middleware every request passes through
-//! (request id, tracing with secrets redacted, body limit, timeout, panic
-//! catcher, client address, abuse limits), the listener (connection limits), health
-//! endpoints, and the conversion of errors to responses.
+//! The HTTP edge: the router (each route registered with the audit action
+//! it is recorded under, see [`route`]), the middleware every request passes
+//! through (request id, tracing with secrets redacted, body limit, timeout,
+//! panic catcher, client address, abuse limits), the listener (connection
+//! limits), health endpoints, and the conversion of errors to responses.
 
 pub mod audit_trail;
 pub mod client_addr;
@@ -14,6 +15,9 @@ pub mod listener;
 pub mod origin;
 mod problem;
 pub mod request_id;
+pub mod route;
+#[cfg(test)]
+mod route_names;
 mod security_headers;
 mod stall;
 mod state;
@@ -27,7 +31,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -36,23 +39,33 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use route::{Routes, get};
 
-pub fn router(state: AppState, config: &Config) -> Router {
+/// Every route of the server, each named with its audit action.
+pub fn routes() -> Routes<AppState> {
     let api = crate::management::routes()
         .merge(crate::audit_api::routes())
         .merge(crate::authority::routes());
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/.well-known/jwks.json", get(jwks))
+    Routes::new()
+        // Unauthenticated, so never in the trail.
+        .route("/healthz", get("api.request", health::healthz))
+        .route("/readyz", get("api.request", health::readyz))
+        .route("/.well-known/jwks.json", get("api.request", jwks))
         .nest("/api/v1", api)
         .nest("/scim/v2", crate::scim::routes::routes())
         .nest("/console", crate::console::routes())
         // A nested router's "/" is `/console` only; people type the slash.
         .route(
             "/console/",
-            get(|| async { axum::response::Redirect::to("/console/tokens") }),
+            get("console.view", || async {
+                axum::response::Redirect::to("/console/tokens")
+            }),
         )
+}
+
+pub fn router(state: AppState, config: &Config) -> Router {
+    routes()
+        .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -11,60 +11,60 @@ pub mod service_tokens;
 mod token_self;
 pub mod workspaces;
 
+use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::Duration;
 
 use crate::http::ApiError;
 use crate::http::AppState;
+use crate::http::route::{Routes, delete, get, patch, post};
 use crate::store::Timestamp;
 use crate::tokens::{PlainToken, TokenView};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/auth/login", post("auth.login", auth::login))
+        .route("/auth/logout", post("auth.logout", auth::logout))
         .route(
             "/service-access-tokens",
-            post(service_tokens::create).get(service_tokens::list),
+            post("sat.create", service_tokens::create).get("sat.list", service_tokens::list),
         )
         .route(
             "/service-access-tokens/{id}",
-            get(service_tokens::get)
-                .patch(service_tokens::update)
-                .delete(service_tokens::revoke),
+            get("sat.read", service_tokens::get)
+                .patch("sat.update", service_tokens::update)
+                .delete("sat.delete", service_tokens::revoke),
         )
         .route(
             "/service-access-tokens/{id}/rotate",
-            post(service_tokens::rotate),
+            post("sat.rotate", service_tokens::rotate),
         )
         .route(
             "/personal-access-tokens",
-            post(personal_tokens::create).get(personal_tokens::list),
+            post("pat.create", personal_tokens::create).get("pat.list", personal_tokens::list),
         )
         .route(
             "/personal-access-tokens/{id}",
-            axum::routing::delete(personal_tokens::revoke),
+            delete("pat.delete", personal_tokens::revoke),
         )
-        .route("/tokens/self", get(token_self::get))
+        .route("/tokens/self", get("token.self", token_self::get))
         .route(
             "/organization",
-            get(organization::get).patch(organization::update),
+            get("org.read", organization::get).patch("org.update", organization::update),
         )
-        .route("/members", get(members::list))
-        .route("/members/{id}", axum::routing::patch(members::update))
+        .route("/members", get("member.list", members::list))
+        .route("/members/{id}", patch("member.update", members::update))
         .route(
             "/workspaces",
-            post(workspaces::create).get(workspaces::list),
+            post("workspace.create", workspaces::create).get("workspace.list", workspaces::list),
         )
         .route(
             "/workspaces/{id}",
-            get(workspaces::get)
-                .patch(workspaces::update)
-                .delete(workspaces::delete),
+            get("workspace.read", workspaces::get)
+                .patch("workspace.update", workspaces::update)
+                .delete("workspace.delete", workspaces::delete),
         )
 }
 

@@ -1,11 +1,9 @@
 //! The `/scim/v2` router: resources, searches, discovery, and SCIM-form
 //! answers for everything else (unknown routes, unsupported methods, `/Me`).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde_json::Value;
 
 use super::error::ScimError;
@@ -14,50 +12,57 @@ use super::web::{self, Base, ScimBody, ScimCaller, ScimPath};
 use super::{bulk, discovery};
 use super::{groups, users};
 use crate::http::AppState;
+use crate::http::route::{Routes, any, get, post};
 use crate::permissions::Action;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// The trail's name for reads of the discovery documents.
+const DISCOVERY: &str = "scim.discovery.read";
+
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
         .route(
             "/Users",
-            get(users::list)
-                .post(users::create)
+            get("scim.user.list", users::list)
+                .post("scim.user.create", users::create)
                 .fallback(method_not_allowed),
         )
         .route(
             "/Users/.search",
-            post(users::search_post).fallback(method_not_allowed),
+            post("scim.user.search", users::search_post).fallback(method_not_allowed),
         )
         .route(
             "/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete)
+            get("scim.user.read", users::get)
+                .put("scim.user.replace", users::replace)
+                .patch("scim.user.patch", users::patch)
+                .delete("scim.user.delete", users::delete)
                 .fallback(method_not_allowed),
         )
         .route(
             "/Groups",
-            get(groups::list)
-                .post(groups::create)
+            get("scim.group.list", groups::list)
+                .post("scim.group.create", groups::create)
                 .fallback(method_not_allowed),
         )
         .route(
             "/Groups/.search",
-            post(groups::search_post).fallback(method_not_allowed),
+            post("scim.group.search", groups::search_post).fallback(method_not_allowed),
         )
         .route(
             "/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete)
+            get("scim.group.read", groups::get)
+                .put("scim.group.replace", groups::replace)
+                .patch("scim.group.patch", groups::patch)
+                .delete("scim.group.delete", groups::delete)
                 .fallback(method_not_allowed),
         )
-        .route("/.search", post(root_search).fallback(method_not_allowed))
+        .route(
+            "/.search",
+            post("scim.search", root_search).fallback(method_not_allowed),
+        )
         .route(
             "/Bulk",
-            post(bulk::bulk)
+            post("scim.bulk", bulk::bulk)
                 .fallback(method_not_allowed)
                 // maxPayloadSize, whatever the server-wide body limit is.
                 .layer(axum::extract::DefaultBodyLimit::max(
@@ -66,19 +71,26 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/ServiceProviderConfig",
-            get(service_provider_config).fallback(method_not_allowed),
+            get(DISCOVERY, service_provider_config).fallback(method_not_allowed),
         )
         .route(
             "/ResourceTypes",
-            get(resource_types).fallback(method_not_allowed),
+            get(DISCOVERY, resource_types).fallback(method_not_allowed),
         )
         .route(
             "/ResourceTypes/{id}",
-            get(resource_type).fallback(method_not_allowed),
+            get(DISCOVERY, resource_type).fallback(method_not_allowed),
         )
-        .route("/Schemas", get(schemas).fallback(method_not_allowed))
-        .route("/Schemas/{id}", get(schema).fallback(method_not_allowed))
-        .route("/Me", axum::routing::any(me))
+        .route(
+            "/Schemas",
+            get(DISCOVERY, schemas).fallback(method_not_allowed),
+        )
+        .route(
+            "/Schemas/{id}",
+            get(DISCOVERY, schema).fallback(method_not_allowed),
+        )
+        // Unauthenticated, so never in the trail; named as discovery was.
+        .route("/Me", any(DISCOVERY, me))
         .fallback(not_found)
 }
 
