@@ -2,6 +2,9 @@
 //! assembled from every edge, and the background tasks of a running server.
 //! Nothing imports from here; everything below is reached from here.
 
+#[cfg(test)]
+mod route_names;
+mod router;
 mod serve;
 mod server;
 

@@ -47,7 +47,7 @@ impl Server {
         state.limits = Arc::new(Limiter::new(config.limits).with_refusal_form(refusal_form));
         let bootstrap = bootstrap_if_empty(&state.db).await?;
         let addr = listener.local_addr()?;
-        let router = crate::http::router(state.clone(), &config);
+        let router = super::router::router(state.clone(), &config);
         let flusher = state
             .last_used
             .spawn_flusher(state.db.clone(), config.last_used_flush);

@@ -5,11 +5,13 @@
 mod exchange;
 mod form;
 mod introspect;
+mod jwks;
 
 use crate::http::AppState;
 use crate::http::route::{Routes, post};
 
 pub use exchange::{EXCHANGED_TOKEN_TTL_SECONDS, ExchangedClaims};
+pub use jwks::jwks;
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()

@@ -3,7 +3,7 @@
 //! finding the same records. (The trail's use of them over HTTP is in
 //! tests/integration/audit_trail_actions.rs.)
 
-use super::routes;
+use super::router::routes;
 
 /// The action registered for a method of a path pattern.
 fn action(method: &str, path: &str) -> &'static str {

@@ -1,0 +1,83 @@
+//! The router: every edge's routes, each named with its audit action, under
+//! the middleware every request passes through, in the order that matters.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::http::route::{Routes, get};
+use crate::http::{
+    AppState, audit_trail, client_addr, health, limits, make_span, method_not_allowed, not_found,
+    panic_response, problem_for_bare_errors, request_id, security_headers,
+};
+
+/// Every route of the server, each named with its audit action.
+pub fn routes() -> Routes<AppState> {
+    let api = crate::management::routes()
+        .merge(crate::audit_api::routes())
+        .merge(crate::authority::routes());
+    Routes::new()
+        // Unauthenticated, so never in the trail.
+        .route("/healthz", get("api.request", health::healthz))
+        .route("/readyz", get("api.request", health::readyz))
+        .route(
+            "/.well-known/jwks.json",
+            get("api.request", crate::authority::jwks),
+        )
+        .nest("/api/v1", api)
+        .nest("/scim/v2", crate::scim::routes::routes())
+        .nest("/console", crate::console::routes())
+        // A nested router's "/" is `/console` only; people type the slash.
+        .route(
+            "/console/",
+            get("console.view", || async {
+                axum::response::Redirect::to("/console/tokens")
+            }),
+        )
+}
+
+pub fn router(state: AppState, config: &Config) -> Router {
+    routes()
+        .into_router()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_trail::middleware,
+        ))
+        // Outside the trail: a refused request is recorded by the limits
+        // (at most once a minute per key), not once per request.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::middleware,
+        ))
+        // Outside the limits, which key on the client address it stores.
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(config.trusted_proxies.clone()),
+            client_addr::middleware,
+        ))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(request_id::middleware))
+                .layer(axum::middleware::from_fn(security_headers::middleware))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(axum::middleware::map_response(problem_for_bare_errors))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    config.request_timeout,
+                ))
+                .layer(DefaultBodyLimit::max(config.max_body_bytes)),
+        )
+}
