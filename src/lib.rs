@@ -1,10 +1,12 @@
 //! scimitar: a SCIM 2.0 service provider, Service Access Tokens and a
 //! tamper-evident audit log on one token-and-permission core.
 //!
-//! Core (imports no feature module): [`store`], [`permissions`], [`tokens`],
-//! [`identity`], [`audit`], [`signing`]. On top: [`http`] (router, extractors, errors) and
-//! the feature modules ([`management`] for the token, member and workspace
-//! APIs), and [`cli`].
+//! Four layers (ARCHITECTURE.md; `tests/layering.rs` keeps them true):
+//! the core ([`store`], [`permissions`], [`tokens`], [`identity`],
+//! [`audit`], [`signing`]); use cases; the edges ([`http`], the toolkit
+//! they share, [`config`], [`management`] (the admin API), [`scim`],
+//! [`console`], [`cli`], [`authority`], [`audit_api`]); and the composition
+//! root [`app`].
 
 pub mod app;
 pub mod audit;
