@@ -80,19 +80,21 @@ async fn main() {
     out.push_str("kind,ns\n");
     for (i, (kind, value)) in order.iter().enumerate() {
         let start = Instant::now();
-        let result = tokens::verify(&state.db, &state.peppers, value, source, now)
-            .await
-            .expect("verify");
+        let result = match tokens::verify(&state.db, &state.peppers, value, source, now).await {
+            Err(tokens::VerifyError::Store(e)) => panic!("verify: {e}"),
+            Err(tokens::VerifyError::Refused(r)) => Err(r),
+            Ok(v) => Ok(v),
+        };
         let ns = start.elapsed().as_nanos();
         let expected = match kind {
             0 => result
                 .as_ref()
                 .err()
-                .is_some_and(|r| r.refusal == tokens::Refusal::Unknown),
+                .is_some_and(|r| r.refusal == tokens::TokenRefusal::Unknown),
             1 => result
                 .as_ref()
                 .err()
-                .is_some_and(|r| r.refusal == tokens::Refusal::BadSecret),
+                .is_some_and(|r| r.refusal == tokens::TokenRefusal::BadSecret),
             _ => result.is_ok(),
         };
         assert!(expected, "{} gave the wrong answer", names[*kind as usize]);

@@ -26,7 +26,7 @@ use crate::http::extract::RequestMeta;
 use crate::http::limits;
 use crate::permissions::{Permission, PermissionSet, Principal, PrincipalKind};
 use crate::store::Timestamp;
-use crate::tokens::{self, PlainToken, Source};
+use crate::tokens::{self, PlainToken, Source, VerifyError};
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -135,14 +135,10 @@ async fn run(
         Source::Checked(Some(client)),
         now,
     )
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "token exchange failed");
-        OAuthError::server_error("the token could not be checked")
-    })?;
+    .await;
     let v = match verified {
         Ok(v) => v,
-        Err(r) => {
+        Err(VerifyError::Refused(r)) => {
             let id = r.token_id.map(|i| i.to_string()).or(hint);
             let known = r.org_id.and(id.as_deref());
             state
@@ -151,6 +147,10 @@ async fn run(
             let e =
                 OAuthError::refuse("invalid_grant", r.refusal.code(), r.refusal.public_detail());
             return Err(refused(state, ctx, Asker::unverified(r.org_id, id), e).await);
+        }
+        Err(VerifyError::Store(e)) => {
+            tracing::error!(error = %e, "token exchange failed");
+            return Err(OAuthError::server_error("the token could not be checked"));
         }
     };
     let asker = Asker::verified(&v.principal);

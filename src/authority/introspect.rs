@@ -17,7 +17,7 @@ use crate::http::AppState;
 use crate::http::{ApiError, Caller};
 use crate::permissions::{Action, Principal};
 use crate::store::Timestamp;
-use crate::tokens::{self, PlainToken, Refusal, Source, Verified};
+use crate::tokens::{self, PlainToken, Source, TokenRefusal, Verified, VerifyError};
 
 pub async fn introspect(
     State(state): State<AppState>,
@@ -35,7 +35,11 @@ pub async fn introspect(
     };
     let now = Timestamp::now();
     let verified =
-        tokens::verify_from(&state.db, &state.peppers, token, Source::Unchecked, now).await?;
+        match tokens::verify_from(&state.db, &state.peppers, token, Source::Unchecked, now).await {
+            Err(VerifyError::Store(e)) => return Err(e.into()),
+            Ok(v) => Ok(v),
+            Err(VerifyError::Refused(r)) => Err(r),
+        };
     let org = caller.org_id();
     let inactive = json!({ "active": false });
     // Another organization's tokens are none of this organization's
@@ -49,7 +53,7 @@ pub async fn introspect(
         Err(r) if r.org_id.is_some_and(|o| o != org) => match r.refusal {
             // Without its secret, another organization's token id reads as
             // unknown, so that no record confirms it exists.
-            Refusal::BadSecret => (inactive, Some("unknown_token"), r.token_id),
+            TokenRefusal::BadSecret => (inactive, Some("unknown_token"), r.token_id),
             _ => (inactive, Some("other_organization"), None),
         },
         Err(r) => {

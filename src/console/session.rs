@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ConsoleError;
 use crate::http::AppState;
+use crate::http::bearer::Presented;
 use crate::http::{ApiError, Caller};
 use crate::permissions::Principal;
 
@@ -141,6 +142,8 @@ impl FromRequestParts<AppState> for Admin {
         bearer.set_sensitive(true);
         parts.headers.remove(header::AUTHORIZATION);
         parts.headers.insert(header::AUTHORIZATION, bearer);
+        // What the limits middleware read before this swap is stale now.
+        parts.extensions.insert(Presented::Bearer(jwt.clone()));
         let caller = match Caller::from_request_parts(parts, state).await {
             Ok(c) => c,
             Err(ApiError::Unauthorized { .. }) => {

@@ -16,14 +16,15 @@ use serde_json::json;
 
 use super::ApiError;
 use super::audit_trail::AuditSlot;
+use super::bearer::Presented;
 use super::client_addr::ClientAddr;
 use super::request_id::RequestId;
 use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
 use crate::http::AppState;
-use crate::identity::sessions::SessionRefusal;
+use crate::identity::sessions::{SessionError, SessionRefusal};
 use crate::permissions::{Action, Principal, PrincipalKind, authorize};
 use crate::store::Timestamp;
-use crate::tokens::{self, PlainToken, Verified};
+use crate::tokens::{self, PlainToken, TokenKind, Verified, VerifyError};
 
 /// Who is calling, verified, and where the request came from.
 #[derive(Clone, Debug)]
@@ -178,29 +179,48 @@ impl AuthRefusal {
 /// A verified credential: who, the token if it was one, and when it ends.
 type Authenticated = (Principal, Option<Verified>, Option<Timestamp>);
 
+/// Why a request is not authenticated: its credential was refused (an
+/// expected outcome, recorded), or the server failed to check it.
+enum AuthFailure {
+    Refused(AuthRefusal),
+    Failed(ApiError),
+}
+
+impl From<AuthRefusal> for AuthFailure {
+    fn from(r: AuthRefusal) -> Self {
+        AuthFailure::Refused(r)
+    }
+}
+
 /// Reads the one Bearer credential of the request and verifies it.
 async fn authenticate(
     parts: &Parts,
     state: &AppState,
     ctx: &RequestContext,
-) -> Result<Result<Authenticated, AuthRefusal>, ApiError> {
+) -> Result<Authenticated, AuthFailure> {
     let anonymous = || Actor::anonymous(PrincipalKind::Anonymous, None);
-    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-    let value = match (values.next(), values.next()) {
-        (Some(value), None) => value,
-        (None, _) => {
+    // The limits middleware read the header already; read it here only
+    // when it did not run (a router without it).
+    let presented = match parts.extensions.get::<Presented>() {
+        Some(p) => p.clone(),
+        None => Presented::of(&parts.headers),
+    };
+    let credential = match &presented {
+        Presented::Bearer(c) => c.as_str(),
+        Presented::Nothing => {
             let reason = "missing credentials: send Authorization: Bearer <token>".to_string();
-            return Ok(Err(AuthRefusal::unauthorized(
+            return Err(AuthRefusal::unauthorized(
                 anonymous(),
                 "missing_credentials",
                 reason.clone(),
                 reason,
             )
-            .uncounted()));
+            .uncounted()
+            .into());
         }
-        (Some(_), Some(_)) => {
+        Presented::Several => {
             let reason = "several Authorization headers".to_string();
-            return Ok(Err(AuthRefusal {
+            return Err(AuthRefusal {
                 org_id: None,
                 actor: anonymous(),
                 code: "ambiguous_credentials",
@@ -208,31 +228,26 @@ async fn authenticate(
                 error: ApiError::BadRequest("send exactly one Authorization header".into()),
                 counts: false,
                 known_token: None,
-            }));
+            }
+            .into());
         }
-    };
-    let credential = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, c)| c.trim())
-        .filter(|c| !c.is_empty());
-    let Some(credential) = credential else {
-        let reason = "unsupported Authorization header: use the Bearer scheme".to_string();
-        return Ok(Err(AuthRefusal::unauthorized(
-            anonymous(),
-            "bad_scheme",
-            reason.clone(),
-            reason,
-        )));
+        Presented::NotBearer => {
+            let reason = "unsupported Authorization header: use the Bearer scheme".to_string();
+            return Err(AuthRefusal::unauthorized(
+                anonymous(),
+                "bad_scheme",
+                reason.clone(),
+                reason,
+            )
+            .into());
+        }
     };
     let now = Timestamp::now();
 
-    if credential.starts_with("scim_") {
-        let verified =
-            tokens::verify(&state.db, &state.peppers, credential, source_ip(parts), now).await?;
-        return Ok(match verified {
+    if PlainToken::looks_like_token(credential) {
+        return match tokens::verify(&state.db, &state.peppers, credential, source_ip(parts), now)
+            .await
+        {
             Ok(verified) => {
                 state
                     .last_used
@@ -240,11 +255,11 @@ async fn authenticate(
                 let ends = verified.expires_at;
                 Ok((verified.principal.clone(), Some(verified), ends))
             }
-            Err(refused) => {
-                let kind = if credential.starts_with("scim_pat_") {
-                    PrincipalKind::Pat
-                } else {
-                    PrincipalKind::Sat
+            Err(VerifyError::Store(e)) => Err(AuthFailure::Failed(e.into())),
+            Err(VerifyError::Refused(refused)) => {
+                let kind = match PlainToken::kind_hint(credential) {
+                    Some(TokenKind::Pat) => PrincipalKind::Pat,
+                    _ => PrincipalKind::Sat,
                 };
                 let id = refused
                     .token_id
@@ -262,30 +277,27 @@ async fn authenticate(
                 )
                 .in_org(refused.org_id);
                 refusal.known_token = known_token;
-                Err(refusal)
+                Err(refusal.into())
             }
-        });
+        };
     }
-    Ok(
-        match state.sessions.check(&state.db, credential, now).await? {
-            Ok((principal, ends)) => Ok((principal, None, Some(ends))),
-            Err((refusal, org_id)) => {
-                let code = match refusal {
-                    SessionRefusal::Invalid => "invalid_session",
-                    SessionRefusal::Ended => "session_ended",
-                    SessionRefusal::SignedOut => "session_signed_out",
-                };
-                let actor = Actor::anonymous(PrincipalKind::MemberSession, None);
-                Err(AuthRefusal::unauthorized(
-                    actor,
-                    code,
-                    refusal.to_string(),
-                    refusal.to_string(),
-                )
-                .in_org(org_id))
-            }
-        },
-    )
+    match state.sessions.check(&state.db, credential, now).await {
+        Ok((principal, ends)) => Ok((principal, None, Some(ends))),
+        Err(SessionError::Failed(e)) => Err(AuthFailure::Failed(e.into())),
+        Err(SessionError::Refused(refusal, org_id)) => {
+            let code = match refusal {
+                SessionRefusal::Invalid => "invalid_session",
+                SessionRefusal::Ended => "session_ended",
+                SessionRefusal::SignedOut => "session_signed_out",
+            };
+            let actor = Actor::anonymous(PrincipalKind::MemberSession, None);
+            Err(
+                AuthRefusal::unauthorized(actor, code, refusal.to_string(), refusal.to_string())
+                    .in_org(org_id)
+                    .into(),
+            )
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -301,7 +313,7 @@ impl FromRequestParts<AppState> for Caller {
             .unwrap_or_else(|| parts.uri.path().to_string());
         let endpoint = format!("{} {}", parts.method, path);
         let slot = parts.extensions.get::<AuditSlot>().cloned();
-        match authenticate(parts, state, &ctx).await? {
+        match authenticate(parts, state, &ctx).await {
             Ok((principal, token, expires_at)) => {
                 let key = format!(
                     "{}:{}",
@@ -330,7 +342,8 @@ impl FromRequestParts<AppState> for Caller {
                     slot,
                 })
             }
-            Err(refusal) => {
+            Err(AuthFailure::Failed(e)) => Err(e),
+            Err(AuthFailure::Refused(refusal)) => {
                 if let Some(slot) = &slot {
                     slot.mark_recorded();
                 }

@@ -7,6 +7,7 @@
 //! errors to responses. The composition root (`app`) assembles the router.
 
 pub mod audit_trail;
+pub mod bearer;
 pub mod client_addr;
 pub mod csrf;
 pub mod download;

@@ -81,6 +81,22 @@ pub enum SessionRefusal {
     SignedOut,
 }
 
+/// Why a session could not be verified: refused (an expected outcome, with
+/// the session's organization when it is known), or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Refused(SessionRefusal, Option<Uuid>),
+    #[error(transparent)]
+    Failed(#[from] super::IdentityError),
+}
+
+impl From<sqlx::Error> for SessionError {
+    fn from(e: sqlx::Error) -> Self {
+        SessionError::Failed(e.into())
+    }
+}
+
 impl SessionKeys {
     pub fn new(signer: Arc<Signer>, ttl_seconds: i64) -> Self {
         Self {
@@ -146,28 +162,23 @@ impl SessionKeys {
     }
 
     /// Verifies the JWT and the member behind it. Returns the principal and
-    /// when the session ends, or the refusal; `Err` only on storage failure.
+    /// when the session ends.
     pub async fn check(
         &self,
         db: &Db,
         jwt: &str,
         now: Timestamp,
-    ) -> Result<Result<(Principal, Timestamp), (SessionRefusal, Option<Uuid>)>, super::IdentityError>
-    {
+    ) -> Result<(Principal, Timestamp), SessionError> {
         let Some((claims, ends)) = self.decode(jwt, now) else {
-            return Ok(Err((SessionRefusal::Invalid, None)));
+            return Err(SessionError::Refused(SessionRefusal::Invalid, None));
         };
-        Ok(Self::still_valid(db, &claims)
-            .await?
-            .map(|principal| (principal, ends)))
+        let principal = Self::still_valid(db, &claims).await?;
+        Ok((principal, ends))
     }
 
     /// Whether the session of `claims` (well signed, not expired) is still
     /// on: not signed out, and its member active and unchanged since.
-    async fn still_valid(
-        db: &Db,
-        claims: &Claims,
-    ) -> Result<Result<Principal, (SessionRefusal, Option<Uuid>)>, super::IdentityError> {
+    async fn still_valid(db: &Db, claims: &Claims) -> Result<Principal, SessionError> {
         let signed_out: Option<i32> = on_db!(db, pool => {
             sqlx::query_scalar("SELECT 1 FROM ended_sessions WHERE jti = $1")
                 .bind(claims.jti)
@@ -175,15 +186,24 @@ impl SessionKeys {
                 .await
         })?;
         if signed_out.is_some() {
-            return Ok(Err((SessionRefusal::SignedOut, Some(claims.org))));
+            return Err(SessionError::Refused(
+                SessionRefusal::SignedOut,
+                Some(claims.org),
+            ));
         }
         let Some(creds) = members::credentials_by_id(db, claims.org, claims.sub).await? else {
-            return Ok(Err((SessionRefusal::Ended, Some(claims.org))));
+            return Err(SessionError::Refused(
+                SessionRefusal::Ended,
+                Some(claims.org),
+            ));
         };
         let valid_from_us =
             (creds.sessions_valid_from.inner().unix_timestamp_nanos() / 1000) as i64;
         if !creds.member.active || claims.iat_us < valid_from_us {
-            return Ok(Err((SessionRefusal::Ended, Some(claims.org))));
+            return Err(SessionError::Refused(
+                SessionRefusal::Ended,
+                Some(claims.org),
+            ));
         }
         let principal = Principal::Session {
             org_id: claims.org,
@@ -191,7 +211,7 @@ impl SessionKeys {
             role: creds.member.role(),
             user_name: creds.member.user_name,
         };
-        Ok(Ok(principal))
+        Ok(principal)
     }
 
     /// Signs the session `jwt` out: from now on every instance refuses it.

@@ -112,6 +112,19 @@ impl PlainToken {
         })
     }
 
+    /// Whether a presented credential is meant as one of our tokens (rather
+    /// than a session JWT), even a malformed one, so that its refusal says so.
+    pub fn looks_like_token(value: &str) -> bool {
+        value.starts_with("scim_")
+    }
+
+    /// What a value claims to be by its prefix alone (nothing else checked).
+    pub fn kind_hint(value: &str) -> Option<TokenKind> {
+        [TokenKind::Sat, TokenKind::Pat]
+            .into_iter()
+            .find(|k| value.starts_with(k.prefix()))
+    }
+
     /// The id of a value that looks like a token, even if its checksum is
     /// wrong, so that a refusal can be attributed in the audit log. Never
     /// returns any part of the secret.

@@ -20,13 +20,13 @@ pub use lifecycle::{
 };
 pub use pepper::load_peppers;
 pub use record::{CidrList, TokenStatus, TokenView, parse_network};
-pub use verify::{Refusal, Source, Verified, verify, verify_from};
+pub use verify::{Refused, Source, TokenRefusal, Verified, VerifyError, verify, verify_from};
 
 use crate::permissions::PermissionError;
 use crate::store::StoreError;
 
-/// Errors of token management. Verification refusals are not errors: they
-/// are [`Refusal`]s, an expected outcome.
+/// Errors of token management. (Verification has its own,
+/// [`VerifyError`], whose refusals are an expected outcome.)
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error(transparent)]

@@ -17,7 +17,7 @@ use crate::store::{Db, StoreError, Timestamp};
 /// Why a token was refused. The text is what the audit log records; it never
 /// contains any part of the value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub enum TokenRefusal {
     #[error("malformed token: {0}")]
     Malformed(MalformedToken),
     #[error("unknown token")]
@@ -38,13 +38,13 @@ pub enum Refusal {
     WorkspaceDeleted,
 }
 
-impl Refusal {
+impl TokenRefusal {
     /// What the caller is told. Unknown ids and wrong secrets read the same,
     /// so that a response never confirms that a token id exists; the audit
     /// record keeps the precise reason.
     pub fn public_detail(&self) -> String {
         match self {
-            Refusal::Unknown | Refusal::BadSecret => "invalid token".to_string(),
+            TokenRefusal::Unknown | TokenRefusal::BadSecret => "invalid token".to_string(),
             other => other.to_string(),
         }
     }
@@ -52,23 +52,34 @@ impl Refusal {
     /// A stable machine-readable code for the reason.
     pub fn code(&self) -> &'static str {
         match self {
-            Refusal::Malformed(_) => "malformed_token",
-            Refusal::Unknown => "unknown_token",
-            Refusal::BadSecret => "bad_secret",
-            Refusal::Revoked => "revoked",
-            Refusal::Expired => "expired",
-            Refusal::RotatedOut => "rotated_out",
-            Refusal::AddressNotAllowed => "address_not_allowed",
-            Refusal::MemberDisabled => "member_disabled",
-            Refusal::WorkspaceDeleted => "workspace_deleted",
+            TokenRefusal::Malformed(_) => "malformed_token",
+            TokenRefusal::Unknown => "unknown_token",
+            TokenRefusal::BadSecret => "bad_secret",
+            TokenRefusal::Revoked => "revoked",
+            TokenRefusal::Expired => "expired",
+            TokenRefusal::RotatedOut => "rotated_out",
+            TokenRefusal::AddressNotAllowed => "address_not_allowed",
+            TokenRefusal::MemberDisabled => "member_disabled",
+            TokenRefusal::WorkspaceDeleted => "workspace_deleted",
         }
     }
+}
+
+/// Why a token could not be verified: refused (an expected outcome, with
+/// what could be learned about the token for the audit log), or the store
+/// failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{}", .0.refusal)]
+    Refused(Refused),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A refusal with what could be learned about the token, for the audit log.
 #[derive(Debug)]
 pub struct Refused {
-    pub refusal: Refusal,
+    pub refusal: TokenRefusal,
     pub token_id: Option<TokenId>,
     pub org_id: Option<Uuid>,
 }
@@ -138,7 +149,7 @@ pub async fn verify(
     value: &str,
     source: Option<IpAddr>,
     now: Timestamp,
-) -> Result<Result<Verified, Refused>, StoreError> {
+) -> Result<Verified, VerifyError> {
     verify_from(db, peppers, value, Source::Checked(source), now).await
 }
 
@@ -160,12 +171,12 @@ pub async fn verify_from(
     value: &str,
     source: Source,
     now: Timestamp,
-) -> Result<Result<Verified, Refused>, StoreError> {
+) -> Result<Verified, VerifyError> {
     let plain = match PlainToken::parse(value) {
         Ok(p) => p,
         Err(m) => {
-            return Ok(Err(Refused {
-                refusal: Refusal::Malformed(m),
+            return Err(VerifyError::Refused(Refused {
+                refusal: TokenRefusal::Malformed(m),
                 token_id: PlainToken::id_hint(value),
                 org_id: None,
             }));
@@ -206,14 +217,14 @@ pub async fn verify_from(
         peppers.matches(plain.secret(), previous.as_ref().unwrap_or(&decoy)) & has_previous;
 
     let Some(row) = row.filter(|r| r.id == id.as_str()) else {
-        return Ok(Err(Refused {
-            refusal: Refusal::Unknown,
+        return Err(VerifyError::Refused(Refused {
+            refusal: TokenRefusal::Unknown,
             token_id: Some(id),
             org_id: None,
         }));
     };
     let refused = |refusal| {
-        Ok(Err(Refused {
+        Err(VerifyError::Refused(Refused {
             refusal,
             token_id: Some(id.clone()),
             org_id: Some(row.org_id),
@@ -223,26 +234,26 @@ pub async fn verify_from(
     // The kind is part of the value; a SAT id presented with a PAT prefix is
     // not that token.
     if TokenKind::parse(&row.kind) != Some(plain.kind()) || !(matches_current || matches_previous) {
-        return refused(Refusal::BadSecret);
+        return refused(TokenRefusal::BadSecret);
     }
     if row.revoked_at.is_some() {
-        return refused(Refusal::Revoked);
+        return refused(TokenRefusal::Revoked);
     }
     if row.expires_at.is_some_and(|e| e <= now) {
-        return refused(Refusal::Expired);
+        return refused(TokenRefusal::Expired);
     }
     if !matches_current && row.previous_valid_until.is_none_or(|until| until <= now) {
-        return refused(Refusal::RotatedOut);
+        return refused(TokenRefusal::RotatedOut);
     }
     if row.workspace_id.is_some() && row.workspace_deleted_at.is_some() {
-        return refused(Refusal::WorkspaceDeleted);
+        return refused(TokenRefusal::WorkspaceDeleted);
     }
     let allowed = match source {
         Source::Checked(addr) => CidrList::from_stored(row.allowed_cidrs.as_deref()).allows(addr),
         Source::Unchecked => true,
     };
     if !allowed {
-        return refused(Refusal::AddressNotAllowed);
+        return refused(TokenRefusal::AddressNotAllowed);
     }
 
     let principal = match plain.kind() {
@@ -259,7 +270,7 @@ pub async fn verify_from(
                 && row.member_deleted_at.is_none()
                 && role == Some(Role::Admin);
             let (Some(member_id), Some(role), true) = (row.member_id, role, usable) else {
-                return refused(Refusal::MemberDisabled);
+                return refused(TokenRefusal::MemberDisabled);
             };
             Principal::Pat {
                 token_id: id.clone(),
@@ -270,12 +281,12 @@ pub async fn verify_from(
             }
         }
     };
-    Ok(Ok(Verified {
+    Ok(Verified {
         principal,
         token_id: id,
         kind: plain.kind(),
         name: row.name,
         expires_at: row.expires_at,
         created_at: row.created_at,
-    }))
+    })
 }

@@ -8,24 +8,31 @@
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::refuse;
 use crate::audit::Actor;
 use crate::http::AppState;
+use crate::http::bearer::Presented;
 use crate::http::client_addr::ClientAddr;
 use crate::http::extract::request_context;
 use crate::permissions::PrincipalKind;
-use crate::tokens::PlainToken;
+use crate::tokens::{PlainToken, TokenKind};
 
 /// Probes from load balancers and orchestrators are never limited.
 fn exempt(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz")
 }
 
-pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let presented = Presented::of(req.headers());
+    let token_id = presented
+        .credential()
+        .and_then(PlainToken::id_hint)
+        .map(|id| id.to_string());
+    let claims_pat = presented.credential().and_then(PlainToken::kind_hint) == Some(TokenKind::Pat);
+    req.extensions_mut().insert(presented);
     let path = req.uri().path();
     if exempt(path) {
         return next.run(req).await;
@@ -34,7 +41,6 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     };
     let now = Instant::now();
-    let token_id = bearer_token_id(&req);
     let refused = state.limits.check_address(ip, now).and_then(|()| {
         token_id
             .as_deref()
@@ -51,7 +57,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     // as for any refused authentication.
     let actor = match &token_id {
         Some(id) => {
-            let kind = if bearer(&parts.headers).is_some_and(|v| v.starts_with("scim_pat_")) {
+            let kind = if claims_pat {
                 PrincipalKind::Pat
             } else {
                 PrincipalKind::Sat
@@ -62,19 +68,4 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     };
     let err = refuse(&state, refusal, None, actor, &ctx, &endpoint).await;
     state.limits.render(err, &path)
-}
-
-fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, credential) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credential.trim())
-}
-
-/// The token id named by the request's bearer token, if it is one of ours.
-fn bearer_token_id(req: &Request) -> Option<String> {
-    bearer(req.headers())
-        .and_then(PlainToken::id_hint)
-        .map(|id| id.to_string())
 }

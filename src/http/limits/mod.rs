@@ -54,7 +54,7 @@ pub enum Why {
 
 /// A refused request: why, for how long, and whether to record it.
 #[derive(Clone, Copy, Debug)]
-pub struct Refusal {
+pub struct LimitRefusal {
     pub why: Why,
     pub scope: Scope,
     pub retry_after_seconds: u64,
@@ -65,7 +65,7 @@ pub struct Refusal {
     pub org_id: Option<uuid::Uuid>,
 }
 
-impl Refusal {
+impl LimitRefusal {
     pub fn reason_code(&self) -> &'static str {
         match self.why {
             Why::RateLimited => "rate_limited",
@@ -182,7 +182,7 @@ impl Limiter {
     }
 
     /// Before anything else: the address's failure block, then its rate.
-    pub fn check_address(&self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+    pub fn check_address(&self, ip: IpAddr, now: Instant) -> Result<(), LimitRefusal> {
         let key = address_key(ip);
         self.check_failures(&self.failures_by_address, &key, Scope::Address, now)?;
         take(
@@ -196,7 +196,7 @@ impl Limiter {
 
     /// Before a token is checked: whether its id is blocked by failures
     /// (even with the right secret, so that guessing learns nothing).
-    pub fn check_token_id(&self, token_id: &str, now: Instant) -> Result<(), Refusal> {
+    pub fn check_token_id(&self, token_id: &str, now: Instant) -> Result<(), LimitRefusal> {
         self.check_failures(
             &self.failures_by_token,
             &token_id.to_string(),
@@ -207,7 +207,7 @@ impl Limiter {
 
     /// After a credential is verified: its rate. `key` names it (token id,
     /// or member id for a session).
-    pub fn check_credential(&self, key: &str, now: Instant) -> Result<(), Refusal> {
+    pub fn check_credential(&self, key: &str, now: Instant) -> Result<(), LimitRefusal> {
         take(
             &self.per_token,
             self.config.per_token,
@@ -258,7 +258,7 @@ impl Limiter {
         key: &K,
         scope: Scope,
         now: Instant,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), LimitRefusal> {
         let limit = match scope {
             Scope::Address => self.config.auth_failures_per_address,
             Scope::Token => self.config.auth_failures_per_token,
@@ -268,7 +268,7 @@ impl Limiter {
         }
         let refused = table.get(key, now, |e| {
             let wait = e.failures.blocked(limit, e.window, now)?;
-            Some(Refusal {
+            Some(LimitRefusal {
                 why: Why::AuthFailures,
                 scope,
                 retry_after_seconds: retry_after_seconds(wait),
@@ -289,7 +289,7 @@ fn take<K: std::hash::Hash + Eq>(
     key: K,
     scope: Scope,
     now: Instant,
-) -> Result<(), Refusal> {
+) -> Result<(), LimitRefusal> {
     if rate.is_off() {
         return Ok(());
     }
@@ -299,7 +299,7 @@ fn take<K: std::hash::Hash + Eq>(
         notice: Notice::default(),
     };
     let outcome = table.upsert(key, now, new, |e| {
-        e.bucket.take(rate, now).map_err(|wait| Refusal {
+        e.bucket.take(rate, now).map_err(|wait| LimitRefusal {
             why: Why::RateLimited,
             scope,
             retry_after_seconds: retry_after_seconds(wait),

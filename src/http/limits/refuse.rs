@@ -1,9 +1,9 @@
-//! Turning a [`Refusal`] into an answer: the audit record (when this key's
+//! Turning a [`LimitRefusal`] into an answer: the audit record (when this key's
 //! refusals are due one, see [`super::bucket::RECORD_EVERY`]) and the 429.
 
 use serde_json::json;
 
-use super::Refusal;
+use super::LimitRefusal;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::ApiError;
 use crate::http::AppState;
@@ -15,7 +15,7 @@ use crate::http::AppState;
 /// record is lost.
 pub async fn refuse(
     state: &AppState,
-    refusal: Refusal,
+    refusal: LimitRefusal,
     org_id: Option<uuid::Uuid>,
     actor: Actor,
     ctx: &RequestContext,
