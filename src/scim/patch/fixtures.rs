@@ -125,6 +125,8 @@ pub fn value_filter(rt: ResourceType, path: &str) -> Expr {
     }
 }
 
+/// An attribute definition made up for a test (the schema has no numeric
+/// one), leaked to be `'static` like the schema's own.
 pub fn leak(name: &'static str, ty: AttrType, subs: Vec<AttrDef>) -> &'static AttrDef {
     Box::leak(Box::new(AttrDef {
         name,

@@ -8,7 +8,7 @@
 //! that come with them (Entra ID's capitalised ops, dotted and URN keys in a
 //! path-less value, element creation from a value path, bare-id manager,
 //! member removal by value; Okta's path-less `replace`). It does not touch
-//! the database: the handler loads the document, calls [`apply`], and stores
+//! the database: the handler loads the document, calls [`apply()`], and stores
 //! the result with the audit record.
 //!
 //! Choices where the RFC leaves room, so that callers know what to expect:
@@ -34,10 +34,10 @@
 //! How the parts fit:
 //! - `parse` reads the body into [`PatchOperation`]s ([`parse_request`])
 //!   and resolves a path against the schema into the target it names.
-//! - `apply` runs the operations on a copy of the document ([`apply`]) and
+//! - `apply` runs the operations on a copy of the document ([`apply()`]) and
 //!   swaps the copy in only when every operation and the final checks pass.
 //! - `matching` evaluates a value path's filter on one element
-//!   ([`matches`]); `apply` uses it to select the elements concerned.
+//!   ([`matches()`]); `apply` uses it to select the elements concerned.
 //! - [`scope`] says which elements of a multi-valued attribute a request
 //!   can touch, so that a Group's PATCH loads only the members it names. It
 //!   must agree with `apply`, so it lives here and resolves paths with

@@ -3,9 +3,9 @@
 //! than all of them: a group may have 100,000 members, and adding one must
 //! cost what it costs in a small group.
 //!
-//! The answer has to agree with [`apply`](super::apply):
-//! applying the operations to a document that holds only the named elements
-//! must change those exactly as it would in the whole list, and leave the
+//! The answer has to agree with [`apply`](fn@super::apply): applying the
+//! operations to a document that holds only the named elements must
+//! change those exactly as it would in the whole list, and leave the
 //! others alone. So only the forms that pick elements by their `value` are
 //! scoped, which are the ones identity providers send for memberships:
 //! - `add` on the attribute (Okta, Entra ID): an element with a `value`
@@ -41,8 +41,8 @@ use crate::scim::schema::{AttrDef, ResourceType};
 /// the operations that concern `attr`: an element is touched through its
 /// `value`, and a new one gets its `value` from the request. Some strings
 /// name nothing (a `display`); the caller looks them up and ignores those.
-/// Like [`apply`](super::apply), the caller must compare
-/// them without regard to case where `value` is not caseExact.
+/// Like [`apply`](fn@super::apply), the caller must compare them without
+/// regard to case where `value` is not caseExact.
 pub fn named_values(
     rt: ResourceType,
     attr: &'static AttrDef,

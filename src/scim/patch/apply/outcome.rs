@@ -52,8 +52,8 @@ fn lookup<'a>(doc: &'a Map<String, Value>, ext: Option<&str>, name: &str) -> Opt
     }
 }
 
-/// A safety net behind [`settle_primary`]: the result never has two
-/// primary values.
+/// A safety net behind [`settle_primary`](super::lists::settle_primary):
+/// the result never has two primary values.
 pub(super) fn check_primaries(rt: ResourceType, doc: &Map<String, Value>) -> Result<(), ScimError> {
     for (ext, def) in all_attributes(rt) {
         if let Some(Value::Array(items)) = lookup(doc, ext, def.name)
