@@ -3,9 +3,9 @@
 //! than all of them: a group may have 100,000 members, and adding one must
 //! cost what it costs in a small group.
 //!
-//! The answer has to agree with [`patch::apply`](super::patch::apply):
-//! applying the operations to a document that holds only the named elements
-//! must change those exactly as it would in the whole list, and leave the
+//! The answer has to agree with [`apply`](fn@super::apply): applying the
+//! operations to a document that holds only the named elements must
+//! change those exactly as it would in the whole list, and leave the
 //! others alone. So only the forms that pick elements by their `value` are
 //! scoped, which are the ones identity providers send for memberships:
 //! - `add` on the attribute (Okta, Entra ID): an element with a `value`
@@ -27,10 +27,12 @@ use std::ptr;
 
 use serde_json::Value;
 
-use super::filter::{Expr, Literal, Op};
-use super::patch::{OpKind, PatchOperation, Target, parse_target};
-use super::resource::check_value;
-use super::schema::{AttrDef, ResourceType};
+use super::apply::elements;
+use super::parse::{Target, parse_target};
+use super::{OpKind, PatchOperation};
+use crate::scim::filter::{Expr, Literal, Op};
+use crate::scim::resource::check_value;
+use crate::scim::schema::{AttrDef, ResourceType};
 
 /// Strings that name every element of `attr` (a multi-valued complex core
 /// attribute of `rt`) that `ops` can touch or create, or `None` when some
@@ -39,8 +41,8 @@ use super::schema::{AttrDef, ResourceType};
 /// the operations that concern `attr`: an element is touched through its
 /// `value`, and a new one gets its `value` from the request. Some strings
 /// name nothing (a `display`); the caller looks them up and ignores those.
-/// Like [`patch::apply`](super::patch::apply), the caller must compare
-/// them without regard to case where `value` is not caseExact.
+/// Like [`apply`](fn@super::apply), the caller must compare them without
+/// regard to case where `value` is not caseExact.
 pub fn named_values(
     rt: ResourceType,
     attr: &'static AttrDef,
@@ -115,12 +117,7 @@ fn all_keyed(attr: &AttrDef, value: Option<&Value>) -> bool {
     let Ok(checked) = check_value(attr, value.unwrap_or(&Value::Null)) else {
         return true;
     };
-    let elements = match checked {
-        Some(Value::Array(items)) => items,
-        Some(other) => vec![other],
-        None => Vec::new(),
-    };
-    elements
+    elements(checked)
         .iter()
         .all(|e| e.get("value").is_some_and(Value::is_string))
 }
