@@ -1,10 +1,11 @@
 //! The admin web console under `/console`: server-rendered pages (maud) for
 //! org admins to manage Service Access Tokens and workspaces and to read the
-//! audit log. It owns no business logic: every action calls the same
-//! functions as the API, with the API's `Caller` built from the session
-//! cookie, so it is authorized by the permission core and recorded exactly
-//! as the API records it (actor kind `member_session`). Assets are embedded;
-//! pages make no outside request and run no inline script.
+//! audit log. It owns no business logic: every action calls the
+//! API's own use case (`use_cases`), as the API's `Caller` built from the
+//! session cookie, so it is authorized by the permission core and recorded
+//! exactly as the API records it (actor kind `member_session`); a refusal
+//! becomes a page (`error`). Assets are embedded; pages make no outside
+//! request and run no inline script.
 
 mod assets;
 mod audit_logs;

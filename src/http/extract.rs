@@ -24,6 +24,7 @@ use crate::identity::sessions::SessionRefusal;
 use crate::permissions::{Action, Principal, PrincipalKind, authorize};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Verified};
+use crate::use_cases::Call;
 
 /// Who is calling, verified, and where the request came from.
 #[derive(Clone, Debug)]
@@ -75,6 +76,16 @@ impl Caller {
     fn mark_recorded(&self) {
         if let Some(slot) = &self.slot {
             slot.mark_recorded();
+        }
+    }
+
+    /// This caller as a use case's [`Call`]; the request's trail is told
+    /// when the use case has recorded the call, and then adds nothing.
+    pub fn call(&self) -> Call<'_> {
+        let call = Call::new(&self.principal, &self.ctx);
+        match &self.slot {
+            Some(slot) => call.witnessed_by(slot),
+            None => call,
         }
     }
 
