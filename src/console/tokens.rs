@@ -216,6 +216,7 @@ struct Draft {
     expires_in_days: String,
     workspace_id: String,
     permissions: Vec<String>,
+    allowed_cidrs: String,
 }
 
 fn new_form(
@@ -248,6 +249,12 @@ fn new_form(
                         option value=(v) selected[draft.expires_in_days == v] { (label) }
                     }
                 }
+                label for="allowed_cidrs" { "Allowed source networks " span class="muted" { "(optional)" } }
+                p class="muted small" id="allowed_cidrs-hint" {
+                    "CIDR blocks or addresses, separated by spaces, commas or lines. Empty allows any address."
+                }
+                textarea id="allowed_cidrs" name="allowed_cidrs" rows="2" maxlength="2000"
+                    aria-describedby="allowed_cidrs-hint" { (draft.allowed_cidrs) }
                 @if tab == TokenLevel::Organization {
                     fieldset {
                         legend { "Permissions" }
@@ -344,6 +351,7 @@ fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<NewSat, UseCa
         expires_in_days: form.text("expires_in_days").unwrap_or_default(),
         workspace_id: form.text("workspace_id").unwrap_or_default(),
         permissions: perms.clone(),
+        allowed_cidrs: form.get("allowed_cidrs").unwrap_or("").to_string(),
     };
     let expiry = match form.text("expires_in_days") {
         None => Expiry::Unset,
@@ -370,13 +378,20 @@ fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<NewSat, UseCa
         let e = UseCaseError::InvalidPermission("choose at least one permission".into());
         return (draft, Err(e));
     }
+    // One field for the list: any mix of spaces, commas and lines.
+    let allowed_cidrs = draft
+        .allowed_cidrs
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
     let create = NewSat {
         name: draft.name.clone(),
         description: form.text("description"),
         workspace_id,
         permissions: perms,
         expiry,
-        allowed_cidrs: Vec::new(),
+        allowed_cidrs,
     };
     (draft, Ok(create))
 }
@@ -465,6 +480,9 @@ fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
                 dt { "Workspace" } dd { (workspace_name(spaces, view.workspace_id)) }
             }
             dt { "Permissions" } dd { (permissions(view)) }
+            @if !view.allowed_cidrs.is_empty() {
+                dt { "Allowed networks" } dd class="mono" { (view.allowed_cidrs.join(", ")) }
+            }
             dt { "Expires" } dd { (time(view.expires_at)) }
             dt { "Status" } dd { (status_badge(view.status)) }
         }

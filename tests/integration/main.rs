@@ -3,6 +3,7 @@
 //! the suite links once.
 
 mod capture;
+mod console_client;
 mod support;
 
 mod audit_api;
