@@ -14,6 +14,7 @@ mod audit_trail_actions;
 mod authority;
 mod cli;
 mod console;
+mod cross_edge_audit;
 mod example_service;
 mod hostile_input;
 mod http_hygiene;
