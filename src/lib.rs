@@ -3,10 +3,10 @@
 //!
 //! Four layers (ARCHITECTURE.md; `tests/layering.rs` keeps them true):
 //! the core ([`store`], [`permissions`], [`tokens`], [`identity`],
-//! [`audit`], [`signing`]); use cases; the edges ([`http`], the toolkit
-//! they share, [`config`], [`management`] (the admin API), [`scim`],
-//! [`console`], [`cli`], [`authority`], [`audit_api`]); and the composition
-//! root [`app`].
+//! [`audit`], [`signing`]); the [`use_cases`], one per admin operation; the
+//! edges ([`http`], the toolkit they share, [`config`], [`management`] (the
+//! admin API), [`scim`], [`console`], [`cli`], [`authority`],
+//! [`audit_api`]); and the composition root [`app`].
 
 pub mod app;
 pub mod audit;
@@ -23,3 +23,4 @@ pub mod scim;
 pub mod signing;
 pub mod store;
 pub mod tokens;
+pub mod use_cases;

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("identity", 1),
     ("audit", 1),
     ("signing", 1),
+    ("use_cases", 2),
     ("http", 3),
     ("config", 3),
     ("management", 3),

@@ -2,11 +2,17 @@
 //! composition root runs), `migrate`, and the operator commands an admin
 //! needs without the web console. Every command takes `--database-url`;
 //! `--json` prints exactly one JSON object on stdout. Operator changes are
-//! audited with actor kind `operator`.
+//! the API's own use cases, called as the operator (actor kind `operator`),
+//! so they are checked and recorded exactly as the API's; a use case's
+//! refusal becomes a message and an exit code here.
 
 mod audit;
 mod keys;
+mod member;
 mod operator;
+mod org;
+mod token;
+mod workspace;
 
 use std::process::ExitCode;
 
@@ -14,6 +20,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::config::{CommonArgs, ServeArgs};
+use crate::use_cases::UseCaseError;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -41,16 +48,16 @@ pub enum Command {
     Migrate,
     /// Organizations.
     #[command(subcommand)]
-    Org(operator::OrgCommand),
+    Org(org::OrgCommand),
     /// Workspaces.
     #[command(subcommand)]
-    Workspace(operator::WorkspaceCommand),
+    Workspace(workspace::WorkspaceCommand),
     /// Members.
     #[command(subcommand)]
-    Member(operator::MemberCommand),
+    Member(member::MemberCommand),
     /// Service Access Tokens.
     #[command(subcommand)]
-    Token(operator::TokenCommand),
+    Token(token::TokenCommand),
     /// Audit log: export, checkpoints, public keys, offline verification.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -75,6 +82,17 @@ pub enum CliError {
     /// (`json` with `--json`), and the exit code is 1.
     #[error("{human}")]
     Rejected { json: Value, human: String },
+}
+
+/// A use case's refusal: a number out of its range is a usage error (exit
+/// 2), as a malformed argument is; anything else is a failure (exit 1).
+impl From<UseCaseError> for CliError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::OutOfRange(m) => CliError::Usage(m),
+            other => CliError::Failed(other.to_string()),
+        }
+    }
 }
 
 /// Turns any displayable error into a runtime failure.
@@ -152,10 +170,10 @@ pub async fn run(common: &CommonArgs, command: Command) -> Result<Option<Output>
                 human: format!("migrations applied ({})", db.backend_name()),
             }))
         }
-        Command::Org(c) => operator::org(common, c).await.map(Some),
-        Command::Workspace(c) => operator::workspace(common, c).await.map(Some),
-        Command::Member(c) => operator::member(common, c).await.map(Some),
-        Command::Token(c) => operator::token(common, c).await.map(Some),
+        Command::Org(c) => org::run(common, c).await.map(Some),
+        Command::Workspace(c) => workspace::run(common, c).await.map(Some),
+        Command::Member(c) => member::run(common, c).await.map(Some),
+        Command::Token(c) => token::run(common, c).await.map(Some),
         Command::Audit(c) => audit::run(common, c).await.map(Some),
         Command::Keys(c) => keys::run(common, c).await.map(Some),
     }

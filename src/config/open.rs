@@ -13,6 +13,7 @@ use crate::signing::{Kek, Signer, SigningError};
 use crate::store::page_anchors::PageAnchors;
 use crate::store::{self, StoreError};
 use crate::tokens::{LastUsedRecorder, load_peppers};
+use crate::use_cases::Services;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -48,8 +49,10 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     let console = Arc::new(crate::http::csrf::CsrfKey::load(&db).await?);
     let (audit, _writer) = crate::audit::AuditWriter::spawn(db.clone());
     Ok(AppState {
-        db,
-        peppers: Arc::new(peppers),
+        services: Services {
+            db,
+            peppers: Arc::new(peppers),
+        },
         sessions: Arc::new(sessions),
         signer,
         last_used: LastUsedRecorder::default(),

@@ -1,6 +1,9 @@
 //! The console's error type, rendered at the edge as an HTML page (or, for a
-//! missing or expired session, a redirect to sign-in). Server faults are
-//! logged and shown without detail, as on the API.
+//! missing or expired session, a redirect to sign-in): a use case's refusal
+//! (`From<UseCaseError>`), or what the HTTP toolkit refused before any use
+//! case ran. Server faults are logged and shown without detail, as on the
+//! API. A permission refusal is handed to the request trail, which records
+//! it as `auth.denied`.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -9,6 +12,8 @@ use maud::html;
 use super::layout;
 use super::session::{SESSION_COOKIE, cookie};
 use crate::http::ApiError;
+use crate::http::audit_trail::AuditDenied;
+use crate::use_cases::UseCaseError;
 
 #[derive(Debug)]
 pub enum ConsoleError {
@@ -16,13 +21,62 @@ pub enum ConsoleError {
     SignIn { expired: bool },
     /// A form without a valid CSRF token or from another origin.
     Csrf,
-    /// What the API would have answered.
+    /// What the HTTP toolkit (or sign-in) refused.
     Api(ApiError),
+    /// What a use case refused.
+    Refused(UseCaseError),
 }
 
 impl From<ApiError> for ConsoleError {
     fn from(e: ApiError) -> Self {
         ConsoleError::Api(e)
+    }
+}
+
+impl From<UseCaseError> for ConsoleError {
+    fn from(e: UseCaseError) -> Self {
+        ConsoleError::Refused(e)
+    }
+}
+
+/// The status of the page that answers a use case's refusal.
+pub fn refusal_status(e: &UseCaseError) -> StatusCode {
+    match e {
+        UseCaseError::NotFound(_) => StatusCode::NOT_FOUND,
+        UseCaseError::Invalid(_)
+        | UseCaseError::OutOfRange(_)
+        | UseCaseError::InvalidPermission(_) => StatusCode::BAD_REQUEST,
+        UseCaseError::Conflict(_) => StatusCode::CONFLICT,
+        UseCaseError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        UseCaseError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Whether the refusal is about what was entered in a form, which is then
+/// shown again with the reason (rather than an error page).
+pub fn is_form_mistake(e: &UseCaseError) -> bool {
+    matches!(
+        e,
+        UseCaseError::Invalid(_)
+            | UseCaseError::OutOfRange(_)
+            | UseCaseError::InvalidPermission(_)
+            | UseCaseError::Conflict(_)
+            | UseCaseError::NotFound(_)
+    )
+}
+
+/// What a person is told about a use case's refusal.
+pub fn refusal_message(e: &UseCaseError) -> String {
+    match e {
+        UseCaseError::Internal(cause) => {
+            tracing::error!(cause = %cause, "internal error");
+            "The server failed to handle this request.".into()
+        }
+        UseCaseError::Forbidden { missing } => format!(
+            "Your account lacks the permission {missing}. Only organization admins can use the console."
+        ),
+        UseCaseError::NotFound(what) => format!("No such {what}."),
+        other => other.to_string(),
     }
 }
 
@@ -69,17 +123,25 @@ impl IntoResponse for ConsoleError {
                 "This form did not come from this console or has expired, so nothing was changed. \
                  Go back, reload the page and try again.",
             ),
-            ConsoleError::Api(e) => {
-                let status = e.status();
-                let title = match status {
-                    StatusCode::FORBIDDEN => "Permission denied",
-                    StatusCode::NOT_FOUND => "Not found",
-                    s if s.is_server_error() => "Something went wrong",
-                    _ => "Request refused",
-                };
-                error_page(status, title, &message(&e))
+            ConsoleError::Api(e) => error_page(e.status(), title(e.status()), &message(&e)),
+            ConsoleError::Refused(e) => {
+                let status = refusal_status(&e);
+                let mut resp = error_page(status, title(status), &refusal_message(&e));
+                if let UseCaseError::Forbidden { missing } = e {
+                    resp.extensions_mut().insert(AuditDenied(missing));
+                }
+                resp
             }
         }
+    }
+}
+
+fn title(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::FORBIDDEN => "Permission denied",
+        StatusCode::NOT_FOUND => "Not found",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "Request refused",
     }
 }
 

@@ -13,6 +13,7 @@ use crate::store::Timestamp;
 pub enum Section {
     Tokens,
     Workspaces,
+    Members,
     AuditLogs,
 }
 
@@ -45,6 +46,7 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, main: Markup) -> Markup {
                             ul {
                                 (nav_link("/console/tokens", "Service Access Tokens", nav.section == Section::Tokens))
                                 (nav_link("/console/workspaces", "Workspaces", nav.section == Section::Workspaces))
+                                (nav_link("/console/members", "Members", nav.section == Section::Members))
                                 (nav_link("/console/audit-logs", "Audit Logs", nav.section == Section::AuditLogs))
                             }
                         }

@@ -1,15 +1,17 @@
 //! The admin web console under `/console`: server-rendered pages (maud) for
-//! org admins to manage Service Access Tokens and workspaces and to read the
-//! audit log. It owns no business logic: every action calls the same
-//! functions as the API, with the API's `Caller` built from the session
-//! cookie, so it is authorized by the permission core and recorded exactly
-//! as the API records it (actor kind `member_session`). Assets are embedded;
-//! pages make no outside request and run no inline script.
+//! org admins to manage Service Access Tokens, workspaces and members and to
+//! read the audit log. It owns no business logic: every action calls the
+//! API's own use case (`use_cases`), as the API's `Caller` built from the
+//! session cookie, so it is authorized by the permission core and recorded
+//! exactly as the API records it (actor kind `member_session`); a refusal
+//! becomes a page (`error`). Assets are embedded; pages make no outside
+//! request and run no inline script.
 
 mod assets;
 mod audit_logs;
 mod error;
 mod layout;
+mod members;
 mod session;
 mod sign_in;
 mod tokens;
@@ -50,6 +52,8 @@ pub fn routes() -> Routes<AppState> {
             "/workspaces",
             get("workspace.list", workspaces::list).post("workspace.create", workspaces::create),
         )
+        .route("/members", get("member.list", members::list))
+        .route("/members/{id}", post("member.update", members::update))
         .route("/audit-logs", get("audit_logs.list", audit_logs::list))
         .route(
             "/audit-logs/export",

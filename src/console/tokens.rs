@@ -1,8 +1,8 @@
 //! Settings › Organization › Service Access Tokens: the Organization and
 //! Workspace tabs, "Generate new token", the one-time view of a new or
 //! rotated value, and revoke and rotate behind a confirmation page. Every
-//! change goes through the same functions as the API
-//! (`management::service_tokens`), so it is authorized and audited alike.
+//! operation is the API's own use case (`use_cases::service_tokens`), so it
+//! is authorized, validated and audited alike.
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -10,18 +10,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::error::{ConsoleError, message};
+use super::error::{ConsoleError, is_form_mistake, refusal_message, refusal_status};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, secret_once, time};
 use super::session::{Admin, ConsolePath, CsrfForm, FormData};
-use crate::http::ApiError;
 use crate::http::AppState;
 use crate::identity::workspaces::{self, Workspace};
-use crate::management::ExpiryInput;
-use crate::management::service_tokens::{
-    Create, create_sat, get_sat, list_sats, revoke_sat, rotate_sat,
-};
 use crate::permissions::{Action, Level, OrgPermission, Resource, TokenLevel};
 use crate::tokens::{TokenStatus, TokenView};
+use crate::use_cases::service_tokens::{self, NewSat};
+use crate::use_cases::{Expiry, UseCaseError};
 
 const EXPIRY_CHOICES: [(&str, &str); 7] = [
     ("", "No expiry (or the organization's maximum)"),
@@ -153,7 +150,7 @@ pub async fn list(
 ) -> Result<Response, ConsoleError> {
     let q = FormData::from_query(uri.query());
     let tab = tab_of(&q);
-    let tokens = list_sats(&state, &admin.caller, Some(tab), None).await?;
+    let tokens = service_tokens::list(&state, &admin.caller.call(), Some(tab), None).await?;
     let spaces = org_workspaces(&state, &admin).await?;
     let revoked = q
         .get("revoked")
@@ -219,6 +216,7 @@ struct Draft {
     expires_in_days: String,
     workspace_id: String,
     permissions: Vec<String>,
+    allowed_cidrs: String,
 }
 
 fn new_form(
@@ -251,6 +249,12 @@ fn new_form(
                         option value=(v) selected[draft.expires_in_days == v] { (label) }
                     }
                 }
+                label for="allowed_cidrs" { "Allowed source networks " span class="muted" { "(optional)" } }
+                p class="muted small" id="allowed_cidrs-hint" {
+                    "CIDR blocks or addresses, separated by spaces, commas or lines. Empty allows any address."
+                }
+                textarea id="allowed_cidrs" name="allowed_cidrs" rows="2" maxlength="2000"
+                    aria-describedby="allowed_cidrs-hint" { (draft.allowed_cidrs) }
                 @if tab == TokenLevel::Organization {
                     fieldset {
                         legend { "Permissions" }
@@ -326,8 +330,8 @@ pub async fn new(
     Ok(layout::respond(StatusCode::OK, page))
 }
 
-/// Reads the form into the API's create request.
-fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<Create, ApiError>) {
+/// Reads the form into the use case's request.
+fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<NewSat, UseCaseError>) {
     let mut perms: Vec<String> = Vec::new();
     if tab == TokenLevel::Organization {
         perms.extend(form.all("permission").into_iter().map(str::to_string));
@@ -347,13 +351,14 @@ fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<Create, ApiEr
         expires_in_days: form.text("expires_in_days").unwrap_or_default(),
         workspace_id: form.text("workspace_id").unwrap_or_default(),
         permissions: perms.clone(),
+        allowed_cidrs: form.get("allowed_cidrs").unwrap_or("").to_string(),
     };
-    let expires_in_days = match form.text("expires_in_days") {
-        None => None,
+    let expiry = match form.text("expires_in_days") {
+        None => Expiry::Unset,
         Some(d) => match d.parse::<i64>() {
-            Ok(d) => Some(d),
+            Ok(d) => Expiry::InDays(d),
             Err(_) => {
-                let e = ApiError::BadRequest("choose an expiry from the list".into());
+                let e = UseCaseError::Invalid("choose an expiry from the list".into());
                 return (draft, Err(e));
             }
         },
@@ -361,30 +366,32 @@ fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<Create, ApiEr
     let workspace_id = match (tab, form.text("workspace_id")) {
         (TokenLevel::Organization, _) => None,
         (TokenLevel::Workspace, None) => {
-            return (
-                draft,
-                Err(ApiError::BadRequest("choose a workspace".into())),
-            );
+            let e = UseCaseError::Invalid("choose a workspace".into());
+            return (draft, Err(e));
         }
         (TokenLevel::Workspace, Some(w)) => match Uuid::parse_str(&w) {
             Ok(id) => Some(id),
-            Err(_) => return (draft, Err(ApiError::NotFound("workspace".into()))),
+            Err(_) => return (draft, Err(UseCaseError::NotFound("workspace"))),
         },
     };
     if perms.is_empty() {
-        let e = ApiError::InvalidPermission("choose at least one permission".into());
+        let e = UseCaseError::InvalidPermission("choose at least one permission".into());
         return (draft, Err(e));
     }
-    let create = Create {
+    // One field for the list: any mix of spaces, commas and lines.
+    let allowed_cidrs = draft
+        .allowed_cidrs
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let create = NewSat {
         name: draft.name.clone(),
         description: form.text("description"),
         workspace_id,
         permissions: perms,
-        expiry: ExpiryInput {
-            expires_at: None,
-            expires_in_days,
-        },
-        allowed_cidrs: None,
+        expiry,
+        allowed_cidrs,
     };
     (draft, Ok(create))
 }
@@ -401,26 +408,23 @@ pub async fn create(
     };
     let (draft, create) = read_create(&form, tab);
     let result = match create {
-        Ok(c) => create_sat(&state, &admin.caller, c).await,
+        Ok(new) => service_tokens::create(&state, &admin.caller.call(), new).await,
         Err(e) => Err(e),
     };
     let (view, plain) = match result {
         Ok(ok) => ok,
-        Err(
-            e @ (ApiError::Forbidden { .. } | ApiError::Internal(_) | ApiError::Unavailable(_)),
-        ) => {
-            return Err(e.into());
-        }
-        Err(e) => {
-            // A mistake in the form: show it again with what was entered.
+        Err(e) if is_form_mistake(&e) => {
+            // A mistake in the form: show it again with what was entered
+            // (to an admin only: the form is theirs to see).
             admin
                 .caller
                 .require(&state, Action::ManageServiceTokens)
                 .await?;
             let spaces = org_workspaces(&state, &admin).await?;
-            let page = new_form(&admin, tab, &spaces, &draft, Some(&message(&e)));
-            return Ok(layout::respond(e.status(), page));
+            let page = new_form(&admin, tab, &spaces, &draft, Some(&refusal_message(&e)));
+            return Ok(layout::respond(refusal_status(&e), page));
         }
+        Err(e) => return Err(e.into()),
     };
     let spaces = org_workspaces(&state, &admin).await?;
     Ok(shown_once(
@@ -456,7 +460,7 @@ fn shown_once(
 async fn org_workspaces(state: &AppState, admin: &Admin) -> Result<Vec<Workspace>, ConsoleError> {
     Ok(workspaces::list(&state.db, admin.caller.org_id())
         .await
-        .map_err(ApiError::from)?)
+        .map_err(UseCaseError::from)?)
 }
 
 /// The way back from a confirmation page: the token's own tab.
@@ -476,6 +480,9 @@ fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
                 dt { "Workspace" } dd { (workspace_name(spaces, view.workspace_id)) }
             }
             dt { "Permissions" } dd { (permissions(view)) }
+            @if !view.allowed_cidrs.is_empty() {
+                dt { "Allowed networks" } dd class="mono" { (view.allowed_cidrs.join(", ")) }
+            }
             dt { "Expires" } dd { (time(view.expires_at)) }
             dt { "Status" } dd { (status_badge(view.status)) }
         }
@@ -488,7 +495,7 @@ pub async fn confirm_revoke(
     admin: Admin,
     ConsolePath(id): ConsolePath<String>,
 ) -> Result<Response, ConsoleError> {
-    let view = get_sat(&state, &admin.caller, &id).await?;
+    let view = service_tokens::get(&state, &admin.caller.call(), &id).await?;
     let spaces = org_workspaces(&state, &admin).await?;
     let body = html! {
         (breadcrumb("Revoke"))
@@ -512,7 +519,7 @@ pub async fn revoke(
     ConsolePath(id): ConsolePath<String>,
     CsrfForm(_): CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    let (view, _) = revoke_sat(&state, &admin.caller, &id).await?;
+    let (view, _) = service_tokens::revoke(&state, &admin.caller.call(), &id).await?;
     let tab = view.level.unwrap_or(TokenLevel::Organization);
     Ok(Redirect::to(&format!(
         "/console/tokens?tab={}&revoked={}",
@@ -528,7 +535,7 @@ pub async fn confirm_rotate(
     admin: Admin,
     ConsolePath(id): ConsolePath<String>,
 ) -> Result<Response, ConsoleError> {
-    let view = get_sat(&state, &admin.caller, &id).await?;
+    let view = service_tokens::get(&state, &admin.caller.call(), &id).await?;
     let spaces = org_workspaces(&state, &admin).await?;
     let body = html! {
         (breadcrumb("Rotate"))
@@ -562,9 +569,9 @@ pub async fn rotate(
         None => 0,
         Some(g) => g
             .parse::<i64>()
-            .map_err(|_| ApiError::BadRequest("choose a grace period from the list".into()))?,
+            .map_err(|_| UseCaseError::Invalid("choose a grace period from the list".into()))?,
     };
-    let (view, plain) = rotate_sat(&state, &admin.caller, &id, grace).await?;
+    let (view, plain) = service_tokens::rotate(&state, &admin.caller.call(), &id, grace).await?;
     let spaces = org_workspaces(&state, &admin).await?;
     Ok(shown_once(
         &admin,

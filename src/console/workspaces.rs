@@ -1,17 +1,16 @@
-//! Workspaces: the list and the create form, through the same functions as
-//! `/api/v1/workspaces`.
+//! Workspaces: the list and the create form, through the same use cases as
+//! `/api/v1/workspaces` (`use_cases::workspaces`).
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
-use super::error::{ConsoleError, message};
+use super::error::{ConsoleError, is_form_mistake, refusal_message, refusal_status};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, time};
 use super::session::{Admin, CsrfForm, FormData};
-use crate::http::ApiError;
 use crate::http::AppState;
-use crate::management::workspaces::{create_workspace, list_workspaces};
+use crate::use_cases::workspaces;
 
 async fn render(
     state: &AppState,
@@ -21,7 +20,7 @@ async fn render(
     banner: Option<String>,
     error: Option<String>,
 ) -> Result<Response, ConsoleError> {
-    let list = list_workspaces(state, &admin.caller).await?;
+    let list = workspaces::list(state, &admin.caller.call()).await?;
     let body = html! {
         h1 { "Workspaces" }
         @if let Some(b) = &banner { (notice(b)) }
@@ -80,14 +79,15 @@ pub async fn create(
     CsrfForm(form): CsrfForm,
 ) -> Result<Response, ConsoleError> {
     let name = form.get("name").unwrap_or("").to_string();
-    match create_workspace(&state, &admin.caller, &name).await {
+    match workspaces::create(&state, &admin.caller.call(), &name).await {
         Ok(ws) => {
             let q =
                 serde_urlencoded::to_string([("created", ws.name.as_str())]).unwrap_or_default();
             Ok(Redirect::to(&format!("/console/workspaces?{q}")).into_response())
         }
-        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
-            render(&state, &admin, e.status(), &name, None, Some(message(&e))).await
+        Err(e) if is_form_mistake(&e) => {
+            let (status, reason) = (refusal_status(&e), refusal_message(&e));
+            render(&state, &admin, status, &name, None, Some(reason)).await
         }
         Err(e) => Err(e.into()),
     }

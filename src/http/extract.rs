@@ -25,6 +25,7 @@ use crate::identity::sessions::{SessionError, SessionRefusal};
 use crate::permissions::{Action, Principal, PrincipalKind, authorize};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, TokenKind, Verified, VerifyError};
+use crate::use_cases::Call;
 
 /// Who is calling, verified, and where the request came from.
 #[derive(Clone, Debug)]
@@ -76,6 +77,16 @@ impl Caller {
     fn mark_recorded(&self) {
         if let Some(slot) = &self.slot {
             slot.mark_recorded();
+        }
+    }
+
+    /// This caller as a use case's [`Call`]; the request's trail is told
+    /// when the use case has recorded the call, and then adds nothing.
+    pub fn call(&self) -> Call<'_> {
+        let call = Call::new(&self.principal, &self.ctx);
+        match &self.slot {
+            Some(slot) => call.witnessed_by(slot),
+            None => call,
         }
     }
 

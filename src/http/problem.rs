@@ -159,6 +159,11 @@ impl IntoResponse for ApiError {
             other => (other.to_string(), json!({})),
         };
         let mut resp = problem_response(status, slug, title, &detail, extra);
+        if let ApiError::Forbidden { missing } = &self {
+            // For the request trail, unless the refusal is recorded already.
+            resp.extensions_mut()
+                .insert(super::audit_trail::AuditDenied(missing.clone()));
+        }
         if let ApiError::TooManyRequests {
             retry_after_seconds,
             ..

@@ -1,22 +1,24 @@
-//! The state every handler of every HTTP edge reaches: the core's handles
-//! (database, peppers, session keys, signing keys, last-used recorder,
-//! audit writer) and the HTTP edge's own (abuse limits, CSRF key, public
-//! URL). The composition root builds it (`config::open`) and hands it to
-//! the router.
+//! The state every handler of every HTTP edge reaches: the use cases'
+//! services (database, peppers), the rest of the core's handles (session
+//! keys, signing keys, last-used recorder, audit writer) and the HTTP
+//! edge's own (abuse limits, CSRF key, public URL). The composition root
+//! builds it (`config::open`) and hands it to the router.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::identity::sessions::SessionKeys;
 use crate::signing::Signer;
-use crate::store::Db;
 use crate::store::page_anchors::PageAnchors;
-use crate::tokens::{LastUsedRecorder, Peppers};
+use crate::tokens::LastUsedRecorder;
+use crate::use_cases::Services;
 
 /// What every request handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub db: Db,
-    pub peppers: Arc<Peppers>,
+    /// What the use cases work with; `state.db` and `state.peppers` reach
+    /// into it (see the `Deref` below).
+    pub services: Services,
     pub sessions: Arc<SessionKeys>,
     /// The signing keys (audit checkpoints; later exchanged tokens).
     pub signer: Arc<Signer>,
@@ -32,4 +34,14 @@ pub struct AppState {
     pub limits: Arc<crate::http::limits::Limiter>,
     /// The admin console's CSRF key.
     pub console: Arc<super::csrf::CsrfKey>,
+}
+
+/// Handlers pass the state where a use case takes its services, and read
+/// the database as `state.db`.
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }

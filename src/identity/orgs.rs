@@ -88,17 +88,25 @@ pub async fn count(db: &Db) -> Result<i64, IdentityError> {
     })?)
 }
 
-/// Sets (or clears) the cap on the lifetime of new tokens.
+/// Sets (or clears) the cap on the lifetime of new tokens; returns the cap
+/// it replaced, for the audit record.
 pub async fn set_max_token_lifetime(
     tx: &mut Tx,
     id: Uuid,
     days: Option<i32>,
-) -> Result<(), IdentityError> {
+) -> Result<Option<i32>, IdentityError> {
     if days.is_some_and(|d| !(1..=3650).contains(&d)) {
         return Err(IdentityError::Invalid(
             "maximum token lifetime must be between 1 and 3650 days".into(),
         ));
     }
+    let before: Option<Option<i32>> = on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT max_token_lifetime_days FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+    })?;
+    let before = before.ok_or(IdentityError::NotFound("organization"))?;
     on_tx!(tx, conn => {
         sqlx::query("UPDATE organizations SET max_token_lifetime_days = $1 WHERE id = $2")
             .bind(days)
@@ -106,7 +114,7 @@ pub async fn set_max_token_lifetime(
             .execute(&mut *conn)
             .await.map(|r| r.rows_affected())
     })?;
-    Ok(())
+    Ok(before)
 }
 
 /// Allows or forbids setting passwords through SCIM; returns the setting it
@@ -134,13 +142,21 @@ pub async fn set_scim_passwords(
     Ok(before)
 }
 
-/// Sets how long audit records are kept.
-pub async fn set_audit_retention(tx: &mut Tx, id: Uuid, days: i32) -> Result<(), IdentityError> {
+/// Sets how long audit records are kept; returns the number of days it
+/// replaced, for the audit record.
+pub async fn set_audit_retention(tx: &mut Tx, id: Uuid, days: i32) -> Result<i32, IdentityError> {
     if !(1..=36_500).contains(&days) {
         return Err(IdentityError::Invalid(
             "audit retention must be between 1 and 36500 days".into(),
         ));
     }
+    let before: Option<i32> = on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT audit_retention_days FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+    })?;
+    let before = before.ok_or(IdentityError::NotFound("organization"))?;
     on_tx!(tx, conn => {
         sqlx::query("UPDATE organizations SET audit_retention_days = $1 WHERE id = $2")
             .bind(days)
@@ -149,7 +165,7 @@ pub async fn set_audit_retention(tx: &mut Tx, id: Uuid, days: i32) -> Result<(),
             .await
             .map(|r| r.rows_affected())
     })?;
-    Ok(())
+    Ok(before)
 }
 
 /// Which per-organization count to move.

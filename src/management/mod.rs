@@ -1,27 +1,28 @@
 //! The management API under `/api/v1`: sign-in, Service Access Tokens,
-//! Personal Access Tokens, members and workspaces. Handlers are thin: parse,
-//! authorize through the permission core, call the core in one transaction
-//! that also records the audit event, render.
+//! Personal Access Tokens, members, workspaces and the organization's
+//! settings. Handlers are thin: parse the request, call the use case (which
+//! authorizes, changes and records in one transaction), render its answer,
+//! or its refusal as problem+json (`error`). Sign-in and sign-out are
+//! authentication, not admin operations, and stay here (`auth`).
 
 pub mod auth;
+mod error;
 mod members;
 mod organization;
 mod personal_tokens;
-pub mod service_tokens;
+mod service_tokens;
 mod token_self;
-pub mod workspaces;
-
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Deserializer, Serialize};
-use time::Duration;
+mod workspaces;
 
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::route::{Routes, delete, get, patch, post};
-use crate::store::Timestamp;
 use crate::tokens::{PlainToken, TokenView};
+use crate::use_cases::Expiry;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()
@@ -68,7 +69,8 @@ pub fn routes() -> Routes<AppState> {
         )
 }
 
-/// `expires_at` (RFC 3339) or `expires_in_days`, never both.
+/// `expires_at` (RFC 3339) or `expires_in_days`, never both, as a request
+/// body gives them. The use case checks the bound on days.
 #[derive(Debug, Default, Deserialize)]
 pub struct ExpiryInput {
     pub expires_at: Option<String>,
@@ -76,22 +78,11 @@ pub struct ExpiryInput {
 }
 
 impl ExpiryInput {
-    pub fn resolve(&self, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
-        match (&self.expires_at, self.expires_in_days) {
-            (Some(_), Some(_)) => Err(ApiError::BadRequest(
-                "give expires_at or expires_in_days, not both".into(),
-            )),
-            (Some(at), None) => Timestamp::parse_rfc3339(at).map(Some).ok_or_else(|| {
-                ApiError::BadRequest("expires_at must be an RFC 3339 date-time".into())
-            }),
-            (None, Some(days)) if (1..=3650).contains(&days) => {
-                Ok(Some(now + Duration::days(days)))
-            }
-            (None, Some(_)) => Err(ApiError::BadRequest(
-                "expires_in_days must be between 1 and 3650".into(),
-            )),
-            (None, None) => Ok(None),
-        }
+    pub fn expiry(&self) -> Result<Expiry, ApiError> {
+        Ok(Expiry::from_parts(
+            self.expires_at.as_deref(),
+            self.expires_in_days,
+        )?)
     }
 }
 

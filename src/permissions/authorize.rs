@@ -168,6 +168,11 @@ pub enum Action {
     ManageWorkspaces,
     /// Create, list and revoke one's own Personal Access Tokens.
     ManageOwnPersonalTokens,
+    /// Create organizations, and set an organization's cap on token
+    /// lifetime and how long its audit records are kept: the operator's
+    /// alone, since an admin could otherwise shorten the log that records
+    /// them. No role or token grants it.
+    ManageOrganizations,
     /// Use a resource of one workspace.
     Workspace {
         workspace_id: Uuid,
@@ -188,6 +193,7 @@ impl Action {
             Action::ManageMembers => "members:manage".to_string(),
             Action::ManageWorkspaces => "workspaces:manage".to_string(),
             Action::ManageOwnPersonalTokens => "personal_access_tokens:manage".to_string(),
+            Action::ManageOrganizations => "organizations:manage".to_string(),
             Action::Workspace {
                 resource, level, ..
             } => format!("{}:{}", resource.as_str(), level.as_str()),
@@ -352,6 +358,7 @@ mod tests {
             Action::ManageMembers,
             Action::ManageWorkspaces,
             Action::ManageOwnPersonalTokens,
+            Action::ManageOrganizations,
         ];
         for role in [Role::Admin, Role::Member] {
             for action in everything {

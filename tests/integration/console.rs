@@ -4,148 +4,13 @@
 //! escaping, and audit records identical to the API's but for the actor.
 //! (The whole flow in a real browser is tests/browser/.)
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
+use crate::console_client::{Console, Page};
 use crate::support::{MEMBER_PASSWORD, TestApp};
-
-/// A console page, read whole.
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-    set_cookies: Vec<String>,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// The hidden CSRF field of the page's first form.
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.text.find(marker).expect("a CSRF field") + marker.len();
-        let len = self.text[start..].find('"').unwrap();
-        self.text[start..start + len].to_string()
-    }
-
-    /// The one token value on the page, if any.
-    fn token_value(&self) -> Option<String> {
-        let start = self.text.find("scim_sat_")?;
-        Some(self.text[start..start + 69].to_string())
-    }
-
-    fn set_cookie(&self, name: &str) -> Option<&str> {
-        self.set_cookies
-            .iter()
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(String::as_str)
-    }
-}
-
-/// A browser stand-in: no redirects followed, cookies kept.
-struct Console<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    jar: BTreeMap<String, String>,
-}
-
-impl<'a> Console<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            http: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-            jar: BTreeMap::new(),
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let req = if cookies.is_empty() {
-            req
-        } else {
-            req.header("cookie", cookies.join("; "))
-        };
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let set_cookies: Vec<String> = headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect();
-        for c in &set_cookies {
-            let pair = c.split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() {
-                self.jar.remove(k);
-            } else {
-                self.jar.insert(k.to_string(), v.to_string());
-            }
-        }
-        let text = resp.text().await.unwrap();
-        Page {
-            status,
-            headers,
-            text,
-            set_cookies,
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(self.app.url(path));
-        self.send(req).await
-    }
-
-    /// A same-origin form POST, as a browser sends it.
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self
-            .http
-            .post(self.app.url(path))
-            .header("origin", &self.app.base)
-            .header("sec-fetch-site", "same-origin")
-            .form(form);
-        self.send(req).await
-    }
-
-    async fn sign_in(&mut self, org: &str, user: &str, password: &str) -> Page {
-        let form = self.get("/console/sign-in").await;
-        assert_eq!(form.status, StatusCode::OK);
-        let csrf = form.csrf();
-        self.post(
-            "/console/sign-in",
-            &[
-                ("csrf", &csrf),
-                ("organization", org),
-                ("user_name", user),
-                ("password", password),
-            ],
-        )
-        .await
-    }
-
-    /// Signs in as the bootstrap admin and returns the session's CSRF token.
-    async fn sign_in_admin(&mut self) -> String {
-        let pw = self.app.admin_password.clone();
-        let r = self.sign_in("default", "admin", &pw).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-        assert_eq!(r.header("location"), "/console/tokens");
-        let page = self.get("/console/tokens").await;
-        assert_eq!(page.status, StatusCode::OK);
-        page.csrf()
-    }
-}
 
 async fn org_chain(app: &TestApp, session: &str) -> String {
     let me = app.get("/api/v1/tokens/self", session).await;
@@ -685,7 +550,7 @@ async fn console_pages_escape_values_and_refuse_mistakes_without_errors() {
     assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.text);
 
     // Form mistakes come back as the form with the reason, never a 500.
-    let cases: [(&[(&str, &str)], StatusCode); 4] = [
+    let cases: [(&[(&str, &str)], StatusCode); 5] = [
         (
             &[("level", "organization"), ("name", "x")],
             StatusCode::BAD_REQUEST,
@@ -715,6 +580,15 @@ async fn console_pages_escape_values_and_refuse_mistakes_without_errors() {
                 ("level.sources", "read"),
             ],
             StatusCode::NOT_FOUND,
+        ),
+        (
+            &[
+                ("level", "organization"),
+                ("name", "x"),
+                ("permission", "scim:read"),
+                ("allowed_cidrs", "10.0.0.0/8, not-a-network"),
+            ],
+            StatusCode::BAD_REQUEST,
         ),
     ];
     for (fields, status) in cases {
@@ -827,4 +701,83 @@ async fn console_csv_export_never_carries_a_live_formula() {
     let csv = c.get("/console/audit-logs/export?format=csv").await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
     crate::audit_api::assert_formulas_defused(&csv.text);
+}
+
+#[tokio::test]
+async fn console_changes_members_through_the_apis_rules() {
+    let app = TestApp::spawn().await;
+    let (bob, bob_session) = app.signed_in_member("default", "bob", "member").await;
+    let mut c = Console::new(&app);
+    let csrf = c.sign_in_admin().await;
+    let page = c.get("/console/members").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains(&bob), "{}", page.text);
+    assert!(
+        page.text
+            .contains("href=\"/console/members\" aria-current=\"page\"")
+    );
+
+    // A form without its CSRF token changes nothing.
+    let path = format!("/console/members/{bob}");
+    let r = c.post(&path, &[("active", "false")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/v1/tokens/self", &bob_session).await.status,
+        StatusCode::OK
+    );
+
+    // Deactivating ends the member's session, as through the API.
+    let r = c.post(&path, &[("csrf", &csrf), ("active", "false")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(r.header("location"), "/console/members?updated=bob");
+    app.get("/api/v1/tokens/self", &bob_session)
+        .await
+        .assert_problem(401);
+
+    // The last admin stays: the form comes back with the reason.
+    let session = app.admin_session().await;
+    let me = app.get("/api/v1/tokens/self", &session).await.body["member_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(
+            &format!("/console/members/{me}"),
+            &[("csrf", &csrf), ("role", "member")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.text.contains("id=\"form-error\""), "{}", r.text);
+    assert!(r.text.contains("without an active admin"), "{}", r.text);
+
+    let cases = [
+        (path.clone(), "role", "king", StatusCode::BAD_REQUEST),
+        (path.clone(), "active", "maybe", StatusCode::BAD_REQUEST),
+        (
+            format!("/console/members/{}", uuid::Uuid::new_v4()),
+            "role",
+            "admin",
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (path, field, value, status) in cases {
+        let r = c.post(&path, &[("csrf", &csrf), (field, value)]).await;
+        assert_eq!(r.status, status, "{path} {field}={value}: {}", r.text);
+    }
+    let r = c
+        .post(
+            "/console/members/not-a-uuid",
+            &[("csrf", &csrf), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let records = app.audit_records(&org_chain(&app, &session).await).await;
+    let updates: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "member.update" && r["outcome"] == "success")
+        .collect();
+    assert_eq!(updates.len(), 1, "only the deactivation: {updates:?}");
+    assert_eq!(updates[0]["actor_kind"], "member_session");
+    assert_eq!(updates[0]["target_id"], bob.as_str());
 }

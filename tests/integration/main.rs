@@ -3,6 +3,7 @@
 //! the suite links once.
 
 mod capture;
+mod console_client;
 mod support;
 
 mod audit_api;
@@ -13,6 +14,7 @@ mod audit_trail_actions;
 mod authority;
 mod cli;
 mod console;
+mod cross_edge_audit;
 mod example_service;
 mod hostile_input;
 mod http_hygiene;
