@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::error::ScimError;
 use super::groups::Groups;
 use super::handlers;
-use super::kind::{ScimResource, location};
+use super::kind::{ScimWrite, location};
 use super::limits::MAX_BULK_OPERATIONS;
 use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
 use super::users::Users;
@@ -234,7 +234,7 @@ struct Op<'a> {
 
 /// Runs one operation on a resource of kind `R`; `rest` is the path after
 /// the kind's endpoint.
-async fn on<R: ScimResource>(
+async fn on<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     base: &str,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::ScimError;
-use super::kind::{ById, Names, ScimResource, Via, location, names};
+use super::kind::{ById, Names, ScimResource, ScimWrite, Via, location, names};
 use super::patch::PatchOperation;
 use super::patch_scope;
 use super::schema::{GROUP, ResourceType};
@@ -35,10 +35,10 @@ impl ScimResource for Groups {
 
     type Row = GroupRow;
     type Reference = MemberRef;
-    type Incoming = Incoming;
-    /// The memberships as read for the write: all of them, or those a
-    /// PATCH names.
-    type Current = Members;
+
+    fn name(row: &GroupRow) -> &str {
+        &row.display_name
+    }
 
     fn attributes(row: &GroupRow) -> Map<String, Value> {
         let mut doc: Map<String, Value> = serde_json::from_str(&row.scim_doc).unwrap_or_default();
@@ -67,10 +67,13 @@ impl ScimResource for Groups {
     async fn related(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<ById<Members>, ScimError> {
         memberships::of_groups(db, org_id, ids).await
     }
+}
 
-    fn name(row: &GroupRow) -> &str {
-        &row.display_name
-    }
+impl ScimWrite for Groups {
+    type Incoming = Incoming;
+    /// The memberships as read for the write: all of them, or those a
+    /// PATCH names.
+    type Current = Members;
 
     fn incoming(mut doc: Map<String, Value>) -> Result<Incoming, ScimError> {
         let mut members = Vec::new();

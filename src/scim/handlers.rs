@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::ScimError;
-use super::kind::{ScimResource, location, render};
+use super::kind::{ScimResource, ScimWrite, location, render};
 use super::list::{self, ListRequest};
 use super::resource::{self, Projection};
 use super::store;
@@ -22,7 +22,7 @@ use crate::permissions::Action;
 use crate::store::dynamic::Dialect;
 
 /// POST: for the handler and for bulk operations.
-pub async fn create_op<R: ScimResource>(
+pub async fn create_op<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     body: &Value,
@@ -31,7 +31,7 @@ pub async fn create_op<R: ScimResource>(
 }
 
 /// PUT.
-pub async fn replace_op<R: ScimResource>(
+pub async fn replace_op<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     id: Uuid,
@@ -43,7 +43,7 @@ pub async fn replace_op<R: ScimResource>(
 }
 
 /// PATCH: atomic, all operations or none.
-pub async fn patch_op<R: ScimResource>(
+pub async fn patch_op<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     id: Uuid,
@@ -54,7 +54,7 @@ pub async fn patch_op<R: ScimResource>(
 }
 
 /// DELETE.
-pub async fn delete_op<R: ScimResource>(
+pub async fn delete_op<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     id: Uuid,
@@ -64,7 +64,7 @@ pub async fn delete_op<R: ScimResource>(
     Ok(())
 }
 
-pub async fn create<R: ScimResource>(
+pub async fn create<R: ScimWrite>(
     State(state): State<AppState>,
     caller: ScimCaller,
     Base(base): Base,
@@ -95,7 +95,7 @@ pub async fn get<R: ScimResource>(
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
 
-pub async fn replace<R: ScimResource>(
+pub async fn replace<R: ScimWrite>(
     State(state): State<AppState>,
     caller: ScimCaller,
     Base(base): Base,
@@ -109,7 +109,7 @@ pub async fn replace<R: ScimResource>(
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
 
-pub async fn patch<R: ScimResource>(
+pub async fn patch<R: ScimWrite>(
     State(state): State<AppState>,
     caller: ScimCaller,
     Base(base): Base,
@@ -123,7 +123,7 @@ pub async fn patch<R: ScimResource>(
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
 
-pub async fn delete<R: ScimResource>(
+pub async fn delete<R: ScimWrite>(
     State(state): State<AppState>,
     caller: ScimCaller,
     headers: HeaderMap,

@@ -57,8 +57,8 @@ pub enum Via {
     Patch,
 }
 
-/// One kind of SCIM resource. The associated functions are the steps that
-/// differ between kinds; everything else is generic.
+/// One kind of SCIM resource, and how it is read and rendered: what the
+/// reading endpoints are written against.
 pub trait ScimResource: Send + Sync + 'static {
     const RT: ResourceType;
     const NAMES: Names;
@@ -70,10 +70,9 @@ pub trait ScimResource: Send + Sync + 'static {
     /// One element of [`Self::RELATED`] as read (a user's group, a group's
     /// member).
     type Reference: Send + Sync;
-    /// A normalized document, split into what its writes need.
-    type Incoming: Send + Sync;
-    /// What a replace or PATCH reads besides the locked row.
-    type Current: Send + Sync;
+
+    /// The name an audit record shows for a row.
+    fn name(row: &Self::Row) -> &str;
 
     /// The kind's own attributes of a row, as stored: [`render`] adds
     /// `schemas`, `id`, `meta` and [`Self::RELATED`].
@@ -88,9 +87,15 @@ pub trait ScimResource: Send + Sync + 'static {
         org_id: Uuid,
         ids: &[Uuid],
     ) -> impl Future<Output = Result<ById<Vec<Self::Reference>>, ScimError>> + Send;
+}
 
-    /// The name an audit record shows for a row.
-    fn name(row: &Self::Row) -> &str;
+/// How a kind of SCIM resource is written: the steps of the write skeleton
+/// ([`super::write`]) that differ between kinds.
+pub trait ScimWrite: ScimResource {
+    /// A normalized document, split into what its writes need.
+    type Incoming: Send + Sync;
+    /// What a replace or PATCH reads besides the locked row.
+    type Current: Send + Sync;
 
     fn incoming(doc: Map<String, Value>) -> Result<Self::Incoming, ScimError>;
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::error::ScimError;
 use super::groups::Groups;
 use super::handlers;
-use super::kind::ScimResource;
+use super::kind::ScimWrite;
 use super::list::{self, ListRequest};
 use super::users::Users;
 use super::web::{self, Base, ScimBody, ScimCaller, ScimPath};
@@ -74,7 +74,7 @@ async fn method_not_allowed() -> ScimError {
 }
 
 /// A resource kind's endpoints, named by its actions.
-fn resource<R: ScimResource>(routes: Routes<AppState>) -> Routes<AppState> {
+fn resource<R: ScimWrite>(routes: Routes<AppState>) -> Routes<AppState> {
     let (names, path) = (&R::NAMES, R::RT.endpoint());
     routes
         .route(

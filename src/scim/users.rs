@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use super::groups::Groups;
-use super::kind::{ById, Names, ScimResource, Via, location, names};
+use super::kind::{ById, Names, ScimResource, ScimWrite, Via, location, names};
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::users::ScimUserRow;
@@ -31,10 +31,10 @@ impl ScimResource for Users {
 
     type Row = ScimUserRow;
     type Reference = (Uuid, String);
-    type Incoming = Incoming;
-    /// A user's write reads nothing besides its row: its groups are
-    /// read-only here.
-    type Current = ();
+
+    fn name(row: &ScimUserRow) -> &str {
+        &row.user_name
+    }
 
     fn attributes(row: &ScimUserRow) -> Map<String, Value> {
         let mut doc: Map<String, Value> = row
@@ -69,10 +69,13 @@ impl ScimResource for Users {
     async fn related(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<ById<UserGroups>, ScimError> {
         memberships::groups_of(db, org_id, ids).await
     }
+}
 
-    fn name(row: &ScimUserRow) -> &str {
-        &row.user_name
-    }
+impl ScimWrite for Users {
+    type Incoming = Incoming;
+    /// A user's write reads nothing besides its row: its groups are
+    /// read-only here.
+    type Current = ();
 
     fn incoming(mut doc: Map<String, Value>) -> Result<Incoming, ScimError> {
         let password = match doc.remove("password") {

@@ -5,14 +5,14 @@
 //!
 //! The change, its index rows and its audit record (`scim.user.patch`, with
 //! the attribute paths changed, never a value) are durable together or not
-//! at all. What differs between kinds is supplied by [`ScimResource`].
+//! at all. What differs between kinds is supplied by [`ScimWrite`].
 
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::ScimError;
 use super::index::{self, IndexRow};
-use super::kind::{ScimResource, Via};
+use super::kind::{ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
@@ -44,7 +44,7 @@ pub enum Request<'a> {
 }
 
 /// A request once parsed.
-enum Parsed<'a, R: ScimResource> {
+enum Parsed<'a, R: ScimWrite> {
     Create(R::Incoming),
     Existing {
         id: Uuid,
@@ -54,7 +54,7 @@ enum Parsed<'a, R: ScimResource> {
 }
 
 /// A change to an existing resource.
-enum Edit<R: ScimResource> {
+enum Edit<R: ScimWrite> {
     Replace(R::Incoming),
     Patch(Vec<PatchOperation>),
     Delete,
@@ -81,7 +81,7 @@ enum Changed<Row> {
 /// Runs one write. Returns the row as it is after the write: as it was for
 /// a delete, or for a PATCH that changed nothing (which writes nothing and
 /// records nothing).
-pub async fn write<R: ScimResource>(
+pub async fn write<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     request: Request<'_>,
@@ -122,7 +122,7 @@ pub async fn write<R: ScimResource>(
 
 /// Parses a request before any transaction is open. A new resource is
 /// admitted here too, so that no transaction waits for a password hash.
-async fn parse<'a, R: ScimResource>(
+async fn parse<'a, R: ScimWrite>(
     db: &Db,
     org: Uuid,
     request: Request<'a>,
@@ -143,7 +143,7 @@ async fn parse<'a, R: ScimResource>(
     Ok(Parsed::Existing { id, if_match, edit })
 }
 
-async fn create<R: ScimResource>(
+async fn create<R: ScimWrite>(
     tx: &mut Tx,
     org: Uuid,
     new: R::Incoming,
@@ -158,7 +158,7 @@ async fn create<R: ScimResource>(
 }
 
 /// Changes the locked row `before`.
-async fn change<R: ScimResource>(
+async fn change<R: ScimWrite>(
     db: &Db,
     tx: &mut Tx,
     edit: Edit<R>,
@@ -201,7 +201,7 @@ async fn change<R: ScimResource>(
 
 /// Stores the new version of `before`. The audit record's `summary` gets
 /// what the kind adds (a group's member counts).
-async fn replace<R: ScimResource>(
+async fn replace<R: ScimWrite>(
     tx: &mut Tx,
     before: &R::Row,
     current: R::Current,
