@@ -1,47 +1,21 @@
-//! Members as SCIM Users: the member row with its SCIM document, external id
-//! and version. The member columns stay the truth for userName, displayName
-//! and active; the document holds every other SCIM attribute (never the
-//! password, which is only ever stored as an argon2id hash).
+//! The member-row writes of SCIM Users. The member columns stay the truth
+//! for userName, displayName and active; `scim_doc` holds every other SCIM
+//! attribute (never the password, which is only ever stored as an argon2id
+//! hash).
+//!
+//! SCIM reads these rows itself, next to its Groups (`scim::store`); the
+//! writes are here because they carry the member's lifecycle, which is
+//! identity's whoever asks: deactivation through [`members::update`], a new
+//! password ending sessions, deletion revoking personal tokens, the count.
 
 use uuid::Uuid;
 
 use super::IdentityError;
-use super::members::{self, RoleColumn, user_name_key};
+use super::members::{self, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
-use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
-use crate::store::page_anchors::PageAnchors;
-use crate::store::{Db, Timestamp, Tx};
-use crate::{on_db, on_tx, tokens};
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct ScimUserRow {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub user_name: String,
-    pub display_name: Option<String>,
-    pub external_id: Option<String>,
-    pub active: bool,
-    /// The member's org role (`admin` or `member`): SCIM never sets it,
-    /// but it decides what SCIM may change (an admin's password, never).
-    #[sqlx(try_from = "String")]
-    pub role: RoleColumn,
-    pub scim_doc: Option<String>,
-    pub version: i64,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
-/// The column list, as a macro so that query texts can be built with
-/// `concat!` at compile time rather than formatted at run time.
-macro_rules! columns {
-    () => {
-        "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, r.scim_doc, \
-     r.version, r.created_at, r.updated_at"
-    };
-}
-
-const COLUMNS: &str = columns!();
+use crate::store::{Timestamp, Tx};
+use crate::{on_tx, tokens};
 
 /// What a SCIM write sets on a member.
 pub struct ScimUserWrite<'a> {
@@ -59,16 +33,21 @@ fn conflict(user_name: &str) -> impl FnOnce() -> String + '_ {
     move || format!("userName `{user_name}` is already taken in this organization")
 }
 
-/// Creates a member from a SCIM User, with role `member`.
+fn check(w: &ScimUserWrite<'_>) -> Result<(), IdentityError> {
+    if w.user_name.trim().is_empty() {
+        return Err(IdentityError::Invalid("userName must not be empty".into()));
+    }
+    Ok(())
+}
+
+/// Creates a member from a SCIM User, with role `member`; returns its id.
 pub async fn insert(
     tx: &mut Tx,
     org_id: Uuid,
     w: &ScimUserWrite<'_>,
     now: Timestamp,
-) -> Result<ScimUserRow, IdentityError> {
-    if w.user_name.trim().is_empty() {
-        return Err(IdentityError::Invalid("userName must not be empty".into()));
-    }
+) -> Result<Uuid, IdentityError> {
+    check(w)?;
     let id = Uuid::now_v7();
     on_tx!(tx, conn => {
         sqlx::query(
@@ -93,35 +72,21 @@ pub async fn insert(
     })
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
     orgs::bump_count(tx, org_id, Counted::Members, 1).await?;
-    get_in(tx, org_id, id)
-        .await?
-        .ok_or(IdentityError::NotFound("member"))
+    Ok(id)
 }
 
-pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<ScimUserRow>, IdentityError> {
-    let sql = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
-    );
-    Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?)
-}
-
-/// Reads a member inside a write transaction, locking the row.
-pub async fn get_in(
-    tx: &mut Tx,
-    org_id: Uuid,
-    id: Uuid,
-) -> Result<Option<ScimUserRow>, IdentityError> {
-    let sql = crate::locking_select!(
-        tx,
-        "SELECT ",
-        columns!(),
-        " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
-    );
-    Ok(
-        on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await)?,
-    )
+/// Whether a live member is active, inside a write transaction.
+async fn active_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool, IdentityError> {
+    let active: Option<bool> = on_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "SELECT active FROM members WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+    })?;
+    active.ok_or(IdentityError::NotFound("User"))
 }
 
 /// Replaces a member's SCIM attributes and bumps its version. A change of
@@ -133,14 +98,10 @@ pub async fn replace(
     id: Uuid,
     w: &ScimUserWrite<'_>,
     now: Timestamp,
-) -> Result<ScimUserRow, IdentityError> {
-    let before = get_in(tx, org_id, id)
-        .await?
-        .ok_or(IdentityError::NotFound("User"))?;
-    if w.user_name.trim().is_empty() {
-        return Err(IdentityError::Invalid("userName must not be empty".into()));
-    }
-    if before.active != w.active {
+) -> Result<(), IdentityError> {
+    let was_active = active_in(tx, org_id, id).await?;
+    check(w)?;
+    if was_active != w.active {
         members::update(tx, org_id, id, None, Some(w.active), now).await?;
     }
     on_tx!(tx, conn => {
@@ -164,10 +125,7 @@ pub async fn replace(
         q.push(" WHERE id = ").push_bind(id).push(" AND org_id = ").push_bind(org_id);
         q.build().execute(&mut *conn).await.map(|_| ())
     })
-    .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
-    get_in(tx, org_id, id)
-        .await?
-        .ok_or(IdentityError::NotFound("User"))
+    .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))
 }
 
 /// Deletes a member (soft: the row stays for the audit trail, the user name
@@ -177,14 +135,11 @@ pub async fn delete(
     org_id: Uuid,
     id: Uuid,
     now: Timestamp,
-) -> Result<ScimUserRow, IdentityError> {
-    let row = get_in(tx, org_id, id)
-        .await?
-        .ok_or(IdentityError::NotFound("User"))?;
-    on_tx!(tx, conn => {
+) -> Result<(), IdentityError> {
+    let deleted = on_tx!(tx, conn => {
         sqlx::query(
             "UPDATE members SET deleted_at = $1, sessions_valid_from = $1, updated_at = $1, active = $2 \
-             WHERE id = $3 AND org_id = $4",
+             WHERE id = $3 AND org_id = $4 AND deleted_at IS NULL",
         )
         .bind(now)
         .bind(false)
@@ -192,44 +147,12 @@ pub async fn delete(
         .bind(org_id)
         .execute(&mut *conn)
         .await
-        .map(|_| ())
+        .map(|r| r.rows_affected())
     })?;
+    if deleted == 0 {
+        return Err(IdentityError::NotFound("User"));
+    }
     tokens::revoke_for_member(tx, id, "member deleted", now).await?;
     orgs::bump_count(tx, org_id, Counted::Members, -1).await?;
-    Ok(row)
-}
-
-/// Live members of the organization matching `filter` (a WHERE fragment
-/// over `members r`), ordered by `order`, one page, with the total count.
-pub async fn search(
-    db: &Db,
-    anchors: &PageAnchors,
-    org_id: Uuid,
-    filter: Option<&SqlParts>,
-    order: &PageOrder,
-    limit: i64,
-    offset: i64,
-) -> Result<(Vec<ScimUserRow>, i64), IdentityError> {
-    let mut scope = SqlParts::new();
-    scope
-        .sql(" FROM members r WHERE r.org_id = ")
-        .bind(Arg::Uuid(org_id))
-        .sql(" AND r.deleted_at IS NULL");
-    if let Some(f) = filter {
-        scope.sql(" AND (").append(f.clone()).sql(")");
-    }
-    let known = match filter {
-        None => Some(orgs::known_list(db, anchors, org_id, Counted::Members).await?),
-        Some(_) => None,
-    };
-    Ok(dynamic::fetch_page(
-        db,
-        "members r",
-        COLUMNS,
-        &scope,
-        order,
-        (limit, offset),
-        known,
-    )
-    .await?)
+    Ok(())
 }

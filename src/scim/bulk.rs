@@ -11,10 +11,13 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
+use super::groups::Groups;
+use super::handlers;
+use super::kind::{ScimWrite, location};
 use super::limits::MAX_BULK_OPERATIONS;
 use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
+use super::users::Users;
 use super::web::{self, Base, ScimBody, ScimCaller};
-use super::{groups, users};
 use crate::audit;
 use crate::http::AppState;
 use crate::permissions::Action;
@@ -194,101 +197,20 @@ async fn run(
         .transpose()?;
     let version = op.get("version").and_then(Value::as_str);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let need_data = || {
-        data.as_ref()
-            .ok_or_else(|| ScimError::invalid_syntax("this operation needs `data`"))
+    let resolved = Op {
+        method,
+        path,
+        data: data.as_ref(),
+        version,
+        bulk_id,
+        created,
     };
-    let id = |raw: &str, what: &str| web::resource_id(raw, what);
     match (method, segments.as_slice()) {
-        ("POST", ["Users"]) => {
-            if bulk_id.is_none() {
-                return Err(ScimError::invalid_syntax("a bulk POST needs a `bulkId`"));
-            }
-            if bulk_id.is_some_and(|b| created.contains_key(b)) {
-                return Err(ScimError::invalid_value("each `bulkId` may be used once"));
-            }
-            let row = users::create_op(state, caller, need_data()?).await?;
-            Ok(Outcome {
-                status: StatusCode::CREATED,
-                id: Some(row.id),
-                location: Some(format!("{base}/Users/{}", row.id)),
-                version: Some(row.version),
-            })
+        ("POST" | "PUT" | "PATCH" | "DELETE", ["Users", rest @ ..]) => {
+            on::<Users>(state, caller, base, &resolved, rest).await
         }
-        ("POST", ["Groups"]) => {
-            if bulk_id.is_none() {
-                return Err(ScimError::invalid_syntax("a bulk POST needs a `bulkId`"));
-            }
-            if bulk_id.is_some_and(|b| created.contains_key(b)) {
-                return Err(ScimError::invalid_value("each `bulkId` may be used once"));
-            }
-            let row = groups::create_op(state, caller, need_data()?).await?;
-            Ok(Outcome {
-                status: StatusCode::CREATED,
-                id: Some(row.id),
-                location: Some(format!("{base}/Groups/{}", row.id)),
-                version: Some(row.version),
-            })
-        }
-        ("PUT", ["Users", raw]) => {
-            let row =
-                users::replace_op(state, caller, id(raw, "User")?, need_data()?, version).await?;
-            Ok(Outcome {
-                status: StatusCode::OK,
-                id: None,
-                location: Some(format!("{base}/Users/{}", row.id)),
-                version: Some(row.version),
-            })
-        }
-        ("PUT", ["Groups", raw]) => {
-            let row =
-                groups::replace_op(state, caller, id(raw, "Group")?, need_data()?, version).await?;
-            Ok(Outcome {
-                status: StatusCode::OK,
-                id: None,
-                location: Some(format!("{base}/Groups/{}", row.id)),
-                version: Some(row.version),
-            })
-        }
-        ("PATCH", ["Users", raw]) => {
-            let row =
-                users::patch_op(state, caller, id(raw, "User")?, need_data()?, version).await?;
-            Ok(Outcome {
-                status: StatusCode::OK,
-                id: None,
-                location: Some(format!("{base}/Users/{}", row.id)),
-                version: Some(row.version),
-            })
-        }
-        ("PATCH", ["Groups", raw]) => {
-            let row =
-                groups::patch_op(state, caller, id(raw, "Group")?, need_data()?, version).await?;
-            Ok(Outcome {
-                status: StatusCode::OK,
-                id: None,
-                location: Some(format!("{base}/Groups/{}", row.id)),
-                version: Some(row.version),
-            })
-        }
-        ("DELETE", ["Users", raw]) => {
-            let uid = id(raw, "User")?;
-            users::delete_op(state, caller, uid, version).await?;
-            Ok(Outcome {
-                status: StatusCode::NO_CONTENT,
-                id: None,
-                location: Some(format!("{base}/Users/{uid}")),
-                version: None,
-            })
-        }
-        ("DELETE", ["Groups", raw]) => {
-            let gid = id(raw, "Group")?;
-            groups::delete_op(state, caller, gid, version).await?;
-            Ok(Outcome {
-                status: StatusCode::NO_CONTENT,
-                id: None,
-                location: Some(format!("{base}/Groups/{gid}")),
-                version: None,
-            })
+        ("POST" | "PUT" | "PATCH" | "DELETE", ["Groups", rest @ ..]) => {
+            on::<Groups>(state, caller, base, &resolved, rest).await
         }
         ("POST" | "PUT" | "PATCH" | "DELETE", _) => Err(ScimError::invalid_value(format!(
             "`{path}` is not a resource this operation applies to"
@@ -297,4 +219,76 @@ async fn run(
             "`method` must be POST, PUT, PATCH or DELETE",
         )),
     }
+}
+
+/// One operation, its references resolved.
+struct Op<'a> {
+    method: &'a str,
+    path: &'a str,
+    data: Option<&'a Value>,
+    /// The `If-Match` of the operation.
+    version: Option<&'a str>,
+    bulk_id: Option<&'a str>,
+    created: &'a HashMap<String, uuid::Uuid>,
+}
+
+/// Runs one operation on a resource of kind `R`; `rest` is the path after
+/// the kind's endpoint.
+async fn on<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    base: &str,
+    op: &Op<'_>,
+    rest: &[&str],
+) -> Result<Outcome, ScimError> {
+    let data = || {
+        op.data
+            .ok_or_else(|| ScimError::invalid_syntax("this operation needs `data`"))
+    };
+    let id = |raw: &str| web::resource_id(raw, R::RT.name());
+    let (status, row) = match (op.method, rest) {
+        ("POST", []) => {
+            if op.bulk_id.is_none() {
+                return Err(ScimError::invalid_syntax("a bulk POST needs a `bulkId`"));
+            }
+            if op.bulk_id.is_some_and(|b| op.created.contains_key(b)) {
+                return Err(ScimError::invalid_value("each `bulkId` may be used once"));
+            }
+            let row = handlers::create_op::<R>(state, caller, data()?).await?;
+            (StatusCode::CREATED, row)
+        }
+        ("PUT", [raw]) => {
+            let id = id(raw)?;
+            let row = handlers::replace_op::<R>(state, caller, id, data()?, op.version).await?;
+            (StatusCode::OK, row)
+        }
+        ("PATCH", [raw]) => {
+            let id = id(raw)?;
+            let row = handlers::patch_op::<R>(state, caller, id, data()?, op.version).await?;
+            (StatusCode::OK, row)
+        }
+        ("DELETE", [raw]) => {
+            let id = id(raw)?;
+            handlers::delete_op::<R>(state, caller, id, op.version).await?;
+            return Ok(Outcome {
+                status: StatusCode::NO_CONTENT,
+                id: None,
+                location: Some(location::<R>(base, id)),
+                version: None,
+            });
+        }
+        _ => {
+            return Err(ScimError::invalid_value(format!(
+                "`{}` is not a resource this operation applies to",
+                op.path
+            )));
+        }
+    };
+    let meta = row.as_ref();
+    Ok(Outcome {
+        status,
+        id: (status == StatusCode::CREATED).then_some(meta.id),
+        location: Some(location::<R>(base, meta.id)),
+        version: Some(meta.version),
+    })
 }

@@ -7,8 +7,9 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod groups;
-pub mod groups_store;
+pub mod handlers;
 pub mod index;
+pub mod kind;
 pub mod limits;
 pub mod list;
 pub mod patch;
@@ -16,9 +17,7 @@ pub mod query;
 pub mod resource;
 pub mod routes;
 pub mod schema;
+pub mod store;
 pub mod users;
 pub mod web;
-
-// Its former name, so that groups.rs (being reshaped on another branch)
-// needs no change; use `patch::scope` in new code.
-pub use patch::scope as patch_scope;
+pub mod write;

@@ -7,10 +7,13 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ScimError;
+use super::groups::Groups;
+use super::handlers;
+use super::kind::ScimWrite;
 use super::list::{self, ListRequest};
+use super::users::Users;
 use super::web::{self, Base, ScimBody, ScimCaller, ScimPath};
 use super::{bulk, discovery};
-use super::{groups, users};
 use crate::http::AppState;
 use crate::http::route::{Routes, any, get, post};
 use crate::permissions::Action;
@@ -19,43 +22,7 @@ use crate::permissions::Action;
 const DISCOVERY: &str = "scim.discovery.read";
 
 pub fn routes() -> Routes<AppState> {
-    Routes::new()
-        .route(
-            "/Users",
-            get("scim.user.list", users::list)
-                .post("scim.user.create", users::create)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/Users/.search",
-            post("scim.user.search", users::search_post).fallback(method_not_allowed),
-        )
-        .route(
-            "/Users/{id}",
-            get("scim.user.read", users::get)
-                .put("scim.user.replace", users::replace)
-                .patch("scim.user.patch", users::patch)
-                .delete("scim.user.delete", users::delete)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/Groups",
-            get("scim.group.list", groups::list)
-                .post("scim.group.create", groups::create)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/Groups/.search",
-            post("scim.group.search", groups::search_post).fallback(method_not_allowed),
-        )
-        .route(
-            "/Groups/{id}",
-            get("scim.group.read", groups::get)
-                .put("scim.group.replace", groups::replace)
-                .patch("scim.group.patch", groups::patch)
-                .delete("scim.group.delete", groups::delete)
-                .fallback(method_not_allowed),
-        )
+    resource::<Groups>(resource::<Users>(Routes::new()))
         .route(
             "/.search",
             post("scim.search", root_search).fallback(method_not_allowed),
@@ -104,6 +71,30 @@ async fn method_not_allowed() -> ScimError {
         None,
         "this endpoint does not support that method",
     )
+}
+
+/// A resource kind's endpoints, named by its actions.
+fn resource<R: ScimWrite>(routes: Routes<AppState>) -> Routes<AppState> {
+    let (names, path) = (&R::NAMES, R::RT.endpoint());
+    routes
+        .route(
+            path,
+            get(names.list, handlers::list::<R>)
+                .post(names.create, handlers::create::<R>)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{path}/.search"),
+            post(names.search, handlers::search_post::<R>).fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{path}/{{id}}"),
+            get(names.read, handlers::get::<R>)
+                .put(names.replace, handlers::replace::<R>)
+                .patch(names.patch, handlers::patch::<R>)
+                .delete(names.delete, handlers::delete::<R>)
+                .fallback(method_not_allowed),
+        )
 }
 
 /// `/Me` would need a user to be the caller; SCIM here is for machines.
@@ -197,12 +188,13 @@ async fn root_search(
     caller.require(&state, Action::ScimRead).await?;
     let req = ListRequest::from_body(&body)?;
     let org = caller.org_id();
-    let users = users::search(&state, org, &req, &base, req.count, req.offset()).await;
+    let users = handlers::search::<Users>(&state, org, &req, &base, req.count, req.offset()).await;
     let user_total = users.as_ref().map(|(_, t)| *t).unwrap_or(0);
     let group_offset = (req.offset() - user_total).max(0);
     let user_page = users.as_ref().map(|(r, _)| r.len() as i64).unwrap_or(0);
     let group_limit = (req.count - user_page).max(0);
-    let groups = groups::search(&state, org, &req, &base, group_limit, group_offset).await;
+    let groups =
+        handlers::search::<Groups>(&state, org, &req, &base, group_limit, group_offset).await;
     let (resources, total) = match (users, groups) {
         (Err(e), Err(_)) => return Err(e),
         (u, g) => {

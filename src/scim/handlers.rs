@@ -1,0 +1,236 @@
+//! The SCIM endpoints of every resource kind, written once over
+//! [`ScimResource`]: create, read, replace, patch, delete, list and
+//! `.search`, and the operations Bulk shares with them. Writes go through
+//! [`write`](super::write); a response is rendered, projected and tagged
+//! with the resource's ETag.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::error::ScimError;
+use super::kind::{ScimResource, ScimWrite, location, render};
+use super::list::{self, ListRequest};
+use super::resource::{self, Projection};
+use super::store;
+use super::web::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
+use super::write::{Request, write};
+use crate::http::AppState;
+use crate::permissions::Action;
+use crate::store::dynamic::Dialect;
+
+/// POST: for the handler and for bulk operations.
+pub async fn create_op<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<R::Row, ScimError> {
+    write::<R>(state, caller, Request::Create { body }).await
+}
+
+/// PUT.
+pub async fn replace_op<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<R::Row, ScimError> {
+    let request = Request::Replace { id, body, if_match };
+    write::<R>(state, caller, request).await
+}
+
+/// PATCH: atomic, all operations or none.
+pub async fn patch_op<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<R::Row, ScimError> {
+    write::<R>(state, caller, Request::Patch { id, body, if_match }).await
+}
+
+/// DELETE.
+pub async fn delete_op<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: Uuid,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
+    write::<R>(state, caller, Request::Delete { id, if_match }).await?;
+    Ok(())
+}
+
+pub async fn create<R: ScimWrite>(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let row = create_op::<R>(&state, &caller, &body).await?;
+    respond::<R>(&state, StatusCode::CREATED, &row, &base, &params).await
+}
+
+pub async fn get<R: ScimResource>(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ScimPath(id): ScimPath<String>,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let id = web::resource_id(&id, R::RT.name())?;
+    let row = store::get::<R::Row>(&state.db, caller.org_id(), id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
+    let version = row.as_ref().version;
+    if web::not_modified(&headers, version) {
+        return Ok(web::not_modified_response(version));
+    }
+    respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
+}
+
+pub async fn replace<R: ScimWrite>(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ScimPath(id): ScimPath<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let id = web::resource_id(&id, R::RT.name())?;
+    let row = replace_op::<R>(&state, &caller, id, &body, web::if_match(&headers)).await?;
+    respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
+}
+
+pub async fn patch<R: ScimWrite>(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+    headers: HeaderMap,
+    ScimPath(id): ScimPath<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let id = web::resource_id(&id, R::RT.name())?;
+    let row = patch_op::<R>(&state, &caller, id, &body, web::if_match(&headers)).await?;
+    respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
+}
+
+pub async fn delete<R: ScimWrite>(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    headers: HeaderMap,
+    ScimPath(id): ScimPath<String>,
+) -> Result<StatusCode, ScimError> {
+    let id = web::resource_id(&id, R::RT.name())?;
+    delete_op::<R>(&state, &caller, id, web::if_match(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list<R: ScimResource>(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    params: ScimParams,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let req = ListRequest::from_params(&params)?;
+    respond_list::<R>(&state, &caller, &req, &base).await
+}
+
+pub async fn search_post<R: ScimResource>(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Base(base): Base,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    caller.require(&state, Action::ScimRead).await?;
+    let req = ListRequest::from_body(&body)?;
+    respond_list::<R>(&state, &caller, &req, &base).await
+}
+
+/// One page of a list request, rendered and projected, with the total.
+pub async fn search<R: ScimResource>(
+    state: &AppState,
+    org: Uuid,
+    req: &ListRequest,
+    base: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Map<String, Value>>, i64), ScimError> {
+    let db = &state.db;
+    let compiled = list::compile(R::RT, req, org, Dialect::of(db))?;
+    let filter = compiled.filter.as_ref();
+    let (rows, total) = store::search::<R::Row>(
+        db,
+        &state.page_anchors,
+        org,
+        filter,
+        &compiled.order,
+        limit,
+        offset,
+    )
+    .await?;
+    let mut related = if req.projection.may_include(R::RT, R::RELATED) {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.as_ref().id).collect();
+        Some(R::related(db, org, &ids).await?)
+    } else {
+        None
+    };
+    let resources = rows
+        .iter()
+        .map(|r| {
+            let rel = related
+                .as_mut()
+                .map(|all| all.remove(&r.as_ref().id).unwrap_or_default());
+            resource::project(R::RT, render::<R>(r, rel.as_deref(), base), &req.projection)
+        })
+        .collect();
+    Ok((resources, total))
+}
+
+async fn respond_list<R: ScimResource>(
+    state: &AppState,
+    caller: &ScimCaller,
+    req: &ListRequest,
+    base: &str,
+) -> Result<Response, ScimError> {
+    let org = caller.org_id();
+    let (resources, total) = search::<R>(state, org, req, base, req.count, req.offset()).await?;
+    let body = list::list_response(total, req.start_index, resources);
+    Ok(web::respond(StatusCode::OK, &body, None, None))
+}
+
+/// One resource in SCIM form, as the client's projection asks.
+async fn respond<R: ScimResource>(
+    state: &AppState,
+    status: StatusCode,
+    row: &R::Row,
+    base: &str,
+    params: &ScimParams,
+) -> Result<Response, ScimError> {
+    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
+    let meta = row.as_ref();
+    let related = if proj.may_include(R::RT, R::RELATED) {
+        let mut all = R::related(&state.db, meta.org_id, &[meta.id]).await?;
+        Some(all.remove(&meta.id).unwrap_or_default())
+    } else {
+        None
+    };
+    let full = render::<R>(row, related.as_deref(), base);
+    let body = Value::Object(resource::project(R::RT, full, &proj));
+    let location = (status == StatusCode::CREATED).then(|| location::<R>(base, meta.id));
+    Ok(web::respond(
+        status,
+        &body,
+        Some(meta.version),
+        location.as_deref(),
+    ))
+}

@@ -1,0 +1,226 @@
+//! What one kind of SCIM resource (Users, Groups) is to the code written
+//! once for both: the [`ScimResource`] trait. The generic handlers
+//! ([`super::handlers`]) and the one write skeleton ([`super::write`]) are
+//! written against it; `users` and `groups` implement it with what differs
+//! (rendering, a user's password, a group's members).
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::error::ScimError;
+use super::patch::PatchOperation;
+use super::schema::ResourceType;
+use super::store::StoredRow;
+use super::web;
+use crate::store::{Db, Tx};
+
+/// The actions a kind's routes and audit records are named by, so that a
+/// route and the record of its write cannot drift apart.
+pub struct Names {
+    pub list: &'static str,
+    pub read: &'static str,
+    pub search: &'static str,
+    pub create: &'static str,
+    pub replace: &'static str,
+    pub patch: &'static str,
+    pub delete: &'static str,
+    /// The audit record's target type (`user`).
+    pub target: &'static str,
+}
+
+/// The [`Names`] of a kind: `<prefix>.list`, `.read`, `.search`, `.create`,
+/// `.replace`, `.patch` and `.delete`, every kind with the same verbs.
+macro_rules! names {
+    ($prefix:literal, target: $target:literal) => {
+        $crate::scim::kind::Names {
+            list: concat!($prefix, ".list"),
+            read: concat!($prefix, ".read"),
+            search: concat!($prefix, ".search"),
+            create: concat!($prefix, ".create"),
+            replace: concat!($prefix, ".replace"),
+            patch: concat!($prefix, ".patch"),
+            delete: concat!($prefix, ".delete"),
+            target: $target,
+        }
+    };
+}
+pub(crate) use names;
+
+/// Which request a replacement came through: what an absent attribute
+/// means can depend on it (a user's `active`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Put,
+    Patch,
+}
+
+/// One kind of SCIM resource, and how it is read and rendered: what the
+/// reading endpoints are written against.
+pub trait ScimResource: Send + Sync + 'static {
+    const RT: ResourceType;
+    const NAMES: Names;
+    /// The attribute filled from other rows (a User's `groups`, a Group's
+    /// `members`): read only when the projection may show it.
+    const RELATED: &'static str;
+
+    type Row: StoredRow + Clone;
+    /// One element of [`Self::RELATED`] as read (a user's group, a group's
+    /// member).
+    type Reference: Send + Sync;
+
+    /// The name an audit record shows for a row.
+    fn name(row: &Self::Row) -> &str;
+
+    /// The kind's own attributes of a row, as stored: [`render`] adds
+    /// `schemas`, `id`, `meta` and [`Self::RELATED`].
+    fn attributes(row: &Self::Row) -> Map<String, Value>;
+
+    /// One element of [`Self::RELATED`] as rendered.
+    fn reference(item: &Self::Reference, base: &str) -> Value;
+
+    /// The [`Self::RELATED`] of each of `ids`.
+    fn related(
+        db: &Db,
+        org_id: Uuid,
+        ids: &[Uuid],
+    ) -> impl Future<Output = Result<ById<Vec<Self::Reference>>, ScimError>> + Send;
+}
+
+/// How a kind of SCIM resource is written: the steps of the write skeleton
+/// ([`super::write`]) that differ between kinds.
+pub trait ScimWrite: ScimResource {
+    /// A normalized document, split into what its writes need.
+    type Incoming: Send + Sync;
+    /// What a replace or PATCH reads besides the locked row.
+    type Current: Send + Sync;
+
+    fn incoming(doc: Map<String, Value>) -> Result<Self::Incoming, ScimError>;
+
+    /// The stored attributes of an incoming document, for the search index.
+    fn doc(incoming: &Self::Incoming) -> &Map<String, Value>;
+
+    /// What the audit record of a create or replace says changed.
+    fn summary(incoming: &Self::Incoming) -> Value;
+
+    /// The checks and preparation that need more than the document, before
+    /// it is written: `before` is `None` for a create (run outside the
+    /// transaction), else the locked row.
+    fn admit(
+        _db: &Db,
+        _org_id: Uuid,
+        _incoming: &mut Self::Incoming,
+        _before: Option<&Self::Row>,
+    ) -> impl Future<Output = Result<(), ScimError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Reads [`Self::Current`] inside the write: for a PATCH, `ops` says
+    /// what it can touch.
+    fn current(
+        tx: &mut Tx,
+        before: &Self::Row,
+        ops: Option<&[PatchOperation]>,
+    ) -> impl Future<Output = Result<Self::Current, ScimError>> + Send;
+
+    /// The document a PATCH starts from: what the client could have PUT.
+    fn patchable(before: &Self::Row, current: &Self::Current) -> Map<String, Value>;
+
+    fn insert(
+        tx: &mut Tx,
+        org_id: Uuid,
+        incoming: &Self::Incoming,
+    ) -> impl Future<Output = Result<Self::Row, ScimError>> + Send;
+
+    /// Stores a new version of `before`; returns it with what the audit
+    /// record adds to the change's summary.
+    fn replace(
+        tx: &mut Tx,
+        before: &Self::Row,
+        current: Self::Current,
+        incoming: &Self::Incoming,
+        via: Via,
+    ) -> impl Future<Output = Result<(Self::Row, Map<String, Value>), ScimError>> + Send;
+
+    fn delete(
+        tx: &mut Tx,
+        before: &Self::Row,
+    ) -> impl Future<Output = Result<(), ScimError>> + Send;
+}
+
+/// Values by resource id.
+pub type ById<T> = HashMap<Uuid, T>;
+
+/// The full SCIM representation of a row. `related` is `None` when it was
+/// not read (the projection leaves it out); an empty list is not shown.
+pub fn render<R: ScimResource>(
+    row: &R::Row,
+    related: Option<&[R::Reference]>,
+    base: &str,
+) -> Map<String, Value> {
+    let mut doc = R::attributes(row);
+    if let Some(items) = related.filter(|r| !r.is_empty()) {
+        let refs = items.iter().map(|i| R::reference(i, base)).collect();
+        doc.insert(R::RELATED.into(), Value::Array(refs));
+    }
+    let meta = row.as_ref();
+    let mut schemas = vec![json!(R::RT.schema().id)];
+    for ext in R::RT.extensions() {
+        if doc.contains_key(ext.id) {
+            schemas.push(json!(ext.id));
+        }
+    }
+    doc.insert("schemas".into(), Value::Array(schemas));
+    doc.insert("id".into(), json!(meta.id));
+    doc.insert(
+        "meta".into(),
+        json!({
+            "resourceType": R::RT.name(),
+            "created": meta.created_at,
+            "lastModified": meta.updated_at,
+            "location": location::<R>(base, meta.id),
+            "version": web::etag(meta.version),
+        }),
+    );
+    doc
+}
+
+/// The URL of one resource.
+pub fn location<R: ScimResource>(base: &str, id: Uuid) -> String {
+    format!("{base}{}/{id}", R::RT.endpoint())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::groups::Groups;
+    use crate::scim::users::Users;
+
+    #[test]
+    fn names_follow_the_kind() {
+        let n = Users::NAMES;
+        assert_eq!(
+            [
+                n.list, n.read, n.search, n.create, n.replace, n.patch, n.delete, n.target
+            ],
+            [
+                "scim.user.list",
+                "scim.user.read",
+                "scim.user.search",
+                "scim.user.create",
+                "scim.user.replace",
+                "scim.user.patch",
+                "scim.user.delete",
+                "user",
+            ]
+        );
+        assert_eq!(Groups::NAMES.patch, "scim.group.patch");
+        assert_eq!(Groups::NAMES.target, "group");
+        assert_eq!(
+            location::<Groups>("https://x/scim/v2", Uuid::nil()),
+            format!("https://x/scim/v2/Groups/{}", Uuid::nil())
+        );
+    }
+}

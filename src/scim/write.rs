@@ -1,0 +1,226 @@
+//! The one shape of every SCIM write, whatever the resource kind:
+//!
+//! authorize → parse → begin → load and lock → precondition (`If-Match`) →
+//! change → index rows → audit record → commit.
+//!
+//! The change, its index rows and its audit record (`scim.user.patch`, with
+//! the attribute paths changed, never a value) are durable together or not
+//! at all. What differs between kinds is supplied by [`ScimWrite`].
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::error::ScimError;
+use super::index::{self, IndexRow};
+use super::kind::{ScimWrite, Via};
+use super::patch::{self, PatchOperation};
+use super::resource::{self, Shape};
+use super::store;
+use super::web::{self, ScimCaller};
+use crate::audit::{self, Target};
+use crate::http::AppState;
+use crate::permissions::Action;
+use crate::store::{Db, Tx};
+
+/// A write as requested.
+pub enum Request<'a> {
+    Create {
+        body: &'a Value,
+    },
+    Replace {
+        id: Uuid,
+        body: &'a Value,
+        if_match: Option<&'a str>,
+    },
+    Patch {
+        id: Uuid,
+        body: &'a Value,
+        if_match: Option<&'a str>,
+    },
+    Delete {
+        id: Uuid,
+        if_match: Option<&'a str>,
+    },
+}
+
+/// A request once parsed.
+enum Parsed<'a, R: ScimWrite> {
+    Create(R::Incoming),
+    Existing {
+        id: Uuid,
+        if_match: Option<&'a str>,
+        edit: Edit<R>,
+    },
+}
+
+/// A change to an existing resource.
+enum Edit<R: ScimWrite> {
+    Replace(R::Incoming),
+    Patch(Vec<PatchOperation>),
+    Delete,
+}
+
+/// What a change did, for the index and the audit record.
+struct Done<Row> {
+    row: Row,
+    action: &'static str,
+    status: u16,
+    /// The document's index rows; `None` takes the resource out of the
+    /// index.
+    index: Option<Vec<IndexRow>>,
+    changes: Option<Value>,
+}
+
+/// What [`change`] came to.
+enum Changed<Row> {
+    Done(Done<Row>),
+    /// A PATCH whose operations leave the resource as it was.
+    Nothing(Row),
+}
+
+/// Runs one write. Returns the row as it is after the write: as it was for
+/// a delete, or for a PATCH that changed nothing (which writes nothing and
+/// records nothing).
+pub async fn write<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    request: Request<'_>,
+) -> Result<R::Row, ScimError> {
+    caller.require(state, Action::ScimWrite).await?;
+    let org = caller.org_id();
+    let parsed = parse::<R>(&state.db, org, request).await?;
+    let mut tx = state.db.begin().await?;
+    let done = match parsed {
+        Parsed::Create(new) => create::<R>(&mut tx, org, new).await?,
+        Parsed::Existing { id, if_match, edit } => {
+            let before = store::lock::<R::Row>(&mut tx, org, id)
+                .await?
+                .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
+            web::check_if_match(if_match, before.as_ref().version)?;
+            match change::<R>(&state.db, &mut tx, edit, before).await? {
+                Changed::Done(done) => done,
+                Changed::Nothing(unchanged) => return Ok(unchanged),
+            }
+        }
+    };
+    let id = done.row.as_ref().id;
+    match &done.index {
+        Some(rows) => index::write(&mut tx, org, R::RT, id, rows).await?,
+        None => index::remove(&mut tx, id).await?,
+    }
+    let mut event = caller
+        .event(done.action)
+        .target(Target::new(R::NAMES.target, id, Some(R::name(&done.row))))
+        .status(done.status);
+    if let Some(changes) = done.changes {
+        event = event.changes(changes);
+    }
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(done.row)
+}
+
+/// Parses a request before any transaction is open. A new resource is
+/// admitted here too, so that no transaction waits for a password hash.
+async fn parse<'a, R: ScimWrite>(
+    db: &Db,
+    org: Uuid,
+    request: Request<'a>,
+) -> Result<Parsed<'a, R>, ScimError> {
+    let incoming = |body| R::incoming(resource::normalize(R::RT, body, Shape::Whole)?);
+    let (id, if_match, edit) = match request {
+        Request::Create { body } => {
+            let mut new = incoming(body)?;
+            R::admit(db, org, &mut new, None).await?;
+            return Ok(Parsed::Create(new));
+        }
+        Request::Replace { id, body, if_match } => (id, if_match, Edit::Replace(incoming(body)?)),
+        Request::Patch { id, body, if_match } => {
+            (id, if_match, Edit::Patch(patch::parse_request(body)?))
+        }
+        Request::Delete { id, if_match } => (id, if_match, Edit::Delete),
+    };
+    Ok(Parsed::Existing { id, if_match, edit })
+}
+
+async fn create<R: ScimWrite>(
+    tx: &mut Tx,
+    org: Uuid,
+    new: R::Incoming,
+) -> Result<Done<R::Row>, ScimError> {
+    Ok(Done {
+        row: R::insert(tx, org, &new).await?,
+        action: R::NAMES.create,
+        status: 201,
+        index: Some(index::rows(R::RT, R::doc(&new))),
+        changes: Some(R::summary(&new)),
+    })
+}
+
+/// Changes the locked row `before`.
+async fn change<R: ScimWrite>(
+    db: &Db,
+    tx: &mut Tx,
+    edit: Edit<R>,
+    before: R::Row,
+) -> Result<Changed<R::Row>, ScimError> {
+    let org = before.as_ref().org_id;
+    Ok(Changed::Done(match edit {
+        Edit::Replace(mut new) => {
+            R::admit(db, org, &mut new, Some(&before)).await?;
+            let current = R::current(tx, &before, None).await?;
+            let summary = R::summary(&new);
+            replace::<R>(tx, &before, current, new, Via::Put, summary).await?
+        }
+        Edit::Patch(ops) => {
+            let current = R::current(tx, &before, Some(&ops)).await?;
+            let mut doc = R::patchable(&before, &current);
+            let changed = patch::apply(R::RT, &mut doc, &ops)?;
+            if changed.is_empty() {
+                return Ok(Changed::Nothing(before));
+            }
+            doc.insert("schemas".into(), json!([R::RT.schema().id]));
+            let doc = Value::Object(doc);
+            let mut new = R::incoming(resource::normalize(R::RT, &doc, Shape::Whole)?)?;
+            R::admit(db, org, &mut new, Some(&before)).await?;
+            let summary = json!({ "attributes": changed });
+            replace::<R>(tx, &before, current, new, Via::Patch, summary).await?
+        }
+        Edit::Delete => {
+            R::delete(tx, &before).await?;
+            Done {
+                row: before,
+                action: R::NAMES.delete,
+                status: 204,
+                index: None,
+                changes: None,
+            }
+        }
+    }))
+}
+
+/// Stores the new version of `before`. The audit record's `summary` gets
+/// what the kind adds (a group's member counts).
+async fn replace<R: ScimWrite>(
+    tx: &mut Tx,
+    before: &R::Row,
+    current: R::Current,
+    new: R::Incoming,
+    via: Via,
+    mut summary: Value,
+) -> Result<Done<R::Row>, ScimError> {
+    let (row, more) = R::replace(tx, before, current, &new, via).await?;
+    if let Value::Object(fields) = &mut summary {
+        fields.extend(more);
+    }
+    Ok(Done {
+        row,
+        action: match via {
+            Via::Put => R::NAMES.replace,
+            Via::Patch => R::NAMES.patch,
+        },
+        status: 200,
+        index: Some(index::rows(R::RT, R::doc(&new))),
+        changes: Some(summary),
+    })
+}
