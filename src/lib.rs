@@ -4,20 +4,19 @@
 //! Four layers (ARCHITECTURE.md; `tests/layering.rs` keeps them true):
 //! the core ([`store`], [`permissions`], [`tokens`], [`identity`],
 //! [`audit`], [`signing`]); the [`use_cases`], one per admin operation; the
-//! edges ([`http`], the toolkit they share, [`config`], [`management`] (the
-//! admin API), [`scim`], [`console`], [`cli`], [`authority`],
+//! edges ([`http`], the toolkit they share, [`config`], [`admin_api`], [`scim`], [`console`], [`cli`], [`oauth`],
 //! [`audit_api`]); and the composition root [`app`].
 
+pub mod admin_api;
 pub mod app;
 pub mod audit;
 pub mod audit_api;
-pub mod authority;
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod http;
 pub mod identity;
-pub mod management;
+pub mod oauth;
 pub mod permissions;
 pub mod scim;
 pub mod signing;

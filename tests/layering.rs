@@ -19,11 +19,11 @@ const LAYERS: &[(&str, u8)] = &[
     ("use_cases", 2),
     ("http", 3),
     ("config", 3),
-    ("management", 3),
+    ("admin_api", 3),
     ("scim", 3),
     ("console", 3),
     ("cli", 3),
-    ("authority", 3),
+    ("oauth", 3),
     ("audit_api", 3),
     ("app", 4),
 ];

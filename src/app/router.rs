@@ -19,16 +19,16 @@ use crate::http::{
 
 /// Every route of the server, each named with its audit action.
 pub fn routes() -> Routes<AppState> {
-    let api = crate::management::routes()
+    let api = crate::admin_api::routes()
         .merge(crate::audit_api::routes())
-        .merge(crate::authority::routes());
+        .merge(crate::oauth::routes());
     Routes::new()
         // Unauthenticated, so never in the trail.
         .route("/healthz", get("api.request", health::healthz))
         .route("/readyz", get("api.request", health::readyz))
         .route(
             "/.well-known/jwks.json",
-            get("api.request", crate::authority::jwks),
+            get("api.request", crate::oauth::jwks),
         )
         .nest("/api/v1", api)
         .nest("/scim/v2", crate::scim::routes::routes())

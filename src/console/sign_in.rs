@@ -15,11 +15,11 @@ use super::session::{
     Admin, FormData, SESSION_COOKIE, SIGN_IN_COOKIE, check_form, cookie, read_cookie, read_form,
     served_over_tls,
 };
+use crate::admin_api::auth::{end_session, sign_in};
 use crate::audit::{self, Actor, AuditEvent, Target};
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::request_context;
-use crate::management::auth::{end_session, sign_in};
 use crate::permissions::{Action, Principal, authorize};
 
 /// How long the sign-in form stays usable.

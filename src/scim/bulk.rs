@@ -13,11 +13,11 @@ use serde_json::{Map, Value, json};
 use super::error::ScimError;
 use super::groups::Groups;
 use super::handlers;
+use super::http::{self, Base, ScimBody, ScimCaller};
 use super::kind::{ScimWrite, location};
 use super::limits::MAX_BULK_OPERATIONS;
 use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
 use super::users::Users;
-use super::web::{self, Base, ScimBody, ScimCaller};
 use crate::audit;
 use crate::http::AppState;
 use crate::permissions::Action;
@@ -111,7 +111,7 @@ pub async fn bulk(
                     result.insert("location".into(), json!(l));
                 }
                 if let Some(v) = out.version {
-                    result.insert("version".into(), json!(web::etag(v)));
+                    result.insert("version".into(), json!(http::etag(v)));
                 }
             }
             Err(e) => {
@@ -136,7 +136,7 @@ pub async fn bulk(
     }));
     audit::record_alone(&state.db, event).await?;
     let body = json!({ "schemas": [BULK_RESPONSE_URN], "Operations": results });
-    Ok(web::respond(StatusCode::OK, &body, None, None))
+    Ok(http::respond(StatusCode::OK, &body, None, None))
 }
 
 /// Replaces every `"bulkId:<id>"` string with the id created for it.
@@ -245,7 +245,7 @@ async fn on<R: ScimWrite>(
         op.data
             .ok_or_else(|| ScimError::invalid_syntax("this operation needs `data`"))
     };
-    let id = |raw: &str| web::resource_id(raw, R::RT.name());
+    let id = |raw: &str| http::resource_id(raw, R::RT.name());
     let (status, row) = match (op.method, rest) {
         ("POST", []) => {
             if op.bulk_id.is_none() {

@@ -11,11 +11,11 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::ScimError;
+use super::http::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
 use super::kind::{ScimResource, ScimWrite, location, render};
 use super::list::{self, ListRequest};
 use super::resource::{self, Projection};
 use super::store;
-use super::web::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
 use super::write::{Request, write};
 use crate::http::AppState;
 use crate::permissions::Action;
@@ -84,13 +84,13 @@ pub async fn get<R: ScimResource>(
     ScimPath(id): ScimPath<String>,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
-    let id = web::resource_id(&id, R::RT.name())?;
+    let id = http::resource_id(&id, R::RT.name())?;
     let row = store::get::<R::Row>(&state.db, caller.org_id(), id)
         .await?
         .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
     let version = row.as_ref().version;
-    if web::not_modified(&headers, version) {
-        return Ok(web::not_modified_response(version));
+    if http::not_modified(&headers, version) {
+        return Ok(http::not_modified_response(version));
     }
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
@@ -104,8 +104,8 @@ pub async fn replace<R: ScimWrite>(
     ScimPath(id): ScimPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let id = web::resource_id(&id, R::RT.name())?;
-    let row = replace_op::<R>(&state, &caller, id, &body, web::if_match(&headers)).await?;
+    let id = http::resource_id(&id, R::RT.name())?;
+    let row = replace_op::<R>(&state, &caller, id, &body, http::if_match(&headers)).await?;
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
 
@@ -118,8 +118,8 @@ pub async fn patch<R: ScimWrite>(
     ScimPath(id): ScimPath<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let id = web::resource_id(&id, R::RT.name())?;
-    let row = patch_op::<R>(&state, &caller, id, &body, web::if_match(&headers)).await?;
+    let id = http::resource_id(&id, R::RT.name())?;
+    let row = patch_op::<R>(&state, &caller, id, &body, http::if_match(&headers)).await?;
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
 
@@ -129,8 +129,8 @@ pub async fn delete<R: ScimWrite>(
     headers: HeaderMap,
     ScimPath(id): ScimPath<String>,
 ) -> Result<StatusCode, ScimError> {
-    let id = web::resource_id(&id, R::RT.name())?;
-    delete_op::<R>(&state, &caller, id, web::if_match(&headers)).await?;
+    let id = http::resource_id(&id, R::RT.name())?;
+    delete_op::<R>(&state, &caller, id, http::if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,7 +205,7 @@ async fn respond_list<R: ScimResource>(
     let org = caller.org_id();
     let (resources, total) = search::<R>(state, org, req, base, req.count, req.offset()).await?;
     let body = list::list_response(total, req.start_index, resources);
-    Ok(web::respond(StatusCode::OK, &body, None, None))
+    Ok(http::respond(StatusCode::OK, &body, None, None))
 }
 
 /// One resource in SCIM form, as the client's projection asks.
@@ -227,7 +227,7 @@ async fn respond<R: ScimResource>(
     let full = render::<R>(row, related.as_deref(), base);
     let body = Value::Object(resource::project(R::RT, full, &proj));
     let location = (status == StatusCode::CREATED).then(|| location::<R>(base, meta.id));
-    Ok(web::respond(
+    Ok(http::respond(
         status,
         &body,
         Some(meta.version),

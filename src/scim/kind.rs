@@ -11,10 +11,10 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::ScimError;
+use super::http;
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::StoredRow;
-use super::web;
 use crate::store::{Db, Tx};
 
 /// The actions a kind's routes and audit records are named by, so that a
@@ -181,7 +181,7 @@ pub fn render<R: ScimResource>(
             "created": meta.created_at,
             "lastModified": meta.updated_at,
             "location": location::<R>(base, meta.id),
-            "version": web::etag(meta.version),
+            "version": http::etag(meta.version),
         }),
     );
     doc

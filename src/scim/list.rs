@@ -6,11 +6,11 @@ use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
 use super::filter;
+use super::http::ScimParams;
 use super::limits::MAX_FILTER_RESULTS;
 use super::query::Compiler;
 use super::resource::Projection;
 use super::schema::{LIST_URN, Resolved, ResourceType, SEARCH_URN, resolve, split_path};
-use super::web::ScimParams;
 use crate::store::dynamic::{Dialect, PageOrder, SqlParts};
 
 /// Items per page when the client does not say.

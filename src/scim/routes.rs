@@ -9,10 +9,10 @@ use serde_json::Value;
 use super::error::ScimError;
 use super::groups::Groups;
 use super::handlers;
+use super::http::{self, Base, ScimBody, ScimCaller, ScimPath};
 use super::kind::ScimWrite;
 use super::list::{self, ListRequest};
 use super::users::Users;
-use super::web::{self, Base, ScimBody, ScimCaller, ScimPath};
 use super::{bulk, discovery};
 use crate::http::AppState;
 use crate::http::route::{Routes, any, get, post};
@@ -112,7 +112,7 @@ async fn service_provider_config(
     Base(base): Base,
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
-    Ok(web::respond(
+    Ok(http::respond(
         StatusCode::OK,
         &discovery::service_provider_config(&base),
         None,
@@ -127,7 +127,7 @@ fn whole_list(items: Vec<Value>) -> Response {
         .filter_map(|v| v.as_object().cloned())
         .collect();
     let total = items.len() as i64;
-    web::respond(
+    http::respond(
         StatusCode::OK,
         &list::list_response(total, 1, items),
         None,
@@ -153,7 +153,7 @@ async fn resource_type(
     caller.require(&state, Action::ScimRead).await?;
     let doc = discovery::resource_type(&base, &id)
         .ok_or_else(|| ScimError::not_found("resource type"))?;
-    Ok(web::respond(StatusCode::OK, &doc, None, None))
+    Ok(http::respond(StatusCode::OK, &doc, None, None))
 }
 
 async fn schemas(
@@ -173,7 +173,7 @@ async fn schema(
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
     let doc = discovery::schema(&base, &id).ok_or_else(|| ScimError::not_found("schema"))?;
-    Ok(web::respond(StatusCode::OK, &doc, None, None))
+    Ok(http::respond(StatusCode::OK, &doc, None, None))
 }
 
 /// `POST /.search` over Users and Groups: users first, then groups, paged
@@ -204,7 +204,7 @@ async fn root_search(
             (items, ut + gt)
         }
     };
-    Ok(web::respond(
+    Ok(http::respond(
         StatusCode::OK,
         &list::list_response(total, req.start_index, resources),
         None,

@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::ScimError;
+use super::http::{self, ScimCaller};
 use super::index::{self, IndexRow};
 use super::kind::{ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
-use super::web::{self, ScimCaller};
 use crate::audit::{self, Target};
 use crate::http::AppState;
 use crate::permissions::Action;
@@ -96,7 +96,7 @@ pub async fn write<R: ScimWrite>(
             let before = store::lock::<R::Row>(&mut tx, org, id)
                 .await?
                 .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
-            web::check_if_match(if_match, before.as_ref().version)?;
+            http::check_if_match(if_match, before.as_ref().version)?;
             match change::<R>(&state.db, &mut tx, edit, before).await? {
                 Changed::Done(done) => done,
                 Changed::Nothing(unchanged) => return Ok(unchanged),

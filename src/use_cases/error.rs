@@ -1,5 +1,5 @@
 //! The use cases' one error: what went wrong in domain terms. Each edge
-//! turns it into its own answer (problem+json in `management`, a page in
+//! turns it into its own answer (problem+json in `admin_api`, a page in
 //! `console`, a message and exit code in `cli`); nothing here says how.
 
 use crate::audit::AuditError;

@@ -1,5 +1,5 @@
 //! The use cases (layer 2): one function per admin operation, called alike
-//! by the admin API (`management`), the console and the operator CLI, so
+//! by the admin API (`admin_api`), the console and the operator CLI, so
 //! that an operation is authorized, validated, written and audited the same
 //! way whichever edge asked for it.
 //!

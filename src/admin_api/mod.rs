@@ -1,4 +1,4 @@
-//! The management API under `/api/v1`: sign-in, Service Access Tokens,
+//! The admin API under `/api/v1`: sign-in, Service Access Tokens,
 //! Personal Access Tokens, members, workspaces and the organization's
 //! settings. Handlers are thin: parse the request, call the use case (which
 //! authorizes, changes and records in one transaction), render its answer,
