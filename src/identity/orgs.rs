@@ -27,6 +27,30 @@ macro_rules! columns {
     };
 }
 
+/// Sets one setting column of an organization inside `tx` and evaluates to
+/// the value it replaced (for the audit record's from/to). A macro so that
+/// both query texts are built at compile time from the column's name.
+macro_rules! replace_setting {
+    ($tx:expr, $id:expr, $column:literal, $value:expr, $ty:ty) => {{
+        let before: Option<$ty> = on_tx!($tx, conn => {
+            sqlx::query_scalar(concat!("SELECT ", $column, " FROM organizations WHERE id = $1"))
+                .bind($id)
+                .fetch_optional(&mut *conn)
+                .await
+        })?;
+        let before = before.ok_or(IdentityError::NotFound("organization"))?;
+        on_tx!($tx, conn => {
+            sqlx::query(concat!("UPDATE organizations SET ", $column, " = $1 WHERE id = $2"))
+                .bind($value)
+                .bind($id)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(before)
+    }};
+}
+
 pub async fn create(tx: &mut Tx, name: &str, now: Timestamp) -> Result<Org, IdentityError> {
     let name = check_name("organization", name)?;
     let org = Org {
@@ -100,21 +124,7 @@ pub async fn set_max_token_lifetime(
             "maximum token lifetime must be between 1 and 3650 days".into(),
         ));
     }
-    let before: Option<Option<i32>> = on_tx!(tx, conn => {
-        sqlx::query_scalar("SELECT max_token_lifetime_days FROM organizations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-    })?;
-    let before = before.ok_or(IdentityError::NotFound("organization"))?;
-    on_tx!(tx, conn => {
-        sqlx::query("UPDATE organizations SET max_token_lifetime_days = $1 WHERE id = $2")
-            .bind(days)
-            .bind(id)
-            .execute(&mut *conn)
-            .await.map(|r| r.rows_affected())
-    })?;
-    Ok(before)
+    replace_setting!(tx, id, "max_token_lifetime_days", days, Option<i32>)
 }
 
 /// Allows or forbids setting passwords through SCIM; returns the setting it
@@ -124,22 +134,7 @@ pub async fn set_scim_passwords(
     id: Uuid,
     allowed: bool,
 ) -> Result<bool, IdentityError> {
-    let before: Option<bool> = on_tx!(tx, conn => {
-        sqlx::query_scalar("SELECT scim_passwords FROM organizations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-    })?;
-    let before = before.ok_or(IdentityError::NotFound("organization"))?;
-    on_tx!(tx, conn => {
-        sqlx::query("UPDATE organizations SET scim_passwords = $1 WHERE id = $2")
-            .bind(allowed)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(before)
+    replace_setting!(tx, id, "scim_passwords", allowed, bool)
 }
 
 /// Sets how long audit records are kept; returns the number of days it
@@ -150,22 +145,7 @@ pub async fn set_audit_retention(tx: &mut Tx, id: Uuid, days: i32) -> Result<i32
             "audit retention must be between 1 and 36500 days".into(),
         ));
     }
-    let before: Option<i32> = on_tx!(tx, conn => {
-        sqlx::query_scalar("SELECT audit_retention_days FROM organizations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-    })?;
-    let before = before.ok_or(IdentityError::NotFound("organization"))?;
-    on_tx!(tx, conn => {
-        sqlx::query("UPDATE organizations SET audit_retention_days = $1 WHERE id = $2")
-            .bind(days)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(before)
+    replace_setting!(tx, id, "audit_retention_days", days, i32)
 }
 
 /// Which per-organization count to move.

@@ -17,10 +17,11 @@ use super::kind::{ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
-use crate::audit::{self, Target};
+use crate::audit::Target;
 use crate::http::AppState;
 use crate::permissions::Action;
 use crate::store::{Db, Tx};
+use crate::use_cases::{Change, recorded_write};
 
 /// A write as requested.
 pub enum Request<'a> {
@@ -89,35 +90,41 @@ pub async fn write<R: ScimWrite>(
     caller.require(state, Action::ScimWrite).await?;
     let org = caller.org_id();
     let parsed = parse::<R>(&state.db, org, request).await?;
-    let mut tx = state.db.begin().await?;
-    let done = match parsed {
-        Parsed::Create(new) => create::<R>(&mut tx, org, new).await?,
-        Parsed::Existing { id, if_match, edit } => {
-            let before = store::lock::<R::Row>(&mut tx, org, id)
-                .await?
-                .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
-            http::check_if_match(if_match, before.as_ref().version)?;
-            match change::<R>(&state.db, &mut tx, edit, before).await? {
-                Changed::Done(done) => done,
-                Changed::Nothing(unchanged) => return Ok(unchanged),
+    // The product's one write path: this change and its audit record are
+    // committed together by `recorded_write`, or neither is.
+    recorded_write(
+        &state.db,
+        async |tx: &mut Tx| -> Result<Change<R::Row>, ScimError> {
+            let done = match parsed {
+                Parsed::Create(new) => create::<R>(tx, org, new).await?,
+                Parsed::Existing { id, if_match, edit } => {
+                    let before = store::lock::<R::Row>(tx, org, id)
+                        .await?
+                        .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
+                    http::check_if_match(if_match, before.as_ref().version)?;
+                    match change::<R>(&state.db, tx, edit, before).await? {
+                        Changed::Done(done) => done,
+                        Changed::Nothing(unchanged) => return Ok(Change::Unchanged(unchanged)),
+                    }
+                }
+            };
+            let id = done.row.as_ref().id;
+            match &done.index {
+                Some(rows) => index::write(tx, org, R::RT, id, rows).await?,
+                None => index::remove(tx, id).await?,
             }
-        }
-    };
-    let id = done.row.as_ref().id;
-    match &done.index {
-        Some(rows) => index::write(&mut tx, org, R::RT, id, rows).await?,
-        None => index::remove(&mut tx, id).await?,
-    }
-    let mut event = caller
-        .event(done.action)
-        .target(Target::new(R::NAMES.target, id, Some(R::name(&done.row))))
-        .status(done.status);
-    if let Some(changes) = done.changes {
-        event = event.changes(changes);
-    }
-    audit::record(&mut tx, event).await?;
-    tx.commit().await?;
-    Ok(done.row)
+            let mut event = caller
+                .event(done.action)
+                .target(Target::new(R::NAMES.target, id, Some(R::name(&done.row))))
+                .status(done.status);
+            if let Some(changes) = done.changes {
+                event = event.changes(changes);
+            }
+            Ok(Change::Made(done.row, event))
+        },
+        || (),
+    )
+    .await
 }
 
 /// Parses a request before any transaction is open. A new resource is

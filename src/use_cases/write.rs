@@ -5,8 +5,8 @@
 //! savepoint per write) belongs here and nowhere else.
 
 use super::{Call, Services, UseCaseError};
-use crate::audit::{self, AuditEvent};
-use crate::store::Tx;
+use crate::audit::{self, AuditError, AuditEvent};
+use crate::store::{Db, StoreError, Tx};
 
 /// What a change did.
 #[expect(
@@ -32,13 +32,32 @@ pub async fn write<T>(
     call: &Call<'_>,
     change: impl AsyncFnOnce(&mut Tx) -> Result<Change<T>, UseCaseError>,
 ) -> Result<T, UseCaseError> {
-    let mut tx = services.db.begin().await?;
+    recorded_write(&services.db, change, || {
+        if let Some(witness) = call.witness() {
+            witness.recorded();
+        }
+    })
+    .await
+}
+
+/// The one path every write in the product takes, admin use cases through
+/// [`write`] and SCIM (whose refusals are SCIM errors) directly: begin,
+/// change, record the change's audit event, commit. `on_record` runs just
+/// before the record is written, for an edge that must know a record is
+/// this write's to make.
+pub async fn recorded_write<T, E>(
+    db: &Db,
+    change: impl AsyncFnOnce(&mut Tx) -> Result<Change<T>, E>,
+    on_record: impl FnOnce(),
+) -> Result<T, E>
+where
+    E: From<StoreError> + From<AuditError>,
+{
+    let mut tx = db.begin().await?;
     // On an error the transaction is dropped, which rolls it back.
     match change(&mut tx).await? {
         Change::Made(value, event) => {
-            if let Some(witness) = call.witness() {
-                witness.recorded();
-            }
+            on_record();
             audit::record(&mut tx, event).await?;
             tx.commit().await?;
             Ok(value)
