@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
+use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::AppState;
 use crate::http::extract::RequestMeta;
 use crate::http::{ApiError, ApiJson, Caller};
@@ -80,7 +80,7 @@ pub async fn sign_in(
         let event = AuditEvent::new(org_id, actor, "auth.login", ctx)
             .failure(REFUSED)
             .status(401);
-        audit::record_alone(&state.db, event).await?;
+        state.audit.record(event).await?;
         // Password guessing is what the per-address failure limit is for.
         let source = ctx.source_ip.as_deref().and_then(|ip| ip.parse().ok());
         state
@@ -104,7 +104,7 @@ pub async fn sign_in(
     let event = AuditEvent::new(org_id, actor, "auth.login", ctx)
         .target(Target::new("member", member.id, Some(&member.user_name)))
         .status(200);
-    audit::record_alone(&state.db, event).await?;
+    state.audit.record(event).await?;
     Ok((member, jwt))
 }
 
@@ -141,6 +141,6 @@ pub async fn end_session(state: &AppState, caller: &Caller, jwt: &str) -> Result
         .event("auth.logout")
         .target(Target::new("member", member_id, Some(user_name)))
         .status(204);
-    state.sessions.end(&state.db, jwt, event).await?;
+    state.sessions.end(&state.audit, jwt, event).await?;
     Ok(())
 }

@@ -1,13 +1,13 @@
-//! The hash chain: appending a record inside the caller's transaction, and
-//! recomputing a chain to prove it intact.
+//! The hash chain: its names and its first link, and recomputing a chain
+//! to prove it intact (records are appended by [`super::append`]).
 
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::AuditError;
-use super::event::{AuditEvent, StoredEvent, stored_columns};
-use crate::store::{Db, Timestamp, Tx};
-use crate::{on_db, on_tx};
+use super::event::{StoredEvent, stored_columns};
+use crate::on_db;
+use crate::store::Db;
 
 /// The chain of refusals that cannot be tied to an organization (a token id
 /// that does not exist, a value that is not a token at all).
@@ -16,121 +16,9 @@ pub const UNATTRIBUTED_CHAIN: &str = "unattributed";
 /// What the first record of a chain links to.
 pub(super) const GENESIS: [u8; 32] = [0; 32];
 
-/// Longest text kept from client-controlled fields (user agent, request id),
-/// so that a hostile client cannot bloat the log.
-const MAX_CLIENT_TEXT: usize = 512;
-
-fn clip(s: &Option<String>) -> Option<String> {
-    s.as_ref()
-        .map(|s| s.chars().take(MAX_CLIENT_TEXT).collect())
-}
-
 /// The chain of an organization's records: its id.
 pub fn org_chain(org: Uuid) -> String {
     org.to_string()
-}
-
-/// Appends `event` to its organization's chain, inside `tx`. If this fails
-/// the caller's transaction fails with it, so no change goes unrecorded.
-pub async fn record(tx: &mut Tx, event: AuditEvent) -> Result<StoredEvent, AuditError> {
-    let chain = event
-        .org_id
-        .map(org_chain)
-        .unwrap_or_else(|| UNATTRIBUTED_CHAIN.to_string());
-    // The upsert takes the chain head's row lock (PostgreSQL) until commit,
-    // so concurrent writers to one chain queue here and sequence numbers
-    // have no gaps. RETURNING gives the new sequence number and the hash of
-    // the record before it.
-    let (seq, prev_hash, last_time): (i64, Vec<u8>, Option<Timestamp>) = on_tx!(tx, conn => {
-        sqlx::query_as(
-            "INSERT INTO audit_chain_heads (chain, last_seq, last_hash) VALUES ($1, 1, $2) \
-             ON CONFLICT (chain) DO UPDATE SET last_seq = audit_chain_heads.last_seq + 1 \
-             RETURNING last_seq, last_hash, last_time",
-        )
-        .bind(&chain)
-        .bind(&GENESIS[..])
-        .fetch_one(&mut *conn)
-        .await
-    })?;
-    // Times never go backwards along a chain (even across instances with
-    // skewed clocks), so that a time range is a sequence range and time
-    // queries can page by sequence number.
-    let occurred_at = last_time.map_or(event.occurred_at, |t| t.max(event.occurred_at));
-    let mut stored = StoredEvent {
-        id: Uuid::now_v7(),
-        chain,
-        seq,
-        org_id: event.org_id,
-        workspace_id: event.workspace_id,
-        occurred_at,
-        actor_kind: event.actor.kind,
-        actor_id: event.actor.id,
-        actor_display: event.actor.display,
-        action: event.action,
-        target_type: event.target.as_ref().map(|t| t.kind.clone()),
-        target_id: event.target.as_ref().and_then(|t| t.id.clone()),
-        target_display: event.target.as_ref().and_then(|t| t.display.clone()),
-        outcome: event.outcome.as_str().to_string(),
-        reason: event.reason,
-        http_status: event.http_status.map(i32::from),
-        request_id: clip(&event.context.request_id),
-        source_ip: event.context.source_ip,
-        user_agent: clip(&event.context.user_agent),
-        changes: event.changes.map(|c| c.to_string()),
-        prev_hash,
-        hash: Vec::new(),
-    };
-    stored.hash = stored.compute_hash();
-    let s = &stored;
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO audit_events (id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, \
-             actor_id, actor_display, action, target_type, target_id, target_display, outcome, reason, \
-             http_status, request_id, source_ip, user_agent, changes, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22)",
-        )
-        .bind(s.id)
-        .bind(&s.chain)
-        .bind(s.seq)
-        .bind(s.org_id)
-        .bind(s.workspace_id)
-        .bind(s.occurred_at)
-        .bind(&s.actor_kind)
-        .bind(&s.actor_id)
-        .bind(&s.actor_display)
-        .bind(&s.action)
-        .bind(&s.target_type)
-        .bind(&s.target_id)
-        .bind(&s.target_display)
-        .bind(&s.outcome)
-        .bind(&s.reason)
-        .bind(s.http_status)
-        .bind(&s.request_id)
-        .bind(&s.source_ip)
-        .bind(&s.user_agent)
-        .bind(&s.changes)
-        .bind(&s.prev_hash)
-        .bind(&s.hash)
-        .execute(&mut *conn)
-        .await.map(|r| r.rows_affected())?;
-        sqlx::query("UPDATE audit_chain_heads SET last_hash = $1, last_time = $2 WHERE chain = $3")
-            .bind(&s.hash)
-            .bind(s.occurred_at)
-            .bind(&s.chain)
-            .execute(&mut *conn)
-            .await.map(|r| r.rows_affected())
-    })?;
-    Ok(stored)
-}
-
-/// Records an event in a transaction of its own: for refusals and other
-/// events that accompany no change.
-pub async fn record_alone(db: &Db, event: AuditEvent) -> Result<StoredEvent, AuditError> {
-    let mut tx = db.begin().await.map_err(AuditError::from)?;
-    let stored = record(&mut tx, event).await?;
-    tx.commit().await?;
-    Ok(stored)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,67 +1,328 @@
-//! Group commit for audit records that accompany no change (reads, refused
-//! requests): concurrent records share one transaction, and each caller
-//! still waits until its own record is durable. Changes keep recording in
-//! their own transaction, with the change.
+//! Group commit: the one path by which every change and every audit record
+//! reaches the database. Concurrent callers share one transaction:
+//!
+//! - a change runs inside its own savepoint of the shared transaction, so
+//!   that its failure rolls back only itself;
+//! - its audit record, and the records of reads and refusals that change
+//!   nothing, are appended when the batch commits: per chain one head
+//!   statement, one multi-row insert and one head update;
+//! - every caller is answered only after the shared commit, so a change is
+//!   acknowledged only once it and its record are durable together, and a
+//!   read only once its record is.
+//!
+//! Callers join the open batch one at a time (a fair lock), and a committer
+//! task takes the batch when it reaches the lock: everyone who queued
+//! before it is in. Under load a batch grows to the number of waiting
+//! callers; alone, a caller gets a batch of one, as before.
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, MutexGuard, Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::{AuditError, AuditEvent, record};
-use crate::store::Db;
+use super::append::append;
+use super::{AuditError, AuditEvent};
+use crate::on_tx;
+use crate::store::{Db, StoreError, Touched, Tx};
 
-/// Most records per shared transaction.
-const MAX_BATCH: usize = 256;
+/// What a change did.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per write, moved once: boxing the event would only add an allocation"
+)]
+pub enum Change<T> {
+    /// It changed something, described by this event.
+    Made(T, AuditEvent),
+    /// There was nothing to change (a second revoke, say): its savepoint is
+    /// rolled back and nothing is recorded.
+    Unchanged(T),
+}
 
-type Job = (AuditEvent, oneshot::Sender<Result<(), String>>);
+/// How a batch ended, shared with everyone in it.
+type Outcome = Option<Result<(), String>>;
 
-#[derive(Clone, Debug)]
+/// The batch being filled.
+struct Batch {
+    tx: Tx,
+    /// Records to append at commit, in the order their callers joined.
+    events: Vec<AuditEvent>,
+    done: watch::Sender<Outcome>,
+    /// A caller was dropped (its request cancelled) inside its savepoint:
+    /// whoever touches the batch next rolls that savepoint back first.
+    dangling: bool,
+    /// A savepoint could not be released or rolled back, so the
+    /// transaction may hold part of a change: it must never commit.
+    broken: bool,
+}
+
+/// A savepoint name; one at a time is open, so one name serves all.
+const SAVEPOINT: &str = "SAVEPOINT one_write";
+const RELEASE: &str = "RELEASE SAVEPOINT one_write";
+const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT one_write";
+
+async fn run(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query(sql).execute(&mut *conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+impl Batch {
+    fn new(tx: Tx) -> Self {
+        Self {
+            tx,
+            events: Vec::new(),
+            done: watch::channel(None).0,
+            dangling: false,
+            broken: false,
+        }
+    }
+
+    /// Ends the savepoint, keeping its change or not. A failure here
+    /// breaks the batch.
+    async fn settle(&mut self, keep: bool) -> Result<(), StoreError> {
+        let outcome = if keep {
+            run(&mut self.tx, RELEASE).await
+        } else {
+            match run(&mut self.tx, ROLLBACK_TO).await {
+                Ok(()) => run(&mut self.tx, RELEASE).await,
+                Err(e) => Err(e),
+            }
+        };
+        self.broken |= outcome.is_err();
+        outcome
+    }
+
+    /// Undoes the savepoint of a caller that was dropped inside it.
+    async fn heal(&mut self) -> Result<(), StoreError> {
+        if self.dangling {
+            self.dangling = false;
+            self.settle(false).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a batch that must not commit: its transaction rolls back and
+    /// everyone in it is told.
+    fn fail(self, why: &str) {
+        tracing::error!(records = self.events.len(), why, "group commit abandoned");
+        self.done
+            .send_replace(Some(Err(format!("group commit abandoned: {why}"))));
+    }
+}
+
+/// Told, after each commit, which credential rows the batch changed.
+pub type OnCommit = Box<dyn Fn(&[Touched]) + Send + Sync>;
+
+struct Inner {
+    db: Db,
+    on_commit: OnCommit,
+    open: Mutex<Option<Batch>>,
+    /// Wakes the committer when a batch opens.
+    opened: Notify,
+}
+
+/// The group-commit writer. Cloning shares it.
+#[derive(Clone)]
 pub struct AuditWriter {
-    queue: mpsc::Sender<Job>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AuditWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditWriter").finish_non_exhaustive()
+    }
 }
 
 impl AuditWriter {
-    /// Starts the writer task. It ends when every `AuditWriter` is dropped.
-    pub fn spawn(db: Db) -> (Self, JoinHandle<()>) {
-        let (queue, mut jobs) = mpsc::channel::<Job>(4096);
+    /// Starts the committer task. It runs for as long as the process does.
+    /// `on_commit` hears of every committed change to a row credential
+    /// checks read, before anyone in the batch is answered.
+    pub fn spawn(db: Db, on_commit: OnCommit) -> (Self, JoinHandle<()>) {
+        let inner = Arc::new(Inner {
+            db,
+            on_commit,
+            open: Mutex::new(None),
+            opened: Notify::new(),
+        });
+        let committer = inner.clone();
         let task = tokio::spawn(async move {
-            while let Some(first) = jobs.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match jobs.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let outcome = write_batch(&db, &batch).await.map_err(|e| e.to_string());
-                if let Err(e) = &outcome {
-                    tracing::error!(error = %e, records = batch.len(), "audit group commit failed");
-                }
-                for (_, done) in batch {
-                    let _ = done.send(outcome.clone());
+            loop {
+                committer.opened.notified().await;
+                // The lock is fair: every caller already queued for it joins
+                // this batch before the committer takes it.
+                let batch = committer.open.lock().await.take();
+                if let Some(batch) = batch {
+                    commit(batch, &committer.on_commit).await;
                 }
             }
         });
-        (Self { queue }, task)
+        (Self { inner }, task)
     }
 
-    /// Records `event` and returns once it is committed.
+    /// The database this writer commits to.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The open batch, opened if there is none (or if the open one broke).
+    async fn join(&self) -> Result<MutexGuard<'_, Option<Batch>>, StoreError> {
+        let mut open = self.inner.open.lock().await;
+        if let Some(batch) = open.as_mut() {
+            // A failed heal breaks the batch; it is then replaced below.
+            let _ = batch.heal().await;
+        }
+        if open.as_ref().is_some_and(|b| b.broken) {
+            open.take()
+                .expect("checked")
+                .fail("a savepoint could not be ended");
+        }
+        if open.is_none() {
+            *open = Some(Batch::new(self.inner.db.begin().await?));
+            self.inner.opened.notify_one();
+        }
+        Ok(open)
+    }
+
+    /// Records `event` (a read, a refusal: anything that changes nothing)
+    /// and returns once it is committed.
     pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
-        let (done, wait) = oneshot::channel();
-        self.queue
-            .send((event, done))
-            .await
-            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
-        wait.await
-            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?
-            .map_err(AuditError::Unavailable)
+        let mut run = self.run().await?;
+        run.record(event);
+        run.finish().await
+    }
+
+    /// Runs `change` in its own savepoint of the shared transaction. If it
+    /// made a change, its event is recorded with it and the call returns
+    /// once both are committed; `on_record` runs as the event is queued,
+    /// for an edge that must know a record is this write's to make. An
+    /// error (or [`Change::Unchanged`]) rolls back only this change.
+    pub async fn write<T, E>(
+        &self,
+        change: impl AsyncFnOnce(&mut Tx) -> Result<Change<T>, E>,
+        on_record: impl FnOnce(),
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + From<AuditError>,
+    {
+        let mut run = self.run().await?;
+        let value = run.write(change, on_record).await?;
+        run.finish().await?;
+        Ok(value)
+    }
+
+    /// Holds the open batch for a run of writes (the operations of one
+    /// Bulk request): each gets its own savepoint, as with [`Self::write`],
+    /// and the whole run commits together, after [`Run::finish`]. Nobody
+    /// else joins the batch while the run holds it, so keep runs bounded.
+    pub async fn run(&self) -> Result<Run<'_>, StoreError> {
+        Ok(Run {
+            open: self.join().await?,
+            queued: false,
+        })
     }
 }
 
-async fn write_batch(db: &Db, batch: &[Job]) -> Result<(), AuditError> {
-    let mut tx = db.begin().await?;
-    for (event, _) in batch {
-        record(&mut tx, event.clone()).await?;
+/// The open batch, held by one caller (see [`AuditWriter::run`]).
+pub struct Run<'a> {
+    open: MutexGuard<'a, Option<Batch>>,
+    /// Whether the run queued a record (its own or a change's), and so must
+    /// wait for the commit.
+    queued: bool,
+}
+
+impl Run<'_> {
+    fn batch(&mut self) -> &mut Batch {
+        self.open.as_mut().expect("a run holds an open batch")
     }
-    tx.commit().await?;
-    Ok(())
+
+    /// Queues a record of something that changed nothing.
+    pub fn record(&mut self, event: AuditEvent) {
+        self.batch().events.push(event);
+        self.queued = true;
+    }
+
+    /// Runs `change` in its own savepoint; see [`AuditWriter::write`]. The
+    /// change is durable only once [`Self::finish`] returns.
+    pub async fn write<T, E>(
+        &mut self,
+        change: impl AsyncFnOnce(&mut Tx) -> Result<Change<T>, E>,
+        on_record: impl FnOnce(),
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let batch = self.batch();
+        run(&mut batch.tx, SAVEPOINT).await?;
+        // Until the savepoint is settled: if this call is dropped (its
+        // request cancelled) in between, the next user of the batch rolls
+        // the savepoint back before anything else.
+        batch.dangling = true;
+        let outcome = change(&mut batch.tx).await;
+        let keep = matches!(outcome, Ok(Change::Made(..)));
+        let settled = batch.settle(keep).await;
+        batch.dangling = false;
+        settled?;
+        match outcome {
+            Ok(Change::Made(value, event)) => {
+                on_record();
+                self.record(event);
+                Ok(value)
+            }
+            Ok(Change::Unchanged(value)) => Ok(value),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Lets the batch go and, if the run queued any record, waits until
+    /// the batch is committed.
+    pub async fn finish(mut self) -> Result<(), AuditError> {
+        if !self.queued {
+            return Ok(());
+        }
+        let done = self.batch().done.subscribe();
+        drop(self);
+        committed(done).await
+    }
+}
+
+/// Waits for the batch behind `done` to end.
+async fn committed(mut done: watch::Receiver<Outcome>) -> Result<(), AuditError> {
+    let outcome = done
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?
+        .clone();
+    outcome
+        .expect("waited for an outcome")
+        .map_err(AuditError::Unavailable)
+}
+
+/// Appends the batch's records and commits, then tells everyone in it.
+async fn commit(mut batch: Batch, on_commit: &OnCommit) {
+    if let Err(e) = batch.heal().await {
+        return batch.fail(&e.to_string());
+    }
+    if batch.broken {
+        return batch.fail("a savepoint could not be ended");
+    }
+    let Batch {
+        mut tx,
+        events,
+        done,
+        ..
+    } = batch;
+    let records = events.len();
+    let outcome = async {
+        if !events.is_empty() {
+            append(&mut tx, events).await?;
+        }
+        let touched = tx.commit().await?;
+        on_commit(&touched);
+        Ok::<_, AuditError>(())
+    }
+    .await
+    .map_err(|e| e.to_string());
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, records, "group commit failed");
+    }
+    done.send_replace(Some(outcome));
 }

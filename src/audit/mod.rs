@@ -1,12 +1,14 @@
 //! The audit log's domain: every change and every refusal becomes a record
 //! in a per-organization hash chain, written in the same transaction as the
-//! change it describes (`chain`, `event`, `group_commit`); records are read
+//! change it describes, many changes and records to one commit
+//! (`group_commit`, `append`, `chain`, `event`); records are read
 //! back through validated queries (`query`, `query_sql`), exported as NDJSON
 //! or CSV (`export`, `csv`), verified online (`chain`) or offline against
 //! signed checkpoints (`offline`, `checkpoints`), and expire (`retention`).
 //! Nothing here knows about HTTP: the Audit Log API, the console and the CLI
 //! call these functions and turn [`AuditError`] into their own answers.
 
+mod append;
 mod chain;
 pub mod checkpoints;
 mod csv;
@@ -18,14 +20,14 @@ mod query;
 mod query_sql;
 pub mod retention;
 
+pub use append::{append, record};
 pub use chain::{
-    ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, org_chain, record, record_alone, verify_chain,
-    verify_range,
+    ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, org_chain, verify_chain, verify_range,
 };
 pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
 pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
 pub use export::{ExportPages, Format, parse_export, stream_records};
-pub use group_commit::AuditWriter;
+pub use group_commit::{AuditWriter, Change, Run};
 pub use query::{AuditQuery, RawQuery};
 pub use query_sql::find_record;
 

@@ -1,6 +1,6 @@
 //! Opening what a server or an operator command runs on: the database
 //! (migrated), the token peppers, the key-encryption key and signing keys,
-//! session keys, the CSRF key and the audit writer, from a [`Config`].
+//! session keys, the CSRF key and the group-commit writer, from a [`Config`].
 
 use std::sync::Arc;
 
@@ -47,16 +47,11 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     let signer = Arc::new(Signer::load(&db, kek).await?);
     let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
     let console = Arc::new(crate::http::csrf::CsrfKey::load(&db).await?);
-    let (audit, _writer) = crate::audit::AuditWriter::spawn(db.clone());
     Ok(AppState {
-        services: Services {
-            db,
-            peppers: Arc::new(peppers),
-        },
+        services: Services::new(db, Arc::new(peppers)),
         sessions: Arc::new(sessions),
         signer,
         last_used: LastUsedRecorder::default(),
-        audit,
         public_url: config.public_url.clone(),
         page_anchors: PageAnchors::default(),
         limits: Arc::new(Limiter::new(config.limits)),

@@ -16,7 +16,7 @@ use super::session::{
     served_over_tls,
 };
 use crate::admin_api::auth::{end_session, sign_in};
-use crate::audit::{self, Actor, AuditEvent, Target};
+use crate::audit::{Actor, AuditEvent, Target};
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::request_context;
@@ -141,9 +141,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         .failure(denied.to_string())
         .status(StatusCode::FORBIDDEN.as_u16())
         .changes(json!({ "missing_permission": denied.missing }));
-        audit::record_alone(&state.db, event)
-            .await
-            .map_err(ApiError::from)?;
+        state.audit.record(event).await.map_err(ApiError::from)?;
         return Ok(error_page(
             StatusCode::FORBIDDEN,
             "Admins only",

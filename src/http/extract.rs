@@ -19,7 +19,7 @@ use super::audit_trail::AuditSlot;
 use super::bearer::Presented;
 use super::client_addr::ClientAddr;
 use super::request_id::RequestId;
-use crate::audit::{self, Actor, AuditEvent, RequestContext, Target};
+use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::AppState;
 use crate::identity::sessions::{SessionError, SessionRefusal};
 use crate::permissions::{Action, Principal, PrincipalKind, authorize};
@@ -68,7 +68,7 @@ impl Caller {
         .failure(denied.to_string())
         .status(StatusCode::FORBIDDEN.as_u16())
         .changes(json!({ "missing_permission": denied.missing }));
-        audit::record_alone(&state.db, event).await?;
+        state.audit.record(event).await?;
         Err(ApiError::Forbidden {
             missing: denied.missing,
         })
@@ -172,7 +172,7 @@ impl AuthRefusal {
         self
     }
 
-    /// Records the refusal (in a transaction of its own: nothing changes)
+    /// Records the refusal (group-committed: nothing changes)
     /// and returns the error to answer with.
     async fn record(self, state: &AppState, ctx: &RequestContext, endpoint: &str) -> ApiError {
         let event = AuditEvent::new(self.org_id, self.actor, "auth.denied", ctx)
@@ -180,7 +180,7 @@ impl AuthRefusal {
             .failure(self.reason)
             .status(self.error.status().as_u16())
             .changes(json!({ "reason_code": self.code }));
-        match audit::record_alone(&state.db, event).await {
+        match state.audit.record(event).await {
             Ok(_) => self.error,
             Err(e) => ApiError::internal(e),
         }
@@ -256,8 +256,15 @@ async fn authenticate(
     let now = Timestamp::now();
 
     if PlainToken::looks_like_token(credential) {
-        return match tokens::verify(&state.db, &state.peppers, credential, source_ip(parts), now)
-            .await
+        return match tokens::verify(
+            &state.db,
+            &state.peppers,
+            &state.tokens,
+            credential,
+            source_ip(parts),
+            now,
+        )
+        .await
         {
             Ok(verified) => {
                 state

@@ -1,6 +1,6 @@
 //! The state every handler of every HTTP edge reaches: the use cases'
-//! services (database, peppers), the rest of the core's handles (session
-//! keys, signing keys, last-used recorder, audit writer) and the HTTP
+//! services (database, peppers, the group-commit writer), the rest of the core's handles (session
+//! keys, signing keys, last-used recorder) and the HTTP
 //! edge's own (abuse limits, CSRF key, public URL). The composition root
 //! builds it (`config::open`) and hands it to the router.
 
@@ -23,8 +23,6 @@ pub struct AppState {
     /// The signing keys (audit checkpoints; later exchanged tokens).
     pub signer: Arc<Signer>,
     pub last_used: LastUsedRecorder,
-    /// Group-commit writer for audit records that accompany no change.
-    pub audit: crate::audit::AuditWriter,
     /// The externally visible base URL (`https://scim.example.com`), for
     /// SCIM `meta.location`; the request's Host header when unset.
     pub public_url: Option<String>,

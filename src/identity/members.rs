@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::IdentityError;
 use crate::permissions::Role;
-use crate::store::{Db, Timestamp, Tx};
+use crate::store::{Db, Timestamp, Touched, Tx};
 use crate::{on_db, on_tx, tokens};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -258,6 +258,7 @@ pub async fn update(
         q.push(" WHERE id = ").push_bind(id).push(" AND org_id = ").push_bind(org_id);
         q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;
+    tx.touch(Touched::Member(id));
     let revoked_tokens = if loses_access {
         tokens::revoke_for_member(tx, id, "member lost access", now).await?
     } else {

@@ -14,7 +14,7 @@ use super::IdentityError;
 use super::members::{self, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
-use crate::store::{Timestamp, Tx};
+use crate::store::{Timestamp, Touched, Tx};
 use crate::{on_tx, tokens};
 
 /// What a SCIM write sets on a member.
@@ -125,7 +125,10 @@ pub async fn replace(
         q.push(" WHERE id = ").push_bind(id).push(" AND org_id = ").push_bind(org_id);
         q.build().execute(&mut *conn).await.map(|_| ())
     })
-    .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))
+    .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
+    // A PAT's principal carries its member's user name.
+    tx.touch(Touched::Member(id));
+    Ok(())
 }
 
 /// Deletes a member (soft: the row stays for the audit trail, the user name
@@ -152,6 +155,7 @@ pub async fn delete(
     if deleted == 0 {
         return Err(IdentityError::NotFound("User"));
     }
+    tx.touch(Touched::Member(id));
     tokens::revoke_for_member(tx, id, "member deleted", now).await?;
     orgs::bump_count(tx, org_id, Counted::Members, -1).await?;
     Ok(())

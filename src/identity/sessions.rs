@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::members;
-use crate::audit::{self, AuditEvent};
+use crate::audit::{AuditEvent, AuditWriter, Change};
 use crate::permissions::Principal;
 use crate::signing::{Signer, SigningError, jws_type, verify_jws_with};
-use crate::store::{Db, Timestamp};
+use crate::store::{Db, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
 const AUDIENCE: &str = "scimitar:session";
@@ -220,7 +220,7 @@ impl SessionKeys {
     /// no session that could still be used.
     pub async fn end(
         &self,
-        db: &Db,
+        writer: &AuditWriter,
         jwt: &str,
         event: AuditEvent,
     ) -> Result<bool, super::IdentityError> {
@@ -228,29 +228,34 @@ impl SessionKeys {
         let Some((claims, ends)) = self.decode(jwt, now) else {
             return Ok(false);
         };
-        let mut tx = db.begin().await?;
-        // Rows of sessions that have expired anyway are no longer needed.
-        on_tx!(&mut tx, conn => {
-            sqlx::query("DELETE FROM ended_sessions WHERE ends_at < $1")
-                .bind(now)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
-        })?;
-        on_tx!(&mut tx, conn => {
-            sqlx::query(
-                "INSERT INTO ended_sessions (jti, org_id, ends_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
+        writer
+            .write(
+                async |tx: &mut Tx| -> Result<Change<()>, super::IdentityError> {
+                    // Rows of sessions that have expired anyway are no longer needed.
+                    on_tx!(tx, conn => {
+                        sqlx::query("DELETE FROM ended_sessions WHERE ends_at < $1")
+                            .bind(now)
+                            .execute(&mut *conn)
+                            .await
+                            .map(|_| ())
+                    })?;
+                    on_tx!(tx, conn => {
+                        sqlx::query(
+                            "INSERT INTO ended_sessions (jti, org_id, ends_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(claims.jti)
+                        .bind(claims.org)
+                        .bind(ends)
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| ())
+                    })?;
+                    Ok(Change::Made((), event))
+                },
+                || (),
             )
-            .bind(claims.jti)
-            .bind(claims.org)
-            .bind(ends)
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-        })?;
-        audit::record(&mut tx, event).await?;
-        tx.commit().await?;
+            .await?;
         Ok(true)
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{IdentityError, check_name};
-use crate::store::{Db, Timestamp, Tx};
+use crate::store::{Db, Timestamp, Touched, Tx};
 use crate::{on_db, on_tx, tokens};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -145,6 +145,7 @@ pub async fn delete(
             .execute(&mut *conn)
             .await.map(|r| r.rows_affected())
     })?;
+    tx.touch(Touched::Workspace(id));
     let revoked = tokens::revoke_for_workspace(tx, id, "workspace deleted", now).await?;
     Ok((ws, revoked))
 }

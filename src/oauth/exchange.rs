@@ -131,6 +131,7 @@ async fn run(
     let verified = tokens::verify_from(
         &state.db,
         &state.peppers,
+        &state.tokens,
         subject,
         Source::Checked(Some(client)),
         now,

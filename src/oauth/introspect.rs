@@ -34,12 +34,20 @@ pub async fn introspect(
         Err(e) => return Ok(e.into_response()),
     };
     let now = Timestamp::now();
-    let verified =
-        match tokens::verify_from(&state.db, &state.peppers, token, Source::Unchecked, now).await {
-            Err(VerifyError::Store(e)) => return Err(e.into()),
-            Ok(v) => Ok(v),
-            Err(VerifyError::Refused(r)) => Err(r),
-        };
+    let verified = match tokens::verify_from(
+        &state.db,
+        &state.peppers,
+        &state.tokens,
+        token,
+        Source::Unchecked,
+        now,
+    )
+    .await
+    {
+        Err(VerifyError::Store(e)) => return Err(e.into()),
+        Ok(v) => Ok(v),
+        Err(VerifyError::Refused(r)) => Err(r),
+    };
     let org = caller.org_id();
     let inactive = json!({ "active": false });
     // Another organization's tokens are none of this organization's

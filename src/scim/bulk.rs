@@ -1,7 +1,10 @@
 //! `POST /scim/v2/Bulk` (RFC 7644 §3.7): many operations in one request,
-//! each run like its own request (its own transaction and audit record),
-//! with `bulkId` references resolved to the ids of resources created
-//! earlier in the same request, and `failOnErrors` honoured.
+//! each run like its own request (validated alone, in its own savepoint,
+//! with its own audit record, its failure its own), with `bulkId`
+//! references resolved to the ids of resources created earlier in the same
+//! request, and `failOnErrors` honoured. The whole request is one run of
+//! the group-commit writer: its operations share one transaction and one
+//! append of their records, and the response goes out once that commits.
 
 use std::collections::HashMap;
 
@@ -12,13 +15,13 @@ use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
 use super::groups::Groups;
-use super::handlers;
 use super::http::{self, Base, ScimBody, ScimCaller};
 use super::kind::{ScimWrite, location};
 use super::limits::MAX_BULK_OPERATIONS;
 use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
 use super::users::Users;
-use crate::audit;
+use super::write::{Request, write_in_run};
+use crate::audit::Run;
 use crate::http::AppState;
 use crate::permissions::Action;
 
@@ -73,6 +76,7 @@ pub async fn bulk(
         ));
     }
 
+    let mut run = state.audit.run().await?;
     let mut created: HashMap<String, uuid::Uuid> = HashMap::new();
     let mut results = Vec::with_capacity(ops.len());
     let mut errors = 0u64;
@@ -91,17 +95,8 @@ pub async fn bulk(
         if let Some(b) = &bulk_id {
             result.insert("bulkId".into(), json!(b));
         }
-        match run(
-            &state,
-            &caller,
-            &base,
-            op,
-            &method,
-            bulk_id.as_deref(),
-            &created,
-        )
-        .await
-        {
+        let resolved = resolve(op, &method, bulk_id.as_deref(), &created);
+        match operation(&state, &caller, &mut run, &base, resolved).await {
             Ok(out) => {
                 if let (Some(b), Some(id)) = (&bulk_id, out.id) {
                     created.insert(b.clone(), id);
@@ -134,7 +129,8 @@ pub async fn bulk(
         "errors": errors,
         "refusals": refusals,
     }));
-    audit::record_alone(&state.db, event).await?;
+    run.record(event);
+    run.finish().await?;
     let body = json!({ "schemas": [BULK_RESPONSE_URN], "Operations": results });
     Ok(http::respond(StatusCode::OK, &body, None, None))
 }
@@ -168,15 +164,14 @@ fn resolve_refs(v: &Value, created: &HashMap<String, uuid::Uuid>) -> Result<Valu
     })
 }
 
-async fn run(
-    state: &AppState,
-    caller: &ScimCaller,
-    base: &str,
-    op: &Value,
-    method: &str,
-    bulk_id: Option<&str>,
-    created: &HashMap<String, uuid::Uuid>,
-) -> Result<Outcome, ScimError> {
+/// An operation with its `bulkId` references resolved: its path, split,
+/// and its data.
+fn resolve<'a>(
+    op: &'a Value,
+    method: &'a str,
+    bulk_id: Option<&'a str>,
+    created: &'a HashMap<String, uuid::Uuid>,
+) -> Result<Op<'a>, ScimError> {
     let path = op
         .get("path")
         .and_then(Value::as_str)
@@ -190,27 +185,36 @@ async fn run(
         })
         .collect::<Result<Vec<String>, ScimError>>()?
         .join("/");
-    let path = path.as_str();
     let data = op
         .get("data")
         .map(|d| resolve_refs(d, created))
         .transpose()?;
-    let version = op.get("version").and_then(Value::as_str);
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let resolved = Op {
+    Ok(Op {
         method,
         path,
-        data: data.as_ref(),
-        version,
+        data,
+        version: op.get("version").and_then(Value::as_str),
         bulk_id,
         created,
-    };
-    match (method, segments.as_slice()) {
+    })
+}
+
+async fn operation(
+    state: &AppState,
+    caller: &ScimCaller,
+    run: &mut Run<'_>,
+    base: &str,
+    op: Result<Op<'_>, ScimError>,
+) -> Result<Outcome, ScimError> {
+    let op = op?;
+    let path = op.path.clone();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (op.method, segments.as_slice()) {
         ("POST" | "PUT" | "PATCH" | "DELETE", ["Users", rest @ ..]) => {
-            on::<Users>(state, caller, base, &resolved, rest).await
+            on::<Users>(state, caller, run, base, &op, rest).await
         }
         ("POST" | "PUT" | "PATCH" | "DELETE", ["Groups", rest @ ..]) => {
-            on::<Groups>(state, caller, base, &resolved, rest).await
+            on::<Groups>(state, caller, run, base, &op, rest).await
         }
         ("POST" | "PUT" | "PATCH" | "DELETE", _) => Err(ScimError::invalid_value(format!(
             "`{path}` is not a resource this operation applies to"
@@ -224,8 +228,8 @@ async fn run(
 /// One operation, its references resolved.
 struct Op<'a> {
     method: &'a str,
-    path: &'a str,
-    data: Option<&'a Value>,
+    path: String,
+    data: Option<Value>,
     /// The `If-Match` of the operation.
     version: Option<&'a str>,
     bulk_id: Option<&'a str>,
@@ -237,12 +241,14 @@ struct Op<'a> {
 async fn on<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
+    run: &mut Run<'_>,
     base: &str,
     op: &Op<'_>,
     rest: &[&str],
 ) -> Result<Outcome, ScimError> {
     let data = || {
         op.data
+            .as_ref()
             .ok_or_else(|| ScimError::invalid_syntax("this operation needs `data`"))
     };
     let id = |raw: &str| http::resource_id(raw, R::RT.name());
@@ -254,22 +260,37 @@ async fn on<R: ScimWrite>(
             if op.bulk_id.is_some_and(|b| op.created.contains_key(b)) {
                 return Err(ScimError::invalid_value("each `bulkId` may be used once"));
             }
-            let row = handlers::create_op::<R>(state, caller, data()?).await?;
+            let request = Request::Create { body: data()? };
+            let row = write_in_run::<R>(state, caller, run, request).await?;
             (StatusCode::CREATED, row)
         }
         ("PUT", [raw]) => {
             let id = id(raw)?;
-            let row = handlers::replace_op::<R>(state, caller, id, data()?, op.version).await?;
+            let request = Request::Replace {
+                id,
+                body: data()?,
+                if_match: op.version,
+            };
+            let row = write_in_run::<R>(state, caller, run, request).await?;
             (StatusCode::OK, row)
         }
         ("PATCH", [raw]) => {
             let id = id(raw)?;
-            let row = handlers::patch_op::<R>(state, caller, id, data()?, op.version).await?;
+            let request = Request::Patch {
+                id,
+                body: data()?,
+                if_match: op.version,
+            };
+            let row = write_in_run::<R>(state, caller, run, request).await?;
             (StatusCode::OK, row)
         }
         ("DELETE", [raw]) => {
             let id = id(raw)?;
-            handlers::delete_op::<R>(state, caller, id, op.version).await?;
+            let request = Request::Delete {
+                id,
+                if_match: op.version,
+            };
+            write_in_run::<R>(state, caller, run, request).await?;
             return Ok(Outcome {
                 status: StatusCode::NO_CONTENT,
                 id: None,

@@ -1,8 +1,8 @@
 //! The SCIM endpoints of every resource kind, written once over
 //! [`ScimResource`]: create, read, replace, patch, delete, list and
-//! `.search`, and the operations Bulk shares with them. Writes go through
-//! [`write`](super::write); a response is rendered, projected and tagged
-//! with the resource's ETag.
+//! `.search`. Writes go through [`write`](super::write) (as do Bulk's
+//! operations); a response is rendered, projected and tagged with the
+//! resource's ETag.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -21,49 +21,6 @@ use crate::http::AppState;
 use crate::permissions::Action;
 use crate::store::dynamic::Dialect;
 
-/// POST: for the handler and for bulk operations.
-pub async fn create_op<R: ScimWrite>(
-    state: &AppState,
-    caller: &ScimCaller,
-    body: &Value,
-) -> Result<R::Row, ScimError> {
-    write::<R>(state, caller, Request::Create { body }).await
-}
-
-/// PUT.
-pub async fn replace_op<R: ScimWrite>(
-    state: &AppState,
-    caller: &ScimCaller,
-    id: Uuid,
-    body: &Value,
-    if_match: Option<&str>,
-) -> Result<R::Row, ScimError> {
-    let request = Request::Replace { id, body, if_match };
-    write::<R>(state, caller, request).await
-}
-
-/// PATCH: atomic, all operations or none.
-pub async fn patch_op<R: ScimWrite>(
-    state: &AppState,
-    caller: &ScimCaller,
-    id: Uuid,
-    body: &Value,
-    if_match: Option<&str>,
-) -> Result<R::Row, ScimError> {
-    write::<R>(state, caller, Request::Patch { id, body, if_match }).await
-}
-
-/// DELETE.
-pub async fn delete_op<R: ScimWrite>(
-    state: &AppState,
-    caller: &ScimCaller,
-    id: Uuid,
-    if_match: Option<&str>,
-) -> Result<(), ScimError> {
-    write::<R>(state, caller, Request::Delete { id, if_match }).await?;
-    Ok(())
-}
-
 pub async fn create<R: ScimWrite>(
     State(state): State<AppState>,
     caller: ScimCaller,
@@ -71,7 +28,7 @@ pub async fn create<R: ScimWrite>(
     params: ScimParams,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let row = create_op::<R>(&state, &caller, &body).await?;
+    let row = write::<R>(&state, &caller, Request::Create { body: &body }).await?;
     respond::<R>(&state, StatusCode::CREATED, &row, &base, &params).await
 }
 
@@ -85,14 +42,16 @@ pub async fn get<R: ScimResource>(
 ) -> Result<Response, ScimError> {
     caller.require(&state, Action::ScimRead).await?;
     let id = http::resource_id(&id, R::RT.name())?;
-    let row = store::get::<R::Row>(&state.db, caller.org_id(), id)
+    let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
+    let with_related = proj.may_include(R::RT, R::RELATED);
+    let (row, related) = R::read(&state.db, caller.org_id(), id, with_related)
         .await?
         .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
     let version = row.as_ref().version;
     if http::not_modified(&headers, version) {
         return Ok(http::not_modified_response(version));
     }
-    respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
+    Ok(rendered::<R>(StatusCode::OK, &row, related, &proj, &base))
 }
 
 pub async fn replace<R: ScimWrite>(
@@ -105,7 +64,13 @@ pub async fn replace<R: ScimWrite>(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = http::resource_id(&id, R::RT.name())?;
-    let row = replace_op::<R>(&state, &caller, id, &body, http::if_match(&headers)).await?;
+    let if_match = http::if_match(&headers);
+    let request = Request::Replace {
+        id,
+        body: &body,
+        if_match,
+    };
+    let row = write::<R>(&state, &caller, request).await?;
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
 
@@ -119,7 +84,13 @@ pub async fn patch<R: ScimWrite>(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = http::resource_id(&id, R::RT.name())?;
-    let row = patch_op::<R>(&state, &caller, id, &body, http::if_match(&headers)).await?;
+    let if_match = http::if_match(&headers);
+    let request = Request::Patch {
+        id,
+        body: &body,
+        if_match,
+    };
+    let row = write::<R>(&state, &caller, request).await?;
     respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
 }
 
@@ -130,7 +101,8 @@ pub async fn delete<R: ScimWrite>(
     ScimPath(id): ScimPath<String>,
 ) -> Result<StatusCode, ScimError> {
     let id = http::resource_id(&id, R::RT.name())?;
-    delete_op::<R>(&state, &caller, id, http::if_match(&headers)).await?;
+    let if_match = http::if_match(&headers);
+    write::<R>(&state, &caller, Request::Delete { id, if_match }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,13 +196,20 @@ async fn respond<R: ScimResource>(
     } else {
         None
     };
+    Ok(rendered::<R>(status, row, related, &proj, base))
+}
+
+/// The response for one resource and its related references.
+fn rendered<R: ScimResource>(
+    status: StatusCode,
+    row: &R::Row,
+    related: Option<Vec<R::Reference>>,
+    proj: &Projection,
+    base: &str,
+) -> Response {
+    let meta = row.as_ref();
     let full = render::<R>(row, related.as_deref(), base);
-    let body = Value::Object(resource::project(R::RT, full, &proj));
+    let body = Value::Object(resource::project(R::RT, full, proj));
     let location = (status == StatusCode::CREATED).then(|| location::<R>(base, meta.id));
-    Ok(http::respond(
-        status,
-        &body,
-        Some(meta.version),
-        location.as_deref(),
-    ))
+    http::respond(status, &body, Some(meta.version), location.as_deref())
 }

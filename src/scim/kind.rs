@@ -87,7 +87,35 @@ pub trait ScimResource: Send + Sync + 'static {
         org_id: Uuid,
         ids: &[Uuid],
     ) -> impl Future<Output = Result<ById<Vec<Self::Reference>>, ScimError>> + Send;
+
+    /// One live row and, when `with_related`, its [`Self::RELATED`]: two
+    /// reads, unless the kind can do it in one.
+    fn read(
+        db: &Db,
+        org_id: Uuid,
+        id: Uuid,
+        with_related: bool,
+    ) -> impl Future<Output = Result<Option<Read<Self>>, ScimError>> + Send {
+        async move {
+            let Some(row) = super::store::get::<Self::Row>(db, org_id, id).await? else {
+                return Ok(None);
+            };
+            let related = if with_related {
+                let mut all = Self::related(db, org_id, &[id]).await?;
+                Some(all.remove(&id).unwrap_or_default())
+            } else {
+                None
+            };
+            Ok(Some((row, related)))
+        }
+    }
 }
+
+/// A row as read, with its [`ScimResource::RELATED`] when asked for.
+pub type Read<R> = (
+    <R as ScimResource>::Row,
+    Option<Vec<<R as ScimResource>::Reference>>,
+);
 
 /// How a kind of SCIM resource is written: the steps of the write skeleton
 /// ([`super::write`]) that differ between kinds.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use super::groups::Groups;
-use super::kind::{ById, Names, ScimResource, ScimWrite, Via, location, names};
+use super::kind::{ById, Names, Read, ScimResource, ScimWrite, Via, location, names};
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::users::ScimUserRow;
@@ -68,6 +68,21 @@ impl ScimResource for Users {
 
     async fn related(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<ById<UserGroups>, ScimError> {
         memberships::groups_of(db, org_id, ids).await
+    }
+
+    /// A user's groups are few: one statement reads the user and them.
+    async fn read(
+        db: &Db,
+        org_id: Uuid,
+        id: Uuid,
+        with_related: bool,
+    ) -> Result<Option<Read<Self>>, ScimError> {
+        if !with_related {
+            return Ok(store::get(db, org_id, id).await?.map(|row| (row, None)));
+        }
+        Ok(store::users::with_groups(db, org_id, id)
+            .await?
+            .map(|(row, groups)| (row, Some(groups))))
     }
 }
 

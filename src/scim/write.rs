@@ -17,11 +17,11 @@ use super::kind::{ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
-use crate::audit::Target;
+use crate::audit::{Run, Target};
 use crate::http::AppState;
 use crate::permissions::Action;
 use crate::store::{Db, Tx};
-use crate::use_cases::{Change, recorded_write};
+use crate::use_cases::Change;
 
 /// A write as requested.
 pub enum Request<'a> {
@@ -88,12 +88,36 @@ pub async fn write<R: ScimWrite>(
     request: Request<'_>,
 ) -> Result<R::Row, ScimError> {
     caller.require(state, Action::ScimWrite).await?;
+    let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
+    let mut run = state.audit.run().await?;
+    let row = apply::<R>(state, caller, &mut run, parsed).await?;
+    run.finish().await?;
+    Ok(row)
+}
+
+/// One operation of a Bulk request, inside the request's run of the
+/// group-commit writer: the caller was authorized once for the request,
+/// and every operation commits with the run, when the request ends.
+pub async fn write_in_run<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    run: &mut Run<'_>,
+    request: Request<'_>,
+) -> Result<R::Row, ScimError> {
+    let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
+    apply::<R>(state, caller, run, parsed).await
+}
+
+/// The change of a parsed request, in its own savepoint of `run`: this
+/// change and its audit record are committed together, or neither is.
+async fn apply<R: ScimWrite>(
+    state: &AppState,
+    caller: &ScimCaller,
+    run: &mut Run<'_>,
+    parsed: Parsed<'_, R>,
+) -> Result<R::Row, ScimError> {
     let org = caller.org_id();
-    let parsed = parse::<R>(&state.db, org, request).await?;
-    // The product's one write path: this change and its audit record are
-    // committed together by `recorded_write`, or neither is.
-    recorded_write(
-        &state.db,
+    run.write(
         async |tx: &mut Tx| -> Result<Change<R::Row>, ScimError> {
             let done = match parsed {
                 Parsed::Create(new) => create::<R>(tx, org, new).await?,

@@ -57,11 +57,28 @@ pub enum Db {
 #[derive(Clone, Debug, Default)]
 pub struct WriterGate(Arc<Mutex<()>>);
 
-/// A write transaction. For SQLite it also holds the writer gate, released
-/// when the transaction ends.
-pub enum Tx {
+/// A write transaction, and the rows it changed that credential checks
+/// read (see [`Touched`]).
+pub struct Tx {
+    pub conn: TxConn,
+    touched: Vec<Touched>,
+}
+
+/// The transaction itself. For SQLite it also holds the writer gate,
+/// released when the transaction ends.
+pub enum TxConn {
     Sqlite(Transaction<'static, Sqlite>, OwnedMutexGuard<()>),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// A row that verifying a credential reads, changed by a transaction. The
+/// transaction carries these to its commit, after which whoever keeps
+/// verified credentials in memory forgets what they depend on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Touched {
+    Token(String),
+    Member(uuid::Uuid),
+    Workspace(uuid::Uuid),
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of `$db`. The body is
@@ -83,9 +100,9 @@ macro_rules! on_db {
 #[macro_export]
 macro_rules! locking_select {
     ($tx:expr, $($sql:tt)+) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(..) => concat!($($sql)+),
-            $crate::store::Tx::Postgres(_) => concat!($($sql)+, " FOR UPDATE"),
+        match &($tx).conn {
+            $crate::store::TxConn::Sqlite(..) => concat!($($sql)+),
+            $crate::store::TxConn::Postgres(_) => concat!($($sql)+, " FOR UPDATE"),
         }
     };
 }
@@ -95,12 +112,12 @@ macro_rules! locking_select {
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(t, _) => {
+        match &mut ($tx).conn {
+            $crate::store::TxConn::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
-            $crate::store::Tx::Postgres(t) => {
+            $crate::store::TxConn::Postgres(t) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -117,9 +134,9 @@ impl Db {
             Db::Sqlite(pool, gate) => {
                 let guard = gate.0.clone().lock_owned().await;
                 let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx::Sqlite(tx, guard))
+                Ok(Tx::new(TxConn::Sqlite(tx, guard)))
             }
-            Db::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
+            Db::Postgres(pool) => Ok(Tx::new(TxConn::Postgres(pool.begin().await?))),
         }
     }
 
@@ -151,12 +168,31 @@ impl Db {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(tx, _guard) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+    fn new(conn: TxConn) -> Self {
+        Self {
+            conn,
+            touched: Vec::new(),
         }
-        Ok(())
+    }
+
+    /// Notes that this transaction changed a row credential checks read.
+    pub fn touch(&mut self, row: Touched) {
+        if !self.touched.contains(&row) {
+            self.touched.push(row);
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.conn, TxConn::Sqlite(..))
+    }
+
+    /// Commits, and returns what the transaction touched.
+    pub async fn commit(self) -> Result<Vec<Touched>, StoreError> {
+        match self.conn {
+            TxConn::Sqlite(tx, _guard) => tx.commit().await?,
+            TxConn::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(self.touched)
     }
 }
 

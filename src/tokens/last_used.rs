@@ -139,7 +139,7 @@ async fn write(db: &Db, batch: &[(TokenId, Use)]) -> Result<(), StoreError> {
             .await.map(|r| r.rows_affected())
         })?;
     }
-    tx.commit().await
+    tx.commit().await.map(|_| ())
 }
 
 #[cfg(test)]

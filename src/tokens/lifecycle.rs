@@ -12,7 +12,7 @@ use super::format::{PlainToken, TokenId, TokenKind};
 use super::hashing::Peppers;
 use super::record::{CidrList, TokenRow, TokenView, token_columns};
 use crate::permissions::{PermissionSet, Principal, TokenLevel};
-use crate::store::{Db, Timestamp, Tx};
+use crate::store::{Db, Timestamp, Touched, Tx};
 use crate::{on_db, on_tx};
 
 /// Who owns a new token. The caller has checked that the workspace or member
@@ -277,6 +277,7 @@ pub async fn update(
         q.push(" AND org_id = ").push_bind(org_id);
         q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;
+    tx.touch(Touched::Token(id.as_str().to_string()));
     get_in(tx, org_id, id, now).await
 }
 
@@ -322,6 +323,7 @@ pub async fn rotate(
         .execute(&mut *conn)
         .await.map(|r| r.rows_affected())
     })?;
+    tx.touch(Touched::Token(id.as_str().to_string()));
     Ok((get_in(tx, org_id, id, now).await?, plain))
 }
 
@@ -351,6 +353,7 @@ pub async fn revoke(
             .execute(&mut *conn)
             .await.map(|r| r.rows_affected())
     })?;
+    tx.touch(Touched::Token(id.as_str().to_string()));
     Ok((get_in(tx, org_id, id, now).await?, true))
 }
 
@@ -389,6 +392,9 @@ async fn revoke_where(
         q.push(" RETURNING id");
         q.build_query_scalar().fetch_all(&mut *conn).await
     })?;
+    for id in &ids {
+        tx.touch(Touched::Token(id.clone()));
+    }
     Ok(ids)
 }
 

@@ -3,6 +3,7 @@
 //! rotate, revoke, last-used tracking). It imports only the store and the
 //! permission core; the HTTP API and the CLI sit on top of it.
 
+mod cache;
 mod format;
 mod hashing;
 mod last_used;
@@ -11,6 +12,7 @@ mod pepper;
 mod record;
 mod verify;
 
+pub use cache::FRESH_FOR;
 pub use format::{MalformedToken, PlainToken, TokenId, TokenKind};
 pub use hashing::{HashedSecret, Peppers};
 pub use last_used::{Flusher, LastUsedRecorder};
@@ -20,7 +22,9 @@ pub use lifecycle::{
 };
 pub use pepper::load_peppers;
 pub use record::{CidrList, TokenStatus, TokenView, parse_network};
-pub use verify::{Refused, Source, TokenRefusal, Verified, VerifyError, verify, verify_from};
+pub use verify::{
+    Refused, Source, TokenRefusal, Verified, VerifiedTokens, VerifyError, verify, verify_from,
+};
 
 use crate::permissions::PermissionError;
 use crate::store::StoreError;

@@ -1,18 +1,22 @@
-//! Checking a presented token: one lookup by id, two HMACs and
+//! Checking a presented token: one lookup by id (from memory when the
+//! token was checked a moment ago, see [`super::cache`]), two HMACs and
 //! constant-time compares (the same work whether or not the id exists: an
 //! unknown id reads a decoy row), then the state checks. Nothing is written here;
 //! last-used data goes to the in-memory [`LastUsedRecorder`](super::LastUsedRecorder).
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 use uuid::Uuid;
 
+use super::cache::{Cache, Dependencies};
 use super::format::{MalformedToken, PlainToken, TokenId, TokenKind};
 use super::hashing::{HashedSecret, Peppers};
 use super::record::CidrList;
 use crate::on_db;
 use crate::permissions::{PermissionSet, Principal, Role};
-use crate::store::{Db, StoreError, Timestamp};
+use crate::store::{Db, StoreError, Timestamp, Touched};
 
 /// Why a token was refused. The text is what the audit log records; it never
 /// contains any part of the value.
@@ -96,7 +100,7 @@ pub struct Verified {
 }
 
 #[derive(sqlx::FromRow)]
-struct VerifyRow {
+pub(super) struct VerifyRow {
     id: String,
     org_id: Uuid,
     kind: String,
@@ -118,6 +122,44 @@ struct VerifyRow {
     member_role: Option<String>,
     member_active: Option<bool>,
     member_deleted_at: Option<Timestamp>,
+}
+
+impl Dependencies for Arc<VerifyRow> {
+    fn member_id(&self) -> Option<Uuid> {
+        self.member_id
+    }
+    fn workspace_id(&self) -> Option<Uuid> {
+        self.workspace_id
+    }
+}
+
+/// The rows of tokens verified a moment ago (see [`super::cache`]). One
+/// per process, shared by every request.
+#[derive(Debug, Default)]
+pub struct VerifiedTokens(Cache<Arc<VerifyRow>>);
+
+impl VerifiedTokens {
+    /// Forgets what a committed transaction changed.
+    pub fn forget(&self, touched: &[Touched]) {
+        self.0.forget(touched);
+    }
+
+    /// The row of `id`: kept, or read (a decoy's for an unknown id).
+    async fn row(&self, db: &Db, id: &TokenId) -> Result<Option<Arc<VerifyRow>>, StoreError> {
+        if let Some(row) = self.0.get(id.as_str()) {
+            return Ok(Some(row));
+        }
+        let seen = self.0.generation();
+        let read_at = Instant::now();
+        let row: Option<VerifyRow> = on_db!(db, pool => {
+            sqlx::query_as(VERIFY_SQL).bind(id.as_str()).fetch_optional(pool).await
+        })?;
+        let row = row.map(Arc::new);
+        if let Some(row) = row.as_ref().filter(|r| r.id == id.as_str()) {
+            self.0.put(id.as_str(), row.clone(), seen, read_at);
+        }
+        Ok(row)
+    }
 }
 
 /// One row for any id while the table holds a token: the token asked for,
@@ -146,11 +188,12 @@ const VERIFY_SQL: &str = "WITH d AS MATERIALIZED (SELECT MIN(id) AS decoy FROM t
 pub async fn verify(
     db: &Db,
     peppers: &Peppers,
+    cache: &VerifiedTokens,
     value: &str,
     source: Option<IpAddr>,
     now: Timestamp,
 ) -> Result<Verified, VerifyError> {
-    verify_from(db, peppers, value, Source::Checked(source), now).await
+    verify_from(db, peppers, cache, value, Source::Checked(source), now).await
 }
 
 /// Where a token is presented from.
@@ -168,6 +211,7 @@ pub enum Source {
 pub async fn verify_from(
     db: &Db,
     peppers: &Peppers,
+    cache: &VerifiedTokens,
     value: &str,
     source: Source,
     now: Timestamp,
@@ -183,10 +227,7 @@ pub async fn verify_from(
         }
     };
     let id = plain.id().clone();
-    let row: Option<VerifyRow> = on_db!(db, pool => {
-        sqlx::query_as(VERIFY_SQL).bind(id.as_str()).fetch_optional(pool).await
-    })
-    .map_err(StoreError::from)?;
+    let row = cache.row(db, &id).await?;
 
     // Exactly two HMACs and two constant-time comparisons on every path
     // (unknown id, wrong secret, right secret, with or without a previous
@@ -276,7 +317,7 @@ pub async fn verify_from(
                 token_id: id.clone(),
                 org_id: row.org_id,
                 member_id,
-                user_name: row.member_user_name.unwrap_or_default(),
+                user_name: row.member_user_name.clone().unwrap_or_default(),
                 role,
             }
         }
@@ -285,7 +326,7 @@ pub async fn verify_from(
         principal,
         token_id: id,
         kind: plain.kind(),
-        name: row.name,
+        name: row.name.clone(),
         expires_at: row.expires_at,
         created_at: row.created_at,
     })

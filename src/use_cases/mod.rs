@@ -32,4 +32,4 @@ pub use call::{Call, Witness};
 pub use error::UseCaseError;
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
 pub use services::Services;
-pub use write::{Change, recorded_write, write};
+pub use write::{Change, write};

@@ -23,10 +23,7 @@ async fn services() -> Services {
     let url = format!("sqlite://{}", path.display()).parse().unwrap();
     let db = crate::store::connect(&url, 4).await.unwrap();
     db.migrate().await.unwrap();
-    Services {
-        db,
-        peppers: Arc::new(Peppers::new(1, vec![7; 32])),
-    }
+    Services::new(db, Arc::new(Peppers::new(1, vec![7; 32])))
 }
 
 fn ctx() -> RequestContext {

@@ -209,6 +209,7 @@ async fn introspection_of_expired_rotated_and_orphaned_tokens() {
             .map(|_| ())
     })
     .unwrap();
+    crate::support::outside_change_lands().await;
     let r = introspect(&app, &checker, &expired).await;
     assert_eq!(r.body, json!({ "active": false }), "{}", r.text);
 

@@ -112,9 +112,15 @@ async fn operator_commands_create_what_the_api_then_sees() {
         .await
         .json();
     assert_eq!(revoked["status"], "revoked");
-    app.get("/api/v1/tokens/self", value)
-        .await
-        .assert_problem(401);
+    // The CLI is another process: the server hears of it within a second.
+    let refused = crate::support::eventually(crate::support::REVOCATION_REACH, || async {
+        app.get("/api/v1/tokens/self", value).await.status == 401
+    })
+    .await;
+    assert!(
+        refused,
+        "a revocation by the CLI must reach the server within 1 s"
+    );
 
     let records = app.audit_records(&org_id).await;
     let actions: Vec<&str> = records

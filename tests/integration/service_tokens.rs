@@ -439,6 +439,7 @@ async fn rotation_with_grace_keeps_both_secrets_until_it_ends() {
             .map(|_| ())
     })
     .unwrap();
+    crate::support::outside_change_lands().await;
     app.get("/api/v1/tokens/self", &old)
         .await
         .assert_problem(401);

@@ -670,6 +670,17 @@ pub async fn read(resp: reqwest::Response) -> Resp {
 }
 
 /// Polls `check` until it returns true or `timeout` passes.
+/// Waits out the token cache: a change made behind the server's back (SQL
+/// from a test, the CLI, another instance) reaches a server that verified
+/// the token a moment before once the row it read is this old
+/// (`scimitar::tokens::FRESH_FOR`, under the one second promised).
+pub async fn outside_change_lands() {
+    tokio::time::sleep(scimitar::tokens::FRESH_FOR).await;
+}
+
+/// How soon a revocation made elsewhere must reach every instance.
+pub const REVOCATION_REACH: Duration = Duration::from_secs(1);
+
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,

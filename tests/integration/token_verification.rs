@@ -133,6 +133,7 @@ async fn expired_tokens_are_refused() {
             .map(|_| ())
     })
     .unwrap();
+    crate::support::outside_change_lands().await;
     let r = app.get(SELF, &value).await;
     r.assert_problem(401);
     assert!(r.body["detail"].as_str().unwrap().contains("expired"));

@@ -131,9 +131,10 @@ pub async fn lock<R: StoredRow>(
     org_id: Uuid,
     id: Uuid,
 ) -> Result<Option<R>, ScimError> {
-    let sql = match tx {
-        Tx::Sqlite(..) => R::TABLE.by_id,
-        Tx::Postgres(_) => R::TABLE.by_id_for_update,
+    let sql = if tx.is_sqlite() {
+        R::TABLE.by_id
+    } else {
+        R::TABLE.by_id_for_update
     };
     Ok(
         on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await)?,

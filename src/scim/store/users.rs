@@ -3,9 +3,15 @@
 //! written through [`crate::identity::scim_users`], which keeps a member's
 //! lifecycle rules (see the [module](super) for why).
 
+use uuid::Uuid;
+
 use super::{Meta, stored_row};
 use crate::identity::members::RoleColumn;
 use crate::identity::orgs::Counted;
+use crate::on_db;
+use crate::scim::error::ScimError;
+use crate::store::Db;
+use crate::store::dynamic::Dialect;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ScimUserRow {
@@ -26,4 +32,66 @@ stored_row! {
     ScimUserRow in "members r" where live " AND r.deleted_at IS NULL", Counted::Members,
     columns "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, \
              r.scim_doc, r.version, r.created_at, r.updated_at",
+}
+
+/// A user with its groups, read in one statement (see [`with_groups`]).
+#[derive(sqlx::FromRow)]
+struct UserWithGroups {
+    #[sqlx(flatten)]
+    row: ScimUserRow,
+    /// `[[group id, displayName], …]` as JSON, by displayName; NULL for none.
+    groups: Option<String>,
+}
+
+/// The groups column: SQLite has no UUID type, so its ids are hex.
+macro_rules! user_with_groups_sql {
+    ($aggregate:literal) => {
+        concat!(
+            "SELECT r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, \
+             r.scim_doc, r.version, r.created_at, r.updated_at, (SELECT ",
+            $aggregate,
+            " FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
+             WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups \
+             FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
+        )
+    };
+}
+
+const WITH_GROUPS_SQLITE: &str = user_with_groups_sql!(
+    "json_group_array(json_array(lower(hex(g.id)), g.display_name) ORDER BY g.display_name)"
+);
+const WITH_GROUPS_POSTGRES: &str = user_with_groups_sql!(
+    "json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name)::text"
+);
+
+/// One live user and the groups it is a direct member of, in one round
+/// trip: the read every `GET /Users/{id}` makes.
+pub async fn with_groups(
+    db: &Db,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(ScimUserRow, Vec<(Uuid, String)>)>, ScimError> {
+    let sql = match Dialect::of(db) {
+        Dialect::Sqlite => WITH_GROUPS_SQLITE,
+        Dialect::Postgres => WITH_GROUPS_POSTGRES,
+    };
+    let found: Option<UserWithGroups> =
+        on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let pairs: Vec<(String, String)> = match found.groups.as_deref() {
+        None => Vec::new(),
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| ScimError::internal(format!("a user's groups did not read back: {e}")))?,
+    };
+    let groups = pairs
+        .into_iter()
+        .map(|(gid, name)| {
+            Uuid::parse_str(&gid)
+                .map(|gid| (gid, name))
+                .map_err(|e| ScimError::internal(format!("a group id did not read back: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some((found.row, groups)))
 }

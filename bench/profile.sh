@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Where a release server spends its time under one SCIM scenario: a CPU
+# profile (`perf record -g`) of the running server while wrk drives it.
+#
+#   bench/profile.sh SCENARIO [DATABASE_URL]
+#     SCENARIO: get_id | filter | list | patch | create
+#     DATABASE_URL: a fresh SQLite file in a temp dir by default; a
+#       postgres://… URL is used as given (its database is dropped and
+#       created afresh).
+#
+# What it does: builds the release binary, starts `scimitar serve` with the
+# abuse limits off, seeds $USERS users through /Bulk, runs wrk with
+# $CONNECTIONS connections for $DURATION seconds, records the server with
+# `perf record -g` during the middle of that run, and prints the wrk result
+# and the top of `perf report` (self time, by symbol; then by shared object,
+# which shows the kernel's share). KEEP=1 keeps the temp dir with perf.data.
+#
+# Environment: USERS=2000 DURATION=12 CONNECTIONS=4 PERF_SECONDS=6
+set -euo pipefail
+
+SCENARIO=${1:?usage: bench/profile.sh get_id|filter|list|patch|create [DATABASE_URL]}
+USERS=${USERS:-2000}
+DURATION=${DURATION:-12}
+CONNECTIONS=${CONNECTIONS:-4}
+PERF_SECONDS=${PERF_SECONDS:-6}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
+command -v perf >/dev/null || die "perf is required (Debian: linux-perf)"
+
+work_dir profile
+DB_URL=${2:-sqlite://$TMP/profile.db}
+if [[ "$DB_URL" == postgres* ]]; then
+	command -v psql >/dev/null || die "psql is required for PostgreSQL"
+	psql "${DB_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS ${DB_URL##*/}" \
+		-c "CREATE DATABASE ${DB_URL##*/}" >/dev/null
+fi
+
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+"$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" \
+	--rate-limit-per-token 0 --rate-limit-per-address 0 >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+await_server "$TMP/server.log"
+TOKEN=$("$BIN" --json token create --org default --name profile \
+	--permission scim:read --permission scim:write --database-url "$DB_URL" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || die "token create"
+export SCIM_TOKEN=$TOKEN
+
+log "seeding $USERS users through /Bulk"
+python3 "$LIB/scim_bulk.py" gen "$TMP/bulk" "$USERS" 1000 >&2
+mkdir -p "$TMP/bulk-resp"
+for f in "$TMP"/bulk/bulk-*.json; do
+	curl -fsS -X POST "$BASE/scim/v2/Bulk" -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/scim+json' --data-binary "@$f" \
+		-o "$TMP/bulk-resp/$(basename "$f")" || die "bulk seeding"
+done
+python3 "$LIB/scim_bulk.py" ids "$TMP/bulk-resp" "$TMP/bulk/usernames.txt" "$TMP/ids.txt" \
+	"$TMP/names.txt" >&2
+
+case "$SCENARIO" in
+get_id) ARGS=("$LIB/scim_users.lua" id "$TMP/ids.txt") ;;
+filter) ARGS=("$LIB/scim_users.lua" filter "$TMP/names.txt") ;;
+list) ARGS=("$LIB/scim_users.lua" page_first "$TMP/ids.txt") ;;
+patch) ARGS=("$LIB/scim_writes.lua" patch "$TMP/ids.txt") ;;
+create) ARGS=("$LIB/scim_writes.lua" create "$TMP/ids.txt") ;;
+*) die "unknown scenario $SCENARIO" ;;
+esac
+
+log "wrk: $SCENARIO, $CONNECTIONS connections, ${DURATION}s; perf for ${PERF_SECONDS}s"
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "${ARGS[0]}" "$BASE" -- "${ARGS[@]:1}" \
+	>"$TMP/wrk.txt" 2>&1 &
+WRK_PID=$!
+sleep $(((DURATION - PERF_SECONDS) / 2))
+perf record -g -o "$TMP/perf.data" -p "$SERVER_PID" -- sleep "$PERF_SECONDS" 2>"$TMP/perf.log" >/dev/null
+wait "$WRK_PID"
+
+echo "## $SCENARIO on ${DB_URL%%:*}, $USERS users, $CONNECTIONS connections (commit $COMMIT)"
+echo
+echo '```'
+grep -E "Requests/sec|Latency  |Non-2xx" "$TMP/wrk.txt"
+echo '```'
+echo
+echo "Self time by shared object:"
+echo
+echo '```'
+perf report -i "$TMP/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+	grep -E '^ +[0-9]' | head -8
+echo '```'
+echo
+echo "Self time by symbol (top 25):"
+echo
+echo '```'
+perf report -i "$TMP/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+	grep -E '^ +[0-9]' | head -25 | cut -c1-150
+echo '```'
