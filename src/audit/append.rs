@@ -1,8 +1,19 @@
-//! Appending records to their hash chains, inside the caller's transaction,
-//! many at a time: per chain one head statement that reserves a block of
-//! sequence numbers, one multi-row insert and one head update, whether the
-//! batch holds one record or a thousand. The group-commit writer hands
-//! every batch here; a single record is a batch of one.
+//! Appending records to their hash chains, many at a time: per chain one
+//! head statement that reserves a block of sequence numbers, one multi-row
+//! insert and one head update, whether the batch holds one record or a
+//! thousand. The group-commit writer hands every batch here; a single
+//! record is a batch of one.
+//!
+//! The writer also remembers each chain's head as it last wrote it
+//! ([`Heads`]). With that, the head need not be read first: the batch is
+//! appended by a head update that only matches if the head is still as
+//! remembered, and an insert that only runs if it matched. If another
+//! process (an instance, the CLI) wrote to the chain since, nothing is
+//! written and the batch takes the reading path. On SQLite the pair is one
+//! round trip to the database; a batch of records with no change beside
+//! them is one round trip in all, its `BEGIN` and `COMMIT` included.
+
+use std::collections::HashMap;
 
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -10,8 +21,8 @@ use uuid::Uuid;
 use super::AuditError;
 use super::chain::{GENESIS, UNATTRIBUTED_CHAIN, org_chain};
 use super::event::{AuditEvent, StoredEvent};
-use crate::on_tx;
-use crate::store::{Timestamp, Tx};
+use crate::store::{Db, Timestamp, Tx, TxConn};
+use crate::{on_tx, store};
 
 /// Longest text kept from client-controlled fields (user agent, request id),
 /// so that a hostile client cannot bloat the log.
@@ -21,10 +32,56 @@ const MAX_CLIENT_TEXT: usize = 512;
 /// limits on bound values per statement (32,766 and 65,535).
 const ROWS_PER_INSERT: usize = 500;
 
+const COLUMNS: &str = "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
+     actor_display, action, target_type, target_id, target_display, outcome, reason, http_status, \
+     request_id, source_ip, user_agent, changes, prev_hash, hash";
+
+/// Binds a record's columns, in [`COLUMNS`] order, to one row of a
+/// `push_values`.
+macro_rules! bind_row {
+    ($b:expr, $s:expr) => {{
+        let s = $s;
+        $b.push_bind(s.id)
+            .push_bind(s.chain)
+            .push_bind(s.seq)
+            .push_bind(s.org_id)
+            .push_bind(s.workspace_id)
+            .push_bind(s.occurred_at)
+            .push_bind(s.actor_kind)
+            .push_bind(s.actor_id)
+            .push_bind(s.actor_display)
+            .push_bind(s.action)
+            .push_bind(s.target_type)
+            .push_bind(s.target_id)
+            .push_bind(s.target_display)
+            .push_bind(s.outcome)
+            .push_bind(s.reason)
+            .push_bind(s.http_status)
+            .push_bind(s.request_id)
+            .push_bind(s.source_ip)
+            .push_bind(s.user_agent)
+            .push_bind(s.changes)
+            .push_bind(s.prev_hash)
+            .push_bind(s.hash);
+    }};
+}
+
 fn clip(s: &Option<String>) -> Option<String> {
     s.as_ref()
         .map(|s| s.chars().take(MAX_CLIENT_TEXT).collect())
 }
+
+/// A chain's head as this process last wrote it.
+#[derive(Clone, Debug)]
+pub struct Head {
+    seq: i64,
+    hash: Vec<u8>,
+    time: Timestamp,
+}
+
+/// The heads this process wrote, by chain. A remembered head is a guess
+/// that is checked as it is used, never trusted.
+pub type Heads = HashMap<String, Head>;
 
 /// Appends one record. See [`append`].
 pub async fn record(tx: &mut Tx, event: AuditEvent) -> Result<StoredEvent, AuditError> {
@@ -35,6 +92,79 @@ pub async fn record(tx: &mut Tx, event: AuditEvent) -> Result<StoredEvent, Audit
 /// Appends `events` to their chains, in order, inside `tx`. If this fails
 /// the caller's transaction fails with it, so no change goes unrecorded.
 pub async fn append(tx: &mut Tx, events: Vec<AuditEvent>) -> Result<Vec<StoredEvent>, AuditError> {
+    append_remembering(tx, &mut Heads::new(), events).await
+}
+
+/// [`append`], starting from remembered heads where there are some, and
+/// remembering the heads it leaves. A head is forgotten until the
+/// transaction's outcome is known: the caller puts back what it returns
+/// only once committed.
+pub async fn append_remembering(
+    tx: &mut Tx,
+    heads: &mut Heads,
+    events: Vec<AuditEvent>,
+) -> Result<Vec<StoredEvent>, AuditError> {
+    let mut stored = Vec::new();
+    for (chain, events) in by_chain(events) {
+        let appended = match heads.remove(&chain) {
+            Some(head) => match append_after(tx, &chain, &head, &events).await? {
+                Some(appended) => appended,
+                None => append_to_chain(tx, &chain, events).await?,
+            },
+            None => append_to_chain(tx, &chain, events).await?,
+        };
+        stored.extend(appended);
+    }
+    Ok(stored)
+}
+
+/// Remembers the heads `stored` (committed) left.
+pub fn remember(heads: &mut Heads, stored: &[StoredEvent]) {
+    for s in stored {
+        heads.insert(
+            s.chain.clone(),
+            Head {
+                seq: s.seq,
+                hash: s.hash.clone(),
+                time: s.occurred_at,
+            },
+        );
+    }
+}
+
+/// Appends records that accompany no change, in a transaction of their
+/// own: on SQLite, with one chain whose head is remembered, in a single
+/// round trip. Returns false if it did not (another kind of batch, or the
+/// remembered head was stale, and then nothing was written): the caller
+/// then appends in a transaction.
+pub async fn append_alone(
+    db: &Db,
+    heads: &mut Heads,
+    events: &[AuditEvent],
+) -> Result<bool, AuditError> {
+    let mut chains = by_chain(events.to_vec());
+    let (Some((chain, events)), true) = (chains.pop(), chains.is_empty()) else {
+        return Ok(false);
+    };
+    if events.len() > ROWS_PER_INSERT {
+        return Ok(false);
+    }
+    let (Db::Sqlite(..), Some(head)) = (db, heads.remove(&chain)) else {
+        return Ok(false);
+    };
+    let stored = chained(&chain, head.seq, head.hash.clone(), Some(head.time), events);
+    let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
+    guarded_append(&mut script, &chain, &head, &stored);
+    script.push("; COMMIT");
+    let inserted = store::run_script(db, script).await?;
+    if inserted.first() != Some(&(stored.len() as i64)) {
+        return Ok(false);
+    }
+    remember(heads, &stored);
+    Ok(true)
+}
+
+fn by_chain(events: Vec<AuditEvent>) -> Vec<(String, Vec<AuditEvent>)> {
     let mut by_chain: Vec<(String, Vec<AuditEvent>)> = Vec::new();
     for event in events {
         let chain = event
@@ -46,16 +176,123 @@ pub async fn append(tx: &mut Tx, events: Vec<AuditEvent>) -> Result<Vec<StoredEv
             None => by_chain.push((chain, vec![event])),
         }
     }
-    let mut stored = Vec::new();
-    for (chain, events) in by_chain {
-        stored.extend(append_to_chain(tx, chain, events).await?);
-    }
-    Ok(stored)
+    by_chain
 }
 
+/// The SQLite statements that append `stored` after the remembered
+/// `head`: a head update that matches only if the head is unchanged, then
+/// the records, inserted only if it matched (`changes()` is the row count
+/// of the statement before), then the number of records inserted.
+fn guarded_append(
+    q: &mut QueryBuilder<sqlx::Sqlite>,
+    chain: &str,
+    head: &Head,
+    stored: &[StoredEvent],
+) {
+    let last = stored.last().expect("a chain's batch is never empty");
+    q.push("UPDATE audit_chain_heads SET last_seq = ")
+        .push_bind(last.seq)
+        .push(", last_hash = ")
+        .push_bind(last.hash.clone())
+        .push(", last_time = ")
+        .push_bind(last.occurred_at)
+        .push(" WHERE chain = ")
+        .push_bind(chain.to_string())
+        .push(" AND last_seq = ")
+        .push_bind(head.seq)
+        .push(" AND last_hash = ")
+        .push_bind(head.hash.clone())
+        .push("; INSERT INTO audit_events (");
+    q.push(COLUMNS).push(") SELECT * FROM (");
+    q.push_values(stored, |mut b, s| {
+        bind_row!(b, s.clone());
+    });
+    q.push(") WHERE changes() = 1; SELECT changes()");
+}
+
+/// Appends after the remembered `head`, inside `tx`. `None` if the head
+/// has moved, and then nothing was written.
+async fn append_after(
+    tx: &mut Tx,
+    chain: &str,
+    head: &Head,
+    events: &[AuditEvent],
+) -> Result<Option<Vec<StoredEvent>>, AuditError> {
+    if events.len() > ROWS_PER_INSERT && tx.is_sqlite() {
+        // Too many values for one guarded statement: read the head instead.
+        return Ok(None);
+    }
+    let stored = chained(
+        chain,
+        head.seq,
+        head.hash.clone(),
+        Some(head.time),
+        events.to_vec(),
+    );
+    let last = stored.last().expect("a chain's batch is never empty");
+    let moved = match &mut tx.conn {
+        TxConn::Sqlite(t, _) => {
+            let mut script = QueryBuilder::new("");
+            guarded_append(&mut script, chain, head, &stored);
+            let inserted: Vec<i64> = script.build_query_scalar().fetch_all(&mut **t).await?;
+            return Ok((inserted.first() == Some(&(stored.len() as i64))).then_some(stored));
+        }
+        TxConn::Postgres(t) => sqlx::query(
+            "UPDATE audit_chain_heads SET last_seq = $1, last_hash = $2, last_time = $3 \
+             WHERE chain = $4 AND last_seq = $5 AND last_hash = $6",
+        )
+        .bind(last.seq)
+        .bind(&last.hash)
+        .bind(last.occurred_at)
+        .bind(chain)
+        .bind(head.seq)
+        .bind(&head.hash)
+        .execute(&mut **t)
+        .await?
+        .rows_affected(),
+    };
+    if moved != 1 {
+        return Ok(None);
+    }
+    for rows in stored.chunks(ROWS_PER_INSERT) {
+        insert(tx, rows).await?;
+    }
+    Ok(Some(stored))
+}
+
+/// The records of `events`, chained after `seq` and `prev_hash`.
+fn chained(
+    chain: &str,
+    seq: i64,
+    prev_hash: Vec<u8>,
+    last_time: Option<Timestamp>,
+    events: Vec<AuditEvent>,
+) -> Vec<StoredEvent> {
+    let mut seq = seq;
+    let mut prev_hash = prev_hash;
+    // Times never go backwards along a chain (even across instances with
+    // skewed clocks), so that a time range is a sequence range and time
+    // queries can page by sequence number.
+    let mut floor = last_time;
+    events
+        .into_iter()
+        .map(|event| {
+            seq += 1;
+            let occurred_at = floor.map_or(event.occurred_at, |t| t.max(event.occurred_at));
+            floor = Some(occurred_at);
+            let mut s = stored_event(chain, seq, occurred_at, event);
+            s.prev_hash = std::mem::take(&mut prev_hash);
+            s.hash = s.compute_hash();
+            prev_hash = s.hash.clone();
+            s
+        })
+        .collect()
+}
+
+/// Appends `events` after reading the chain's head, inside `tx`.
 async fn append_to_chain(
     tx: &mut Tx,
-    chain: String,
+    chain: &str,
     events: Vec<AuditEvent>,
 ) -> Result<Vec<StoredEvent>, AuditError> {
     let count = events.len() as i64;
@@ -71,31 +308,13 @@ async fn append_to_chain(
              ON CONFLICT (chain) DO UPDATE SET last_seq = audit_chain_heads.last_seq + $2 \
              RETURNING last_seq, last_hash, last_time",
         )
-        .bind(&chain)
+        .bind(chain)
         .bind(count)
         .bind(&GENESIS[..])
         .fetch_one(&mut *conn)
         .await
     })?;
-    let mut seq = last_seq - count;
-    let mut prev_hash = prev_hash;
-    // Times never go backwards along a chain (even across instances with
-    // skewed clocks), so that a time range is a sequence range and time
-    // queries can page by sequence number.
-    let mut floor = last_time;
-    let stored: Vec<StoredEvent> = events
-        .into_iter()
-        .map(|event| {
-            seq += 1;
-            let occurred_at = floor.map_or(event.occurred_at, |t| t.max(event.occurred_at));
-            floor = Some(occurred_at);
-            let mut s = stored_event(&chain, seq, occurred_at, event);
-            s.prev_hash = std::mem::take(&mut prev_hash);
-            s.hash = s.compute_hash();
-            prev_hash = s.hash.clone();
-            s
-        })
-        .collect();
+    let stored = chained(chain, last_seq - count, prev_hash, last_time, events);
     for rows in stored.chunks(ROWS_PER_INSERT) {
         insert(tx, rows).await?;
     }
@@ -104,7 +323,7 @@ async fn append_to_chain(
         sqlx::query("UPDATE audit_chain_heads SET last_hash = $1, last_time = $2 WHERE chain = $3")
             .bind(&last.hash)
             .bind(last.occurred_at)
-            .bind(&chain)
+            .bind(chain)
             .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected())
@@ -146,34 +365,10 @@ fn stored_event(chain: &str, seq: i64, occurred_at: Timestamp, event: AuditEvent
 /// One multi-row INSERT of `rows`.
 async fn insert(tx: &mut Tx, rows: &[StoredEvent]) -> Result<(), AuditError> {
     on_tx!(tx, conn => {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO audit_events (id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, \
-             actor_id, actor_display, action, target_type, target_id, target_display, outcome, reason, \
-             http_status, request_id, source_ip, user_agent, changes, prev_hash, hash) ",
-        );
+        let mut q = QueryBuilder::new("INSERT INTO audit_events (");
+        q.push(COLUMNS).push(") ");
         q.push_values(rows, |mut b, s| {
-            b.push_bind(s.id)
-                .push_bind(&s.chain)
-                .push_bind(s.seq)
-                .push_bind(s.org_id)
-                .push_bind(s.workspace_id)
-                .push_bind(s.occurred_at)
-                .push_bind(&s.actor_kind)
-                .push_bind(&s.actor_id)
-                .push_bind(&s.actor_display)
-                .push_bind(&s.action)
-                .push_bind(&s.target_type)
-                .push_bind(&s.target_id)
-                .push_bind(&s.target_display)
-                .push_bind(&s.outcome)
-                .push_bind(&s.reason)
-                .push_bind(s.http_status)
-                .push_bind(&s.request_id)
-                .push_bind(&s.source_ip)
-                .push_bind(&s.user_agent)
-                .push_bind(&s.changes)
-                .push_bind(&s.prev_hash)
-                .push_bind(&s.hash);
+            bind_row!(b, s.clone());
         });
         q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;

@@ -4,8 +4,10 @@
 //! - a change runs inside its own savepoint of the shared transaction, so
 //!   that its failure rolls back only itself;
 //! - its audit record, and the records of reads and refusals that change
-//!   nothing, are appended when the batch commits: per chain one head
-//!   statement, one multi-row insert and one head update;
+//!   nothing, are appended when the batch commits, per chain in one
+//!   multi-row insert after the head this writer remembers (see
+//!   [`super::append`]); a batch of records alone has no transaction open
+//!   while it fills, and commits in one round trip on SQLite;
 //! - every caller is answered only after the shared commit, so a change is
 //!   acknowledged only once it and its record are durable together, and a
 //!   read only once its record is.
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard, Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::append::append;
+use super::append::{Heads, append_alone, append_remembering, remember};
 use super::{AuditError, AuditEvent};
 use crate::on_tx;
 use crate::store::{Db, StoreError, Touched, Tx};
@@ -43,7 +45,9 @@ type Outcome = Option<Result<(), String>>;
 
 /// The batch being filled.
 struct Batch {
-    tx: Tx,
+    /// Begun by the first change to join; a batch of records alone has
+    /// none until it commits.
+    tx: Option<Tx>,
     /// Records to append at commit, in the order their callers joined.
     events: Vec<AuditEvent>,
     done: watch::Sender<Outcome>,
@@ -60,15 +64,18 @@ const SAVEPOINT: &str = "SAVEPOINT one_write";
 const RELEASE: &str = "RELEASE SAVEPOINT one_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT one_write";
 
-async fn run(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
+async fn run(tx: &mut Option<Tx>, sql: &'static str) -> Result<(), StoreError> {
+    let tx = tx
+        .as_mut()
+        .expect("a savepoint is taken in a begun transaction");
     on_tx!(tx, conn => sqlx::query(sql).execute(&mut *conn).await.map(|_| ()))?;
     Ok(())
 }
 
 impl Batch {
-    fn new(tx: Tx) -> Self {
+    fn new() -> Self {
         Self {
-            tx,
+            tx: None,
             events: Vec::new(),
             done: watch::channel(None).0,
             dangling: false,
@@ -145,13 +152,16 @@ impl AuditWriter {
         });
         let committer = inner.clone();
         let task = tokio::spawn(async move {
+            // The chain heads this writer last committed, so that the next
+            // batch need not read them.
+            let mut heads = Heads::new();
             loop {
                 committer.opened.notified().await;
                 // The lock is fair: every caller already queued for it joins
                 // this batch before the committer takes it.
                 let batch = committer.open.lock().await.take();
                 if let Some(batch) = batch {
-                    commit(batch, &committer.on_commit).await;
+                    commit(batch, &committer, &mut heads).await;
                 }
             }
         });
@@ -176,7 +186,7 @@ impl AuditWriter {
                 .fail("a savepoint could not be ended");
         }
         if open.is_none() {
-            *open = Some(Batch::new(self.inner.db.begin().await?));
+            *open = Some(Batch::new());
             self.inner.opened.notify_one();
         }
         Ok(open)
@@ -216,6 +226,7 @@ impl AuditWriter {
     pub async fn run(&self) -> Result<Run<'_>, StoreError> {
         Ok(Run {
             open: self.join().await?,
+            db: &self.inner.db,
             queued: false,
         })
     }
@@ -224,6 +235,7 @@ impl AuditWriter {
 /// The open batch, held by one caller (see [`AuditWriter::run`]).
 pub struct Run<'a> {
     open: MutexGuard<'a, Option<Batch>>,
+    db: &'a Db,
     /// Whether the run queued a record (its own or a change's), and so must
     /// wait for the commit.
     queued: bool,
@@ -250,13 +262,17 @@ impl Run<'_> {
     where
         E: From<StoreError>,
     {
+        let db = self.db;
         let batch = self.batch();
+        if batch.tx.is_none() {
+            batch.tx = Some(db.begin().await?);
+        }
         run(&mut batch.tx, SAVEPOINT).await?;
         // Until the savepoint is settled: if this call is dropped (its
         // request cancelled) in between, the next user of the batch rolls
         // the savepoint back before anything else.
         batch.dangling = true;
-        let outcome = change(&mut batch.tx).await;
+        let outcome = change(batch.tx.as_mut().expect("begun above")).await;
         let keep = matches!(outcome, Ok(Change::Made(..)));
         let settled = batch.settle(keep).await;
         batch.dangling = false;
@@ -297,7 +313,7 @@ async fn committed(mut done: watch::Receiver<Outcome>) -> Result<(), AuditError>
 }
 
 /// Appends the batch's records and commits, then tells everyone in it.
-async fn commit(mut batch: Batch, on_commit: &OnCommit) {
+async fn commit(mut batch: Batch, inner: &Inner, heads: &mut Heads) {
     if let Err(e) = batch.heal().await {
         return batch.fail(&e.to_string());
     }
@@ -305,18 +321,21 @@ async fn commit(mut batch: Batch, on_commit: &OnCommit) {
         return batch.fail("a savepoint could not be ended");
     }
     let Batch {
-        mut tx,
-        events,
-        done,
-        ..
+        tx, events, done, ..
     } = batch;
     let records = events.len();
     let outcome = async {
-        if !events.is_empty() {
-            append(&mut tx, events).await?;
+        if let Some(mut tx) = tx {
+            let stored = append_remembering(&mut tx, heads, events).await?;
+            let touched = tx.commit().await?;
+            remember(heads, &stored);
+            (inner.on_commit)(&touched);
+        } else if !events.is_empty() && !append_alone(&inner.db, heads, &events).await? {
+            let mut tx = inner.db.begin().await?;
+            let stored = append_remembering(&mut tx, heads, events).await?;
+            tx.commit().await?;
+            remember(heads, &stored);
         }
-        let touched = tx.commit().await?;
-        on_commit(&touched);
         Ok::<_, AuditError>(())
     }
     .await

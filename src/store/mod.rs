@@ -18,7 +18,7 @@ pub use timestamp::Timestamp;
 
 use std::sync::Arc;
 
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Errors from the storage layer. Callers usually wrap this in their own
@@ -164,6 +164,34 @@ impl Db {
 
     pub async fn close(&self) {
         on_db!(self, pool => pool.close().await)
+    }
+}
+
+/// Runs a script of SQLite statements that is a whole transaction
+/// (`BEGIN IMMEDIATE; …; COMMIT`) in one round trip to the connection's
+/// worker thread, under the writer gate, and returns the integers its
+/// `SELECT`s produced. (Row counts of a script cannot be read from the
+/// result: SQLite reports a `COMMIT` as changing what the statement before
+/// it changed. A script that needs one selects `changes()`.) If the script
+/// fails midway, its transaction is rolled back (or the connection closed)
+/// before the connection goes back to the pool. On PostgreSQL, which takes
+/// one statement per round trip with bound values, this is refused.
+pub async fn run_script(db: &Db, mut script: QueryBuilder<Sqlite>) -> Result<Vec<i64>, StoreError> {
+    let Db::Sqlite(pool, gate) = db else {
+        return Err(StoreError::Url("a statement script needs SQLite".into()));
+    };
+    let _gate = gate.0.lock().await;
+    let mut conn = pool.acquire().await?;
+    match script.build_query_scalar().fetch_all(&mut *conn).await {
+        Ok(values) => Ok(values),
+        Err(e) => {
+            if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                // No transaction was open, or the connection is broken:
+                // either way it must not be reused as it is.
+                drop(conn.detach());
+            }
+            Err(e.into())
+        }
     }
 }
 
