@@ -75,31 +75,19 @@ pub async fn insert(
     Ok(id)
 }
 
-/// Whether a live member is active, inside a write transaction.
-async fn active_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool, IdentityError> {
-    let active: Option<bool> = on_tx!(tx, conn => {
-        sqlx::query_scalar(
-            "SELECT active FROM members WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
-        )
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-    })?;
-    active.ok_or(IdentityError::NotFound("User"))
-}
-
 /// Replaces a member's SCIM attributes and bumps its version. A change of
 /// `active` goes through [`members::update`], so that deactivation ends
-/// sessions and revokes personal tokens in this transaction.
+/// sessions and revokes personal tokens in this transaction. `was_active`
+/// is the member's state as the caller read it, locked, in this
+/// transaction.
 pub async fn replace(
     tx: &mut Tx,
     org_id: Uuid,
     id: Uuid,
+    was_active: bool,
     w: &ScimUserWrite<'_>,
     now: Timestamp,
 ) -> Result<(), IdentityError> {
-    let was_active = active_in(tx, org_id, id).await?;
     check(w)?;
     if was_active != w.active {
         members::update(tx, org_id, id, None, Some(w.active), now).await?;

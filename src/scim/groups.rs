@@ -32,6 +32,7 @@ impl ScimResource for Groups {
     const RT: ResourceType = ResourceType::Group;
     const NAMES: Names = names!("scim.group", target: "group");
     const RELATED: &'static str = "members";
+    const RELATED_STARTS_EMPTY: bool = false;
 
     type Row = GroupRow;
     type Reference = MemberRef;

@@ -190,11 +190,13 @@ async fn respond<R: ScimResource>(
 ) -> Result<Response, ScimError> {
     let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
     let meta = row.as_ref();
-    let related = if proj.may_include(R::RT, R::RELATED) {
+    let related = if !proj.may_include(R::RT, R::RELATED) {
+        None
+    } else if status == StatusCode::CREATED && R::RELATED_STARTS_EMPTY {
+        Some(Vec::new())
+    } else {
         let mut all = R::related(&state.db, meta.org_id, &[meta.id]).await?;
         Some(all.remove(&meta.id).unwrap_or_default())
-    } else {
-        None
     };
     Ok(rendered::<R>(status, row, related, &proj, base))
 }

@@ -121,6 +121,17 @@ pub async fn write(
     rows: &[IndexRow],
 ) -> Result<(), StoreError> {
     remove(tx, resource_id).await?;
+    insert(tx, org_id, rt, resource_id, rows).await
+}
+
+/// Indexes a resource that has no rows yet (a new one).
+pub async fn insert(
+    tx: &mut Tx,
+    org_id: Uuid,
+    rt: ResourceType,
+    resource_id: Uuid,
+    rows: &[IndexRow],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut q = SqlParts::new();
         q.sql("INSERT INTO scim_values (org_id, resource_type, resource_id, attr, path, elem, v_text, v_lower, v_num) VALUES ");

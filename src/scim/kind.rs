@@ -65,6 +65,10 @@ pub trait ScimResource: Send + Sync + 'static {
     /// The attribute filled from other rows (a User's `groups`, a Group's
     /// `members`): read only when the projection may show it.
     const RELATED: &'static str;
+    /// Whether a resource just created has no [`Self::RELATED`] yet (a user
+    /// joins groups only through writes to the groups), so that answering
+    /// its creation reads nothing more.
+    const RELATED_STARTS_EMPTY: bool;
 
     type Row: StoredRow + Clone;
     /// One element of [`Self::RELATED`] as read (a user's group, a group's

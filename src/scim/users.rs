@@ -14,6 +14,7 @@ use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::users::ScimUserRow;
 use super::store::{self, Meta, memberships};
+use crate::identity::members::RoleColumn;
 use crate::identity::scim_users::{self, ScimUserWrite};
 use crate::identity::{orgs, passwords};
 use crate::permissions::Role;
@@ -28,6 +29,7 @@ impl ScimResource for Users {
     const RT: ResourceType = ResourceType::User;
     const NAMES: Names = names!("scim.user", target: "user");
     const RELATED: &'static str = "groups";
+    const RELATED_STARTS_EMPTY: bool = true;
 
     type Row = ScimUserRow;
     type Reference = (Uuid, String);
@@ -143,8 +145,14 @@ impl ScimWrite for Users {
     async fn insert(tx: &mut Tx, org_id: Uuid, new: &Incoming) -> Result<ScimUserRow, ScimError> {
         let stored = new.stored();
         let write = new.write(&stored, true);
-        let id = scim_users::insert(tx, org_id, &write, Timestamp::now()).await?;
-        store::written(tx, org_id, id, "User").await
+        let now = Timestamp::now();
+        let id = scim_users::insert(tx, org_id, &write, now).await?;
+        // The row as just written, rather than read back.
+        let meta = Meta {
+            id,
+            ..Meta::new(org_id, now)
+        };
+        Ok(written(meta, &write, Role::Member))
     }
 
     async fn replace(
@@ -166,8 +174,15 @@ impl ScimWrite for Users {
         let stored = new.stored();
         let write = new.write(&stored, default_active);
         let Meta { org_id, id, .. } = before.meta;
-        scim_users::replace(tx, org_id, id, &write, Timestamp::now()).await?;
-        Ok((store::written(tx, org_id, id, "User").await?, Map::new()))
+        let now = Timestamp::now();
+        scim_users::replace(tx, org_id, id, before.active, &write, now).await?;
+        // The row as just written (the version one up), rather than read back.
+        let meta = Meta {
+            version: before.meta.version + 1,
+            updated_at: now,
+            ..before.meta.clone()
+        };
+        Ok((written(meta, &write, before.role.0), Map::new()))
     }
 
     /// The member is deleted (see [`scim_users::delete`]) and leaves its
@@ -176,6 +191,19 @@ impl ScimWrite for Users {
         let Meta { org_id, id, .. } = before.meta;
         scim_users::delete(tx, org_id, id, Timestamp::now()).await?;
         memberships::leave_every_group(tx, org_id, id).await
+    }
+}
+
+/// A user's row as a write left it.
+fn written(meta: Meta, write: &ScimUserWrite<'_>, role: Role) -> ScimUserRow {
+    ScimUserRow {
+        meta,
+        user_name: write.user_name.to_string(),
+        display_name: write.display_name.map(str::to_string),
+        external_id: write.external_id.map(str::to_string),
+        active: write.active,
+        role: RoleColumn(role),
+        scim_doc: Some(write.doc.to_string()),
     }
 }
 

@@ -66,10 +66,22 @@ struct Done<Row> {
     row: Row,
     action: &'static str,
     status: u16,
-    /// The document's index rows; `None` takes the resource out of the
-    /// index.
-    index: Option<Vec<IndexRow>>,
+    /// What becomes of the resource's index rows.
+    index: Reindex,
     changes: Option<Value>,
+}
+
+/// What a write does to a resource's rows in the search index.
+enum Reindex {
+    /// A new resource: its rows.
+    New(Vec<IndexRow>),
+    /// A changed resource: its rows, replacing the old ones.
+    Replace(Vec<IndexRow>),
+    /// A changed resource whose indexed attributes did not change (a
+    /// deactivation, say): nothing to write.
+    Keep,
+    /// A deleted resource: out of the index.
+    Remove,
 }
 
 /// What [`change`] came to.
@@ -134,8 +146,10 @@ async fn apply<R: ScimWrite>(
             };
             let id = done.row.as_ref().id;
             match &done.index {
-                Some(rows) => index::write(tx, org, R::RT, id, rows).await?,
-                None => index::remove(tx, id).await?,
+                Reindex::New(rows) => index::insert(tx, org, R::RT, id, rows).await?,
+                Reindex::Replace(rows) => index::write(tx, org, R::RT, id, rows).await?,
+                Reindex::Keep => {}
+                Reindex::Remove => index::remove(tx, id).await?,
             }
             let mut event = caller
                 .event(done.action)
@@ -183,7 +197,7 @@ async fn create<R: ScimWrite>(
         row: R::insert(tx, org, &new).await?,
         action: R::NAMES.create,
         status: 201,
-        index: Some(index::rows(R::RT, R::doc(&new))),
+        index: Reindex::New(index::rows(R::RT, R::doc(&new))),
         changes: Some(R::summary(&new)),
     })
 }
@@ -223,7 +237,7 @@ async fn change<R: ScimWrite>(
                 row: before,
                 action: R::NAMES.delete,
                 status: 204,
-                index: None,
+                index: Reindex::Remove,
                 changes: None,
             }
         }
@@ -240,6 +254,14 @@ async fn replace<R: ScimWrite>(
     via: Via,
     mut summary: Value,
 ) -> Result<Done<R::Row>, ScimError> {
+    // The rows the resource is indexed under now are those of its stored
+    // attributes (the index is only ever written from them).
+    let rows = index::rows(R::RT, R::doc(&new));
+    let index = if rows == index::rows(R::RT, &R::attributes(before)) {
+        Reindex::Keep
+    } else {
+        Reindex::Replace(rows)
+    };
     let (row, more) = R::replace(tx, before, current, &new, via).await?;
     if let Value::Object(fields) = &mut summary {
         fields.extend(more);
@@ -251,7 +273,7 @@ async fn replace<R: ScimWrite>(
             Via::Patch => R::NAMES.patch,
         },
         status: 200,
-        index: Some(index::rows(R::RT, R::doc(&new))),
+        index,
         changes: Some(summary),
     })
 }
