@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::AuditError;
 use super::chain::{GENESIS, UNATTRIBUTED_CHAIN, org_chain};
 use super::event::{AuditEvent, StoredEvent};
-use crate::store::{Db, Timestamp, Tx, TxConn};
+use crate::store::{Db, Timestamp, Tx, TxConn, WriterTurn};
 use crate::{on_tx, store};
 
 /// Longest text kept from client-controlled fields (user agent, request id),
@@ -133,35 +133,37 @@ pub fn remember(heads: &mut Heads, stored: &[StoredEvent]) {
 }
 
 /// Appends records that accompany no change, in a transaction of their
-/// own: on SQLite, with one chain whose head is remembered, in a single
-/// round trip. Returns false if it did not (another kind of batch, or the
-/// remembered head was stale, and then nothing was written): the caller
-/// then appends in a transaction.
+/// own, in the caller's `turn` to write: on SQLite, with one chain whose
+/// head is remembered, in a single round trip. If it cannot (another kind
+/// of batch, or the remembered head was stale, and then nothing was
+/// written), it hands the turn back for the caller to append in a
+/// transaction.
 pub async fn append_alone(
     db: &Db,
+    turn: WriterTurn,
     heads: &mut Heads,
     events: &[AuditEvent],
-) -> Result<bool, AuditError> {
+) -> Result<Option<WriterTurn>, AuditError> {
     let mut chains = by_chain(events.to_vec());
     let (Some((chain, events)), true) = (chains.pop(), chains.is_empty()) else {
-        return Ok(false);
+        return Ok(Some(turn));
     };
     if events.len() > ROWS_PER_INSERT {
-        return Ok(false);
+        return Ok(Some(turn));
     }
     let (Db::Sqlite(..), Some(head)) = (db, heads.remove(&chain)) else {
-        return Ok(false);
+        return Ok(Some(turn));
     };
     let stored = chained(&chain, head.seq, head.hash.clone(), Some(head.time), events);
     let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
     guarded_append(&mut script, &chain, &head, &stored);
     script.push("; COMMIT");
-    let inserted = store::run_script(db, script).await?;
+    let inserted = store::run_script(db, &turn, script).await?;
     if inserted.first() != Some(&(stored.len() as i64)) {
-        return Ok(false);
+        return Ok(Some(turn));
     }
     remember(heads, &stored);
-    Ok(true)
+    Ok(None)
 }
 
 fn by_chain(events: Vec<AuditEvent>) -> Vec<(String, Vec<AuditEvent>)> {

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use super::append::{Heads, append_alone, append_remembering, remember};
 use super::{AuditError, AuditEvent};
 use crate::on_tx;
-use crate::store::{Db, StoreError, Touched, Tx};
+use crate::store::{Db, StoreError, Touched, Tx, WriterTurn};
 
 /// What a change did.
 #[expect(
@@ -159,10 +159,20 @@ impl AuditWriter {
                 committer.opened.notified().await;
                 // The lock is fair: every caller already queued for it joins
                 // this batch before the committer takes it.
-                let batch = committer.open.lock().await.take();
-                if let Some(batch) = batch {
-                    commit(batch, &committer, &mut heads).await;
-                }
+                let mut open = committer.open.lock().await;
+                let Some(batch) = open.take() else {
+                    continue;
+                };
+                // A batch of records alone takes its turn to write before
+                // letting the next batch open: otherwise the next batch's
+                // first change could begin a transaction (and, on SQLite,
+                // hold the one writer's turn) while this one waits for it.
+                let turn = match batch.tx {
+                    None => Some(committer.db.writer_turn().await),
+                    Some(_) => None,
+                };
+                drop(open);
+                commit(batch, turn, &committer, &mut heads).await;
             }
         });
         (Self { inner }, task)
@@ -313,7 +323,7 @@ async fn committed(mut done: watch::Receiver<Outcome>) -> Result<(), AuditError>
 }
 
 /// Appends the batch's records and commits, then tells everyone in it.
-async fn commit(mut batch: Batch, inner: &Inner, heads: &mut Heads) {
+async fn commit(mut batch: Batch, turn: Option<WriterTurn>, inner: &Inner, heads: &mut Heads) {
     if let Err(e) = batch.heal().await {
         return batch.fail(&e.to_string());
     }
@@ -330,8 +340,11 @@ async fn commit(mut batch: Batch, inner: &Inner, heads: &mut Heads) {
             let touched = tx.commit().await?;
             remember(heads, &stored);
             (inner.on_commit)(&touched);
-        } else if !events.is_empty() && !append_alone(&inner.db, heads, &events).await? {
-            let mut tx = inner.db.begin().await?;
+        } else if let Some(turn) = turn.filter(|_| !events.is_empty()) {
+            let Some(turn) = append_alone(&inner.db, turn, heads, &events).await? else {
+                return Ok(());
+            };
+            let mut tx = inner.db.begin_in(turn).await?;
             let stored = append_remembering(&mut tx, heads, events).await?;
             tx.commit().await?;
             remember(heads, &stored);
@@ -344,4 +357,124 @@ async fn commit(mut batch: Batch, inner: &Inner, heads: &mut Heads) {
         tracing::error!(error = %e, records, "group commit failed");
     }
     done.send_replace(Some(outcome));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::audit::{Actor, RequestContext};
+    use crate::on_db;
+    use crate::store::Db;
+
+    async fn sqlite() -> Db {
+        let dir = std::env::temp_dir().join("scimitar-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("commit-{}.db", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", path.display()).parse().unwrap();
+        let db = crate::store::connect(&url, 4).await.unwrap();
+        db.migrate().await.unwrap();
+        db
+    }
+
+    fn event(action: &str) -> AuditEvent {
+        let actor = Actor {
+            kind: "operator".into(),
+            id: None,
+            display: None,
+        };
+        AuditEvent::new(None, actor, action, &RequestContext::default())
+    }
+
+    /// Reads' records and changes interleave, so that a batch of records
+    /// alone commits while the next batch's change wants to begin: neither
+    /// may wait for the other, and every record lands in one chain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_and_changes_interleaved_all_commit() {
+        let db = sqlite().await;
+        let (writer, _) = AuditWriter::spawn(db.clone(), Box::new(|_| ()));
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                for j in 0..10 {
+                    if (i + j) % 2 == 0 {
+                        writer.record(event("read")).await.unwrap();
+                    } else {
+                        writer
+                            .write(
+                                async |tx: &mut Tx| -> Result<Change<()>, AuditError> {
+                                    on_tx!(tx, conn => sqlx::query("SELECT 1").execute(&mut *conn).await.map(|_| ()))?;
+                                    Ok(Change::Made((), event("change")))
+                                },
+                                || (),
+                            )
+                            .await
+                            .unwrap();
+                    }
+                }
+            }));
+        }
+        let all = async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .expect("every caller is answered");
+        let report = crate::audit::verify_chain(&db, crate::audit::UNATTRIBUTED_CHAIN)
+            .await
+            .unwrap();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.records, 400);
+    }
+
+    /// A change that fails rolls back only itself; the others in its batch
+    /// commit with their records.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_change_rolls_back_only_itself() {
+        let db = sqlite().await;
+        let (writer, _) = AuditWriter::spawn(db.clone(), Box::new(|_| ()));
+        let mut tasks = Vec::new();
+        for i in 0..20i64 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                writer
+                    .write(
+                        async |tx: &mut Tx| -> Result<Change<()>, AuditError> {
+                            on_tx!(tx, conn => sqlx::query(
+                                "INSERT INTO server_settings (key, value) VALUES ($1, 'x')",
+                            )
+                            .bind(format!("probe-{i}"))
+                            .execute(&mut *conn)
+                            .await
+                            .map(|_| ()))?;
+                            if i % 3 == 0 {
+                                return Err(AuditError::Invalid("refused".into()));
+                            }
+                            Ok(Change::Made((), event("change")))
+                        },
+                        || (),
+                    )
+                    .await
+                    .is_ok()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += i64::from(t.await.unwrap());
+        }
+        assert_eq!(ok, 13);
+        let kept: i64 = on_db!(&db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM server_settings WHERE key LIKE 'probe-%'"
+        ).fetch_one(pool).await)
+        .unwrap();
+        assert_eq!(kept, 13, "the refused changes left nothing");
+        let report = crate::audit::verify_chain(&db, crate::audit::UNATTRIBUTED_CHAIN)
+            .await
+            .unwrap();
+        assert_eq!(report.records, 13);
+    }
 }

@@ -57,6 +57,9 @@ pub enum Db {
 #[derive(Clone, Debug, Default)]
 pub struct WriterGate(Arc<Mutex<()>>);
 
+/// A turn to write (see [`Db::writer_turn`]).
+pub struct WriterTurn(Option<OwnedMutexGuard<()>>);
+
 /// A write transaction, and the rows it changed that credential checks
 /// read (see [`Touched`]).
 pub struct Tx {
@@ -130,9 +133,29 @@ impl Db {
     /// with `BEGIN IMMEDIATE`, so the transaction never has to upgrade its lock
     /// halfway (which is where SQLite returns SQLITE_BUSY).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let turn = self.writer_turn().await;
+        self.begin_in(turn).await
+    }
+
+    /// Waits for this process's turn to write: on SQLite the writer gate,
+    /// held until the returned turn is dropped or handed to [`Self::begin_in`]
+    /// or [`run_script`]; on PostgreSQL, which has row locks, no wait.
+    /// Taking the turn early lets a caller keep its place in line.
+    pub async fn writer_turn(&self) -> WriterTurn {
+        match self {
+            Db::Sqlite(_, gate) => WriterTurn(Some(gate.0.clone().lock_owned().await)),
+            Db::Postgres(_) => WriterTurn(None),
+        }
+    }
+
+    /// [`Self::begin`] with a turn already taken.
+    pub async fn begin_in(&self, turn: WriterTurn) -> Result<Tx, StoreError> {
         match self {
             Db::Sqlite(pool, gate) => {
-                let guard = gate.0.clone().lock_owned().await;
+                let guard = match turn.0 {
+                    Some(guard) => guard,
+                    None => gate.0.clone().lock_owned().await,
+                };
                 let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(Tx::new(TxConn::Sqlite(tx, guard)))
             }
@@ -169,18 +192,26 @@ impl Db {
 
 /// Runs a script of SQLite statements that is a whole transaction
 /// (`BEGIN IMMEDIATE; …; COMMIT`) in one round trip to the connection's
-/// worker thread, under the writer gate, and returns the integers its
+/// worker thread, in the caller's turn (see [`Db::writer_turn`]), and returns the integers its
 /// `SELECT`s produced. (Row counts of a script cannot be read from the
 /// result: SQLite reports a `COMMIT` as changing what the statement before
 /// it changed. A script that needs one selects `changes()`.) If the script
 /// fails midway, its transaction is rolled back (or the connection closed)
 /// before the connection goes back to the pool. On PostgreSQL, which takes
 /// one statement per round trip with bound values, this is refused.
-pub async fn run_script(db: &Db, mut script: QueryBuilder<Sqlite>) -> Result<Vec<i64>, StoreError> {
-    let Db::Sqlite(pool, gate) = db else {
+pub async fn run_script(
+    db: &Db,
+    turn: &WriterTurn,
+    mut script: QueryBuilder<Sqlite>,
+) -> Result<Vec<i64>, StoreError> {
+    let Db::Sqlite(pool, _) = db else {
         return Err(StoreError::Url("a statement script needs SQLite".into()));
     };
-    let _gate = gate.0.lock().await;
+    if turn.0.is_none() {
+        return Err(StoreError::Url(
+            "a statement script needs SQLite's writer turn".into(),
+        ));
+    }
     let mut conn = pool.acquire().await?;
     match script.build_query_scalar().fetch_all(&mut *conn).await {
         Ok(values) => Ok(values),
