@@ -131,6 +131,7 @@ pub async fn bulk(
     }));
     run.record(event);
     run.finish().await?;
+    crate::store::statistics::rows_created(&state.db, created.len() as u64);
     let body = json!({ "schemas": [BULK_RESPONSE_URN], "Operations": results });
     Ok(http::respond(StatusCode::OK, &body, None, None))
 }

@@ -67,14 +67,17 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Db, Stor
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max_connections)
-                // A liveness ping before each checkout costs a round trip to
-                // the worker thread for nothing on an embedded database.
-                .test_before_acquire(false)
-                .connect_with(options)
-                .await?;
-            Ok(Db::Sqlite(pool, WriterGate::default()))
+            let pool = |n| {
+                SqlitePoolOptions::new()
+                    .max_connections(n)
+                    // A liveness ping before each checkout costs a round trip
+                    // to the worker thread for nothing on an embedded database.
+                    .test_before_acquire(false)
+            };
+            let readers = pool(max_connections).connect_with(options.clone()).await?;
+            // Writes take turns anyway (see `WriterGate`): one connection.
+            let writer = pool(1).connect_with(options).await?;
+            Ok(Db::Sqlite(readers, WriterGate::new(writer)))
         }
         DatabaseUrl::Postgres(s) => {
             let options = PgConnectOptions::from_str(s)?;

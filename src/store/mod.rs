@@ -11,6 +11,7 @@ mod connect;
 pub mod dynamic;
 pub mod page_anchors;
 pub mod settings;
+pub mod statistics;
 mod timestamp;
 
 pub use connect::{DatabaseUrl, connect};
@@ -53,9 +54,25 @@ pub enum Db {
 
 /// SQLite allows one writer at a time. Letting pooled connections race for
 /// the file lock keeps throughput but makes tail latency 10-20x worse, so
-/// writers queue here, in process, and then `BEGIN IMMEDIATE`.
-#[derive(Clone, Debug, Default)]
-pub struct WriterGate(Arc<Mutex<()>>);
+/// writers queue here, in process, and then `BEGIN IMMEDIATE` on the one
+/// connection kept for writing. One connection, because SQLite empties a
+/// connection's page cache whenever another connection has written: the
+/// writer that always writes keeps the pages it writes to in memory, where
+/// a write on any pooled connection would read them again from the file.
+#[derive(Clone, Debug)]
+pub struct WriterGate {
+    turn: Arc<Mutex<()>>,
+    writer: SqlitePool,
+}
+
+impl WriterGate {
+    pub(crate) fn new(writer: SqlitePool) -> Self {
+        Self {
+            turn: Arc::default(),
+            writer,
+        }
+    }
+}
 
 /// A turn to write (see [`Db::writer_turn`]).
 pub struct WriterTurn(Option<OwnedMutexGuard<()>>);
@@ -143,7 +160,7 @@ impl Db {
     /// Taking the turn early lets a caller keep its place in line.
     pub async fn writer_turn(&self) -> WriterTurn {
         match self {
-            Db::Sqlite(_, gate) => WriterTurn(Some(gate.0.clone().lock_owned().await)),
+            Db::Sqlite(_, gate) => WriterTurn(Some(gate.turn.clone().lock_owned().await)),
             Db::Postgres(_) => WriterTurn(None),
         }
     }
@@ -151,12 +168,12 @@ impl Db {
     /// [`Self::begin`] with a turn already taken.
     pub async fn begin_in(&self, turn: WriterTurn) -> Result<Tx, StoreError> {
         match self {
-            Db::Sqlite(pool, gate) => {
+            Db::Sqlite(_, gate) => {
                 let guard = match turn.0 {
                     Some(guard) => guard,
-                    None => gate.0.clone().lock_owned().await,
+                    None => gate.turn.clone().lock_owned().await,
                 };
-                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let tx = gate.writer.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(Tx::new(TxConn::Sqlite(tx, guard)))
             }
             Db::Postgres(pool) => Ok(Tx::new(TxConn::Postgres(pool.begin().await?))),
@@ -186,7 +203,13 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        on_db!(self, pool => pool.close().await)
+        match self {
+            Db::Sqlite(readers, gate) => {
+                readers.close().await;
+                gate.writer.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 
@@ -204,7 +227,7 @@ pub async fn run_script(
     turn: &WriterTurn,
     mut script: QueryBuilder<Sqlite>,
 ) -> Result<Vec<i64>, StoreError> {
-    let Db::Sqlite(pool, _) = db else {
+    let Db::Sqlite(_, gate) = db else {
         return Err(StoreError::Url("a statement script needs SQLite".into()));
     };
     if turn.0.is_none() {
@@ -212,7 +235,7 @@ pub async fn run_script(
             "a statement script needs SQLite's writer turn".into(),
         ));
     }
-    let mut conn = pool.acquire().await?;
+    let mut conn = gate.writer.acquire().await?;
     match script.build_query_scalar().fetch_all(&mut *conn).await {
         Ok(values) => Ok(values),
         Err(e) => {

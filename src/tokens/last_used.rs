@@ -262,12 +262,12 @@ mod tests {
         rec.note(&id, t, ip("10.0.0.1"));
         // A second pool on the same file, closed: the write cannot start.
         let broken = match &db {
-            Db::Sqlite(pool, gate) => Db::Sqlite(
-                sqlx::SqlitePool::connect_with((*pool.connect_options()).clone())
-                    .await
-                    .unwrap(),
-                gate.clone(),
-            ),
+            Db::Sqlite(pool, _) => {
+                let options = (*pool.connect_options()).clone();
+                let open = || sqlx::SqlitePool::connect_with(options.clone());
+                let gate = crate::store::WriterGate::new(open().await.unwrap());
+                Db::Sqlite(open().await.unwrap(), gate)
+            }
             Db::Postgres(_) => unreachable!("unit tests run on SQLite"),
         };
         broken.close().await;
