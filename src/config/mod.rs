@@ -63,6 +63,7 @@ pub struct CommonArgs {
         long,
         env = "SCIMITAR_TOKEN_PEPPER_VERSION",
         default_value_t = 1,
+        hide_env_values = true,
         global = true
     )]
     pub token_pepper_version: i32,
@@ -117,48 +118,49 @@ pub enum LogFormat {
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "SCIMITAR_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "SCIMITAR_LISTEN", default_value = "127.0.0.1:8080", hide_env_values = true)]
     pub listen: SocketAddr,
 
-    /// Lifetime of admin sign-in sessions.
-    #[arg(long, env = "SCIMITAR_SESSION_TTL_SECONDS", default_value_t = 900)]
+    /// Lifetime of admin sign-in sessions, in seconds (1 to 86400).
+    #[arg(long, env = "SCIMITAR_SESSION_TTL_SECONDS", default_value_t = 900, hide_env_values = true)]
     pub session_ttl_seconds: i64,
 
     /// How often last-used data of tokens is written (milliseconds, at most 5000).
-    #[arg(long, env = "SCIMITAR_LAST_USED_FLUSH_MS", default_value_t = 5000)]
+    #[arg(long, env = "SCIMITAR_LAST_USED_FLUSH_MS", default_value_t = 5000, hide_env_values = true)]
     pub last_used_flush_ms: u64,
 
-    /// Largest accepted request body.
-    #[arg(long, env = "SCIMITAR_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest accepted request body, in bytes (a larger one gets 413).
+    #[arg(long, env = "SCIMITAR_MAX_BODY_BYTES", default_value_t = 1024 * 1024, hide_env_values = true)]
     pub max_body_bytes: usize,
 
-    /// Time limit for one request.
-    #[arg(long, env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    /// Time limit for one request, in seconds (a slower one gets 408).
+    #[arg(long, env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, hide_env_values = true)]
     pub request_timeout_seconds: u64,
 
     /// Database connections in the pool.
-    #[arg(long, env = "SCIMITAR_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(long, env = "SCIMITAR_DB_MAX_CONNECTIONS", default_value_t = 16, hide_env_values = true)]
     pub db_max_connections: u32,
 
     /// Externally visible base URL, used in SCIM `meta.location` and
     /// Location headers (default: from the request's Host header).
-    #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
+    #[arg(long, env = "SCIMITAR_PUBLIC_URL", hide_env_values = true)]
     pub public_url: Option<String>,
 
-    /// Log format.
-    #[arg(long, env = "SCIMITAR_LOG_FORMAT", value_enum, default_value = "text")]
+    /// Log format of the server's own log lines.
+    #[arg(long, env = "SCIMITAR_LOG_FORMAT", value_enum, default_value = "text", hide_env_values = true)]
     pub log_format: LogFormat,
 
     /// Sign an audit checkpoint after this many records in a chain...
     #[arg(
         long,
         env = "SCIMITAR_AUDIT_CHECKPOINT_RECORDS",
-        default_value_t = 1000
+        default_value_t = 1000,
+        hide_env_values = true
     )]
     pub audit_checkpoint_records: u64,
 
     /// ...or once its oldest record without one is this many seconds old.
-    #[arg(long, env = "SCIMITAR_AUDIT_CHECKPOINT_SECONDS", default_value_t = 300)]
+    #[arg(long, env = "SCIMITAR_AUDIT_CHECKPOINT_SECONDS", default_value_t = 300, hide_env_values = true)]
     pub audit_checkpoint_seconds: u64,
 
     /// How often expired audit records are purged (each organization keeps
@@ -166,55 +168,56 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "SCIMITAR_AUDIT_RETENTION_CHECK_SECONDS",
-        default_value_t = 3600
+        default_value_t = 3600,
+        hide_env_values = true
     )]
     pub audit_retention_check_seconds: u64,
 
     /// Requests a minute per credential (token, or member session); 0 is
     /// no limit.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.per_token.per_minute)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.per_token.per_minute, hide_env_values = true)]
     pub rate_limit_per_token: u32,
 
     /// Requests a credential may send at once before its rate applies.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN_BURST", default_value_t = DEFAULT_LIMITS.per_token.burst)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN_BURST", default_value_t = DEFAULT_LIMITS.per_token.burst, hide_env_values = true)]
     pub rate_limit_per_token_burst: u32,
 
     /// Requests a minute per source address (IPv6: per /64); 0 is no limit.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.per_address.per_minute)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.per_address.per_minute, hide_env_values = true)]
     pub rate_limit_per_address: u32,
 
     /// Requests an address may send at once before its rate applies.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS_BURST", default_value_t = DEFAULT_LIMITS.per_address.burst)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS_BURST", default_value_t = DEFAULT_LIMITS.per_address.burst, hide_env_values = true)]
     pub rate_limit_per_address_burst: u32,
 
     /// Failed authentications from one address within the window before it
     /// is refused (429, even with a good credential); 0 is no limit.
-    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.auth_failures_per_address)]
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.auth_failures_per_address, hide_env_values = true)]
     pub auth_failure_limit_per_address: u32,
 
     /// Failed authentications naming one existing token id within the
     /// window before that id is refused (even with the right secret); 0 is
     /// no limit.
-    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.auth_failures_per_token)]
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.auth_failures_per_token, hide_env_values = true)]
     pub auth_failure_limit_per_token: u32,
 
     /// The failed-authentication window, in seconds (at least 1).
-    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_WINDOW_SECONDS", default_value_t = DEFAULT_LIMITS.auth_failure_window.as_secs())]
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_WINDOW_SECONDS", default_value_t = DEFAULT_LIMITS.auth_failure_window.as_secs(), hide_env_values = true)]
     pub auth_failure_window_seconds: u64,
 
     /// Most open client connections; further ones wait to be accepted.
-    #[arg(long, env = "SCIMITAR_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, env = "SCIMITAR_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, hide_env_values = true)]
     pub max_connections: usize,
 
     /// Time a client has to send a request's headers (and most a kept-alive
     /// connection may stay idle), in seconds (at least 1).
-    #[arg(long, env = "SCIMITAR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    #[arg(long, env = "SCIMITAR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs(), hide_env_values = true)]
     pub header_read_timeout_seconds: u64,
 
     /// Reverse proxies whose X-Forwarded-For names the client (CIDRs or
     /// addresses, comma-separated). Unset: the TCP peer is the client and
     /// the header is ignored.
-    #[arg(long, env = "SCIMITAR_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(long, env = "SCIMITAR_TRUSTED_PROXIES", value_delimiter = ',', hide_env_values = true)]
     pub trusted_proxies: Vec<String>,
 }
 
