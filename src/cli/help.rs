@@ -7,8 +7,7 @@ use clap::{Arg, Command, CommandFactory};
 
 use super::Cli;
 
-const GLOBAL_NOTE: &str =
-    "Global options (--database-url, --json, --token-pepper…, --key-encryption-key) \
+const GLOBAL_NOTE: &str = "Global options (--database-url, --json, --token-pepper…, --key-encryption-key) \
      are accepted here too; see `scimitar --help`.";
 
 /// The `scimitar` command, ready to parse or to describe (completions).

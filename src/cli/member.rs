@@ -158,9 +158,7 @@ pub async fn run(common: &CommonArgs, cmd: MemberCommand) -> Result<Output, CliE
         MemberCommand::Deactivate { org, member } => {
             set(&op, &org, &member, None, Some(false)).await
         }
-        MemberCommand::Activate { org, member } => {
-            set(&op, &org, &member, None, Some(true)).await
-        }
+        MemberCommand::Activate { org, member } => set(&op, &org, &member, None, Some(true)).await,
         MemberCommand::ResetPassword {
             org,
             member,
@@ -174,14 +172,9 @@ pub async fn run(common: &CommonArgs, cmd: MemberCommand) -> Result<Output, CliE
                 (passwords::generate(), true)
             };
             let shown = one_time.then(|| password.clone());
-            let m = members::reset_password(
-                &op.state,
-                &op.call(Some(&org)),
-                m.id,
-                password,
-                one_time,
-            )
-            .await?;
+            let m =
+                members::reset_password(&op.state, &op.call(Some(&org)), m.id, password, one_time)
+                    .await?;
             let mut out = member_output(&m, "reset the password of");
             out.json["password_change_required"] = json!(one_time);
             if let Some(p) = shown {

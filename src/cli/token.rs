@@ -138,7 +138,10 @@ pub async fn run(common: &CommonArgs, cmd: TokenCommand) -> Result<Output, CliEr
                 table.row([
                     t.id.clone(),
                     status_of(t),
-                    t.level.map(|l| l.as_str()).unwrap_or("personal").to_string(),
+                    t.level
+                        .map(|l| l.as_str())
+                        .unwrap_or("personal")
+                        .to_string(),
                     t.name.clone(),
                     t.permissions.join(" "),
                 ]);
@@ -203,7 +206,10 @@ fn describe(t: &TokenView) -> String {
         ("status", status_of(t)),
         (
             "level",
-            t.level.map(|l| l.as_str()).unwrap_or("personal").to_string(),
+            t.level
+                .map(|l| l.as_str())
+                .unwrap_or("personal")
+                .to_string(),
         ),
         ("workspace", opt(t.workspace_id.map(|w| w.to_string()))),
         ("permissions", t.permissions.join(" ")),

@@ -52,7 +52,11 @@ pub async fn run(common: &CommonArgs, cmd: WorkspaceCommand) -> Result<Output, C
             let list = workspaces::list(&op.state, &op.call(Some(&org))).await?;
             let mut table = Table::new(["ID", "NAME", "CREATED"]);
             for ws in &list {
-                table.row([ws.id.to_string(), ws.name.clone(), ws.created_at.to_canonical()]);
+                table.row([
+                    ws.id.to_string(),
+                    ws.name.clone(),
+                    ws.created_at.to_canonical(),
+                ]);
             }
             Ok(Output {
                 json: json!({ "workspaces": list }),

@@ -191,7 +191,8 @@ mod migrations {
                 (4, "signing"),
                 (5, "list_versions"),
                 (6, "ended_sessions"),
-                (7, "scim_passwords")
+                (7, "scim_passwords"),
+                (8, "password_change")
             ]
         )
     }
@@ -206,7 +207,8 @@ mod migrations {
                 (4, "signing"),
                 (5, "list_versions"),
                 (6, "ended_sessions"),
-                (7, "scim_passwords")
+                (7, "scim_passwords"),
+                (8, "password_change")
             ]
         )
     }

@@ -6,6 +6,7 @@ mod capture;
 mod console_client;
 mod support;
 
+mod abuse_tenants;
 mod audit_api;
 mod audit_recording;
 mod audit_retention;

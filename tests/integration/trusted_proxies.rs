@@ -141,7 +141,7 @@ fn only(limits: LimitsConfig) -> LimitsConfig {
     };
     LimitsConfig {
         per_token: OFF,
-        auth_failures_per_token: 0,
+        auth_failures_per_credential: 0,
         table_capacity: 1000,
         ..limits
     }
