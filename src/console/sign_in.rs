@@ -76,22 +76,28 @@ fn form(
     }
 }
 
+/// What the form shows again: the names typed, and whether it asks for a
+/// new password.
+struct Filled<'a> {
+    organization: &'a str,
+    user_name: &'a str,
+    new_password: bool,
+}
+
 /// Renders the form with a fresh nonce cookie bound to its CSRF token.
 fn render(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
-    organization: &str,
-    user_name: &str,
+    filled: Filled<'_>,
     banner: Option<maud::Markup>,
     message: Option<&str>,
-    new_password: bool,
 ) -> Response {
     let nonce = new_nonce();
     let csrf = state.console.for_sign_in(&nonce);
     let body = html! {
         @if let Some(b) = banner { (b) }
-        (form(&csrf, organization, user_name, message, new_password))
+        (form(&csrf, filled.organization, filled.user_name, message, filled.new_password))
     };
     let mut resp = layout::respond(status, layout::page("Sign in", None, body));
     let secure = served_over_tls(state, headers);
@@ -118,16 +124,12 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     } else {
         None
     };
-    render(
-        &state,
-        &headers,
-        StatusCode::OK,
-        "",
-        "",
-        banner,
-        None,
-        false,
-    )
+    let empty = Filled {
+        organization: "",
+        user_name: "",
+        new_password: false,
+    };
+    render(&state, &headers, StatusCode::OK, empty, banner, None)
 }
 
 /// `POST /console/sign-in`.
@@ -147,15 +149,18 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         .map(str::to_string);
     let changing = new_password.is_some();
     let again = |status, message: &str, new_password| {
+        let filled = Filled {
+            organization: &organization,
+            user_name: &user_name,
+            new_password,
+        };
         Ok(render(
             &state,
             &headers,
             status,
-            &organization,
-            &user_name,
+            filled,
             None,
             Some(message),
-            new_password,
         ))
     };
 

@@ -14,6 +14,7 @@ mod audit_signing;
 mod audit_trail_actions;
 mod authority;
 mod cli;
+mod cli_commands;
 mod console;
 mod cross_edge_audit;
 mod example_service;
