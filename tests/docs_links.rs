@@ -58,14 +58,16 @@ fn links(text: &str) -> Vec<String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i + 1 < bytes.len() {
-        if bytes[i] == b']' && bytes[i + 1] == b'(' {
-            if let Some(end) = text[i + 2..].find(')') {
-                found.push(text[i + 2..i + 2 + end].to_string());
-            }
-        } else if bytes[i] == b'<' && text[i + 1..].starts_with("http") {
-            if let Some(end) = text[i + 1..].find('>') {
-                found.push(text[i + 1..i + 1 + end].to_string());
-            }
+        if bytes[i] == b']'
+            && bytes[i + 1] == b'('
+            && let Some(end) = text[i + 2..].find(')')
+        {
+            found.push(text[i + 2..i + 2 + end].to_string());
+        } else if bytes[i] == b'<'
+            && text[i + 1..].starts_with("http")
+            && let Some(end) = text[i + 1..].find('>')
+        {
+            found.push(text[i + 1..i + 1 + end].to_string());
         }
         i += 1;
     }
