@@ -280,6 +280,41 @@ async fn unknown_credentials_block_an_address_for_unknown_credentials_only() {
 }
 
 #[tokio::test]
+async fn a_blocked_credential_does_not_spend_its_address_rate() {
+    // Nothing comes back during the test: the address's 20 are exact.
+    let limits = LimitsConfig {
+        per_address: Rate {
+            per_minute: 1,
+            burst: 20,
+        },
+        auth_failures_per_credential: 2,
+        auth_failure_window: Duration::from_secs(60),
+        ..no_limits()
+    };
+    // 1: the start's new admin password.
+    let app = TestApp::builder().limits(limits).start().await;
+    let s = app.admin_session().await; // 2
+    let (a_id, a) = app
+        .create_sat(&s, json!({ "name": "a", "permissions": ["scim:read"] }))
+        .await; // 3
+    let (_, b) = app
+        .create_sat(&s, json!({ "name": "b", "permissions": ["scim:read"] }))
+        .await; // 4
+    let r = app
+        .delete(&format!("/api/v1/service-access-tokens/{a_id}"), &s)
+        .await; // 5
+    assert_eq!(r.status, 204);
+    for _ in 0..2 {
+        app.get(SELF, &a).await.assert_problem(401); // 6, 7
+    }
+    // Blocked from here: refused before the address's rate is counted.
+    for _ in 0..40 {
+        app.get(SELF, &a).await.assert_problem(429);
+    }
+    assert_eq!(app.get("/scim/v2/Users", &b).await.status, 200); // 8
+}
+
+#[tokio::test]
 async fn wrong_passwords_block_that_sign_in_from_that_address_only() {
     let limits = LimitsConfig {
         auth_failures_per_credential: 3,

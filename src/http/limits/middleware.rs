@@ -44,11 +44,15 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         return next.run(req).await;
     };
     let now = Instant::now();
-    let refused = state.limits.check_address(ip, now).and_then(|()| {
-        credential_key.as_deref().map_or(Ok(()), |key| {
+    // A credential blocked from here is refused first, without spending
+    // the address's rate: a tenant hammering its own revoked token must not
+    // use up what the other tenants behind the same address may send.
+    let refused = credential_key
+        .as_deref()
+        .map_or(Ok(()), |key| {
             state.limits.check_credential_failures(Some(ip), key, now)
         })
-    });
+        .and_then(|()| state.limits.check_address(ip, now));
     let Err(refusal) = refused else {
         return next.run(req).await;
     };
