@@ -537,6 +537,14 @@ mod tests {
     }
 
     #[test]
+    fn the_failure_limit_per_credential_keeps_its_old_flag_name() {
+        let new = resolve(&["--auth-failure-limit-per-credential", "3"]).unwrap();
+        let old = resolve(&["--auth-failure-limit-per-token", "3"]).unwrap();
+        assert_eq!(new.limits.auth_failures_per_credential, 3);
+        assert_eq!(old.limits, new.limits);
+    }
+
+    #[test]
     fn debug_output_hides_peppers() {
         let a = "secret-pepper-value-0123456789abcdef";
         let got = parse(&["--token-pepper", a]).unwrap();
