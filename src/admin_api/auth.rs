@@ -1,8 +1,13 @@
 //! `POST /api/v1/auth/login`: a member signs in with organization, user name
 //! and password and gets a short-lived session JWT. Every failure is the
 //! same 401 after the same work (one argon2 verification), so the response
-//! says nothing about which part was wrong. `POST /api/v1/auth/logout` ends
-//! the calling session before it expires.
+//! says nothing about which part was wrong. A password someone else has
+//! seen (the bootstrap admin's, a one-time password) is refused with 403
+//! until the member sets their own with `POST /api/v1/auth/password`, which
+//! takes the same three fields and the new password and signs in.
+//! `POST /api/v1/auth/logout` ends the calling session before it expires.
+
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
@@ -13,11 +18,13 @@ use serde_json::{Value, json};
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::AppState;
 use crate::http::extract::RequestMeta;
+use crate::http::limits::{self, Failed};
 use crate::http::{ApiError, ApiJson, Caller};
-use crate::identity::members::{self, Member};
+use crate::identity::members::{self, Credentials, Member};
 use crate::identity::{orgs, passwords};
 use crate::permissions::{Principal, PrincipalKind};
 use crate::store::Timestamp;
+use crate::use_cases::Call;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +34,28 @@ pub struct Login {
     password: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    organization: String,
+    user_name: String,
+    password: String,
+    new_password: String,
+}
+
 const REFUSED: &str = "invalid organization, user name or password";
+
+/// What a member must do before a password someone else has seen signs in.
+pub const CHANGE_REQUIRED: &str = "this password must be replaced before it signs in: set a new \
+     one with POST /api/v1/auth/password (or on the console's sign-in page)";
+
+fn session_body(state: &AppState, jwt: String) -> Json<Value> {
+    Json(json!({
+        "access_token": jwt,
+        "token_type": "Bearer",
+        "expires_in": state.sessions.ttl_seconds(),
+    }))
+}
 
 pub async fn login(
     State(state): State<AppState>,
@@ -42,23 +70,61 @@ pub async fn login(
         body.password,
     )
     .await?;
-    Ok(Json(json!({
-        "access_token": jwt,
-        "token_type": "Bearer",
-        "expires_in": state.sessions.ttl_seconds(),
-    })))
+    Ok(session_body(&state, jwt))
 }
 
-/// Checks a member's password and issues a session, recording `auth.login`
-/// either way (the API and the console sign in through this). Every failure
-/// is the same 401.
-pub async fn sign_in(
+/// `POST /api/v1/auth/password`: a member proves their current password and
+/// sets a new one (the way out of a required change), and is signed in.
+pub async fn change_password(
+    State(state): State<AppState>,
+    RequestMeta(ctx): RequestMeta,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, jwt) = change_own_password(
+        &state,
+        &ctx,
+        &body.organization,
+        &body.user_name,
+        body.password,
+        body.new_password,
+    )
+    .await?;
+    Ok(session_body(&state, jwt))
+}
+
+/// The actor of a sign-in that did not sign anyone in: nobody is
+/// authenticated (no session exists), so it is `anonymous`, with the user
+/// name that was tried.
+fn anonymous(user_name: &str) -> Actor {
+    Actor {
+        kind: PrincipalKind::Anonymous.as_str().to_string(),
+        id: None,
+        display: Some(user_name.chars().take(256).collect()),
+    }
+}
+
+/// Checks a member's password, recording a failure as `action` (a 401,
+/// the same whatever was wrong) and counting it toward the failure limit of
+/// this sign-in from this address, which is checked first.
+async fn check_password(
     state: &AppState,
     ctx: &RequestContext,
+    action: &str,
     organization: &str,
     user_name: &str,
     password: String,
-) -> Result<(Member, String), ApiError> {
+) -> Result<Credentials, ApiError> {
+    let source = ctx.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+    let key = limits::credential::sign_in(organization, user_name);
+    if let Err(refusal) = state
+        .limits
+        .check_credential_failures(source, &key, Instant::now())
+    {
+        let endpoint = format!("POST /api/v1/{}", action.replace('.', "/"));
+        return Err(
+            limits::refuse(state, refusal, None, anonymous(user_name), ctx, &endpoint).await,
+        );
+    }
     let org = orgs::find(&state.db, organization).await?;
     let creds = match &org {
         Some(org) => members::credentials(&state.db, org.id, user_name).await?,
@@ -66,31 +132,98 @@ pub async fn sign_in(
     };
     let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
     let password_ok = passwords::verify(password, stored).await;
-    let member = creds
-        .filter(|c| password_ok && c.member.active)
-        .map(|c| c.member);
-
+    if let Some(creds) = creds.filter(|c| password_ok && c.member.active) {
+        return Ok(creds);
+    }
     let org_id = org.as_ref().map(|o| o.id);
-    let Some(member) = member else {
-        let actor = Actor {
-            kind: PrincipalKind::MemberSession.as_str().to_string(),
-            id: None,
-            display: Some(user_name.chars().take(256).collect()),
-        };
-        let event = AuditEvent::new(org_id, actor, "auth.login", ctx)
-            .failure(REFUSED)
-            .status(401);
-        state.audit.record(event).await?;
-        // Password guessing is what the per-address failure limit is for.
-        let source = ctx.source_ip.as_deref().and_then(|ip| ip.parse().ok());
-        state
-            .limits
-            .auth_failed(source, None, std::time::Instant::now());
-        return Err(ApiError::Unauthorized {
-            detail: REFUSED.into(),
-        });
-    };
+    let event = AuditEvent::new(org_id, anonymous(user_name), action, ctx)
+        .failure(REFUSED)
+        .status(401);
+    state.audit.record(event).await?;
+    // Counted against this sign-in from this address only: a colleague
+    // behind the same address, who types their own password, is not
+    // refused for it.
+    let failed = Failed::Credential { key: &key, org_id };
+    state.limits.auth_failed(source, failed, Instant::now());
+    Err(ApiError::Unauthorized {
+        detail: REFUSED.into(),
+    })
+}
 
+/// Checks a member's password and issues a session, recording `auth.login`
+/// either way (the API and the console sign in through this). Every failure
+/// is the same 401; a password that must be replaced first is a 403.
+pub async fn sign_in(
+    state: &AppState,
+    ctx: &RequestContext,
+    organization: &str,
+    user_name: &str,
+    password: String,
+) -> Result<(Member, String), ApiError> {
+    let creds = check_password(state, ctx, "auth.login", organization, user_name, password).await?;
+    let member = creds.member;
+    if creds.password_change_required {
+        let event = AuditEvent::new(Some(member.org_id), anonymous(user_name), "auth.login", ctx)
+            .target(Target::new("member", member.id, Some(&member.user_name)))
+            .failure("password change required")
+            .status(403)
+            .changes(json!({ "reason_code": "password_change_required" }));
+        state.audit.record(event).await?;
+        return Err(ApiError::Denied {
+            slug: "password-change-required",
+            detail: CHANGE_REQUIRED.into(),
+        });
+    }
+    let jwt = issue_session(state, ctx, &member).await?;
+    Ok((member, jwt))
+}
+
+/// Checks a member's current password, sets the new one (the use case
+/// `members::change_own_password`, recorded as `auth.password`) and signs
+/// the member in (`auth.login`). The API and the console change passwords
+/// through this.
+pub async fn change_own_password(
+    state: &AppState,
+    ctx: &RequestContext,
+    organization: &str,
+    user_name: &str,
+    password: String,
+    new_password: String,
+) -> Result<(Member, String), ApiError> {
+    let creds = check_password(
+        state,
+        ctx,
+        "auth.password",
+        organization,
+        user_name,
+        password,
+    )
+    .await?;
+    let m = &creds.member;
+    let principal = Principal::Session {
+        org_id: m.org_id,
+        member_id: m.id,
+        user_name: m.user_name.clone(),
+        role: m.role(),
+    };
+    let call = Call::new(&principal, ctx);
+    let member = crate::use_cases::members::change_own_password(
+        state,
+        &call,
+        creds.password_hash.clone(),
+        new_password,
+    )
+    .await?;
+    let jwt = issue_session(state, ctx, &member).await?;
+    Ok((member, jwt))
+}
+
+/// A session for `member`, recorded as `auth.login`.
+async fn issue_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    member: &Member,
+) -> Result<String, ApiError> {
     let now = Timestamp::now();
     let jwt = state
         .sessions
@@ -101,11 +234,11 @@ pub async fn sign_in(
         id: Some(member.id.to_string()),
         display: Some(member.user_name.clone()),
     };
-    let event = AuditEvent::new(org_id, actor, "auth.login", ctx)
+    let event = AuditEvent::new(Some(member.org_id), actor, "auth.login", ctx)
         .target(Target::new("member", member.id, Some(&member.user_name)))
         .status(200);
     state.audit.record(event).await?;
-    Ok((member, jwt))
+    Ok(jwt)
 }
 
 /// `POST /api/v1/auth/logout`: the calling session stops working at once,

@@ -29,6 +29,10 @@ pub fn routes() -> Routes<AppState> {
         .route("/auth/login", post("auth.login", auth::login))
         .route("/auth/logout", post("auth.logout", auth::logout))
         .route(
+            "/auth/password",
+            post("auth.password", auth::change_password),
+        )
+        .route(
             "/service-access-tokens",
             post("sat.create", service_tokens::create).get("sat.list", service_tokens::list),
         )

@@ -10,7 +10,7 @@ mod server;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::cli::{Cli, Command};
 use crate::config::LogFormat;
@@ -19,7 +19,11 @@ pub use server::Server;
 
 /// `scimitar …`: `serve` runs the server; every other command is the CLI's.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = crate::cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let log_format = match &cli.command {
         Command::Serve(s) => Some(s.log_format),
         _ => None,

@@ -13,8 +13,8 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::http::route::{Routes, get};
 use crate::http::{
-    AppState, audit_trail, client_addr, health, limits, make_span, method_not_allowed, not_found,
-    panic_response, problem_for_bare_errors, request_id, security_headers,
+    AppState, audit_trail, client_addr, health, limits, log_failure, make_span, method_not_allowed,
+    not_found, panic_response, problem_for_bare_errors, request_id, security_headers,
 };
 
 /// Every route of the server, each named with its audit action.
@@ -71,7 +71,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
                     header::AUTHORIZATION,
                     header::COOKIE,
                 ]))
-                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(make_span)
+                        .on_failure(log_failure),
+                )
                 .layer(axum::middleware::map_response(problem_for_bare_errors))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(

@@ -33,13 +33,18 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
         .map_err(|e| failed(format!("cannot listen on {}: {e}", config.listen)))?;
     let (mut server, bootstrap) = Server::start(config, listener).await.map_err(failed)?;
     if let Some(b) = bootstrap {
-        // Shown once, on stderr, for the operator; never logged.
+        // Shown once, on stderr, for the operator; never logged. It may
+        // stay in a service manager's log, so it signs nobody in: it only
+        // serves to choose the admin's own password.
         eprintln!(
             "\nscimitar: created organization `{org}` with admin `{user}`.\n\
              One-time admin password (shown only now): {pw}\n\
-             Sign in:\n  curl -s -X POST http://{addr}/api/v1/auth/login \\\n    \
+             It only serves to set your own password, which signs you in:\n  \
+             curl -s -X POST http://{addr}/api/v1/auth/password \\\n    \
              -H 'content-type: application/json' \\\n    \
-             -d '{{\"organization\":\"{org}\",\"user_name\":\"{user}\",\"password\":\"<the password above>\"}}'\n",
+             -d '{{\"organization\":\"{org}\",\"user_name\":\"{user}\",\
+             \"password\":\"<the password above>\",\"new_password\":\"<12 or more characters>\"}}'\n\
+             (or sign in to the console at http://{addr}/console, which asks for a new one)\n",
             org = b.organization,
             user = b.user_name,
             pw = b.password,

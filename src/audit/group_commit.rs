@@ -193,7 +193,10 @@ impl AuditWriter {
                 // The lock is fair: every caller already queued for it joins
                 // this batch before the committer takes it.
                 let mut open = committer.open.lock().await;
-                target = committer.joined.swap(0, Ordering::AcqRel).clamp(1, MAX_TARGET);
+                target = committer
+                    .joined
+                    .swap(0, Ordering::AcqRel)
+                    .clamp(1, MAX_TARGET);
                 let Some(batch) = open.take() else {
                     continue;
                 };
@@ -393,7 +396,11 @@ async fn commit(mut batch: Batch, turn: Option<WriterTurn>, inner: &Inner, heads
     if let Err(e) = &outcome {
         tracing::error!(error = %e, records, "group commit failed");
     }
-    tracing::debug!(records, micros = started.elapsed().as_micros() as u64, "group commit");
+    tracing::debug!(
+        records,
+        micros = started.elapsed().as_micros() as u64,
+        "group commit"
+    );
     done.send_replace(Some(outcome));
 }
 

@@ -30,11 +30,13 @@ pub enum AuditCommand {
         /// Organization name or id.
         #[arg(long)]
         org: String,
+        /// File to write (replaced if it exists).
         #[arg(long)]
         output: PathBuf,
     },
     /// Write the public signing keys (JWKS).
     Jwks {
+        /// File to write (replaced if it exists).
         #[arg(long)]
         output: PathBuf,
     },
@@ -63,27 +65,32 @@ pub struct ExportArgs {
     /// Until this time (RFC 3339, exclusive).
     #[arg(long)]
     until: Option<String>,
-    #[arg(long)]
+    /// Kind of actor.
+    #[arg(long, value_parser = ["sat", "pat", "member_session", "operator", "anonymous"])]
     actor_type: Option<String>,
+    /// Actor id: a token id or a member id.
     #[arg(long)]
     actor_id: Option<String>,
     /// Exact action, or a prefix ending in `*` (`scim.user.*`).
     #[arg(long)]
     action: Option<String>,
+    /// Kind of target (`member`, `service_access_token`, `endpoint`, …).
     #[arg(long)]
     target_type: Option<String>,
+    /// Target id.
     #[arg(long)]
     target_id: Option<String>,
+    /// Only records about this workspace (its id).
     #[arg(long)]
     workspace_id: Option<String>,
-    /// success or failure.
-    #[arg(long)]
+    /// Only successes or only failures.
+    #[arg(long, value_parser = ["success", "failure"])]
     outcome: Option<String>,
     /// Resume after this sequence number (the `next_cursor` of a previous export).
     #[arg(long)]
     cursor: Option<String>,
-    /// ndjson (verifiable with `audit verify`) or csv.
-    #[arg(long, default_value = "ndjson")]
+    /// File format: ndjson is verifiable with `audit verify`.
+    #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
     format: String,
     /// File to write (replaced if it exists).
     #[arg(long)]

@@ -1,6 +1,6 @@
-//! `scimitar member`: create a member, deactivate one or change a role,
-//! through `use_cases::members` (the same use case as `PATCH
-//! /api/v1/members/{id}`).
+//! `scimitar member`: list, create, deactivate and activate members, change
+//! a role or reset a password, through `use_cases::members` (list and
+//! update are the use cases of `GET` and `PATCH /api/v1/members`).
 
 use std::io::Read;
 
@@ -8,6 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::operator::Operator;
+use super::table::Table;
 use super::{CliError, Output, failed};
 use crate::config::CommonArgs;
 use crate::identity::members::Member;
@@ -17,20 +18,39 @@ use crate::use_cases::members::{self, NewMemberRequest};
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
-    /// Create a member.
-    Create {
+    /// List an organization's members.
+    List {
+        /// Organization name or id.
         #[arg(long)]
         org: String,
+    },
+    /// Create a member.
+    Create {
+        /// Organization name or id.
+        #[arg(long)]
+        org: String,
+        /// The member's user name (unique in the organization, without regard to case).
         #[arg(long)]
         user_name: String,
-        #[arg(long, value_parser = parse_role)]
+        /// The member's role: admins manage tokens, members and workspaces.
+        #[arg(long, value_parser = role_parser())]
         role: Role,
-        /// Read the member's password from stdin (first line).
+        /// Read the member's password from stdin (first line). Without it the
+        /// member cannot sign in.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Deactivate a member: their sessions and PATs stop working at once.
     Deactivate {
+        /// Organization name or id.
+        #[arg(long)]
+        org: String,
+        /// User name or id.
+        member: String,
+    },
+    /// Activate a deactivated member again (their revoked PATs stay revoked).
+    Activate {
+        /// Organization name or id.
         #[arg(long)]
         org: String,
         /// User name or id.
@@ -38,17 +58,36 @@ pub enum MemberCommand {
     },
     /// Change a member's role.
     SetRole {
+        /// Organization name or id.
         #[arg(long)]
         org: String,
         /// User name or id.
         member: String,
-        #[arg(value_parser = parse_role)]
+        /// The new role.
+        #[arg(value_parser = role_parser())]
         role: Role,
+    },
+    /// Reset a member's password: prints a one-time password the member must
+    /// replace at their next sign-in, or sets the one read with
+    /// --password-stdin. Their sessions end.
+    ResetPassword {
+        /// Organization name or id.
+        #[arg(long)]
+        org: String,
+        /// User name or id.
+        member: String,
+        /// Read the new password from stdin (first line) instead of printing
+        /// a one-time password.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| "role must be admin or member".to_string())
+/// `admin` or `member`, listed in the help.
+fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["admin", "member"])
+        .map(|s| Role::parse(&s).expect("a listed role"))
 }
 
 /// The first line of stdin. A password the policy refuses is a usage error
@@ -99,8 +138,52 @@ pub async fn run(common: &CommonArgs, cmd: MemberCommand) -> Result<Output, CliE
             let m = members::create(&op.state, &op.call(Some(&org)), new).await?;
             Ok(member_output(&m, "created"))
         }
+        MemberCommand::List { org } => {
+            let org = op.org(&org).await?;
+            let list = members::list(&op.state, &op.call(Some(&org))).await?;
+            let mut table = Table::new(["ID", "USER NAME", "ROLE", "STATUS"]);
+            for m in &list {
+                table.row([
+                    m.id.to_string(),
+                    m.user_name.clone(),
+                    m.role().as_str().to_string(),
+                    if m.active { "active" } else { "inactive" }.to_string(),
+                ]);
+            }
+            Ok(Output {
+                json: json!({ "members": list }),
+                human: table.render_or("no members"),
+            })
+        }
         MemberCommand::Deactivate { org, member } => {
             set(&op, &org, &member, None, Some(false)).await
+        }
+        MemberCommand::Activate { org, member } => set(&op, &org, &member, None, Some(true)).await,
+        MemberCommand::ResetPassword {
+            org,
+            member,
+            password_stdin,
+        } => {
+            let org = op.org(&org).await?;
+            let m = op.member(&org, &member).await?;
+            let (password, one_time) = if password_stdin {
+                (read_password_stdin(&m.user_name)?, false)
+            } else {
+                (passwords::generate(), true)
+            };
+            let shown = one_time.then(|| password.clone());
+            let m =
+                members::reset_password(&op.state, &op.call(Some(&org)), m.id, password, one_time)
+                    .await?;
+            let mut out = member_output(&m, "reset the password of");
+            out.json["password_change_required"] = json!(one_time);
+            if let Some(p) = shown {
+                out.human.push_str(&format!(
+                    "\none-time password (shown once; they must set a new one at sign-in): {p}"
+                ));
+                out.json["password"] = json!(p);
+            }
+            Ok(out)
         }
         MemberCommand::SetRole { org, member, role } => {
             set(&op, &org, &member, Some(role), None).await

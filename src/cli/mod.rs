@@ -7,16 +7,21 @@
 //! refusal becomes a message and an exit code here.
 
 mod audit;
+mod completions;
+mod help;
 mod keys;
 mod member;
 mod operator;
 mod org;
+mod table;
 mod token;
 mod workspace;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+pub use help::command;
 use serde_json::{Value, json};
 
 use crate::config::{CommonArgs, ServeArgs};
@@ -64,6 +69,8 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions(completions::CompletionsArgs),
 }
 
 /// A command's result: a JSON object, and the line a human reads.
@@ -176,5 +183,9 @@ pub async fn run(common: &CommonArgs, command: Command) -> Result<Option<Output>
         Command::Token(c) => token::run(common, c).await.map(Some),
         Command::Audit(c) => audit::run(common, c).await.map(Some),
         Command::Keys(c) => keys::run(common, c).await.map(Some),
+        Command::Completions(args) => {
+            completions::print(&args);
+            Ok(None)
+        }
     }
 }

@@ -12,11 +12,17 @@ use crate::use_cases::organizations::{self, Settings};
 #[derive(Subcommand, Debug)]
 pub enum OrgCommand {
     /// Create an organization.
-    Create { name: String },
-    /// How many days audit records are kept (default 365).
+    Create {
+        /// The organization's name (1 to 100 characters, unique).
+        name: String,
+    },
+    /// How many days audit records are kept (default 365). Older records are
+    /// deleted up to a signed checkpoint, so the rest still verifies; the
+    /// server looks every --audit-retention-check-seconds.
     SetAuditRetention {
         /// Organization name or id.
         org: String,
+        /// Days to keep records (1 to 36500).
         days: i32,
     },
     /// Allow (`on`) or forbid (`off`, the default) the identity provider to

@@ -14,20 +14,26 @@ use crate::http::client_addr::TrustedProxies;
 use crate::http::limits::{LimitsConfig, Rate};
 use crate::store::DatabaseUrl;
 
-/// Defaults of the abuse limits: generous enough for an identity provider's
-/// provisioning bursts, a bench or a conformance run never to meet them.
-/// They stop runaway clients and guessing, not ordinary load.
+/// Defaults of the abuse limits (the reasoning: `docs/security.md`, "Abuse
+/// limits"). A credential may send 1,000 requests a second, above the rate
+/// this server creates users at (a few hundred a second on 2 cores), after
+/// a burst of 20,000 that holds a whole conformance suite sent at once: a
+/// 100,000-user import or `scim2-cli test` never meets it, and a runaway
+/// client is held to about half of such a server. An address gets four
+/// credentials' worth, for identity providers that send many tenants from
+/// one egress address. Failures are counted per credential and address, so
+/// they never lock out a good caller.
 pub const DEFAULT_LIMITS: LimitsConfig = LimitsConfig {
     per_token: Rate {
-        per_minute: 6000,
-        burst: 1000,
+        per_minute: 60_000,
+        burst: 20_000,
     },
     per_address: Rate {
-        per_minute: 12000,
-        burst: 2000,
+        per_minute: 240_000,
+        burst: 80_000,
     },
-    auth_failures_per_address: 20,
-    auth_failures_per_token: 10,
+    auth_failures_per_address: 100,
+    auth_failures_per_credential: 10,
     auth_failure_window: Duration::from_secs(300),
     table_capacity: 65_536,
 };
@@ -63,6 +69,7 @@ pub struct CommonArgs {
         long,
         env = "SCIMITAR_TOKEN_PEPPER_VERSION",
         default_value_t = 1,
+        hide_env_values = true,
         global = true
     )]
     pub token_pepper_version: i32,
@@ -117,48 +124,85 @@ pub enum LogFormat {
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "SCIMITAR_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SCIMITAR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        hide_env_values = true
+    )]
     pub listen: SocketAddr,
 
-    /// Lifetime of admin sign-in sessions.
-    #[arg(long, env = "SCIMITAR_SESSION_TTL_SECONDS", default_value_t = 900)]
+    /// Lifetime of admin sign-in sessions, in seconds (1 to 86400).
+    #[arg(
+        long,
+        env = "SCIMITAR_SESSION_TTL_SECONDS",
+        default_value_t = 900,
+        hide_env_values = true
+    )]
     pub session_ttl_seconds: i64,
 
     /// How often last-used data of tokens is written (milliseconds, at most 5000).
-    #[arg(long, env = "SCIMITAR_LAST_USED_FLUSH_MS", default_value_t = 5000)]
+    #[arg(
+        long,
+        env = "SCIMITAR_LAST_USED_FLUSH_MS",
+        default_value_t = 5000,
+        hide_env_values = true
+    )]
     pub last_used_flush_ms: u64,
 
-    /// Largest accepted request body.
-    #[arg(long, env = "SCIMITAR_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest accepted request body, in bytes (a larger one gets 413).
+    #[arg(long, env = "SCIMITAR_MAX_BODY_BYTES", default_value_t = 1024 * 1024, hide_env_values = true)]
     pub max_body_bytes: usize,
 
-    /// Time limit for one request.
-    #[arg(long, env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    /// Time limit for one request, in seconds (a slower one gets 408).
+    #[arg(
+        long,
+        env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        hide_env_values = true
+    )]
     pub request_timeout_seconds: u64,
 
     /// Database connections in the pool.
-    #[arg(long, env = "SCIMITAR_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(
+        long,
+        env = "SCIMITAR_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        hide_env_values = true
+    )]
     pub db_max_connections: u32,
 
     /// Externally visible base URL, used in SCIM `meta.location` and
     /// Location headers (default: from the request's Host header).
-    #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
+    #[arg(long, env = "SCIMITAR_PUBLIC_URL", hide_env_values = true)]
     pub public_url: Option<String>,
 
-    /// Log format.
-    #[arg(long, env = "SCIMITAR_LOG_FORMAT", value_enum, default_value = "text")]
+    /// Log format of the server's own log lines.
+    #[arg(
+        long,
+        env = "SCIMITAR_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        hide_env_values = true
+    )]
     pub log_format: LogFormat,
 
     /// Sign an audit checkpoint after this many records in a chain...
     #[arg(
         long,
         env = "SCIMITAR_AUDIT_CHECKPOINT_RECORDS",
-        default_value_t = 1000
+        default_value_t = 1000,
+        hide_env_values = true
     )]
     pub audit_checkpoint_records: u64,
 
     /// ...or once its oldest record without one is this many seconds old.
-    #[arg(long, env = "SCIMITAR_AUDIT_CHECKPOINT_SECONDS", default_value_t = 300)]
+    #[arg(
+        long,
+        env = "SCIMITAR_AUDIT_CHECKPOINT_SECONDS",
+        default_value_t = 300,
+        hide_env_values = true
+    )]
     pub audit_checkpoint_seconds: u64,
 
     /// How often expired audit records are purged (each organization keeps
@@ -166,55 +210,63 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "SCIMITAR_AUDIT_RETENTION_CHECK_SECONDS",
-        default_value_t = 3600
+        default_value_t = 3600,
+        hide_env_values = true
     )]
     pub audit_retention_check_seconds: u64,
 
     /// Requests a minute per credential (token, or member session); 0 is
     /// no limit.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.per_token.per_minute)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.per_token.per_minute, hide_env_values = true)]
     pub rate_limit_per_token: u32,
 
     /// Requests a credential may send at once before its rate applies.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN_BURST", default_value_t = DEFAULT_LIMITS.per_token.burst)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN_BURST", default_value_t = DEFAULT_LIMITS.per_token.burst, hide_env_values = true)]
     pub rate_limit_per_token_burst: u32,
 
     /// Requests a minute per source address (IPv6: per /64); 0 is no limit.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.per_address.per_minute)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.per_address.per_minute, hide_env_values = true)]
     pub rate_limit_per_address: u32,
 
     /// Requests an address may send at once before its rate applies.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS_BURST", default_value_t = DEFAULT_LIMITS.per_address.burst)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_ADDRESS_BURST", default_value_t = DEFAULT_LIMITS.per_address.burst, hide_env_values = true)]
     pub rate_limit_per_address_burst: u32,
 
-    /// Failed authentications from one address within the window before it
-    /// is refused (429, even with a good credential); 0 is no limit.
-    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.auth_failures_per_address)]
+    /// Malformed or unknown credentials from one address within the window
+    /// before that address's malformed or unknown credentials get 429 (its
+    /// valid ones never do); 0 is no limit.
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_ADDRESS", default_value_t = DEFAULT_LIMITS.auth_failures_per_address, hide_env_values = true)]
     pub auth_failure_limit_per_address: u32,
 
-    /// Failed authentications naming one existing token id within the
-    /// window before that id is refused (even with the right secret); 0 is
-    /// no limit.
-    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.auth_failures_per_token)]
-    pub auth_failure_limit_per_token: u32,
+    /// Failed authentications with one existing credential (token, session,
+    /// or a member's sign-in) from one address within the window before
+    /// that credential gets 429 from that address, even with the right
+    /// secret; 0 is no limit.
+    #[arg(long, alias = "auth-failure-limit-per-token", env = "SCIMITAR_AUTH_FAILURE_LIMIT_PER_CREDENTIAL", default_value_t = DEFAULT_LIMITS.auth_failures_per_credential, hide_env_values = true)]
+    pub auth_failure_limit_per_credential: u32,
 
     /// The failed-authentication window, in seconds (at least 1).
-    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_WINDOW_SECONDS", default_value_t = DEFAULT_LIMITS.auth_failure_window.as_secs())]
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURE_WINDOW_SECONDS", default_value_t = DEFAULT_LIMITS.auth_failure_window.as_secs(), hide_env_values = true)]
     pub auth_failure_window_seconds: u64,
 
     /// Most open client connections; further ones wait to be accepted.
-    #[arg(long, env = "SCIMITAR_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, env = "SCIMITAR_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, hide_env_values = true)]
     pub max_connections: usize,
 
     /// Time a client has to send a request's headers (and most a kept-alive
     /// connection may stay idle), in seconds (at least 1).
-    #[arg(long, env = "SCIMITAR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    #[arg(long, env = "SCIMITAR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs(), hide_env_values = true)]
     pub header_read_timeout_seconds: u64,
 
     /// Reverse proxies whose X-Forwarded-For names the client (CIDRs or
     /// addresses, comma-separated). Unset: the TCP peer is the client and
     /// the header is ignored.
-    #[arg(long, env = "SCIMITAR_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SCIMITAR_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub trusted_proxies: Vec<String>,
 }
 
@@ -369,7 +421,7 @@ impl Config {
                     burst: serve.rate_limit_per_address_burst,
                 },
                 auth_failures_per_address: serve.auth_failure_limit_per_address,
-                auth_failures_per_token: serve.auth_failure_limit_per_token,
+                auth_failures_per_credential: serve.auth_failure_limit_per_credential,
                 auth_failure_window: Duration::from_secs(serve.auth_failure_window_seconds),
                 table_capacity: DEFAULT_LIMITS.table_capacity,
             },
@@ -482,6 +534,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`lb.internal`"), "{err}");
+    }
+
+    #[test]
+    fn the_failure_limit_per_credential_keeps_its_old_flag_name() {
+        let new = resolve(&["--auth-failure-limit-per-credential", "3"]).unwrap();
+        let old = resolve(&["--auth-failure-limit-per-token", "3"]).unwrap();
+        assert_eq!(new.limits.auth_failures_per_credential, 3);
+        assert_eq!(old.limits, new.limits);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Sign-in and sign-out. Sign-in goes through the API's own `sign_in`, so it
 //! is checked and recorded (`auth.login`) the same way; then only members
 //! the permission core lets manage tokens get a console session. Anyone
-//! else is refused, and the refusal is recorded as `auth.denied`.
+//! else is refused, and the refusal is recorded as `auth.denied`. A
+//! password that must be replaced first (the bootstrap admin's) brings the
+//! form back with fields for a new one, set through the API's own
+//! `change_own_password` (`POST /api/v1/auth/password`).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
@@ -15,7 +18,7 @@ use super::session::{
     Admin, FormData, SESSION_COOKIE, SIGN_IN_COOKIE, check_form, cookie, read_cookie, read_form,
     served_over_tls,
 };
-use crate::admin_api::auth::{end_session, sign_in};
+use crate::admin_api::auth::{change_own_password, end_session, sign_in};
 use crate::audit::{Actor, AuditEvent, Target};
 use crate::http::ApiError;
 use crate::http::AppState;
@@ -31,10 +34,21 @@ fn new_nonce() -> String {
     crate::store::settings::to_hex(&b)
 }
 
-fn form(csrf: &str, organization: &str, user_name: &str, message: Option<&str>) -> maud::Markup {
+fn form(
+    csrf: &str,
+    organization: &str,
+    user_name: &str,
+    message: Option<&str>,
+    new_password: bool,
+) -> maud::Markup {
     html! {
-        h1 { "Sign in" }
-        p { "The scimitar console is for organization admins." }
+        h1 { @if new_password { "Set a new password" } @else { "Sign in" } }
+        @if new_password {
+            p { "Your password was set by someone else and only serves to choose your own. \
+                 Enter it again, then your new password (at least 12 characters)." }
+        } @else {
+            p { "The scimitar console is for organization admins." }
+        }
         @if let Some(m) = message { (form_error(m)) }
         form method="post" action="/console/sign-in" class="stack narrow" {
             (csrf_field(csrf))
@@ -47,9 +61,27 @@ fn form(csrf: &str, organization: &str, user_name: &str, message: Option<&str>) 
             label for="password" { "Password" }
             input id="password" name="password" type="password" required
                 autocomplete="current-password";
-            button type="submit" class="primary" { "Sign in" }
+            @if new_password {
+                label for="new_password" { "New password" }
+                input id="new_password" name="new_password" type="password" required
+                    minlength="12" autocomplete="new-password";
+                label for="new_password_again" { "New password, again" }
+                input id="new_password_again" name="new_password_again" type="password"
+                    required minlength="12" autocomplete="new-password";
+                button type="submit" class="primary" { "Set password and sign in" }
+            } @else {
+                button type="submit" class="primary" { "Sign in" }
+            }
         }
     }
+}
+
+/// What the form shows again: the names typed, and whether it asks for a
+/// new password.
+struct Filled<'a> {
+    organization: &'a str,
+    user_name: &'a str,
+    new_password: bool,
 }
 
 /// Renders the form with a fresh nonce cookie bound to its CSRF token.
@@ -57,8 +89,7 @@ fn render(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
-    organization: &str,
-    user_name: &str,
+    filled: Filled<'_>,
     banner: Option<maud::Markup>,
     message: Option<&str>,
 ) -> Response {
@@ -66,7 +97,7 @@ fn render(
     let csrf = state.console.for_sign_in(&nonce);
     let body = html! {
         @if let Some(b) = banner { (b) }
-        (form(&csrf, organization, user_name, message))
+        (form(&csrf, filled.organization, filled.user_name, message, filled.new_password))
     };
     let mut resp = layout::respond(status, layout::page("Sign in", None, body));
     let secure = served_over_tls(state, headers);
@@ -93,7 +124,12 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     } else {
         None
     };
-    render(&state, &headers, StatusCode::OK, "", "", banner, None)
+    let empty = Filled {
+        organization: "",
+        user_name: "",
+        new_password: false,
+    };
+    render(&state, &headers, StatusCode::OK, empty, banner, None)
 }
 
 /// `POST /console/sign-in`.
@@ -107,19 +143,62 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     let organization = form.text("organization").unwrap_or_default();
     let user_name = form.text("user_name").unwrap_or_default();
     let password = form.get("password").unwrap_or("").to_string();
+    let new_password = form
+        .get("new_password")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let changing = new_password.is_some();
+    let again = |status, message: &str, new_password| {
+        let filled = Filled {
+            organization: &organization,
+            user_name: &user_name,
+            new_password,
+        };
+        Ok(render(
+            &state,
+            &headers,
+            status,
+            filled,
+            None,
+            Some(message),
+        ))
+    };
 
-    let (member, jwt) = match sign_in(&state, &ctx, &organization, &user_name, password).await {
+    let signed_in = match new_password {
+        Some(new) if form.get("new_password_again") != Some(new.as_str()) => {
+            return again(
+                StatusCode::BAD_REQUEST,
+                "The two new passwords differ.",
+                true,
+            );
+        }
+        Some(new) => {
+            change_own_password(&state, &ctx, &organization, &user_name, password, new).await
+        }
+        None => sign_in(&state, &ctx, &organization, &user_name, password).await,
+    };
+    let (member, jwt) = match signed_in {
         Ok(ok) => ok,
         Err(ApiError::Unauthorized { .. }) => {
-            return Ok(render(
-                &state,
-                &headers,
+            return again(
                 StatusCode::UNAUTHORIZED,
-                &organization,
-                &user_name,
-                None,
-                Some("Wrong organization, user name or password."),
-            ));
+                "Wrong organization, user name or password.",
+                changing,
+            );
+        }
+        Err(ApiError::Denied {
+            slug: "password-change-required",
+            ..
+        }) => {
+            return again(
+                StatusCode::FORBIDDEN,
+                "Choose a new password to sign in.",
+                true,
+            );
+        }
+        // The new password was refused (the policy, or the same again).
+        Err(ApiError::BadRequest(m)) if changing => {
+            return again(StatusCode::BAD_REQUEST, &m, true);
         }
         Err(e) => return Err(e.into()),
     };

@@ -18,13 +18,14 @@ use super::ApiError;
 use super::audit_trail::AuditSlot;
 use super::bearer::Presented;
 use super::client_addr::ClientAddr;
+use super::limits::{self, Failed};
 use super::request_id::RequestId;
 use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::AppState;
 use crate::identity::sessions::{SessionError, SessionRefusal};
 use crate::permissions::{Action, Principal, PrincipalKind, authorize};
 use crate::store::Timestamp;
-use crate::tokens::{self, PlainToken, TokenKind, Verified, VerifyError};
+use crate::tokens::{self, PlainToken, TokenKind, TokenRefusal, Verified, VerifyError};
 use crate::use_cases::Call;
 
 /// Who is calling, verified, and where the request came from.
@@ -141,11 +142,19 @@ struct AuthRefusal {
     reason: String,
     /// The response, which may say less than the record.
     error: ApiError,
-    /// Whether this counts toward the failed-authentication limits (a
-    /// credential was presented and refused), and the id of the existing
-    /// token it named.
-    counts: bool,
-    known_token: Option<String>,
+    /// How this counts toward the failed-authentication limits.
+    counts: Counts,
+}
+
+/// How a refused authentication counts toward the failure limits.
+enum Counts {
+    /// No credential, several, or a malformed or unknown one: against
+    /// the address. (The cheapest request to flood with is one without a
+    /// credential, and each refusal is an audit record.)
+    Unknown,
+    /// An existing credential, refused: against it from this address
+    /// (its name for the limits, `limits::credential`).
+    Credential(String),
 }
 
 impl AuthRefusal {
@@ -156,14 +165,13 @@ impl AuthRefusal {
             code,
             reason,
             error: ApiError::Unauthorized { detail },
-            counts: true,
-            known_token: None,
+            counts: Counts::Unknown,
         }
     }
 
-    /// Not an attempt with a credential: nothing to count.
-    fn uncounted(mut self) -> Self {
-        self.counts = false;
+    /// A refusal of an existing credential, named `key` for the limits.
+    fn of_credential(mut self, key: String) -> Self {
+        self.counts = Counts::Credential(key);
         self
     }
 
@@ -226,7 +234,6 @@ async fn authenticate(
                 reason.clone(),
                 reason,
             )
-            .uncounted()
             .into());
         }
         Presented::Several => {
@@ -237,8 +244,7 @@ async fn authenticate(
                 code: "ambiguous_credentials",
                 reason,
                 error: ApiError::BadRequest("send exactly one Authorization header".into()),
-                counts: false,
-                known_token: None,
+                counts: Counts::Unknown,
             }
             .into());
         }
@@ -284,8 +290,9 @@ async fn authenticate(
                     .or_else(|| PlainToken::id_hint(credential))
                     .map(|id| id.to_string());
                 let r = refused.refusal;
-                // A token that exists has an organization: only then is
-                // its id worth a failure count.
+                // A token that exists has an organization: its failures
+                // count against it (from this address); any other against
+                // the address.
                 let known_token = refused.org_id.and(id.clone());
                 let mut refusal = AuthRefusal::unauthorized(
                     Actor::anonymous(kind, id),
@@ -294,7 +301,17 @@ async fn authenticate(
                     r.public_detail(),
                 )
                 .in_org(refused.org_id);
-                refusal.known_token = known_token;
+                if matches!(r, TokenRefusal::AddressNotAllowed) {
+                    // The credential is good; it is the place that is not
+                    // allowed: 403, not 401.
+                    refusal.error = ApiError::Denied {
+                        slug: "address-not-allowed",
+                        detail: r.public_detail(),
+                    };
+                }
+                if let Some(id) = known_token {
+                    refusal = refusal.of_credential(limits::credential::token(&id));
+                }
                 Err(refusal.into())
             }
         };
@@ -309,11 +326,15 @@ async fn authenticate(
                 SessionRefusal::SignedOut => "session_signed_out",
             };
             let actor = Actor::anonymous(PrincipalKind::MemberSession, None);
-            Err(
+            let mut refused =
                 AuthRefusal::unauthorized(actor, code, refusal.to_string(), refusal.to_string())
-                    .in_org(org_id)
-                    .into(),
-            )
+                    .in_org(org_id);
+            // A session this server signed, now ended, is a credential that
+            // exists; a value that is not one of its sessions is unknown.
+            if !matches!(refusal, SessionRefusal::Invalid) {
+                refused = refused.of_credential(limits::credential::session(credential));
+            }
+            Err(refused.into())
         }
     }
 }
@@ -344,9 +365,7 @@ impl FromRequestParts<AppState> for Caller {
                     }
                     let actor = Actor::of(&principal);
                     let org = principal.org_id();
-                    return Err(
-                        super::limits::refuse(state, refusal, org, actor, &ctx, &endpoint).await,
-                    );
+                    return Err(limits::refuse(state, refusal, org, actor, &ctx, &endpoint).await);
                 }
                 if let Some(slot) = &slot {
                     slot.set_caller(principal.org_id(), Actor::of(&principal), ctx.clone());
@@ -365,14 +384,33 @@ impl FromRequestParts<AppState> for Caller {
                 if let Some(slot) = &slot {
                     slot.mark_recorded();
                 }
-                if refusal.counts {
-                    let token = refusal
-                        .known_token
-                        .as_deref()
-                        .map(|id| (id, refusal.org_id));
-                    state
-                        .limits
-                        .auth_failed(source_ip(parts), token, Instant::now());
+                let ip = source_ip(parts);
+                let now = Instant::now();
+                match &refusal.counts {
+                    Counts::Unknown => {
+                        // Only here, once the credential is known to be
+                        // malformed or unknown, is the address's block
+                        // asked: it never refuses a good credential.
+                        if let Err(blocked) = state.limits.check_unknown(ip, now) {
+                            return Err(limits::refuse(
+                                state,
+                                blocked,
+                                refusal.org_id,
+                                refusal.actor,
+                                &ctx,
+                                &endpoint,
+                            )
+                            .await);
+                        }
+                        state.limits.auth_failed(ip, Failed::Unknown, now);
+                    }
+                    Counts::Credential(key) => {
+                        let failed = Failed::Credential {
+                            key,
+                            org_id: refusal.org_id,
+                        };
+                        state.limits.auth_failed(ip, failed, now);
+                    }
                 }
                 Err(refusal.record(state, &ctx, &endpoint).await)
             }

@@ -44,6 +44,28 @@ pub fn make_span(req: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }
 
+/// A response the trace layer classed as a failure (a 5xx, or an error
+/// from a service). 501 is an answer, not a fault: `/scim/v2/Me` is 501 on
+/// purpose, and identity providers probe it, so it is logged at debug
+/// rather than as an error someone must look into.
+pub fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass as Class;
+    let ms = latency.as_millis();
+    match class {
+        Class::StatusCode(s) if s == axum::http::StatusCode::NOT_IMPLEMENTED => {
+            tracing::debug!(status = %s, latency_ms = ms, "not implemented");
+        }
+        Class::StatusCode(s) => {
+            tracing::error!(status = %s, latency_ms = ms, "response failed");
+        }
+        Class::Error(e) => tracing::error!(error = %e, latency_ms = ms, "response failed"),
+    }
+}
+
 /// Middleware (the timeout, for one) answers some errors with an empty
 /// body; give those the problem form every other error has.
 pub async fn problem_for_bare_errors<B>(resp: axum::http::Response<B>) -> Response

@@ -22,6 +22,11 @@ pub enum ApiError {
     Unauthorized { detail: String },
     #[error("missing permission `{missing}`")]
     Forbidden { missing: String },
+    /// Refused for a reason other than a missing permission (a credential
+    /// used from an address its allowlist excludes; a password that must be
+    /// changed first): 403 with the problem type `slug`.
+    #[error("{detail}")]
+    Denied { slug: &'static str, detail: String },
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -61,6 +66,7 @@ impl ApiError {
                 "Authentication required",
             ),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Permission denied"),
+            ApiError::Denied { slug, .. } => (StatusCode::FORBIDDEN, slug, "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::UnsupportedMediaType(_) => (

@@ -1,6 +1,8 @@
 //! First start on an empty database: organization `default` with an admin
 //! member `admin` and a random password, returned once for the operator to
-//! read. Never again once any organization exists.
+//! read. The password is printed (and may stay in a service's log), so it
+//! only serves to set a new one: sign-in refuses it until then. Never again
+//! once any organization exists.
 
 use super::members::{self, NewMember};
 use super::{IdentityError, orgs, passwords};
@@ -41,11 +43,12 @@ pub async fn bootstrap_if_empty(db: &Db) -> Result<Option<BootstrapCredential>, 
             user_name: DEFAULT_ADMIN,
             display_name: Some("Bootstrap administrator"),
             role: Role::Admin,
-            password_hash: Some(hash),
+            password_hash: None,
         },
         now,
     )
     .await?;
+    let admin = members::set_password(&mut tx, org.id, admin.id, &hash, true, now).await?;
     let actor = Actor {
         kind: PrincipalKind::Operator.as_str().to_string(),
         id: None,

@@ -51,6 +51,9 @@ pub struct Credentials {
     pub member: Member,
     pub password_hash: Option<String>,
     pub sessions_valid_from: Timestamp,
+    /// The password was seen by someone else (printed at bootstrap, or a
+    /// one-time password): sign-in is refused until the member sets one.
+    pub password_change_required: bool,
 }
 
 /// The column list, as a macro so that query texts can be built with
@@ -174,7 +177,7 @@ pub async fn credentials(
     let sql = concat!(
         "SELECT ",
         columns!(),
-        ", password_hash, sessions_valid_from FROM members \
+        ", password_hash, sessions_valid_from, password_change_required FROM members \
          WHERE org_id = $1 AND user_name_key = $2 AND deleted_at IS NULL"
     );
     Ok(on_db!(db, pool => {
@@ -191,7 +194,7 @@ pub async fn credentials_by_id(
     let sql = concat!(
         "SELECT ",
         columns!(),
-        ", password_hash, sessions_valid_from FROM members \
+        ", password_hash, sessions_valid_from, password_change_required FROM members \
          WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
     );
     Ok(on_db!(db, pool => {
@@ -273,27 +276,35 @@ pub async fn update(
 }
 
 /// Sets or replaces a member's password hash, ending every session signed
-/// in with the old one.
-pub async fn set_password_hash(
+/// in with the old one. `change_required` marks a password someone else
+/// has seen (a one-time password): the member must replace it before
+/// signing in.
+pub async fn set_password(
     tx: &mut Tx,
     org_id: Uuid,
     id: Uuid,
     password_hash: &str,
+    change_required: bool,
     now: Timestamp,
-) -> Result<(), IdentityError> {
+) -> Result<Member, IdentityError> {
+    let member = get_in(tx, org_id, id).await?;
     on_tx!(tx, conn => {
         sqlx::query(
-            "UPDATE members SET password_hash = $1, updated_at = $2, sessions_valid_from = $2 \
-             WHERE id = $3 AND org_id = $4",
+            "UPDATE members SET password_hash = $1, password_change_required = $2, \
+             updated_at = $3, sessions_valid_from = $3 WHERE id = $4 AND org_id = $5",
         )
             .bind(password_hash)
+            .bind(change_required)
             .bind(now)
             .bind(id)
             .bind(org_id)
             .execute(&mut *conn)
             .await.map(|r| r.rows_affected())
     })?;
-    Ok(())
+    Ok(Member {
+        updated_at: now,
+        ..member
+    })
 }
 
 /// Active admins of the organization, counted inside a write transaction

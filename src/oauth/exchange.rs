@@ -23,7 +23,7 @@ use crate::audit::{Actor, AuditEvent, RequestContext, Target};
 use crate::http::AppState;
 use crate::http::client_addr::ClientAddr;
 use crate::http::extract::RequestMeta;
-use crate::http::limits;
+use crate::http::limits::{self, Failed};
 use crate::permissions::{Permission, PermissionSet, Principal, PrincipalKind};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Source, VerifyError};
@@ -115,11 +115,15 @@ async fn run(
         Ok(s) => s,
         Err(e) => return Err(refused(state, ctx, Asker::unverified(None, hint), e).await),
     };
-    // A token id blocked by failed authentications is refused before its
-    // secret is checked, as a bearer token would be (and recorded as such:
-    // `auth.denied`, at most once a minute).
+    // A token blocked from this address by its failed authentications is
+    // refused before its secret is checked, as a bearer token would be
+    // (and recorded as such: `auth.denied`, at most once a minute).
     if let Some(id) = &hint
-        && let Err(refusal) = state.limits.check_token_id(id, Instant::now())
+        && let Err(refusal) = state.limits.check_credential_failures(
+            Some(client),
+            &limits::credential::token(id),
+            Instant::now(),
+        )
     {
         let actor = Actor::anonymous(PrincipalKind::Sat, Some(id.clone()));
         let endpoint = "POST /api/v1/tokens/exchange";
@@ -141,10 +145,28 @@ async fn run(
         Ok(v) => v,
         Err(VerifyError::Refused(r)) => {
             let id = r.token_id.map(|i| i.to_string()).or(hint);
-            let known = r.org_id.and(id.as_deref());
-            state
-                .limits
-                .auth_failed(Some(client), known.map(|i| (i, r.org_id)), Instant::now());
+            let now = Instant::now();
+            match r.org_id.and(id.as_deref()) {
+                Some(known) => {
+                    let key = limits::credential::token(known);
+                    let failed = Failed::Credential {
+                        key: &key,
+                        org_id: r.org_id,
+                    };
+                    state.limits.auth_failed(Some(client), failed, now);
+                }
+                None => {
+                    // Malformed or unknown: the address's block applies.
+                    if let Err(refusal) = state.limits.check_unknown(Some(client), now) {
+                        let actor = Actor::anonymous(PrincipalKind::Sat, id);
+                        let endpoint = "POST /api/v1/tokens/exchange";
+                        return Ok(limits::refuse(state, refusal, None, actor, ctx, endpoint)
+                            .await
+                            .into_response());
+                    }
+                    state.limits.auth_failed(Some(client), Failed::Unknown, now);
+                }
+            }
             let e =
                 OAuthError::refuse("invalid_grant", r.refusal.code(), r.refusal.public_detail());
             return Err(refused(state, ctx, Asker::unverified(r.org_id, id), e).await);

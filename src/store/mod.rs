@@ -309,7 +309,8 @@ mod migrations {
                 (4, "signing"),
                 (5, "list_versions"),
                 (6, "ended_sessions"),
-                (7, "scim_passwords")
+                (7, "scim_passwords"),
+                (8, "password_change")
             ]
         )
     }
@@ -324,7 +325,8 @@ mod migrations {
                 (4, "signing"),
                 (5, "list_versions"),
                 (6, "ended_sessions"),
-                (7, "scim_passwords")
+                (7, "scim_passwords"),
+                (8, "password_change")
             ]
         )
     }

@@ -114,3 +114,75 @@ pub async fn update(
     })
     .await
 }
+
+/// Gives a member a password chosen by someone else (an admin or the
+/// operator) and records `member.password_reset`. `one_time` marks a
+/// password that was shown to that someone: the member must set their own
+/// before signing in. Every session of the member ends.
+pub async fn reset_password(
+    services: &Services,
+    call: &Call<'_>,
+    member_id: Uuid,
+    password: String,
+    one_time: bool,
+) -> Result<Member, UseCaseError> {
+    call.authorize(Action::ManageMembers)?;
+    let org_id = call.org_id()?;
+    let current = members::get(&services.db, org_id, member_id).await?;
+    passwords::check_policy(&password, &current.user_name).map_err(UseCaseError::Invalid)?;
+    let hash = passwords::hash(password)
+        .await
+        .map_err(UseCaseError::Internal)?;
+    let now = Timestamp::now();
+    write(services, call, async |tx| {
+        let m = members::set_password(tx, org_id, member_id, &hash, one_time, now).await?;
+        let changes = json!({ "password_change_required": one_time });
+        let event = call
+            .event("member.password_reset", Done::Changed, Some(changes))
+            .target(target(&m));
+        Ok(Change::Made(m, event))
+    })
+    .await
+}
+
+/// A member replaces their own password (the caller has proved the current
+/// one: `call` is the member) and records `auth.password`. The new one must
+/// pass the policy and differ from the current one; it clears a required
+/// change and ends the member's other sessions.
+pub async fn change_own_password(
+    services: &Services,
+    call: &Call<'_>,
+    current_hash: Option<String>,
+    new_password: String,
+) -> Result<Member, UseCaseError> {
+    let Principal::Session {
+        org_id,
+        member_id,
+        user_name,
+        ..
+    } = call.principal()
+    else {
+        return Err(UseCaseError::Invalid(
+            "only a member changes their own password".into(),
+        ));
+    };
+    passwords::check_policy(&new_password, user_name).map_err(UseCaseError::Invalid)?;
+    if passwords::verify(new_password.clone(), current_hash).await {
+        return Err(UseCaseError::Invalid(
+            "the new password must differ from the current one".into(),
+        ));
+    }
+    let hash = passwords::hash(new_password)
+        .await
+        .map_err(UseCaseError::Internal)?;
+    let (org_id, member_id) = (*org_id, *member_id);
+    let now = Timestamp::now();
+    write(services, call, async |tx| {
+        let m = members::set_password(tx, org_id, member_id, &hash, false, now).await?;
+        let event = call
+            .event("auth.password", Done::Changed, None)
+            .target(target(&m));
+        Ok(Change::Made(m, event))
+    })
+    .await
+}

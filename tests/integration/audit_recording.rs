@@ -125,6 +125,9 @@ async fn every_management_change_is_recorded_with_its_context() {
         vec![
             "org.create",
             "member.create",
+            // The start replaces the printed bootstrap password.
+            "auth.password",
+            "auth.login",
             "auth.login",
             "token.self",
             "workspace.create",
@@ -136,7 +139,7 @@ async fn every_management_change_is_recorded_with_its_context() {
             "workspace.delete"
         ]
     );
-    let create = &records[5];
+    let create = &records[7];
     let admin = Actor {
         kind: "member_session",
         // The bootstrap's member.create names the admin.
@@ -415,7 +418,7 @@ async fn concurrent_changes_keep_one_unbroken_chain() {
     }
     let report = scimitar::audit::verify_chain(app.db(), &org).await.unwrap();
     assert!(report.ok, "{report:?}");
-    // The bootstrap's two records, the sign-in, the read of tokens/self, and
-    // one record per workspace.
-    assert_eq!(report.records, 4 + 24);
+    // The bootstrap's two records, the new password and its sign-in, the
+    // sign-in, the read of tokens/self, and one record per workspace.
+    assert_eq!(report.records, 6 + 24);
 }

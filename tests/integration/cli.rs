@@ -445,12 +445,60 @@ async fn serve_bootstraps_an_empty_database_once_and_logs_no_secret() {
         .to_string();
     let base = format!("http://{}", first.addr().await);
     let client = reqwest::Client::new();
-    let login = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "organization": "default", "user_name": "admin", "password": password }))
+    let login = |password: String| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let body =
+                json!({ "organization": "default", "user_name": "admin", "password": password });
+            client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The printed password is right, but it stays in the service's log:
+    // it signs nobody in, it only serves to set a new one.
+    let refused = login(password.clone()).await;
+    assert_eq!(refused.status(), 403);
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        problem["type"],
+        "urn:scimitar:problem:password-change-required"
+    );
+    let own = "the operator's own password";
+    let weak = client
+        .post(format!("{base}/api/v1/auth/password"))
+        .json(&json!({ "organization": "default", "user_name": "admin",
+                       "password": password, "new_password": "short" }))
         .send()
         .await
         .unwrap();
+    assert_eq!(weak.status(), 400, "the policy applies");
+    let changed = client
+        .post(format!("{base}/api/v1/auth/password"))
+        .json(&json!({ "organization": "default", "user_name": "admin",
+                       "password": password, "new_password": own }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    // From now on the printed one stops working, and the new one signs in.
+    assert_eq!(login(password.clone()).await.status(), 401);
+    let again = client
+        .post(format!("{base}/api/v1/auth/password"))
+        .json(&json!({ "organization": "default", "user_name": "admin",
+                       "password": password, "new_password": "yet another password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        401,
+        "the printed one cannot change it again"
+    );
+    let login = login(own.to_string()).await;
     assert_eq!(login.status(), 200);
     let session = login.json::<serde_json::Value>().await.unwrap()["access_token"]
         .as_str()

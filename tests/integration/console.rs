@@ -155,7 +155,8 @@ async fn console_refuses_a_wrong_password_and_records_the_failed_sign_in() {
         .iter()
         .find(|r| r["action"] == "auth.login" && r["outcome"] == "failure")
         .expect("failed sign-in recorded");
-    assert_eq!(failed["actor_kind"], "member_session");
+    // Nobody signed in: no session exists, so the actor is anonymous.
+    assert_eq!(failed["actor_kind"], "anonymous");
     assert_eq!(failed["http_status"], 401);
     assert!(!failed.to_string().contains("not the password"));
 }
@@ -780,4 +781,61 @@ async fn console_changes_members_through_the_apis_rules() {
     assert_eq!(updates.len(), 1, "only the deactivation: {updates:?}");
     assert_eq!(updates[0]["actor_kind"], "member_session");
     assert_eq!(updates[0]["target_id"], bob.as_str());
+}
+
+/// A one-time password (the bootstrap admin's, or `member reset-password`'s)
+/// signs nobody in to the console: the form asks for a new one, which must
+/// be given twice, and then signs in; the one-time password stops working.
+#[tokio::test]
+async fn console_asks_for_a_new_password_in_place_of_a_one_time_one() {
+    let app = TestApp::spawn().await;
+    app.signed_in_member("default", "dora", "admin").await;
+    let reset = app
+        .cli(&[
+            "--json",
+            "member",
+            "reset-password",
+            "--org",
+            "default",
+            "dora",
+        ])
+        .await
+        .json();
+    let one_time = reset["password"].as_str().unwrap().to_string();
+    crate::capture::note_secret(&one_time);
+
+    let mut c = Console::new(&app);
+    let r = c.sign_in("default", "dora", &one_time).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.text.contains("new_password"), "{}", r.text);
+    assert!(r.set_cookie("scimitar_console").is_none());
+
+    let mine = "a password of her very own";
+    let form = |csrf: &str, again: &str| {
+        [
+            ("csrf", csrf.to_string()),
+            ("organization", "default".to_string()),
+            ("user_name", "dora".to_string()),
+            ("password", one_time.clone()),
+            ("new_password", mine.to_string()),
+            ("new_password_again", again.to_string()),
+        ]
+    };
+    let fields = form(&r.csrf(), "a different one entirely");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = c.post("/console/sign-in", &pairs).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("differ"), "{}", r.text);
+
+    let fields = form(&r.csrf(), mine);
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = c.post("/console/sign-in", &pairs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert!(r.set_cookie("scimitar_console").is_some());
+    assert_eq!(c.get("/console/tokens").await.status, StatusCode::OK);
+
+    app.login("default", "dora", &one_time)
+        .await
+        .assert_problem(401);
+    assert_eq!(app.login("default", "dora", mine).await.status, 200);
 }

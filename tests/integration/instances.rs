@@ -146,15 +146,23 @@ async fn two_instances_behave_as_one() {
     let client = reqwest::Client::new();
     let password = a.password().expect("the first instance bootstrapped");
     assert!(b.password().is_none(), "the second did not bootstrap again");
+    // The printed password only serves to choose one's own (on either
+    // instance), which signs in.
     let login = read(
         client
-            .post(format!("{}/api/v1/auth/login", b.base))
-            .json(&json!({ "organization": "default", "user_name": "admin", "password": password }))
+            .post(format!("{}/api/v1/auth/password", b.base))
+            .json(&json!({
+                "organization": "default",
+                "user_name": "admin",
+                "password": password,
+                "new_password": "the operator's own password",
+            }))
             .send()
             .await
             .unwrap(),
     )
     .await;
+    assert_eq!(login.status, 200, "{}", login.text);
     let session = login.body["access_token"].as_str().unwrap().to_string();
     let create = |perms: Value| {
         let client = client.clone();

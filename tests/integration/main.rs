@@ -6,6 +6,7 @@ mod capture;
 mod console_client;
 mod support;
 
+mod abuse_tenants;
 mod audit_api;
 mod audit_recording;
 mod audit_retention;
@@ -13,6 +14,7 @@ mod audit_signing;
 mod audit_trail_actions;
 mod authority;
 mod cli;
+mod cli_commands;
 mod console;
 mod cross_edge_audit;
 mod example_service;

@@ -1,7 +1,9 @@
 //! Abuse limits: rates per credential and per address, failed-authentication
-//! blocks per token id and per address (429 with Retry-After, on /scim as a
-//! SCIM error and on /api as a problem, recorded once per key), and the
-//! connection limits (header read timeout, connection cap).
+//! blocks per (address, credential) and, for malformed and unknown
+//! credentials only, per address (429 with Retry-After, on /scim as a SCIM
+//! error and on /api as a problem, recorded once per key), and the
+//! connection limits (header read timeout, connection cap). Tenants behind
+//! one address are in `abuse_tenants.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -27,7 +29,7 @@ fn no_limits() -> LimitsConfig {
         per_token: OFF,
         per_address: OFF,
         auth_failures_per_address: 0,
-        auth_failures_per_token: 0,
+        auth_failures_per_credential: 0,
         auth_failure_window: Duration::from_secs(1),
         table_capacity: 1000,
     }
@@ -131,15 +133,16 @@ async fn an_address_over_its_rate_is_refused_whatever_the_credential() {
         },
         ..no_limits()
     };
+    // 1: the start sets the bootstrap admin's password.
     let app = TestApp::builder().limits(limits).start().await;
-    let s = app.admin_session().await; // 1
+    let s = app.admin_session().await; // 2
     let (_, a) = app
         .create_sat(&s, json!({ "name": "a", "permissions": ["scim:read"] }))
-        .await; // 2
+        .await; // 3
     let (_, b) = app
         .create_sat(&s, json!({ "name": "b", "permissions": ["scim:read"] }))
-        .await; // 3
-    for _ in 0..3 {
+        .await; // 4
+    for _ in 0..2 {
         assert_eq!(app.get("/scim/v2/Users", &a).await.status, 200);
     }
     let r = app.get("/scim/v2/Users", &a).await;
@@ -167,9 +170,10 @@ async fn an_address_over_its_rate_is_refused_whatever_the_credential() {
 }
 
 #[tokio::test]
-async fn failed_secrets_block_a_token_id_even_with_the_right_secret_until_the_window_ends() {
+async fn failed_secrets_block_a_token_from_that_address_even_with_the_right_secret_until_the_window_ends()
+ {
     let limits = LimitsConfig {
-        auth_failures_per_token: 3,
+        auth_failures_per_credential: 3,
         auth_failures_per_address: 100,
         auth_failure_window: WINDOW,
         ..no_limits()
@@ -206,7 +210,7 @@ async fn failed_secrets_block_a_token_id_even_with_the_right_secret_until_the_wi
     let (rec, changes) = &records[0];
     assert_eq!(rec["actor_id"], json!(id));
     assert_eq!(changes["reason_code"], "auth_failures");
-    assert_eq!(changes["limit"], "token");
+    assert_eq!(changes["limit"], "credential");
 
     // The window opened at the first failure; once it has passed, the
     // right secret works again.
@@ -217,9 +221,10 @@ async fn failed_secrets_block_a_token_id_even_with_the_right_secret_until_the_wi
 }
 
 #[tokio::test]
-async fn failed_authentications_block_an_address_until_the_window_ends() {
+async fn unknown_credentials_block_an_address_for_unknown_credentials_only() {
     let limits = LimitsConfig {
         auth_failures_per_address: 3,
+        auth_failures_per_credential: 3,
         auth_failure_window: WINDOW,
         ..no_limits()
     };
@@ -230,27 +235,37 @@ async fn failed_authentications_block_an_address_until_the_window_ends() {
         .await;
 
     let started = Instant::now();
-    // A bad session, an unknown token, a wrong password: all count. (No
-    // credential at all does not.)
+    // A value that is no session, no credential at all, an unknown token:
+    // each counts against the address. A wrong password does not (it
+    // counts against that sign-in from this address).
     app.get(SELF, "not-a-jwt").await.assert_problem(401);
-    app.request(reqwest::Method::GET, SELF, None, None)
-        .await
-        .assert_problem(401);
-    let unknown = scimitar::tokens::PlainToken::generate(scimitar::tokens::TokenKind::Sat).reveal();
-    app.get("/scim/v2/Users", &unknown)
-        .await
-        .assert_scim_error(401, None);
     app.login("default", "admin", "not the password")
         .await
         .assert_problem(401);
+    app.request(reqwest::Method::GET, SELF, None, None)
+        .await
+        .assert_problem(401);
+    let unknown =
+        || scimitar::tokens::PlainToken::generate(scimitar::tokens::TokenKind::Sat).reveal();
+    app.get("/scim/v2/Users", &unknown())
+        .await
+        .assert_scim_error(401, None);
 
-    // Now even a good token, and the right password, are refused.
-    let r = app.get("/scim/v2/Users", &value).await;
+    // Now the address's unknown and malformed credentials are refused...
+    let r = app.get("/scim/v2/Users", &unknown()).await;
     r.assert_scim_error(429, None);
     assert!((1..=3).contains(&retry_after(&r)));
-    app.login("default", "admin", &app.admin_password.clone())
+    app.get(SELF, "still-not-a-jwt").await.assert_problem(429);
+    app.request(reqwest::Method::GET, SELF, None, None)
         .await
         .assert_problem(429);
+    // ...but a good token, a good session and the right password are not.
+    assert_eq!(app.get("/scim/v2/Users", &value).await.status, 200);
+    assert_eq!(app.get(SELF, &s).await.status, 200);
+    let r = app
+        .login("default", "admin", &app.admin_password.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 
     let records = throttle_records(&app, "unattributed").await;
     assert_eq!(records.len(), 1, "{records:?}");
@@ -259,7 +274,69 @@ async fn failed_authentications_block_an_address_until_the_window_ends() {
 
     let wait = (WINDOW + Duration::from_millis(100)).saturating_sub(started.elapsed());
     tokio::time::sleep(wait).await;
-    assert_eq!(app.get("/scim/v2/Users", &value).await.status, 200);
+    app.get("/scim/v2/Users", &unknown())
+        .await
+        .assert_scim_error(401, None);
+}
+
+#[tokio::test]
+async fn a_blocked_credential_does_not_spend_its_address_rate() {
+    // Nothing comes back during the test: the address's 20 are exact.
+    let limits = LimitsConfig {
+        per_address: Rate {
+            per_minute: 1,
+            burst: 20,
+        },
+        auth_failures_per_credential: 2,
+        auth_failure_window: Duration::from_secs(60),
+        ..no_limits()
+    };
+    // 1: the start's new admin password.
+    let app = TestApp::builder().limits(limits).start().await;
+    let s = app.admin_session().await; // 2
+    let (a_id, a) = app
+        .create_sat(&s, json!({ "name": "a", "permissions": ["scim:read"] }))
+        .await; // 3
+    let (_, b) = app
+        .create_sat(&s, json!({ "name": "b", "permissions": ["scim:read"] }))
+        .await; // 4
+    let r = app
+        .delete(&format!("/api/v1/service-access-tokens/{a_id}"), &s)
+        .await; // 5
+    assert_eq!(r.status, 204);
+    for _ in 0..2 {
+        app.get(SELF, &a).await.assert_problem(401); // 6, 7
+    }
+    // Blocked from here: refused before the address's rate is counted.
+    for _ in 0..40 {
+        app.get(SELF, &a).await.assert_problem(429);
+    }
+    assert_eq!(app.get("/scim/v2/Users", &b).await.status, 200); // 8
+}
+
+#[tokio::test]
+async fn wrong_passwords_block_that_sign_in_from_that_address_only() {
+    let limits = LimitsConfig {
+        auth_failures_per_credential: 3,
+        auth_failure_window: Duration::from_secs(60),
+        ..no_limits()
+    };
+    let app = TestApp::builder().limits(limits).start().await;
+    let (_, _) = app.signed_in_member("default", "colleague", "admin").await;
+    for _ in 0..3 {
+        app.login("default", "admin", "not the password")
+            .await
+            .assert_problem(401);
+    }
+    // The right password is refused too: a guesser learns nothing.
+    app.login("default", "admin", &app.admin_password.clone())
+        .await
+        .assert_problem(429);
+    // A colleague signing in from the same address is not.
+    let r = app
+        .login("default", "colleague", crate::support::MEMBER_PASSWORD)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 /// Sends `bytes` to a server whose header read timeout is 1 s and reads
@@ -346,7 +423,7 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
 #[tokio::test]
 async fn wrong_subject_tokens_in_exchange_count_and_block_the_token_id() {
     let limits = LimitsConfig {
-        auth_failures_per_token: 2,
+        auth_failures_per_credential: 2,
         auth_failure_window: Duration::from_secs(60),
         ..no_limits()
     };

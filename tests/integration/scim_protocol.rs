@@ -354,3 +354,41 @@ async fn locations_never_reflect_a_hostile_host_header() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(!r.text.contains("evil.example"), "{}", r.text);
 }
+
+/// `/Me` is 501 on purpose and identity providers probe it: its answer is
+/// logged at debug, never as an error someone must look into.
+#[tokio::test]
+async fn the_me_probe_is_not_logged_as_an_error() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    let id = format!("me-probe-{}", uuid::Uuid::new_v4().simple());
+    let r = app
+        .client
+        .get(scim.url("/Me"))
+        .bearer_auth(&scim.token)
+        .header("x-request-id", &id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    let logs = crate::capture::dir().join(format!("server-{}.jsonl", std::process::id()));
+    let found = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        std::fs::read_to_string(&logs)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(&id) && l.contains("not implemented"))
+    })
+    .await;
+    assert!(found, "the 501 is logged at debug");
+    let text = std::fs::read_to_string(&logs).unwrap();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&id) && l.contains("\"level\":\"ERROR\""))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let line = text
+        .lines()
+        .find(|l| l.contains(&id) && l.contains("not implemented"))
+        .unwrap();
+    assert!(line.contains("\"level\":\"DEBUG\""), "{line}");
+}

@@ -162,9 +162,14 @@ async fn address_allowlist_is_enforced() {
     let (_, near) = app
         .create_sat(&s, json!({ "name": "near", "permissions": ["scim:read"], "allowed_cidrs": ["127.0.0.0/8"] }))
         .await;
+    // The credential is good; the place is not: 403, not 401.
     let r = app.get(SELF, &far).await;
-    r.assert_problem(401);
+    r.assert_problem(403);
+    assert_eq!(r.body["type"], "urn:scimitar:problem:address-not-allowed");
     assert!(r.body["detail"].as_str().unwrap().contains("address"));
+    app.get("/scim/v2/Users", &far)
+        .await
+        .assert_scim_error(403, None);
     assert_eq!(app.get(SELF, &near).await.status, 200);
 
     // Clearing the list lets the token in from anywhere.

@@ -77,7 +77,7 @@ async fn without_trusted_proxies_x_forwarded_for_changes_nothing() {
     assert_eq!(record_of(&app, &org, &r).await["source_ip"], "127.0.0.1");
 
     let r = get_via(&app, SELF, &fenced, &[CLIENT]).await;
-    r.assert_problem(401);
+    r.assert_problem(403);
     let rec = record_of(&app, &org, &r).await;
     assert_eq!(rec["action"], "auth.denied");
     assert_eq!(rec["source_ip"], "127.0.0.1");
@@ -109,16 +109,16 @@ async fn a_trusted_proxy_names_the_client_for_audit_allowlists_and_last_use() {
 
     // The allowlists see the forwarded address, and only that.
     assert_eq!(get_via(&app, SELF, &fenced, &[CLIENT]).await.status, 200);
-    get_via(&app, SELF, &fenced, &[]).await.assert_problem(401);
+    get_via(&app, SELF, &fenced, &[]).await.assert_problem(403);
     let r = get_via(&app, SELF, &local, &["198.51.100.9"]).await;
-    r.assert_problem(401);
+    r.assert_problem(403);
     assert_eq!(record_of(&app, &org, &r).await["source_ip"], "198.51.100.9");
     assert_eq!(get_via(&app, SELF, &local, &[]).await.status, 200);
     // Entries the client wrote left of what the proxy appended are ignored.
     let spoofed = format!("{CLIENT}, 198.51.100.9");
     get_via(&app, SELF, &fenced, &[&spoofed])
         .await
-        .assert_problem(401);
+        .assert_problem(403);
 
     // Token exchange checks the same address.
     let r = exchange_via(&app, &fenced, &[CLIENT]).await;
@@ -141,7 +141,7 @@ fn only(limits: LimitsConfig) -> LimitsConfig {
     };
     LimitsConfig {
         per_token: OFF,
-        auth_failures_per_token: 0,
+        auth_failures_per_credential: 0,
         table_capacity: 1000,
         ..limits
     }
@@ -169,9 +169,14 @@ async fn failed_authentications_block_the_forwarded_address_not_the_proxy() {
             .await
             .assert_problem(401);
     }
-    get_via(&app, SELF, &open, &[GUESSER])
+    // The guesser's unknown credentials are refused; its good ones are not.
+    get_via(&app, SELF, "still-not-a-jwt", &[GUESSER])
         .await
         .assert_problem(429);
+    assert_eq!(get_via(&app, SELF, &open, &[GUESSER]).await.status, 200);
+    get_via(&app, SELF, "still-not-a-jwt", &["198.51.100.2"])
+        .await
+        .assert_problem(401);
     assert_eq!(
         get_via(&app, SELF, &open, &["198.51.100.2"]).await.status,
         200
@@ -196,20 +201,21 @@ async fn the_address_rate_counts_each_forwarded_client() {
             // Nothing comes back during the test: the count is exact.
             per_address: Rate {
                 per_minute: 1,
-                burst: 2,
+                burst: 3,
             },
             auth_failures_per_address: 0,
             ..scimitar::config::DEFAULT_LIMITS
         }))
         .start()
         .await;
-    // Arranged from the proxy's own address, which then has spent its burst.
+    // Arranged from the proxy's own address, which then has spent its burst
+    // (the start's new admin password, the sign-in, the token).
     let s = app.admin_session().await;
     let (_, open) = app
         .create_sat(&s, json!({ "name": "open", "permissions": ["scim:read"] }))
         .await;
     for client in ["198.51.100.1", "198.51.100.2"] {
-        for _ in 0..2 {
+        for _ in 0..3 {
             assert_eq!(get_via(&app, SELF, &open, &[client]).await.status, 200);
         }
         get_via(&app, SELF, &open, &[client])

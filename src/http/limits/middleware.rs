@@ -1,9 +1,11 @@
 //! The limits checked before a request is authenticated: the source
-//! address's failure block and rate, and the failure block of the token id
-//! the `Authorization` header names. No database work happens for a
-//! refused request. (The rate of a verified credential is checked by the
-//! `Caller` extractor, once the credential is known to be genuine, so that
-//! nobody can spend another token's allowance.)
+//! address's rate, and the failure block of the credential the
+//! `Authorization` header names, from this address. No database work
+//! happens for a refused request. (The address's block for malformed and
+//! unknown credentials is checked by the `Caller` extractor once the
+//! credential is known to be one of those, and so is the rate of a
+//! verified credential, so that nobody can spend another token's
+//! allowance and a good credential is never refused for others' failures.)
 
 use std::time::Instant;
 
@@ -11,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::refuse;
+use super::{credential, refuse};
 use crate::audit::Actor;
 use crate::http::AppState;
 use crate::http::bearer::Presented;
@@ -32,6 +34,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         .and_then(PlainToken::id_hint)
         .map(|id| id.to_string());
     let claims_pat = presented.credential().and_then(PlainToken::kind_hint) == Some(TokenKind::Pat);
+    let credential_key = presented.credential().map(credential::bearer);
     req.extensions_mut().insert(presented);
     let path = req.uri().path();
     if exempt(path) {
@@ -41,11 +44,15 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         return next.run(req).await;
     };
     let now = Instant::now();
-    let refused = state.limits.check_address(ip, now).and_then(|()| {
-        token_id
-            .as_deref()
-            .map_or(Ok(()), |id| state.limits.check_token_id(id, now))
-    });
+    // A credential blocked from here is refused first, without spending
+    // the address's rate: a tenant hammering its own revoked token must not
+    // use up what the other tenants behind the same address may send.
+    let refused = credential_key
+        .as_deref()
+        .map_or(Ok(()), |key| {
+            state.limits.check_credential_failures(Some(ip), key, now)
+        })
+        .and_then(|()| state.limits.check_address(ip, now));
     let Err(refusal) = refused else {
         return next.run(req).await;
     };

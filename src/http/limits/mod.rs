@@ -1,13 +1,17 @@
 //! Abuse limits on requests: a rate limit per credential and per source
-//! address (token buckets), and a stricter limit on failed authentications
-//! per source address and per token id. A refusal is a 429 with
+//! address (token buckets), and limits on failed authentications that never
+//! lock out a good caller: failures with a credential that exists count per
+//! (address, credential), so only that credential from that address is
+//! blocked; malformed and unknown credentials count per address, and a
+//! blocked address is refused only those. A refusal is a 429 with
 //! `Retry-After`, recorded in the audit log at most once a minute per key.
 //!
-//! The state lives in memory, per instance (why: `README.md`, "Abuse
+//! The state lives in memory, per instance (why: `docs/security.md`, "Abuse
 //! limits"), in bounded tables. Connection-level limits (how many
 //! connections, how long to send headers) are in [`super::listener`].
 
 mod bucket;
+pub mod credential;
 mod middleware;
 mod refuse;
 mod table;
@@ -31,8 +35,14 @@ pub struct LimitsConfig {
     pub per_token: Rate,
     /// Per source address (IPv4 address, or IPv6 /64).
     pub per_address: Rate,
+    /// Malformed or unknown credentials from one address in the window,
+    /// after which the address's malformed or unknown credentials are
+    /// refused (its good ones never are).
     pub auth_failures_per_address: u32,
-    pub auth_failures_per_token: u32,
+    /// Failed authentications with one existing credential from one
+    /// address in the window, after which that credential is refused from
+    /// that address, the right secret included.
+    pub auth_failures_per_credential: u32,
     pub auth_failure_window: Duration,
     /// Most keys each table tracks.
     pub table_capacity: usize,
@@ -41,8 +51,29 @@ pub struct LimitsConfig {
 /// Which limit refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// A verified credential's rate.
     Token,
+    /// An address: its rate, or its malformed and unknown credentials.
     Address,
+    /// One credential from one address.
+    Credential,
+}
+
+/// A refused authentication, as the failure limits count it.
+#[derive(Clone, Copy, Debug)]
+pub enum Failed<'a> {
+    /// Nothing that exists: a malformed value, an unknown token id, a
+    /// session this server did not sign, another scheme. Counted against
+    /// the address, whose own good credentials it never blocks.
+    Unknown,
+    /// A credential that exists but was refused (wrong secret, revoked,
+    /// expired, an ended session, a wrong password). Counted against this
+    /// credential from this address only (`key`: see [`credential`]), so
+    /// that another tenant behind the same address is not affected.
+    Credential {
+        key: &'a str,
+        org_id: Option<uuid::Uuid>,
+    },
 }
 
 /// Why.
@@ -77,6 +108,7 @@ impl LimitRefusal {
         match self.scope {
             Scope::Token => "token",
             Scope::Address => "address",
+            Scope::Credential => "credential",
         }
     }
 
@@ -85,9 +117,12 @@ impl LimitRefusal {
         let what = match (self.why, self.scope) {
             (Why::RateLimited, Scope::Token) => "too many requests with this credential",
             (Why::RateLimited, Scope::Address) => "too many requests from this address",
-            (Why::AuthFailures, Scope::Token) => "too many failed authentications for this token",
+            (Why::RateLimited, Scope::Credential) => "too many requests with this credential",
+            (Why::AuthFailures, Scope::Token | Scope::Credential) => {
+                "too many failed authentications with this credential from this address"
+            }
             (Why::AuthFailures, Scope::Address) => {
-                "too many failed authentications from this address"
+                "too many malformed or unknown credentials from this address"
             }
         };
         format!("{what}: retry after {} seconds", self.retry_after_seconds)
@@ -133,7 +168,7 @@ pub struct Limiter {
     per_token: Table<String, RateEntry>,
     per_address: Table<IpAddr, RateEntry>,
     failures_by_address: Table<IpAddr, FailEntry>,
-    failures_by_token: Table<String, FailEntry>,
+    failures_by_credential: Table<(Option<IpAddr>, String), FailEntry>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -166,7 +201,7 @@ impl Limiter {
             per_token: Table::new(cap, now),
             per_address: Table::new(cap, now),
             failures_by_address: Table::new(cap, now),
-            failures_by_token: Table::new(cap, now),
+            failures_by_credential: Table::new(cap, now),
         }
     }
 
@@ -181,26 +216,45 @@ impl Limiter {
         (self.refusal_form)(err, path)
     }
 
-    /// Before anything else: the address's failure block, then its rate.
+    /// Before anything else: the address's rate.
     pub fn check_address(&self, ip: IpAddr, now: Instant) -> Result<(), LimitRefusal> {
-        let key = address_key(ip);
-        self.check_failures(&self.failures_by_address, &key, Scope::Address, now)?;
         take(
             &self.per_address,
             self.config.per_address,
-            key,
+            address_key(ip),
             Scope::Address,
             now,
         )
     }
 
-    /// Before a token is checked: whether its id is blocked by failures
-    /// (even with the right secret, so that guessing learns nothing).
-    pub fn check_token_id(&self, token_id: &str, now: Instant) -> Result<(), LimitRefusal> {
+    /// Before a credential is checked: whether it is blocked from this
+    /// address by its own failures (even with the right secret, so that
+    /// guessing learns nothing). `key` names it ([`credential`]).
+    pub fn check_credential_failures(
+        &self,
+        ip: Option<IpAddr>,
+        key: &str,
+        now: Instant,
+    ) -> Result<(), LimitRefusal> {
         self.check_failures(
-            &self.failures_by_token,
-            &token_id.to_string(),
-            Scope::Token,
+            &self.failures_by_credential,
+            &(ip.map(address_key), key.to_string()),
+            Scope::Credential,
+            now,
+        )
+    }
+
+    /// Once a credential has turned out malformed or unknown: whether its
+    /// address is blocked for such credentials. Never asked of a credential
+    /// that verified.
+    pub fn check_unknown(&self, ip: Option<IpAddr>, now: Instant) -> Result<(), LimitRefusal> {
+        let Some(ip) = ip else {
+            return Ok(());
+        };
+        self.check_failures(
+            &self.failures_by_address,
+            &address_key(ip),
+            Scope::Address,
             now,
         )
     }
@@ -217,14 +271,8 @@ impl Limiter {
         )
     }
 
-    /// A failed authentication from `ip`, on `token` (its id and
-    /// organization) when the token exists.
-    pub fn auth_failed(
-        &self,
-        ip: Option<IpAddr>,
-        token: Option<(&str, Option<uuid::Uuid>)>,
-        now: Instant,
-    ) {
+    /// A failed authentication from `ip`.
+    pub fn auth_failed(&self, ip: Option<IpAddr>, failed: Failed<'_>, now: Instant) {
         let window = self.config.auth_failure_window;
         let new = |org_id| {
             move || FailEntry {
@@ -234,21 +282,24 @@ impl Limiter {
                 org_id,
             }
         };
-        if let Some(ip) = ip
-            && self.config.auth_failures_per_address > 0
-        {
-            self.failures_by_address
-                .upsert(address_key(ip), now, new(None), |e| {
-                    e.failures.note(window, now)
-                });
-        }
-        if let Some((id, org_id)) = token
-            && self.config.auth_failures_per_token > 0
-        {
-            self.failures_by_token
-                .upsert(id.to_string(), now, new(org_id), |e| {
-                    e.failures.note(window, now)
-                });
+        match failed {
+            Failed::Unknown => {
+                if let Some(ip) = ip
+                    && self.config.auth_failures_per_address > 0
+                {
+                    self.failures_by_address
+                        .upsert(address_key(ip), now, new(None), |e| {
+                            e.failures.note(window, now)
+                        });
+                }
+            }
+            Failed::Credential { key, org_id } => {
+                if self.config.auth_failures_per_credential > 0 {
+                    let k = (ip.map(address_key), key.to_string());
+                    self.failures_by_credential
+                        .upsert(k, now, new(org_id), |e| e.failures.note(window, now));
+                }
+            }
         }
     }
 
@@ -261,7 +312,7 @@ impl Limiter {
     ) -> Result<(), LimitRefusal> {
         let limit = match scope {
             Scope::Address => self.config.auth_failures_per_address,
-            Scope::Token => self.config.auth_failures_per_token,
+            Scope::Token | Scope::Credential => self.config.auth_failures_per_credential,
         };
         if limit == 0 {
             return Ok(());
@@ -326,7 +377,7 @@ mod tests {
                 burst: 0,
             },
             auth_failures_per_address: 5,
-            auth_failures_per_token: 2,
+            auth_failures_per_credential: 2,
             auth_failure_window: Duration::from_secs(1),
             table_capacity: 100,
         }
@@ -360,22 +411,49 @@ mod tests {
     }
 
     #[test]
-    fn a_token_id_is_blocked_after_its_failures_until_the_window_closes() {
+    fn a_credential_is_blocked_from_the_address_it_failed_from_only() {
         let l = Limiter::new(config());
         let t0 = Instant::now();
         let org = Some(uuid::Uuid::nil());
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        l.auth_failed(Some(ip), Some(("tok", org)), t0);
-        assert!(l.check_token_id("tok", t0).is_ok());
-        l.auth_failed(Some(ip), Some(("tok", org)), t0);
-        let r = l.check_token_id("tok", t0).unwrap_err();
+        let a: Option<IpAddr> = Some("10.0.0.1".parse().unwrap());
+        let b: Option<IpAddr> = Some("10.0.0.2".parse().unwrap());
+        let failed = Failed::Credential {
+            key: "token:tok",
+            org_id: org,
+        };
+        l.auth_failed(a, failed, t0);
+        assert!(l.check_credential_failures(a, "token:tok", t0).is_ok());
+        l.auth_failed(a, failed, t0);
+        let r = l.check_credential_failures(a, "token:tok", t0).unwrap_err();
         assert_eq!(
             (r.why, r.scope, r.org_id),
-            (Why::AuthFailures, Scope::Token, org)
+            (Why::AuthFailures, Scope::Credential, org)
         );
-        assert!(l.check_token_id("other", t0).is_ok());
-        // The address has 2 of its 5.
+        // Another credential from the same address, the same one from
+        // another address, and the address itself are untouched.
+        assert!(l.check_credential_failures(a, "token:other", t0).is_ok());
+        assert!(l.check_credential_failures(b, "token:tok", t0).is_ok());
+        assert!(l.check_unknown(a, t0).is_ok());
+        assert!(
+            l.check_credential_failures(a, "token:tok", t0 + Duration::from_secs(1))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn unknown_credentials_block_the_address_for_unknown_credentials() {
+        let l = Limiter::new(config());
+        let t0 = Instant::now();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..5 {
+            assert!(l.check_unknown(Some(ip), t0).is_ok());
+            l.auth_failed(Some(ip), Failed::Unknown, t0);
+        }
+        let r = l.check_unknown(Some(ip), t0).unwrap_err();
+        assert_eq!((r.why, r.scope), (Why::AuthFailures, Scope::Address));
+        // The address's rate and its credentials are not affected.
         assert!(l.check_address(ip, t0).is_ok());
-        assert!(l.check_token_id("tok", t0 + Duration::from_secs(1)).is_ok());
+        assert!(l.check_credential_failures(Some(ip), "token:x", t0).is_ok());
+        assert!(l.check_credential("sat:x", t0).is_ok());
     }
 }

@@ -45,7 +45,7 @@ impl<K: Hash + Eq, V: Entry> Table<K, V> {
     /// Runs `f` on the entry of `key`, made by `new` when there is none.
     /// `None` when the key has no entry and the table is full of live
     /// ones: the caller then lets the request through untracked (see
-    /// `README.md`, abuse limits).
+    /// `docs/security.md`, "Abuse limits").
     pub fn upsert<R>(
         &self,
         key: K,

@@ -63,7 +63,7 @@ async fn hostile_requests_get_4xx_in_protocol_form_and_change_nothing() {
     let app = TestApp::builder()
         .limits(scimitar::http::limits::LimitsConfig {
             auth_failures_per_address: 0,
-            auth_failures_per_token: 0,
+            auth_failures_per_credential: 0,
             ..scimitar::config::DEFAULT_LIMITS
         })
         .start()
