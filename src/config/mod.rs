@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 
 use crate::http::client_addr::TrustedProxies;
 use crate::http::limits::{LimitsConfig, Rate};
-use crate::store::DatabaseUrl;
+use crate::store::{DatabaseUrl, Durability};
 
 /// Defaults of the abuse limits (the reasoning: `docs/security.md`, "Abuse
 /// limits"). A credential may send 1,000 requests a second, above the rate
@@ -114,6 +114,13 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// `--sqlite-durability` (see [`Durability`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    Normal,
+    Full,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -171,6 +178,18 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub db_max_connections: u32,
+
+    /// SQLite durability: `normal` (WAL, synchronous=NORMAL) survives a
+    /// killed process; `full` also survives a power loss, by syncing every
+    /// commit to disk (group commit shares one sync among many writes).
+    #[arg(
+        long,
+        env = "SCIMITAR_SQLITE_DURABILITY",
+        value_enum,
+        default_value = "normal",
+        hide_env_values = true
+    )]
+    pub sqlite_durability: DurabilityArg,
 
     /// Externally visible base URL, used in SCIM `meta.location` and
     /// Location headers (default: from the request's Host header).
@@ -282,6 +301,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    pub sqlite_durability: Durability,
     pub public_url: Option<String>,
     /// Configured key-encryption key for signing keys (None: generated).
     pub key_encryption_key: Option<Secret>,
@@ -403,6 +423,10 @@ impl Config {
             max_body_bytes: serve.max_body_bytes,
             request_timeout: Duration::from_secs(serve.request_timeout_seconds.max(1)),
             db_max_connections: serve.db_max_connections.max(1),
+            sqlite_durability: match serve.sqlite_durability {
+                DurabilityArg::Normal => Durability::Normal,
+                DurabilityArg::Full => Durability::Full,
+            },
             public_url: serve
                 .public_url
                 .as_ref()
@@ -443,6 +467,7 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: 16,
+            sqlite_durability: Durability::Normal,
             public_url: None,
             key_encryption_key: None,
             audit_checkpoint_records: 1000,

@@ -31,7 +31,12 @@ pub enum StartError {
 /// uses this too, so that the pepper is created on first use by whichever
 /// runs first.
 pub async fn open(config: &Config) -> Result<AppState, StartError> {
-    let db = store::connect(&config.database_url, config.db_max_connections).await?;
+    let db = store::connect_with(
+        &config.database_url,
+        config.db_max_connections,
+        config.sqlite_durability,
+    )
+    .await?;
     db.migrate().await?;
     let configured: Vec<(i32, &[u8])> = config
         .token_peppers

@@ -54,17 +54,39 @@ impl FromStr for DatabaseUrl {
     }
 }
 
-/// Opens a pool. SQLite: the file is created if missing, WAL journal,
-/// synchronous=NORMAL (durable across process crashes, which is what WAL
-/// needs), foreign keys on, and a busy timeout so that a CLI command running
-/// beside the server waits instead of failing.
+/// How much a committed SQLite write survives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A killed process (WAL with synchronous=NORMAL).
+    #[default]
+    Normal,
+    /// A power loss too (synchronous=FULL: every commit is synced).
+    Full,
+}
+
+/// Opens a pool with [`Durability::Normal`]; see [`connect_with`].
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Db, StoreError> {
+    connect_with(url, max_connections, Durability::Normal).await
+}
+
+/// Opens a pool. SQLite: the file is created if missing, WAL journal,
+/// synchronous as `durability` says, foreign keys on, and a busy timeout so
+/// that a CLI command running beside the server waits instead of failing.
+pub async fn connect_with(
+    url: &DatabaseUrl,
+    max_connections: u32,
+    durability: Durability,
+) -> Result<Db, StoreError> {
     match url {
         DatabaseUrl::Sqlite(s) => {
+            let synchronous = match durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            };
             let options = SqliteConnectOptions::from_str(s)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let pool = |n| {

@@ -14,7 +14,7 @@ pub mod settings;
 pub mod statistics;
 mod timestamp;
 
-pub use connect::{DatabaseUrl, connect};
+pub use connect::{DatabaseUrl, Durability, connect, connect_with};
 pub use timestamp::Timestamp;
 
 use std::sync::Arc;
