@@ -100,10 +100,15 @@ pub async fn write<R: ScimWrite>(
     request: Request<'_>,
 ) -> Result<R::Row, ScimError> {
     caller.require(state, Action::ScimWrite).await?;
+    let creates = matches!(request, Request::Create { .. });
     let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
     let mut run = state.audit.run().await?;
     let row = apply::<R>(state, caller, &mut run, parsed).await?;
     run.finish().await?;
+    if creates {
+        // A directory pushed one user at a time is an import too.
+        crate::store::statistics::rows_created(&state.db, 1);
+    }
     Ok(row)
 }
 

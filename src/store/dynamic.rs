@@ -248,15 +248,16 @@ pub async fn fetch_page<T>(
 where
     T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
 {
-    let total: i64 = match &known {
-        Some(k) => k.total,
-        None => {
-            let mut count = SqlParts::new();
-            count.sql("SELECT COUNT(*)").append(scope.clone());
-            crate::on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?
-        }
+    let count = async || -> Result<i64, super::StoreError> {
+        let mut count = SqlParts::new();
+        count.sql("SELECT COUNT(*)").append(scope.clone());
+        Ok(crate::on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?)
     };
     if limit <= 0 {
+        let total = match &known {
+            Some(k) => k.total,
+            None => count().await?,
+        };
         return Ok((Vec::new(), total));
     }
     let mut skipped = scope.clone();
@@ -287,7 +288,15 @@ where
         .sql(" OFFSET ")
         .bind(Arg::Int(skip));
     page.sql(") ORDER BY ").append(order);
-    let rows = crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?;
+    let rows: Vec<T> =
+        crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?;
+    let total = match &known {
+        Some(k) => k.total,
+        // A first page that is not full holds every match: no count needed
+        // (the `userName eq` lookup of every provisioning run).
+        None if offset == 0 && (rows.len() as i64) < limit => rows.len() as i64,
+        None => count().await?,
+    };
     Ok((rows, total))
 }
 

@@ -3,10 +3,11 @@
 //! after a bulk import of thousands of users it has none for the new rows,
 //! and it then picks a scan of the organization's rows over the unique
 //! index on the user name (a `userName eq` filter took 7.9 ms instead of
-//! 0.37 ms). So a Bulk request that created rows tells this module, and
-//! once the rows created since the last refresh reach as many as there
-//! were then (at least 1,000), the tables SCIM reads are analyzed, in the
-//! background. A 100,000-user import is analyzed about seven times.
+//! 0.37 ms). So every SCIM create (one by one or in Bulk) tells this
+//! module, and once the rows created since the last refresh reach as many
+//! as there were then (at least 1,000), the tables SCIM reads are
+//! analyzed, in the background. A 100,000-user import is analyzed about
+//! seven times.
 //! SQLite plans from its indexes without such statistics: nothing to do.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
