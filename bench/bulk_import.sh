@@ -20,20 +20,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 work_dir bulk_import
 DB_URL=${1:-sqlite://$TMP/import.db}
-if [[ "$DB_URL" == postgres* ]]; then
-	command -v psql >/dev/null || die "psql is required for PostgreSQL"
-	psql "${DB_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS ${DB_URL##*/}" \
-		-c "CREATE DATABASE ${DB_URL##*/}" >/dev/null
-fi
-PORT=$(free_port)
-BASE="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" \
-	--rate-limit-per-token 0 --rate-limit-per-address 0 >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-await_server "$TMP/server.log"
-TOKEN=$("$BIN" --json token create --org default --name import \
-	--permission scim:read --permission scim:write --database-url "$DB_URL" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || die "token create"
+start_bench_server "$DB_URL"
+TOKEN=$SCIM_TOKEN
 
 python3 "$LIB/scim_bulk.py" gen "$TMP/bulk" "$USERS" 1000 >&2
 mkdir -p "$TMP/bulk-resp"

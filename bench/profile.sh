@@ -31,22 +31,8 @@ command -v perf >/dev/null || die "perf is required (Debian: linux-perf)"
 
 work_dir profile
 DB_URL=${2:-sqlite://$TMP/profile.db}
-if [[ "$DB_URL" == postgres* ]]; then
-	command -v psql >/dev/null || die "psql is required for PostgreSQL"
-	psql "${DB_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS ${DB_URL##*/}" \
-		-c "CREATE DATABASE ${DB_URL##*/}" >/dev/null
-fi
-
-PORT=$(free_port)
-BASE="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" \
-	--rate-limit-per-token 0 --rate-limit-per-address 0 >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-await_server "$TMP/server.log"
-TOKEN=$("$BIN" --json token create --org default --name profile \
-	--permission scim:read --permission scim:write --database-url "$DB_URL" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || die "token create"
-export SCIM_TOKEN=$TOKEN
+start_bench_server "$DB_URL"
+TOKEN=$SCIM_TOKEN
 
 log "seeding $USERS users through /Bulk"
 python3 "$LIB/scim_bulk.py" gen "$TMP/bulk" "$USERS" 1000 >&2

@@ -52,20 +52,8 @@ work_dir scim_scale
 DB="$TMP/scim.db"
 DB_URL="sqlite://$DB"
 
-PORT=$(free_port)
-BASE="http://127.0.0.1:$PORT"
-log "starting the server on $BASE with $DB"
-# The bench measures capacity: the abuse limits (README) would cap one
-# token at 100 requests a second.
-"$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" \
-	--rate-limit-per-token 0 --rate-limit-per-address 0 >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-await_server "$TMP/server.log"
-
-TOKEN=$("$BIN" --json token create --org default --name bench \
-	--permission scim:read --permission scim:write --database-url "$DB_URL" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || die "token create"
-export SCIM_TOKEN=$TOKEN
+start_bench_server "$DB_URL"
+TOKEN=$SCIM_TOKEN
 AUTH=(-H "Authorization: Bearer $TOKEN")
 
 CLK_TCK=$(getconf CLK_TCK)

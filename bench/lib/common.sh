@@ -77,3 +77,29 @@ work_dir() { # name
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
 }
+
+# --- a server to measure ----------------------------------------------------------
+# start_bench_server DB_URL: drops and recreates the database first if it is
+# PostgreSQL, starts `scimitar serve` on a free loopback port with the abuse
+# limits off (a bench measures capacity; the limits would cap one token),
+# waits for it, and sets PORT, BASE, SERVER_PID and SCIM_TOKEN (an org SAT
+# with scim:read and scim:write). Its log is $TMP/server.log.
+start_bench_server() {
+	local url=$1
+	if [[ "$url" == postgres* ]]; then
+		command -v psql >/dev/null || die "psql is required for PostgreSQL"
+		psql "${url%/*}/postgres" -qc "DROP DATABASE IF EXISTS ${url##*/}" \
+			-c "CREATE DATABASE ${url##*/}" >/dev/null
+	fi
+	PORT=$(free_port)
+	BASE="http://127.0.0.1:$PORT"
+	log "starting the server on $BASE with ${url%%\?*}"
+	"$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$url" \
+		--rate-limit-per-token 0 --rate-limit-per-address 0 >"$TMP/server.log" 2>&1 &
+	SERVER_PID=$!
+	await_server "$TMP/server.log"
+	SCIM_TOKEN=$("$BIN" --json token create --org default --name bench \
+		--permission scim:read --permission scim:write --database-url "$url" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || die "token create"
+	export SCIM_TOKEN
+}
