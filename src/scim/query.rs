@@ -214,6 +214,19 @@ impl Compiler {
     }
 
     /// `column op value`, with pattern matches spelled per dialect.
+    /// A text column as an ordering comparison must see it: in byte order
+    /// (PostgreSQL would otherwise use the database's locale). Equality needs
+    /// no collation (it is byte equality under any deterministic one), and
+    /// leaving it off lets PostgreSQL use the column's index: with `COLLATE
+    /// "C"`, a `userName eq` scanned every member of the organization.
+    fn collated(&self, c: &str, op: Op) -> String {
+        if op == Op::Eq {
+            c.to_string()
+        } else {
+            format!("{c}{}", self.dialect.binary_collation())
+        }
+    }
+
     fn compare(
         &self,
         q: &mut SqlParts,
@@ -301,13 +314,13 @@ impl Compiler {
             }
             (Col::Folded(c), Literal::Str(s)) => {
                 q.sql(format!("({c} IS NOT NULL AND "));
-                let collated = format!("{c}{}", self.dialect.binary_collation());
+                let collated = self.collated(c, op);
                 self.compare(q, &collated, false, op, Arg::Text(s.to_lowercase()))?;
                 q.sql(")");
             }
             (Col::Exact(c), Literal::Str(s)) => {
                 q.sql(format!("({c} IS NOT NULL AND "));
-                let collated = format!("{c}{}", self.dialect.binary_collation());
+                let collated = self.collated(c, op);
                 self.compare(q, &collated, true, op, Arg::Text(s.clone()))?;
                 q.sql(")");
             }
@@ -491,7 +504,11 @@ mod tests {
     fn column_backed_attributes_use_their_columns() {
         assert_eq!(
             sql(ResourceType::User, "userName eq \"BJensen\""),
-            "(r.user_name_key IS NOT NULL AND r.user_name_key COLLATE \"C\" = ?)"
+            "(r.user_name_key IS NOT NULL AND r.user_name_key = ?)"
+        );
+        assert_eq!(
+            sql(ResourceType::User, "userName gt \"b\""),
+            "(r.user_name_key IS NOT NULL AND r.user_name_key COLLATE \"C\" > ?)"
         );
         assert_eq!(sql(ResourceType::User, "active eq true"), "r.active = ?");
         assert_eq!(sql(ResourceType::User, "id eq \"not-a-uuid\""), "1=0");

@@ -54,6 +54,10 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+/// The writer connection's page cache, in KiB (as SQLite's negative
+/// `cache_size`): memory is taken only as a transaction needs it.
+const WRITER_CACHE_KIB: &str = "-16384";
+
 /// How much a committed SQLite write survives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -97,8 +101,13 @@ pub async fn connect_with(
                     .test_before_acquire(false)
             };
             let readers = pool(max_connections).connect_with(options.clone()).await?;
-            // Writes take turns anyway (see `WriterGate`): one connection.
-            let writer = pool(1).connect_with(options).await?;
+            // Writes take turns anyway (see `WriterGate`): one connection,
+            // with room in its page cache for a Bulk request's transaction
+            // (SQLite writes pages out early, mid-transaction, when a
+            // transaction's changes outgrow the cache).
+            let writer = pool(1)
+                .connect_with(options.pragma("cache_size", WRITER_CACHE_KIB))
+                .await?;
             Ok(Db::Sqlite(readers, WriterGate::new(writer)))
         }
         DatabaseUrl::Postgres(s) => {
