@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::AuditError;
 use super::chain::{GENESIS, UNATTRIBUTED_CHAIN, org_chain};
-use super::event::{AuditEvent, StoredEvent};
+use super::event::{AuditEvent, StoredEvent, stored_columns};
 use crate::store::{Db, Timestamp, Tx, TxConn, WriterTurn};
 use crate::{on_tx, store};
 
@@ -32,11 +32,7 @@ const MAX_CLIENT_TEXT: usize = 512;
 /// limits on bound values per statement (32,766 and 65,535).
 const ROWS_PER_INSERT: usize = 500;
 
-const COLUMNS: &str = "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
-     actor_display, action, target_type, target_id, target_display, outcome, reason, http_status, \
-     request_id, source_ip, user_agent, changes, prev_hash, hash";
-
-/// Binds a record's columns, in [`COLUMNS`] order, to one row of a
+/// Binds a record's columns, in `stored_columns!` order, to one row of a
 /// `push_values`.
 macro_rules! bind_row {
     ($b:expr, $s:expr) => {{
@@ -91,7 +87,7 @@ pub async fn record(tx: &mut Tx, event: AuditEvent) -> Result<StoredEvent, Audit
 
 /// Appends `events` to their chains, in order, inside `tx`. If this fails
 /// the caller's transaction fails with it, so no change goes unrecorded.
-pub async fn append(tx: &mut Tx, events: Vec<AuditEvent>) -> Result<Vec<StoredEvent>, AuditError> {
+async fn append(tx: &mut Tx, events: Vec<AuditEvent>) -> Result<Vec<StoredEvent>, AuditError> {
     append_remembering(tx, &mut Heads::new(), events).await
 }
 
@@ -205,7 +201,7 @@ fn guarded_append(
         .push(" AND last_hash = ")
         .push_bind(head.hash.clone())
         .push("; INSERT INTO audit_events (");
-    q.push(COLUMNS).push(") SELECT * FROM (");
+    q.push(stored_columns!()).push(") SELECT * FROM (");
     q.push_values(stored, |mut b, s| {
         bind_row!(b, s.clone());
     });
@@ -368,7 +364,7 @@ fn stored_event(chain: &str, seq: i64, occurred_at: Timestamp, event: AuditEvent
 async fn insert(tx: &mut Tx, rows: &[StoredEvent]) -> Result<(), AuditError> {
     on_tx!(tx, conn => {
         let mut q = QueryBuilder::new("INSERT INTO audit_events (");
-        q.push(COLUMNS).push(") ");
+        q.push(stored_columns!()).push(") ");
         q.push_values(rows, |mut b, s| {
             bind_row!(b, s.clone());
         });

@@ -215,11 +215,6 @@ impl AuditWriter {
         (Self { inner }, task)
     }
 
-    /// The database this writer commits to.
-    pub fn db(&self) -> &Db {
-        &self.inner.db
-    }
-
     /// The open batch, opened if there is none (or if the open one broke).
     async fn join(&self) -> Result<MutexGuard<'_, Option<Batch>>, StoreError> {
         let mut open = self.inner.open.lock().await;

@@ -20,7 +20,7 @@ mod query;
 mod query_sql;
 pub mod retention;
 
-pub use append::{append, record};
+pub use append::record;
 pub use chain::{
     ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, org_chain, verify_chain, verify_range,
 };
