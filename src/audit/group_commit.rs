@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use super::append::{Heads, append_alone, append_remembering, remember};
 use super::{AuditError, AuditEvent};
 use crate::on_tx;
-use crate::store::{Db, StoreError, Touched, Tx, WriterTurn};
+use crate::store::{Db, Durability, StoreError, Touched, Tx, WriterTurn};
 
 /// What a change did.
 #[expect(
@@ -146,6 +146,9 @@ const MAX_TARGET: usize = 64;
 
 struct Inner {
     db: Db,
+    /// Whether a batch of records alone waits for its commit to reach the
+    /// disk ([`Durability::Full`]). A batch with a change always does.
+    flush_records: bool,
     /// Callers in the open batch, for the committer to judge how full it is.
     joined: AtomicUsize,
     /// Told whenever a caller joins.
@@ -172,9 +175,10 @@ impl AuditWriter {
     /// Starts the committer task. It runs for as long as the process does.
     /// `on_commit` hears of every committed change to a row credential
     /// checks read, before anyone in the batch is answered.
-    pub fn spawn(db: Db, on_commit: OnCommit) -> (Self, JoinHandle<()>) {
+    pub fn spawn(db: Db, durability: Durability, on_commit: OnCommit) -> (Self, JoinHandle<()>) {
         let inner = Arc::new(Inner {
             db,
+            flush_records: durability == Durability::Full,
             on_commit,
             open: Mutex::new(None),
             opened: Notify::new(),
@@ -380,6 +384,12 @@ async fn commit(mut batch: Batch, turn: Option<WriterTurn>, inner: &Inner, heads
                 return Ok(());
             };
             let mut tx = inner.db.begin_in(turn).await?;
+            if !inner.flush_records {
+                // The records of reads and refusals: no change waits on
+                // them, and a signed checkpoint's commit, like any change's,
+                // flushes them first (see `Tx::flush_lazily`).
+                tx.flush_lazily().await?;
+            }
             let stored = append_remembering(&mut tx, heads, events).await?;
             tx.commit().await?;
             remember(heads, &stored);
@@ -433,7 +443,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn records_and_changes_interleaved_all_commit() {
         let db = sqlite().await;
-        let (writer, _) = AuditWriter::spawn(db.clone(), Box::new(|_| ()));
+        let (writer, _) = AuditWriter::spawn(db.clone(), Durability::Normal, Box::new(|_| ()));
         let mut tasks = Vec::new();
         for i in 0..40 {
             let writer = writer.clone();
@@ -476,7 +486,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_change_rolls_back_only_itself() {
         let db = sqlite().await;
-        let (writer, _) = AuditWriter::spawn(db.clone(), Box::new(|_| ()));
+        let (writer, _) = AuditWriter::spawn(db.clone(), Durability::Normal, Box::new(|_| ()));
         let mut tasks = Vec::new();
         for i in 0..20i64 {
             let writer = writer.clone();

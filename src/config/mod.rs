@@ -114,7 +114,7 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// `--sqlite-durability` (see [`Durability`]).
+/// `--durability` (see [`Durability`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DurabilityArg {
     Normal,
@@ -179,17 +179,20 @@ pub struct ServeArgs {
     )]
     pub db_max_connections: u32,
 
-    /// SQLite durability: `normal` (WAL, synchronous=NORMAL) survives a
-    /// killed process; `full` also survives a power loss, by syncing every
-    /// commit to disk (group commit shares one sync among many writes).
+    /// Durability of commits: `normal` survives a killed process (SQLite:
+    /// WAL, synchronous=NORMAL; PostgreSQL: changes synced, the records of
+    /// reads flushed within 0.6 s); `full` also survives a power loss or a
+    /// crashed database server, by syncing every commit (group commit
+    /// shares one sync among many callers).
     #[arg(
         long,
-        env = "SCIMITAR_SQLITE_DURABILITY",
+        alias = "sqlite-durability",
+        env = "SCIMITAR_DURABILITY",
         value_enum,
         default_value = "normal",
         hide_env_values = true
     )]
-    pub sqlite_durability: DurabilityArg,
+    pub durability: DurabilityArg,
 
     /// Externally visible base URL, used in SCIM `meta.location` and
     /// Location headers (default: from the request's Host header).
@@ -301,7 +304,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
-    pub sqlite_durability: Durability,
+    pub durability: Durability,
     pub public_url: Option<String>,
     /// Configured key-encryption key for signing keys (None: generated).
     pub key_encryption_key: Option<Secret>,
@@ -423,7 +426,7 @@ impl Config {
             max_body_bytes: serve.max_body_bytes,
             request_timeout: Duration::from_secs(serve.request_timeout_seconds.max(1)),
             db_max_connections: serve.db_max_connections.max(1),
-            sqlite_durability: match serve.sqlite_durability {
+            durability: match serve.durability {
                 DurabilityArg::Normal => Durability::Normal,
                 DurabilityArg::Full => Durability::Full,
             },
@@ -467,7 +470,7 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: 16,
-            sqlite_durability: Durability::Normal,
+            durability: Durability::Normal,
             public_url: None,
             key_encryption_key: None,
             audit_checkpoint_records: 1000,

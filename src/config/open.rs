@@ -34,7 +34,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     let db = store::connect_with(
         &config.database_url,
         config.db_max_connections,
-        config.sqlite_durability,
+        config.durability,
     )
     .await?;
     db.migrate().await?;
@@ -53,7 +53,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
     let console = Arc::new(crate::http::csrf::CsrfKey::load(&db).await?);
     Ok(AppState {
-        services: Services::new(db, Arc::new(peppers)),
+        services: Services::new(db, Arc::new(peppers), config.durability),
         sessions: Arc::new(sessions),
         signer,
         last_used: LastUsedRecorder::default(),

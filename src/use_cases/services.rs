@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::audit::AuditWriter;
-use crate::store::Db;
+use crate::store::{Db, Durability};
 use crate::tokens::{Peppers, VerifiedTokens};
 
 #[derive(Clone, Debug)]
@@ -25,11 +25,11 @@ impl Services {
     /// The services over `db`, with a group-commit writer that tells the
     /// token cache what each commit changed. Needs a Tokio runtime (the
     /// writer's committer is a task).
-    pub fn new(db: Db, peppers: Arc<Peppers>) -> Self {
+    pub fn new(db: Db, peppers: Arc<Peppers>, durability: Durability) -> Self {
         let tokens = Arc::new(VerifiedTokens::default());
         let forget = tokens.clone();
         let (audit, _committer) =
-            AuditWriter::spawn(db.clone(), Box::new(move |t| forget.forget(t)));
+            AuditWriter::spawn(db.clone(), durability, Box::new(move |t| forget.forget(t)));
         Self {
             db,
             peppers,

@@ -23,7 +23,11 @@ async fn services() -> Services {
     let url = format!("sqlite://{}", path.display()).parse().unwrap();
     let db = crate::store::connect(&url, 4).await.unwrap();
     db.migrate().await.unwrap();
-    Services::new(db, Arc::new(Peppers::new(1, vec![7; 32])))
+    Services::new(
+        db,
+        Arc::new(Peppers::new(1, vec![7; 32])),
+        crate::store::Durability::Normal,
+    )
 }
 
 fn ctx() -> RequestContext {
