@@ -216,6 +216,25 @@ pub async fn verify_from(
     source: Source,
     now: Timestamp,
 ) -> Result<Verified, VerifyError> {
+    let outcome = check(db, peppers, cache, value, source, now).await;
+    // Counted for `/metrics` (a no-op unless metrics are on).
+    let label = match &outcome {
+        Ok(_) => "ok",
+        Err(VerifyError::Refused(r)) => r.refusal.code(),
+        Err(VerifyError::Store(_)) => "error",
+    };
+    metrics::counter!("scimitar_token_verifications_total", "outcome" => label).increment(1);
+    outcome
+}
+
+async fn check(
+    db: &Db,
+    peppers: &Peppers,
+    cache: &VerifiedTokens,
+    value: &str,
+    source: Source,
+    now: Timestamp,
+) -> Result<Verified, VerifyError> {
     let plain = match PlainToken::parse(value) {
         Ok(p) => p,
         Err(m) => {
