@@ -21,7 +21,12 @@ use crate::http::{
 pub fn routes() -> Routes<AppState> {
     let api = crate::admin_api::routes()
         .merge(crate::audit_api::routes())
-        .merge(crate::oauth::routes());
+        .merge(crate::oauth::routes())
+        // Public, like the probes: the description of the API, not data.
+        .route(
+            "/openapi.json",
+            get("openapi.read", super::openapi::openapi_json),
+        );
     Routes::new()
         // Unauthenticated, so never in the trail.
         .route("/healthz", get("api.request", health::healthz))

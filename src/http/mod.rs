@@ -16,6 +16,7 @@ pub mod health;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod openapi;
 pub mod origin;
 mod problem;
 pub mod request_id;
