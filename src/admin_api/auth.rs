@@ -68,7 +68,11 @@ fn session_body(state: &AppState, jwt: String) -> Json<Value> {
         401. A password someone else has seen (the bootstrap admin's, a one-time password) is \
         403 `password-change-required`: set a new one with `POST /api/v1/auth/password`.",
     request_body = Login,
-    responses((status = 200, description = "Signed in", body = super::doc::Session)),
+    responses(
+        (status = 200, description = "Signed in", body = super::doc::Session),
+        (status = 401, description = "Wrong organization, user name or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`password-change-required`: set a new password first", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
     security(())
 )]
 pub async fn login(
@@ -99,7 +103,10 @@ pub async fn login(
         and is signed in. Public: no credential. A wrong current password is the same 401 as \
         a failed sign-in.",
     request_body = PasswordChange,
-    responses((status = 200, description = "Password set; signed in", body = super::doc::Session)),
+    responses(
+        (status = 200, description = "Password set; signed in", body = super::doc::Session),
+        (status = 401, description = "Wrong organization, user name or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
     security(())
 )]
 pub async fn change_password(
