@@ -130,7 +130,7 @@ mod tests {
                 .lines()
                 .zip(now.lines())
                 .position(|(a, b)| a != b)
-                .map_or_else(|| committed.lines().count().min(now.lines().count()), |i| i)
+                .unwrap_or_else(|| committed.lines().count().min(now.lines().count()))
                 + 1;
             panic!(
                 "{SNAPSHOT} is out of step with the code (first difference at line {line}).\n\
