@@ -212,3 +212,106 @@ async fn without_metrics_there_is_no_endpoint() {
     let r = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// A `scimitar serve` process with `vars` set; returns it and the addresses
+/// its log names (`scimitar listening`, `metrics listening`).
+async fn serve_with(
+    vars: &[(&str, &str)],
+) -> (std::process::Child, String, Option<String>, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+
+    let url = crate::support::fresh_database_url().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .env_remove("SCIMITAR_METRICS")
+        .env_remove("SCIMITAR_METRICS_LISTEN")
+        .envs(vars.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let addr_after = |what: &str| {
+        lines.lock().unwrap().iter().find_map(|l| {
+            l.contains(what)
+                .then(|| l.split("addr=").nth(1)?.split_whitespace().next())
+                .flatten()
+                .map(|a| format!("http://{a}"))
+        })
+    };
+    let mut main = None;
+    for _ in 0..400 {
+        main = addr_after("scimitar listening");
+        if main.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let own = addr_after("metrics listening");
+    (child, main.expect("the server listens"), own, url)
+}
+
+/// The environment variables turn metrics on, as the flags do, in the real
+/// process.
+#[tokio::test]
+async fn the_environment_turns_metrics_on_and_moves_them_off_the_main_port() {
+    let client = reqwest::Client::new();
+    let status = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().status() }
+    };
+
+    let (mut on_main, main, own, url) = serve_with(&[("SCIMITAR_METRICS", "true")]).await;
+    assert!(own.is_none());
+    assert_eq!(status(format!("{main}/healthz")).await, StatusCode::OK);
+    let text = client
+        .get(format!("{main}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        value(
+            &text,
+            "scimitar_http_requests_total",
+            &[("route", "/healthz")]
+        ) >= 1.0,
+        "{text}"
+    );
+    let _ = on_main.kill();
+    let _ = on_main.wait();
+    crate::support::drop_database(&url);
+
+    let (mut apart, main, own, url) =
+        serve_with(&[("SCIMITAR_METRICS_LISTEN", "127.0.0.1:0")]).await;
+    let own = own.expect("the metrics listener is logged");
+    assert_eq!(
+        status(format!("{main}/metrics")).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(status(format!("{own}/metrics")).await, StatusCode::OK);
+    let _ = apart.kill();
+    let _ = apart.wait();
+    crate::support::drop_database(&url);
+
+    let (mut off, main, own, url) = serve_with(&[("SCIMITAR_METRICS", "false")]).await;
+    assert!(own.is_none());
+    assert_eq!(
+        status(format!("{main}/metrics")).await,
+        StatusCode::NOT_FOUND
+    );
+    let _ = off.kill();
+    let _ = off.wait();
+    crate::support::drop_database(&url);
+}
