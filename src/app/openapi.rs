@@ -164,7 +164,8 @@ mod tests {
         assert!(
             missing.is_empty(),
             "routes the OpenAPI document does not describe (annotate the handler with \
-             #[utoipa::path] and list it in its edge's doc.rs): {missing:?}"
+             #[utoipa::path], list it in its edge's doc.rs and regenerate docs/openapi.json: \
+             see docs/development.md, OpenAPI): {missing:?}"
         );
         let mut extra = Vec::new();
         for (path, item) in paths {
