@@ -26,15 +26,16 @@ use crate::permissions::{Principal, PrincipalKind};
 use crate::store::Timestamp;
 use crate::use_cases::Call;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SignIn)]
 pub struct Login {
     organization: String,
     user_name: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     organization: String,
@@ -57,6 +58,23 @@ fn session_body(state: &AppState, jwt: String) -> Json<Value> {
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "Authentication",
+    summary = "Sign in",
+    description = "A member signs in with organization (name or id), user name and password \
+        and gets a short-lived session JWT. Public: no credential. Every failure is the same \
+        401. A password someone else has seen (the bootstrap admin's, a one-time password) is \
+        403 `password-change-required`: set a new one with `POST /api/v1/auth/password`.",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in", body = super::doc::Session),
+        (status = 401, description = "Wrong organization, user name or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`password-change-required`: set a new password first", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
 pub async fn login(
     State(state): State<AppState>,
     RequestMeta(ctx): RequestMeta,
@@ -75,6 +93,22 @@ pub async fn login(
 
 /// `POST /api/v1/auth/password`: a member proves their current password and
 /// sets a new one (the way out of a required change), and is signed in.
+#[utoipa::path(
+    post,
+    path = "/auth/password",
+    tag = "Authentication",
+    summary = "Set a new password and sign in",
+    description = "A member proves their current password and sets a new one (which must pass \
+        the password policy and differ from the current one), ending every earlier session, \
+        and is signed in. Public: no credential. A wrong current password is the same 401 as \
+        a failed sign-in.",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Password set; signed in", body = super::doc::Session),
+        (status = 401, description = "Wrong organization, user name or password (one answer for all)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     RequestMeta(ctx): RequestMeta,
@@ -243,6 +277,19 @@ async fn issue_session(
 
 /// `POST /api/v1/auth/logout`: the calling session stops working at once,
 /// on every instance (tokens are revoked instead: this is for sessions).
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "Authentication",
+    summary = "Sign out",
+    description = "Ends the calling session on every instance. Requires a session (no \
+        permission); a SAT or PAT gets 400 (revoke it instead).",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 400, description = "The credential is a token, not a session", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,

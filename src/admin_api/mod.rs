@@ -6,6 +6,7 @@
 //! authentication, not admin operations, and stay here (`auth`).
 
 pub mod auth;
+mod doc;
 mod error;
 mod members;
 mod organization;
@@ -19,9 +20,11 @@ use crate::http::AppState;
 use crate::http::route::{Routes, delete, get, patch, post};
 use crate::tokens::{PlainToken, TokenView};
 use crate::use_cases::Expiry;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use doc::AdminApi;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub fn routes() -> Routes<AppState> {
@@ -75,9 +78,12 @@ pub fn routes() -> Routes<AppState> {
 
 /// `expires_at` (RFC 3339) or `expires_in_days`, never both, as a request
 /// body gives them. The use case checks the bound on days.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ExpiryInput {
+    /// RFC 3339, in the future.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    /// 1 to 3650.
     pub expires_in_days: Option<i64>,
 }
 

@@ -14,8 +14,9 @@ use crate::http::AppState;
 use crate::http::{ApiError, ApiJson, ApiPath, Caller};
 use crate::use_cases::personal_tokens::{self, NewPat};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPersonalAccessToken)]
 pub struct Create {
     name: String,
     description: Option<String>,
@@ -24,6 +25,17 @@ pub struct Create {
     allowed_cidrs: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/personal-access-tokens",
+    tag = "Personal Access Tokens",
+    summary = "Create a PAT",
+    description = "Creates a Personal Access Token for the calling member, acting with the member's role. Its value is in this answer only. Requires `personal_access_tokens:manage` (an admin's session or PAT; PATs are for admins).",
+    request_body = Create,
+    responses((status = 201, description = "Created; `Location` names it", body = super::doc::TokenWithValue,
+        headers(("Location" = String, description = "/api/v1/personal-access-tokens/{id}")))),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -40,11 +52,30 @@ pub async fn create(
     Ok(show_once(StatusCode::CREATED, view, &plain, Some(location)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/personal-access-tokens",
+    tag = "Personal Access Tokens",
+    summary = "List own PATs",
+    description = "The calling member's own PATs. Requires `personal_access_tokens:manage` (an admin's session or PAT; PATs are for admins).",
+    responses((status = 200, description = "The tokens", body = super::doc::TokenList)),
+    security(("bearer" = []))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let tokens = personal_tokens::list(&state, &caller.call()).await?;
     Ok(Json(json!({ "tokens": tokens })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/personal-access-tokens/{id}",
+    tag = "Personal Access Tokens",
+    summary = "Revoke an own PAT",
+    description = "Another member's PAT is 404. Requires `personal_access_tokens:manage` (an admin's session or PAT; PATs are for admins).",
+    params(("id" = String, Path, description = "The token id")),
+    responses((status = 204, description = "Revoked")),
+    security(("bearer" = []))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -17,8 +17,9 @@ use crate::permissions::TokenLevel;
 use crate::tokens::{TokenChanges, TokenView};
 use crate::use_cases::service_tokens::{self, NewSat};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewServiceAccessToken)]
 pub struct Create {
     name: String,
     description: Option<String>,
@@ -29,6 +30,17 @@ pub struct Create {
     allowed_cidrs: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/service-access-tokens",
+    tag = "Service Access Tokens",
+    summary = "Create a SAT",
+    description = "Creates an organization or workspace Service Access Token. Its value is in this answer only. Requires `service_access_tokens:manage` (an admin's session or PAT).",
+    request_body = Create,
+    responses((status = 201, description = "Created; `Location` names it", body = super::doc::TokenWithValue,
+        headers(("Location" = String, description = "/api/v1/service-access-tokens/{id}")))),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,13 +59,25 @@ pub async fn create(
     Ok(show_once(StatusCode::CREATED, view, &plain, Some(location)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<super::doc::TokenLevelName>)]
     level: Option<TokenLevel>,
     workspace_id: Option<Uuid>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/service-access-tokens",
+    tag = "Service Access Tokens",
+    summary = "List SATs",
+    description = "The organization's SATs, newest first, revoked and expired ones included (see `status`). Requires `service_access_tokens:manage` (an admin's session or PAT).",
+    params(ListQuery),
+    responses((status = 200, description = "The tokens", body = super::doc::TokenList)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,6 +87,16 @@ pub async fn list(
     Ok(Json(json!({ "tokens": tokens })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/service-access-tokens/{id}",
+    tag = "Service Access Tokens",
+    summary = "Get a SAT",
+    description = "One SAT (404 for a PAT id or another organization's token). Requires `service_access_tokens:manage` (an admin's session or PAT).",
+    params(("id" = String, Path, description = "The token id")),
+    responses((status = 200, description = "The token", body = super::doc::Token)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,8 +107,9 @@ pub async fn get(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ServiceAccessTokenChanges)]
 pub struct Update {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -83,6 +118,20 @@ pub struct Update {
     allowed_cidrs: Option<Option<Vec<String>>>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/service-access-tokens/{id}",
+    tag = "Service Access Tokens",
+    summary = "Change a SAT",
+    description = "Changes name, description or allowlist; `null` clears description or allowlist. Requires `service_access_tokens:manage` (an admin's session or PAT).",
+    params(("id" = String, Path, description = "The token id")),
+    request_body = Update,
+    responses(
+        (status = 200, description = "The token", body = super::doc::Token),
+        (status = 409, description = "The token is revoked", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,6 +149,16 @@ pub async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/service-access-tokens/{id}",
+    tag = "Service Access Tokens",
+    summary = "Revoke a SAT",
+    description = "Revokes the token at once, on every instance; revoking it again is also 204. Requires `service_access_tokens:manage` (an admin's session or PAT).",
+    params(("id" = String, Path, description = "The token id")),
+    responses((status = 204, description = "Revoked")),
+    security(("bearer" = []))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,13 +168,28 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Rotation)]
 pub struct Rotate {
     #[serde(default)]
     grace_period_seconds: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/service-access-tokens/{id}/rotate",
+    tag = "Service Access Tokens",
+    summary = "Rotate a SAT",
+    description = "A new secret for the same id; the old one keeps working for `grace_period_seconds` (default 0, at most 604800). The body is optional. The new value is in this answer only. Requires `service_access_tokens:manage` (an admin's session or PAT).",
+    params(("id" = String, Path, description = "The token id")),
+    request_body(content = Option<Rotate>),
+    responses(
+        (status = 200, description = "Rotated", body = super::doc::TokenWithValue),
+        (status = 409, description = "The token is revoked", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,

@@ -12,6 +12,16 @@ use crate::http::{ApiError, Caller};
 use crate::identity::orgs;
 use crate::permissions::Principal;
 
+#[utoipa::path(
+    get,
+    path = "/tokens/self",
+    tag = "Tokens",
+    summary = "What the calling credential is",
+    description = "Any valid credential (SAT, PAT or session) learns what it is. No permission \
+        needed.",
+    responses((status = 200, description = "The credential", body = super::doc::SelfView)),
+    security(("bearer" = []))
+)]
 pub async fn get(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let org = orgs::get(&state.db, caller.org_id()).await?;
     let token = caller.token.as_ref();

@@ -15,12 +15,27 @@ use crate::http::{ApiError, ApiJson, ApiPath, Caller};
 use crate::identity::workspaces::Workspace;
 use crate::use_cases::workspaces;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WorkspaceName)]
 pub struct Named {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces",
+    tag = "Workspaces",
+    summary = "Create a workspace",
+    description = "Requires `workspaces:manage` (an admin's session or PAT).",
+    request_body = Named,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = super::doc::Workspace,
+            headers(("Location" = String, description = "/api/v1/workspaces/{id}"))),
+        (status = 409, description = "The name is taken", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -36,11 +51,30 @@ pub async fn create(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces",
+    tag = "Workspaces",
+    summary = "List workspaces",
+    description = "Requires `workspaces:manage` (an admin's session or PAT).",
+    responses((status = 200, description = "The workspaces", body = super::doc::WorkspaceList)),
+    security(("bearer" = []))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let list = workspaces::list(&state, &caller.call()).await?;
     Ok(Json(json!({ "workspaces": list })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}",
+    tag = "Workspaces",
+    summary = "Get a workspace",
+    description = "Requires `workspaces:manage` (an admin's session or PAT).",
+    params(("id" = Uuid, Path, description = "The workspace id")),
+    responses((status = 200, description = "The workspace", body = super::doc::Workspace)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -49,6 +83,20 @@ pub async fn get(
     Ok(Json(workspaces::get(&state, &caller.call(), id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/workspaces/{id}",
+    tag = "Workspaces",
+    summary = "Rename a workspace",
+    description = "Requires `workspaces:manage` (an admin's session or PAT).",
+    params(("id" = Uuid, Path, description = "The workspace id")),
+    request_body = Named,
+    responses(
+        (status = 200, description = "The workspace", body = super::doc::Workspace),
+        (status = 409, description = "The name is taken", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,6 +108,16 @@ pub async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}",
+    tag = "Workspaces",
+    summary = "Delete a workspace",
+    description = "Soft delete; revokes the workspace's SATs. Requires `workspaces:manage` (an admin's session or PAT).",
+    params(("id" = Uuid, Path, description = "The workspace id")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,18 +10,23 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsAt};
 use crate::http::route::{Routes, get};
 use crate::http::{
     AppState, audit_trail, client_addr, health, limits, log_failure, make_span, method_not_allowed,
-    not_found, panic_response, problem_for_bare_errors, request_id, security_headers,
+    metrics, not_found, panic_response, problem_for_bare_errors, request_id, security_headers,
 };
 
 /// Every route of the server, each named with its audit action.
 pub fn routes() -> Routes<AppState> {
     let api = crate::admin_api::routes()
         .merge(crate::audit_api::routes())
-        .merge(crate::oauth::routes());
+        .merge(crate::oauth::routes())
+        // Public, like the probes: the description of the API, not data.
+        .route(
+            "/openapi.json",
+            get("openapi.read", super::openapi::openapi_json),
+        );
     Routes::new()
         // Unauthenticated, so never in the trail.
         .route("/healthz", get("api.request", health::healthz))
@@ -43,7 +48,12 @@ pub fn routes() -> Routes<AppState> {
 }
 
 pub fn router(state: AppState, config: &Config) -> Router {
-    routes()
+    let mut routes = routes();
+    if config.metrics == MetricsAt::Main {
+        // Unauthenticated, like the probes: scrapers hold no credential.
+        routes = routes.route("/metrics", get("api.request", metrics::scrape));
+    }
+    let router = routes
         .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -83,5 +93,21 @@ pub fn router(state: AppState, config: &Config) -> Router {
                     config.request_timeout,
                 ))
                 .layer(DefaultBodyLimit::max(config.max_body_bytes)),
-        )
+        );
+    match config.metrics {
+        // Outermost, so that every answer is counted (a timeout, a refusal
+        // by the limits); still after routing, which names the route.
+        MetricsAt::Main | MetricsAt::Listen(_) => {
+            router.layer(axum::middleware::from_fn(metrics::track))
+        }
+        MetricsAt::Off => router,
+    }
+}
+
+/// The router of `--metrics-listen`: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics::scrape))
+        .fallback(not_found)
+        .with_state(state)
 }

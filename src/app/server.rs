@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsAt};
 use crate::http::limits::Limiter;
 use crate::identity::bootstrap::{BootstrapCredential, bootstrap_if_empty};
 
@@ -29,6 +29,8 @@ fn refusal_form(err: crate::http::ApiError, path: &str) -> axum::response::Respo
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The address of `--metrics-listen`, when given.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -67,12 +69,40 @@ impl Server {
             header_read_timeout: config.header_read_timeout,
             write_stall_timeout: config.request_timeout,
         };
+        let metrics = match config.metrics {
+            MetricsAt::Off => None,
+            at => Some((at, crate::http::metrics::install())),
+        };
+        let upkeep = metrics
+            .as_ref()
+            .map(|(_, handle)| crate::http::metrics::spawn_upkeep(handle.clone()));
+        let mut metrics_addr = None;
+        let metrics_task = match metrics {
+            Some((MetricsAt::Listen(at), _)) => {
+                let own = TcpListener::bind(at)
+                    .await
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("metrics on {at}: {e}")))?;
+                metrics_addr = Some(own.local_addr()?);
+                let router = super::router::metrics_router(state.clone());
+                // Scrapes only: stopped outright at shutdown.
+                Some(tokio::spawn(crate::http::listener::serve(
+                    own,
+                    router,
+                    connection_limits,
+                    std::future::pending(),
+                )))
+            }
+            _ => None,
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             crate::http::listener::serve(listener, router, connection_limits, async {
                 let _ = rx.await;
             })
             .await;
+            for task in [metrics_task, upkeep].into_iter().flatten() {
+                task.abort();
+            }
             checkpointer.abort();
             key_refresher.abort();
             retention.abort();
@@ -81,9 +111,13 @@ impl Server {
             flusher.stop().await;
         });
         tracing::info!(%addr, backend = state.db.backend_name(), "scimitar listening");
+        if let Some(at) = metrics_addr {
+            tracing::info!(addr = %at, "metrics listening");
+        }
         Ok((
             Server {
                 addr,
+                metrics_addr,
                 state,
                 shutdown: Some(tx),
                 task,

@@ -240,6 +240,12 @@ impl AuditWriter {
         Ok(open)
     }
 
+    /// Callers in the open batch, waiting for its commit (sampled for
+    /// `/metrics`).
+    pub fn queued(&self) -> usize {
+        self.inner.joined.load(Ordering::Relaxed)
+    }
+
     /// Records `event` (a read, a refusal: anything that changes nothing)
     /// and returns once it is committed.
     pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
@@ -401,11 +407,11 @@ async fn commit(mut batch: Batch, turn: Option<WriterTurn>, inner: &Inner, heads
     if let Err(e) = &outcome {
         tracing::error!(error = %e, records, "group commit failed");
     }
-    tracing::debug!(
-        records,
-        micros = started.elapsed().as_micros() as u64,
-        "group commit"
-    );
+    let took = started.elapsed();
+    tracing::debug!(records, micros = took.as_micros() as u64, "group commit");
+    // For `/metrics`: once per batch, never per record.
+    metrics::histogram!("scimitar_audit_batch_records").record(records as f64);
+    metrics::histogram!("scimitar_audit_batch_commit_seconds").record(took.as_secs_f64());
     done.send_replace(Some(outcome));
 }
 

@@ -13,6 +13,20 @@ use crate::permissions::Action;
 
 /// `GET /api/v1/audit-logs/checkpoints?from_seq=&to_seq=`: the caller's
 /// organization's checkpoints, oldest first.
+#[utoipa::path(
+    get,
+    path = "/audit-logs/checkpoints",
+    tag = "Audit logs",
+    summary = "Signed checkpoints",
+    description = "The organization's signed checkpoints, oldest first, for verifying an \
+        export offline. Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
+    params(
+        ("from_seq" = Option<i64>, Query, description = "First sequence number (inclusive)"),
+        ("to_seq" = Option<i64>, Query, description = "Last sequence number (inclusive)"),
+    ),
+    responses((status = 200, description = "The checkpoints", body = super::doc::CheckpointList)),
+    security(("bearer" = []))
+)]
 pub async fn checkpoints(
     State(state): State<AppState>,
     caller: Caller,

@@ -21,6 +21,31 @@ pub fn chain_of(caller: &Caller) -> String {
 /// `next_cursor` and a `Link: rel="next"` header. In ascending order the
 /// cursor is always given, even on an empty page, so that a poller can ask
 /// again later for what is new.
+#[utoipa::path(
+    get,
+    path = "/audit-logs",
+    tag = "Audit logs",
+    summary = "Query the audit log",
+    description = "One page of the organization's records, oldest first by default, with \
+        `next_cursor` and a `Link: rel=\"next\"` header. Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
+    params(
+        ("since" = Option<String>, Query, description = "RFC 3339; records at or after"),
+        ("until" = Option<String>, Query, description = "RFC 3339; records before"),
+        ("actor_type" = Option<String>, Query, description = "e.g. `sat`, `pat`, `member_session`, `operator`"),
+        ("actor_id" = Option<String>, Query),
+        ("action" = Option<String>, Query, description = "Exact, or a prefix ending in `.*` (`sat.*`)"),
+        ("target_type" = Option<String>, Query),
+        ("target_id" = Option<String>, Query),
+        ("workspace_id" = Option<String>, Query),
+        ("outcome" = Option<String>, Query, description = "`success` or `failure`"),
+        ("limit" = Option<String>, Query, description = "1 to 1000, default 100"),
+        ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before"),
+    ),
+    responses((status = 200, description = "One page", body = super::doc::AuditPage,
+        headers(("Link" = String, description = "The next page, `rel=\"next\"`")))),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,6 +87,16 @@ fn next_link(q: &AuditQuery, cursor: i64) -> String {
 }
 
 /// `GET /api/v1/audit-logs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/audit-logs/{id}",
+    tag = "Audit logs",
+    summary = "One record",
+    description = "Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
+    params(("id" = Uuid, Path, description = "The record id")),
+    responses((status = 200, description = "The record", body = super::doc::AuditRecord)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +120,20 @@ pub struct SeqRange {
 
 /// `GET /api/v1/audit-logs/verify?from_seq=&to_seq=`: recomputes the chain
 /// and reports the first broken link.
+#[utoipa::path(
+    get,
+    path = "/audit-logs/verify",
+    tag = "Audit logs",
+    summary = "Verify the hash chain",
+    description = "Recomputes the organization's chain over a range and reports the first \
+        broken link. Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
+    params(
+        ("from_seq" = Option<i64>, Query, description = "First sequence number (inclusive)"),
+        ("to_seq" = Option<i64>, Query, description = "Last sequence number (inclusive)"),
+    ),
+    responses((status = 200, description = "The report", body = super::doc::ChainReport)),
+    security(("bearer" = []))
+)]
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,6 +147,15 @@ pub async fn verify(
 
 /// `GET /api/v1/audit-logs/jwks`: every signing key ever used, retired ones
 /// included, to verify checkpoints of any age.
+#[utoipa::path(
+    get,
+    path = "/audit-logs/jwks",
+    tag = "Audit logs",
+    summary = "Keys that verify checkpoints",
+    description = "Every signing key ever used, retired ones included. Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
+    responses((status = 200, description = "The keys", body = super::doc::Jwks)),
+    security(("bearer" = []))
+)]
 pub async fn jwks(
     State(state): State<AppState>,
     caller: Caller,

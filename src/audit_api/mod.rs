@@ -6,11 +6,14 @@
 //! queries, encodings and verification are the audit module's.
 
 mod checkpoints;
+mod doc;
 mod export;
 mod handlers;
 
 use crate::http::AppState;
 use crate::http::route::{Routes, get};
+
+pub use doc::AuditApi;
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()

@@ -290,6 +290,28 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub trusted_proxies: Vec<String>,
+
+    /// Serve Prometheus metrics at /metrics, on the main listener unless
+    /// --metrics-listen is given. Unauthenticated: keep the port private.
+    #[arg(long, env = "SCIMITAR_METRICS", hide_env_values = true)]
+    pub metrics: bool,
+
+    /// Serve /metrics on this address only, off the main listener (implies
+    /// --metrics).
+    #[arg(long, env = "SCIMITAR_METRICS_LISTEN", hide_env_values = true)]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Where `/metrics` is served, if anywhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MetricsAt {
+    /// Metrics are off: no recorder is installed.
+    #[default]
+    Off,
+    /// On the main listener.
+    Main,
+    /// On a listener of their own, and not on the main one.
+    Listen(SocketAddr),
 }
 
 /// Everything the server needs, resolved.
@@ -322,6 +344,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Peers whose X-Forwarded-For is believed (empty: none).
     pub trusted_proxies: TrustedProxies,
+    /// Where `/metrics` is served.
+    pub metrics: MetricsAt,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -456,6 +480,11 @@ impl Config {
             header_read_timeout: Duration::from_secs(serve.header_read_timeout_seconds),
             trusted_proxies: TrustedProxies::parse(&serve.trusted_proxies)
                 .map_err(ConfigError::Invalid)?,
+            metrics: match (serve.metrics, serve.metrics_listen) {
+                (_, Some(addr)) => MetricsAt::Listen(addr),
+                (true, None) => MetricsAt::Main,
+                (false, None) => MetricsAt::Off,
+            },
         })
     }
 
@@ -480,6 +509,7 @@ impl Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             trusted_proxies: TrustedProxies::default(),
+            metrics: MetricsAt::Off,
         }
     }
 }
@@ -570,6 +600,26 @@ mod tests {
         let old = resolve(&["--auth-failure-limit-per-token", "3"]).unwrap();
         assert_eq!(new.limits.auth_failures_per_credential, 3);
         assert_eq!(old.limits, new.limits);
+    }
+
+    #[test]
+    fn metrics_are_off_unless_asked_for_and_a_listener_of_their_own_implies_them() {
+        assert_eq!(resolve(&[]).unwrap().metrics, MetricsAt::Off);
+        assert_eq!(resolve(&["--metrics"]).unwrap().metrics, MetricsAt::Main);
+        let addr: SocketAddr = "127.0.0.1:9100".parse().unwrap();
+        let own = MetricsAt::Listen(addr);
+        assert_eq!(
+            resolve(&["--metrics-listen", "127.0.0.1:9100"])
+                .unwrap()
+                .metrics,
+            own
+        );
+        assert_eq!(
+            resolve(&["--metrics", "--metrics-listen", "127.0.0.1:9100"])
+                .unwrap()
+                .metrics,
+            own
+        );
     }
 
     #[test]

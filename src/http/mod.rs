@@ -2,7 +2,7 @@
 //! registration with the audit action each route is recorded under (see
 //! [`route`]), extractors that carry the verified caller, the middleware
 //! every request passes through (request id, tracing with secrets redacted,
-//! panic catcher, client address, abuse limits, the audit trail), the
+//! panic catcher, client address, abuse limits, the audit trail, metrics), the
 //! listener (connection limits), health endpoints, and the conversion of
 //! errors to responses. The composition root (`app`) assembles the router.
 
@@ -15,6 +15,8 @@ pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
+pub mod openapi;
 pub mod origin;
 mod problem;
 pub mod request_id;

@@ -85,6 +85,25 @@ impl Asker {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/tokens/exchange",
+    tag = "Token authority",
+    summary = "Exchange a SAT for a short-lived JWT (RFC 8693)",
+    description = "The subject SAT authenticates the request itself (no `Authorization` \
+        header); it must be a workspace or organization SAT, used from within its CIDR \
+        allowlist. Every error is an OAuth error.",
+    request_body(content(
+        (super::doc::ExchangeRequest = "application/x-www-form-urlencoded"),
+        (super::doc::ExchangeRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The exchanged token (`Cache-Control: no-store`)", body = super::doc::Exchanged),
+        (status = 400, description = "`invalid_request`, `unsupported_grant_type`, `invalid_grant` or `invalid_scope`", body = super::doc::OAuthErrorBody),
+        (status = 415, description = "Neither a form nor JSON: an OAuth error", body = super::doc::OAuthErrorBody),
+    ),
+    security(())
+)]
 pub async fn exchange(
     State(state): State<AppState>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,

@@ -19,6 +19,25 @@ use crate::permissions::{Action, Principal};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Source, TokenRefusal, Verified, VerifyError};
 
+#[utoipa::path(
+    post,
+    path = "/tokens/introspect",
+    tag = "Token authority",
+    summary = "Introspect a token (RFC 7662)",
+    description = "Whether a SAT or PAT is active, and what it may do. Requires \
+        `tokens:introspect` (an organization SAT holding it). The token's CIDR allowlist is \
+        not applied (the caller sees the client's address, not scimitar).",
+    request_body(content(
+        (super::doc::IntrospectionRequest = "application/x-www-form-urlencoded"),
+        (super::doc::IntrospectionRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The answer", body = super::doc::Introspection),
+        (status = 400, description = "A bad body: an OAuth error", body = super::doc::OAuthErrorBody),
+        (status = 415, description = "Neither a form nor JSON: an OAuth error", body = super::doc::OAuthErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn introspect(
     State(state): State<AppState>,
     caller: Caller,

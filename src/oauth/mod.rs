@@ -2,6 +2,7 @@
 //! exchange of a SAT for a short-lived signed JWT (RFC 8693) that services
 //! verify offline against `/.well-known/jwks.json`.
 
+mod doc;
 mod exchange;
 mod form;
 mod introspect;
@@ -10,6 +11,7 @@ mod jwks;
 use crate::http::AppState;
 use crate::http::route::{Routes, post};
 
+pub use doc::OAuthApi;
 pub use exchange::{EXCHANGED_TOKEN_TTL_SECONDS, ExchangedClaims};
 pub use jwks::jwks;
 

@@ -52,6 +52,15 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// One pool's connections at a moment (see [`Db::pool_use`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PoolUse {
+    pub name: &'static str,
+    /// Connections open, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+}
+
 /// SQLite allows one writer at a time. Letting pooled connections race for
 /// the file lock keeps throughput but makes tail latency 10-20x worse, so
 /// writers queue here, in process, and then `BEGIN IMMEDIATE` on the one
@@ -199,6 +208,24 @@ impl Db {
         match self {
             Db::Sqlite(..) => "sqlite",
             Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Each pool's open and idle connections, for the metrics sampled at
+    /// scrape time: SQLite's readers and its one writer, or PostgreSQL's
+    /// one pool.
+    pub fn pool_use(&self) -> Vec<PoolUse> {
+        let of = |name, size: u32, idle: usize| PoolUse {
+            name,
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+        };
+        match self {
+            Db::Sqlite(readers, gate) => vec![
+                of("sqlite_readers", readers.size(), readers.num_idle()),
+                of("sqlite_writer", gate.writer.size(), gate.writer.num_idle()),
+            ],
+            Db::Postgres(pool) => vec![of("postgres", pool.size(), pool.num_idle())],
         }
     }
 

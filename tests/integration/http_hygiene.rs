@@ -276,8 +276,11 @@ async fn a_configured_pepper_keeps_older_tokens_valid() {
 #[tokio::test]
 async fn a_stalled_request_times_out_with_a_problem() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Long enough for the start's own password change (two argon2 hashes)
+    // on a loaded machine; the stalled request still ends well inside the
+    // 5 s this test waits.
     let app = TestApp::builder()
-        .request_timeout(Duration::from_millis(500))
+        .request_timeout(Duration::from_secs(2))
         .start()
         .await;
     let s = app.admin_session().await;

@@ -23,6 +23,8 @@ mod http_hygiene;
 mod instances;
 mod kek_adoption;
 mod members_and_sessions;
+mod metrics;
+mod openapi;
 mod personal_tokens;
 mod rate_limits;
 mod scim_bulk;

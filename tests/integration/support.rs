@@ -49,6 +49,7 @@ pub struct Builder {
     header_read_timeout: Duration,
     trusted_proxies: scimitar::http::client_addr::TrustedProxies,
     public_url: Option<String>,
+    metrics: scimitar::config::MetricsAt,
 }
 
 /// A response, read whole.
@@ -190,6 +191,11 @@ impl Builder {
         self
     }
 
+    pub fn metrics(mut self, at: scimitar::config::MetricsAt) -> Self {
+        self.metrics = at;
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let database_url = fresh_database_url().await;
         self.start_on(database_url).await
@@ -212,6 +218,7 @@ impl Builder {
         config.header_read_timeout = self.header_read_timeout;
         config.trusted_proxies = self.trusted_proxies.clone();
         config.public_url = self.public_url.clone();
+        config.metrics = self.metrics;
         config.token_peppers = self
             .pepper
             .iter()
@@ -289,11 +296,17 @@ impl TestApp {
             header_read_timeout: scimitar::config::DEFAULT_HEADER_READ_TIMEOUT,
             trusted_proxies: Default::default(),
             public_url: None,
+            metrics: scimitar::config::MetricsAt::Off,
         }
     }
 
     pub async fn spawn() -> TestApp {
         Self::builder().start().await
+    }
+
+    /// The address of `--metrics-listen`, when the app has one.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().expect("running").metrics_addr
     }
 
     pub fn db(&self) -> &Db {

@@ -22,6 +22,12 @@ pub async fn refuse(
     endpoint: &str,
 ) -> ApiError {
     let detail = refusal.detail();
+    metrics::counter!(
+        crate::http::metrics::LIMIT_REFUSALS,
+        "reason" => refusal.reason_code(),
+        "limit" => refusal.scope_name()
+    )
+    .increment(1);
     if let Some(unrecorded) = refusal.record {
         let event = AuditEvent::new(org_id.or(refusal.org_id), actor, "auth.denied", ctx)
             .target(Target::new("endpoint", endpoint, None))
