@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::{self, AuditQuery, ChainReport, RawQuery};
+use crate::audit::verify::Report;
+use crate::audit::{self, AuditQuery, RawQuery};
 use crate::http::AppState;
 use crate::http::{ApiError, ApiPath, ApiQuery, Caller};
 use crate::permissions::Action;
@@ -83,16 +84,18 @@ pub struct SeqRange {
     pub to_seq: Option<i64>,
 }
 
-/// `GET /api/v1/audit-logs/verify?from_seq=&to_seq=`: recomputes the chain
-/// and reports the first broken link.
+/// `GET /api/v1/audit-logs/verify?from_seq=&to_seq=`: verifies the chain
+/// against its signed checkpoints and reports the first break.
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<SeqRange>,
-) -> Result<Json<ChainReport>, ApiError> {
+) -> Result<Json<Report>, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     let from = q.from_seq.unwrap_or(1);
-    let report = audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq).await?;
+    let jwks = state.signer.jwks();
+    let report =
+        audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq, &jwks).await?;
     Ok(Json(report))
 }
 

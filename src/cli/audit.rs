@@ -14,7 +14,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{CliError, Output, failed, open_db};
-use crate::audit::offline::{OfflineReport, verify_export};
+use crate::audit::offline::verify_export;
+use crate::audit::verify::Report;
 use crate::audit::{self, ExportPages, RawQuery, checkpoints};
 use crate::config::CommonArgs;
 use crate::identity::orgs;
@@ -298,15 +299,14 @@ fn verify(file: &Path, checkpoints: &Path, jwks: &Path) -> Result<Output, CliErr
     }
 }
 
-fn describe(r: &OfflineReport) -> String {
+fn describe(r: &Report) -> String {
     if let Some(b) = &r.first_break {
-        let at = match (b.seq, b.line) {
-            (Some(s), Some(l)) => format!(" at seq {s} (line {l})"),
-            (Some(s), None) => format!(" at seq {s}"),
-            (None, Some(l)) => format!(" at line {l}"),
-            (None, None) => String::new(),
+        let at = b.seq.map(|s| format!(" at seq {s}")).unwrap_or_default();
+        let saw = match (&b.expected, &b.found) {
+            (Some(e), Some(f)) => format!(" (expected {e}, found {f})"),
+            _ => String::new(),
         };
-        return format!("FAILED{at}: {}: {}", b.kind, b.detail);
+        return format!("FAILED{at}: {}: {}{saw}", b.kind, b.detail);
     }
     let range = match (r.first_seq, r.last_seq) {
         (Some(a), Some(b)) => format!(" (seq {a} to {b})"),

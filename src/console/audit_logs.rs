@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use super::error::ConsoleError;
 use super::layout::{self, Nav, Section, time};
 use super::session::{Admin, ConsolePath, FormData};
-use crate::audit::{self, AuditQuery, ChainBreak, RawQuery, StoredEvent};
+use crate::audit::{self, AuditQuery, RawQuery, StoredEvent};
 use crate::http::{ApiError, AppState, download};
 use crate::permissions::Action;
 
@@ -313,43 +313,44 @@ pub async fn export(
     ))
 }
 
-/// `GET /console/audit-logs/verify`: recomputes the whole chain.
+fn opt_num(n: Option<i64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_else(|| "—".into())
+}
+
+/// `GET /console/audit-logs/verify`: verifies the whole chain against its
+/// signed checkpoints, as the API's verify does.
 pub async fn verify(State(state): State<AppState>, admin: Admin) -> Result<Response, ConsoleError> {
     admin.caller.require(&state, Action::ReadAuditLogs).await?;
     let nav = nav(&admin);
-    let report = audit::verify_chain(&state.db, &chain_of(&admin))
+    let jwks = state.signer.jwks();
+    let report = audit::verify_range(&state.db, &chain_of(&admin), 1, None, &jwks)
         .await
         .map_err(ApiError::from)?;
-    let broken = report.first_break.as_ref().map(|b| match b {
-        ChainBreak::HashMismatch { seq } => {
-            format!("record {seq} does not match its hash: it was changed")
-        }
-        ChainBreak::BrokenLink { seq } => {
-            format!("record {seq} does not link to the record before it")
-        }
-        ChainBreak::Gap { expected, found } => {
-            format!("records are missing: expected {expected}, found {found}")
-        }
-        ChainBreak::Truncated { last_found, head } => format!(
-            "the newest records are missing: the last is {last_found}, the chain head says {head}"
-        ),
-    });
     let body = html! {
         nav aria-label="Breadcrumb" class="crumbs" { a href="/console/audit-logs" { "Audit Logs" } (layout::sep()) "Chain verification" }
         h1 { "Chain verification" }
         @if report.ok {
             p class="notice ok" role="status" id="verify-result" {
-                strong { "Chain intact. " } "Every record's hash was recomputed and every link checked."
+                strong { "Chain intact. " } "Every record's hash was recomputed, every link checked, and every signed checkpoint matched."
             }
-        } @else {
-            p class="error" role="alert" id="verify-result" {
-                strong { "Chain broken: " } (broken.unwrap_or_default())
+        } @else if let Some(b) = &report.first_break {
+            div class="error" role="alert" id="verify-result" {
+                p { strong { "Chain broken: " } (b.detail) }
+                dl class="summary" {
+                    dt { "Kind" } dd { code { (b.kind) } }
+                    dt { "Sequence" } dd { (opt_num(b.seq)) }
+                    dt { "Expected" } dd class="mono small wrap" { (b.expected.clone().unwrap_or_else(|| "—".into())) }
+                    dt { "Found" } dd class="mono small wrap" { (b.found.clone().unwrap_or_else(|| "—".into())) }
+                }
             }
         }
         dl class="summary" {
             dt { "Records checked" } dd { (report.records) }
-            dt { "From sequence" } dd { (report.from_seq) }
-            dt { "Last sequence" } dd { (report.last_seq) }
+            dt { "From sequence" } dd { (opt_num(report.first_seq)) }
+            dt { "Last sequence" } dd { (opt_num(report.last_seq)) }
+            dt { "Chain head" } dd { (opt_num(report.head)) }
+            dt { "Signed checkpoints verified" } dd { (report.checkpoints_verified) }
+            dt { "Signed through sequence" } dd { (opt_num(report.attested_through)) }
             dt { "Anchored" } dd { (if report.anchored { "yes: the first record links to its predecessor or a signed checkpoint" } else { "no: older records were removed by retention" }) }
         }
         p { "For an independent check, export NDJSON and run " code { "scimitar audit verify" } " offline with the signed checkpoints." }

@@ -718,10 +718,17 @@ fn checkpoint_claims_are_what_the_docs_say() {
         seq: 3,
         hash: to_hex(&[0u8; 32]),
         time: "2026-01-01T00:00:00.000000Z".into(),
+        prev: Some(0),
     };
     let v = serde_json::to_value(&c).unwrap();
     assert_eq!(
         v.as_object().unwrap().keys().collect::<Vec<_>>(),
-        vec!["chain", "hash", "seq", "time"]
+        vec!["chain", "hash", "prev", "seq", "time"]
     );
+    // Checkpoints signed before `prev` existed still read.
+    let old: CheckpointClaims = serde_json::from_value(json!({
+        "chain": "c", "seq": 3, "hash": to_hex(&[0u8; 32]), "time": "2026-01-01T00:00:00.000000Z"
+    }))
+    .unwrap();
+    assert_eq!(old.prev, None);
 }

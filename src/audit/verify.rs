@@ -1,0 +1,391 @@
+//! The one verifier of a chain, shared by online verification (records read
+//! from the database, `chain`), the console (which shows the online report)
+//! and the offline verifier (records read from an export, `offline`), so
+//! that all three check the same things and report a break in one shape.
+//!
+//! It is fed the chain's signed checkpoints first, then the records in
+//! sequence order, then what the caller knows of the chain's end:
+//!
+//! 1. every checkpoint's JWS verifies against the JWKS, its listed `seq`
+//!    and `hash` are the signed ones, and each checkpoint's `prev` (the
+//!    checkpoint signed before it) is still there;
+//! 2. each record follows the one before (no gap, no reordering), links to
+//!    its hash (or to genesis, or to the signed checkpoint just before the
+//!    first record), hashes to its `hash`, and matches the checkpoint
+//!    signed at its `seq`;
+//! 3. when the records run to the chain head: the head is the last record,
+//!    no checkpoint is newer than the head, and none names a missing record.
+//!
+//! Nothing here reads a database or a file.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::chain::GENESIS;
+use super::checkpoints::{CHECKPOINT_TYP, CheckpointClaims};
+use super::event::StoredEvent;
+use crate::signing::{jws_type, verify_jws};
+use crate::store::settings::{from_hex, to_hex};
+
+/// The first problem found, in the same shape online, in the console and
+/// offline. `expected` and `found` are what the check wanted and what it
+/// saw, as text: a hash in lowercase hex, a sequence number, a chain name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Break {
+    /// `bad_checkpoint`, `checkpoint_missing`, `wrong_chain`,
+    /// `malformed_record`, `gap`, `reordered`, `broken_link`,
+    /// `hash_mismatch`, `checkpoint_mismatch`, `truncated`, `head_mismatch`
+    /// or `head_behind_checkpoint`.
+    pub kind: &'static str,
+    /// The record's (or checkpoint's) sequence number, when known.
+    pub seq: Option<i64>,
+    pub expected: Option<String>,
+    pub found: Option<String>,
+    pub detail: String,
+}
+
+impl Break {
+    pub fn new(kind: &'static str, seq: Option<i64>, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            seq,
+            expected: None,
+            found: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn saw(mut self, expected: impl ToString, found: impl ToString) -> Self {
+        self.expected = Some(expected.to_string());
+        self.found = Some(found.to_string());
+        self
+    }
+}
+
+/// The verdict on a chain, or on the part of it that was checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub chain: Option<String>,
+    /// Records checked.
+    pub records: u64,
+    pub first_seq: Option<i64>,
+    pub last_seq: Option<i64>,
+    /// Whether the first record was checked against what precedes it:
+    /// genesis (seq 1), the record before it, or a checkpoint at the seq
+    /// before it (false when retention removed its predecessor and no
+    /// checkpoint is at hand).
+    pub anchored: bool,
+    /// The chain head's `seq` (online only).
+    pub head: Option<i64>,
+    /// Checkpoints whose signature verified.
+    pub checkpoints_verified: u64,
+    /// Checkpoints that fell on a checked record and matched it.
+    pub checkpoints_matched: u64,
+    /// The last record attested by a matching checkpoint.
+    pub attested_through: Option<i64>,
+    pub first_break: Option<Break>,
+}
+
+/// A checkpoint as listed (by the API, the CLI's file, or the database):
+/// the `seq` and `hash` it claims, and the JWS that proves it.
+pub struct Listed<'a> {
+    pub seq: Option<i64>,
+    pub hash: Option<String>,
+    pub jws: Option<&'a str>,
+}
+
+/// What a verified checkpoint signs.
+struct Signed {
+    hash: Vec<u8>,
+    prev: Option<i64>,
+}
+
+fn verify_checkpoint(item: &Listed, jwks: &Value) -> Result<(String, i64, Signed), Break> {
+    let bad = |detail: String| Break::new("bad_checkpoint", item.seq, detail);
+    let jws = item
+        .jws
+        .ok_or_else(|| bad("a checkpoint has no `jws`".into()))?;
+    let claims = verify_jws(jws, jwks).map_err(|e| bad(format!("checkpoint signature: {e}")))?;
+    if jws_type(jws).as_deref() != Some(CHECKPOINT_TYP) {
+        return Err(bad(format!(
+            "the JWS is not a checkpoint (typ {CHECKPOINT_TYP})"
+        )));
+    }
+    let claims: CheckpointClaims =
+        serde_json::from_value(claims).map_err(|e| bad(format!("checkpoint claims: {e}")))?;
+    let hash = from_hex(&claims.hash)
+        .filter(|h| h.len() == 32)
+        .ok_or_else(|| bad("the signed hash is not 32 bytes of lowercase hex".into()))?;
+    if let Some(listed) = item.seq.filter(|s| *s != claims.seq) {
+        return Err(bad("the listed seq is not the signed one".into()).saw(claims.seq, listed));
+    }
+    if let Some(listed) = item.hash.as_ref().filter(|h| **h != claims.hash) {
+        return Err(bad(format!(
+            "the listed hash of seq {} is not the signed one",
+            claims.seq
+        ))
+        .saw(&claims.hash, listed));
+    }
+    Ok((
+        claims.chain,
+        claims.seq,
+        Signed {
+            hash,
+            prev: claims.prev,
+        },
+    ))
+}
+
+/// Verifies one chain: see the module's documentation for the order.
+pub struct Verifier {
+    report: Report,
+    checkpoints: BTreeMap<i64, Signed>,
+    /// What the next record must link to; `None` before the first record.
+    prev_hash: Option<Vec<u8>>,
+    /// The hash the first record must link to, given by the caller (the
+    /// record before it, online).
+    predecessor: Option<Vec<u8>>,
+    /// The seq the first record must have (online: the start of the range).
+    first_expected: Option<i64>,
+    /// Whether a first record that links to nothing known is a break
+    /// (online, where retention always leaves a checkpoint before the
+    /// oldest record it keeps).
+    require_anchor: bool,
+}
+
+impl Verifier {
+    /// A verifier of `chain`, or of whichever chain the checkpoints or the
+    /// first record name.
+    pub fn new(chain: Option<String>) -> Self {
+        Self {
+            report: Report {
+                ok: true,
+                chain,
+                records: 0,
+                first_seq: None,
+                last_seq: None,
+                anchored: false,
+                head: None,
+                checkpoints_verified: 0,
+                checkpoints_matched: 0,
+                attested_through: None,
+                first_break: None,
+            },
+            checkpoints: BTreeMap::new(),
+            prev_hash: None,
+            predecessor: None,
+            first_expected: None,
+            require_anchor: false,
+        }
+    }
+
+    /// The first record must be `seq` and link to `predecessor` when given
+    /// (else to genesis or the checkpoint before it, which must exist).
+    pub fn starting_at(&mut self, seq: i64, predecessor: Option<Vec<u8>>) {
+        self.first_expected = Some(seq);
+        self.predecessor = predecessor;
+        self.require_anchor = true;
+    }
+
+    /// Verifies the checkpoints. With `complete` (every checkpoint of the
+    /// chain, as the database holds them), each one's `prev` must be
+    /// there; a partial list is checked only from its oldest checkpoint on.
+    pub fn checkpoints<'a>(
+        &mut self,
+        items: impl IntoIterator<Item = Listed<'a>>,
+        jwks: &Value,
+        complete: bool,
+    ) -> Result<(), Break> {
+        for item in items {
+            let (chain, seq, signed) = verify_checkpoint(&item, jwks)?;
+            match &self.report.chain {
+                Some(c) if *c != chain => {
+                    return Err(Break::new(
+                        "wrong_chain",
+                        Some(seq),
+                        "a checkpoint of another chain",
+                    )
+                    .saw(c, chain));
+                }
+                _ => self.report.chain = Some(chain),
+            }
+            self.report.checkpoints_verified += 1;
+            self.checkpoints.insert(seq, signed);
+        }
+        let oldest = self.checkpoints.keys().next().copied().unwrap_or(0);
+        for (seq, signed) in &self.checkpoints {
+            let Some(prev) = signed.prev.filter(|p| *p > 0) else {
+                continue;
+            };
+            if (complete || prev >= oldest) && !self.checkpoints.contains_key(&prev) {
+                return Err(Break::new(
+                    "checkpoint_missing",
+                    Some(prev),
+                    format!("the checkpoint at seq {seq} follows one at seq {prev}, which is gone"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next record, in sequence order.
+    pub fn record(&mut self, record: &StoredEvent) -> Result<(), Break> {
+        let seq = Some(record.seq);
+        match &self.report.chain {
+            Some(c) if *c != record.chain => {
+                return Err(
+                    Break::new("wrong_chain", seq, "a record of another chain").saw(c, &record.chain)
+                );
+            }
+            _ => self.report.chain = Some(record.chain.clone()),
+        }
+        let link = match (self.report.last_seq, self.prev_hash.take()) {
+            (Some(last), Some(prev)) => {
+                let expected = last + 1;
+                if record.seq > expected {
+                    return Err(Break::new("gap", seq, "records are missing")
+                        .saw(expected, record.seq));
+                }
+                if record.seq < expected {
+                    return Err(Break::new("reordered", seq, "records are out of order")
+                        .saw(expected, record.seq));
+                }
+                Some((prev, "the hash of the record before"))
+            }
+            _ => {
+                if let Some(expected) = self.first_expected.filter(|e| *e != record.seq) {
+                    return Err(Break::new("gap", seq, "records are missing at the start")
+                        .saw(expected, record.seq));
+                }
+                self.report.first_seq = Some(record.seq);
+                let anchor = if record.seq == 1 {
+                    Some((GENESIS.to_vec(), "the genesis hash"))
+                } else if let Some(p) = self.predecessor.take() {
+                    Some((p, "the hash of the record before"))
+                } else {
+                    self.checkpoints
+                        .get(&(record.seq - 1))
+                        .map(|c| (c.hash.clone(), "the checkpoint at the seq before"))
+                };
+                self.report.anchored = anchor.is_some();
+                if anchor.is_none() && self.require_anchor {
+                    return Err(Break::new(
+                        "gap",
+                        seq,
+                        "the oldest records are missing, and no signed checkpoint anchors the first one left",
+                    )
+                    .saw(format!("a checkpoint at seq {}", record.seq - 1), "none"));
+                }
+                anchor
+            }
+        };
+        if let Some((prev, what)) = link
+            && record.prev_hash != prev
+        {
+            return Err(Break::new(
+                "broken_link",
+                seq,
+                format!("prev_hash is not {what}"),
+            )
+            .saw(to_hex(&prev), to_hex(&record.prev_hash)));
+        }
+        let computed = record.compute_hash();
+        if computed != record.hash {
+            return Err(Break::new(
+                "hash_mismatch",
+                seq,
+                "the record's contents do not match its hash",
+            )
+            .saw(to_hex(&computed), to_hex(&record.hash)));
+        }
+        if let Some(signed) = self.checkpoints.get(&record.seq) {
+            if signed.hash != record.hash {
+                return Err(Break::new(
+                    "checkpoint_mismatch",
+                    seq,
+                    "the record's hash is not the one the checkpoint signed",
+                )
+                .saw(to_hex(&signed.hash), to_hex(&record.hash)));
+            }
+            self.report.checkpoints_matched += 1;
+            self.report.attested_through = Some(record.seq);
+        }
+        self.report.records += 1;
+        self.report.last_seq = Some(record.seq);
+        self.prev_hash = Some(record.hash.clone());
+        Ok(())
+    }
+
+    /// The records ran to the chain head, whose last record is `head`
+    /// (seq and hash): it must be the last record checked, and no
+    /// checkpoint may be newer than it (with no record left, because
+    /// retention removed them all, the head must still not be behind a
+    /// checkpoint).
+    pub fn at_head(&mut self, head: Option<(i64, Vec<u8>)>) -> Result<(), Break> {
+        let head_seq = head.as_ref().map_or(0, |h| h.0);
+        self.report.head = Some(head_seq);
+        let last = self.report.last_seq;
+        if let Some(last) = last
+            && head_seq > last
+        {
+            return Err(Break::new(
+                "truncated",
+                Some(last + 1),
+                "the newest records are missing: the chain head says there were more",
+            )
+            .saw(head_seq, last));
+        }
+        if let (Some(last), Some((_, hash))) = (last, &head)
+            && head_seq == last
+            && self.prev_hash.as_ref() != Some(hash)
+        {
+            return Err(Break::new(
+                "head_mismatch",
+                Some(last),
+                "the chain head's hash is not the last record's",
+            )
+            .saw(to_hex(hash), to_hex(self.prev_hash.as_deref().unwrap_or(&[]))));
+        }
+        if let Some((&newest, _)) = self.checkpoints.last_key_value()
+            && newest > head_seq
+        {
+            return Err(Break::new(
+                "head_behind_checkpoint",
+                Some(newest),
+                "a signed checkpoint is newer than the chain head: records were removed",
+            )
+            .saw(newest, head_seq));
+        }
+        Ok(())
+    }
+
+    /// The records of a range ran to `to`: the last one must be `to`.
+    pub fn at_range_end(&mut self, to: i64) -> Result<(), Break> {
+        let last = self
+            .report
+            .last_seq
+            .or(self.first_expected.map(|f| f - 1))
+            .unwrap_or(0);
+        if last < to {
+            return Err(Break::new(
+                "gap",
+                Some(last + 1),
+                "records are missing at the end of the range",
+            )
+            .saw(to, last));
+        }
+        Ok(())
+    }
+
+    /// The report, with `outcome` as its verdict.
+    pub fn finish(mut self, outcome: Result<(), Break>) -> Report {
+        if let Err(b) = outcome {
+            self.report.ok = false;
+            self.report.first_break = Some(b);
+        }
+        self.report
+    }
+}
