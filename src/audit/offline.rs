@@ -6,9 +6,11 @@
 //! An export that starts after seq 1 is anchored by the checkpoint just
 //! before its first record when there is one; otherwise its first
 //! `prev_hash` is taken as given (`anchored: false`). The checkpoints file
-//! may be older or newer than the export, so the export need not reach the
-//! newest checkpoint, and only records up to the last matching checkpoint
-//! are attested by a signature (`attested_through`).
+//! must not be newer than the export: a checkpoint after the export's last
+//! record means records are missing from it (take the checkpoints first,
+//! or ask for them up to the export's last seq). Only records up to the
+//! last matching checkpoint are attested by a signature
+//! (`attested_through`).
 
 use std::io::BufRead;
 
@@ -76,7 +78,8 @@ pub fn verify_export(
             Err(b) => return Ok(v.finish(Err(at_line(b)))),
         }
     }
-    Ok(v.finish(Ok(())))
+    let end = v.at_export_end();
+    Ok(v.finish(end))
 }
 
 #[cfg(test)]

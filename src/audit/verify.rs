@@ -362,6 +362,24 @@ impl Verifier {
         Ok(())
     }
 
+    /// The export ended: no checkpoint may be newer than its last record,
+    /// or records after it are missing from it (the checkpoints of a
+    /// deliberately shorter export are asked for up to its last seq).
+    pub fn at_export_end(&mut self) -> Result<(), Break> {
+        let last = self.report.last_seq.unwrap_or(0);
+        if let Some((&newest, _)) = self.checkpoints.last_key_value()
+            && newest > last
+        {
+            return Err(Break::new(
+                "truncated",
+                Some(last + 1),
+                "a signed checkpoint is newer than the export's last record: records are missing",
+            )
+            .saw(newest, last));
+        }
+        Ok(())
+    }
+
     /// The records of a range ran to `to`: the last one must be `to`.
     pub fn at_range_end(&mut self, to: i64) -> Result<(), Break> {
         let last = self

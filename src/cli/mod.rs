@@ -181,7 +181,7 @@ pub async fn run(common: &CommonArgs, command: Command) -> Result<Option<Output>
         Command::Workspace(c) => workspace::run(common, c).await.map(Some),
         Command::Member(c) => member::run(common, c).await.map(Some),
         Command::Token(c) => token::run(common, c).await.map(Some),
-        Command::Audit(c) => audit::run(common, c).await.map(Some),
+        Command::Audit(c) => audit::run(common, c).await,
         Command::Keys(c) => keys::run(common, c).await.map(Some),
         Command::Completions(args) => {
             completions::print(&args);
