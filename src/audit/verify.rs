@@ -36,8 +36,9 @@ use crate::store::settings::{from_hex, to_hex};
 pub struct Break {
     /// `bad_checkpoint`, `checkpoint_missing`, `wrong_chain`,
     /// `malformed_record`, `gap`, `reordered`, `broken_link`,
-    /// `hash_mismatch`, `checkpoint_mismatch`, `truncated`, `head_mismatch`
-    /// or `head_behind_checkpoint`.
+    /// `hash_mismatch`, `checkpoint_mismatch`, `truncated` (the newest
+    /// records are missing: the head, or a checkpoint, says there were
+    /// more) or `head_mismatch`.
     pub kind: &'static str,
     /// The record's (or checkpoint's) sequence number, when known.
     pub seq: Option<i64>,
@@ -236,9 +237,8 @@ impl Verifier {
         let seq = Some(record.seq);
         match &self.report.chain {
             Some(c) if *c != record.chain => {
-                return Err(
-                    Break::new("wrong_chain", seq, "a record of another chain").saw(c, &record.chain)
-                );
+                return Err(Break::new("wrong_chain", seq, "a record of another chain")
+                    .saw(c, &record.chain));
             }
             _ => self.report.chain = Some(record.chain.clone()),
         }
@@ -246,8 +246,9 @@ impl Verifier {
             (Some(last), Some(prev)) => {
                 let expected = last + 1;
                 if record.seq > expected {
-                    return Err(Break::new("gap", seq, "records are missing")
-                        .saw(expected, record.seq));
+                    return Err(
+                        Break::new("gap", seq, "records are missing").saw(expected, record.seq)
+                    );
                 }
                 if record.seq < expected {
                     return Err(Break::new("reordered", seq, "records are out of order")
@@ -285,12 +286,10 @@ impl Verifier {
         if let Some((prev, what)) = link
             && record.prev_hash != prev
         {
-            return Err(Break::new(
-                "broken_link",
-                seq,
-                format!("prev_hash is not {what}"),
-            )
-            .saw(to_hex(&prev), to_hex(&record.prev_hash)));
+            return Err(
+                Break::new("broken_link", seq, format!("prev_hash is not {what}"))
+                    .saw(to_hex(&prev), to_hex(&record.prev_hash)),
+            );
         }
         let computed = record.compute_hash();
         if computed != record.hash {
@@ -347,15 +346,18 @@ impl Verifier {
                 Some(last),
                 "the chain head's hash is not the last record's",
             )
-            .saw(to_hex(hash), to_hex(self.prev_hash.as_deref().unwrap_or(&[]))));
+            .saw(
+                to_hex(hash),
+                to_hex(self.prev_hash.as_deref().unwrap_or(&[])),
+            ));
         }
         if let Some((&newest, _)) = self.checkpoints.last_key_value()
             && newest > head_seq
         {
             return Err(Break::new(
-                "head_behind_checkpoint",
-                Some(newest),
-                "a signed checkpoint is newer than the chain head: records were removed",
+                "truncated",
+                Some(head_seq + 1),
+                "a signed checkpoint is newer than the chain head: the newest records are missing",
             )
             .saw(newest, head_seq));
         }

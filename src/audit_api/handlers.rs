@@ -94,8 +94,7 @@ pub async fn verify(
     caller.require(&state, Action::ReadAuditLogs).await?;
     let from = q.from_seq.unwrap_or(1);
     let jwks = state.signer.jwks();
-    let report =
-        audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq, &jwks).await?;
+    let report = audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq, &jwks).await?;
     Ok(Json(report))
 }
 

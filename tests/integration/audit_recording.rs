@@ -326,7 +326,10 @@ async fn tampering_with_a_record_is_detected_at_that_record() {
     let report = scimitar::audit::verify_chain(app.db(), &org).await.unwrap();
     let b = report.first_break.unwrap();
     assert_eq!((b.kind, b.seq), ("gap", Some(6)));
-    assert_eq!((b.expected.as_deref(), b.found.as_deref()), (Some("5"), Some("6")));
+    assert_eq!(
+        (b.expected.as_deref(), b.found.as_deref()),
+        (Some("5"), Some("6"))
+    );
 }
 
 #[tokio::test]
