@@ -28,7 +28,7 @@ pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
 pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
 pub use export::{ExportPages, Format, parse_export, stream_records};
 pub use group_commit::{AuditWriter, Change, Run};
-pub use query::{AuditQuery, RawQuery};
+pub use query::{AuditQuery, KINDS, Kinds, RawExport, RawQuery};
 pub use query_sql::find_record;
 
 use crate::signing::SigningError;

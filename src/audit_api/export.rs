@@ -7,18 +7,21 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::handlers::chain_of;
-use crate::audit::{self, RawQuery};
+use crate::audit::{self, RawExport};
 use crate::http::{ApiError, ApiQuery, AppState, Caller, download};
 use crate::permissions::Action;
 
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(raw): ApiQuery<RawQuery>,
+    ApiQuery(raw): ApiQuery<RawExport>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
-    let (format, query) = audit::parse_export(&raw)?;
-    let chunks = audit::stream_records(state.db.clone(), chain_of(&caller), query, format);
+    let (format, filters) = raw.split();
+    let (format, query) = audit::parse_export(format.as_deref(), &filters)?;
+    let chain = chain_of(&caller);
+    query.check_cursor(&state.db, &chain).await?;
+    let chunks = audit::stream_records(state.db.clone(), chain, query, format);
     let body = Body::from_stream(chunks);
     Ok(download::attachment(
         format.media_type(),

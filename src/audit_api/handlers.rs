@@ -29,7 +29,9 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     let q = AuditQuery::parse(&raw)?;
-    let records = q.page(&state.db, &chain_of(&caller)).await?;
+    let chain = chain_of(&caller);
+    q.check_cursor(&state.db, &chain).await?;
+    let records = q.page(&state.db, &chain).await?;
     let last = records.last().map(|r| r.seq);
     let next = match (q.descending, last) {
         (false, Some(seq)) => Some(seq),

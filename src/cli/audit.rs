@@ -111,6 +111,10 @@ pub struct ExportArgs {
     /// Only successes or only failures.
     #[arg(long, value_parser = ["success", "failure"])]
     outcome: Option<String>,
+    /// Only these kinds of record: change, read, refusal, or several
+    /// separated by commas.
+    #[arg(long)]
+    kind: Option<String>,
     /// Resume after this sequence number (the `next_cursor` of a previous export).
     #[arg(long)]
     cursor: Option<String>,
@@ -243,15 +247,20 @@ async fn export(common: &CommonArgs, args: ExportArgs) -> Result<Output, CliErro
         target_id: args.target_id,
         workspace_id: args.workspace_id,
         outcome: args.outcome,
+        kind: args.kind,
         cursor: args.cursor,
-        format: Some(args.format.clone()),
         ..RawQuery::default()
     };
-    let (format, query) = audit::parse_export(&raw).map_err(|e| CliError::Usage(e.to_string()))?;
+    let (format, query) = audit::parse_export(Some(&args.format), &raw)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     // Without records, the next export resumes where this one was asked to.
     let resume_after = query.cursor;
     let db = open_db(common).await?;
     let chain = chain_of(&db, &args.chain).await?;
+    query
+        .check_cursor(&db, &chain)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let path = args.output.as_path();
     let mut out = create(path)?;
     if let Some(header) = format.header() {

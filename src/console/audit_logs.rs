@@ -1,5 +1,6 @@
 //! Audit Logs: the organization's records with the Audit Log API's filters
-//! (time range, actor, action, target, outcome), newest first with cursor
+//! (time range, actor, action, target, outcome, kind: changes and refusals
+//! unless asked otherwise), newest first with cursor
 //! pagination, a record's detail, export (the same as the API's) and the
 //! result of chain verification.
 
@@ -19,7 +20,7 @@ use crate::permissions::Action;
 const PAGE_SIZE: i64 = 50;
 
 /// The filter fields of the page, in form order.
-const FILTERS: [&str; 8] = [
+const FILTERS: [&str; 9] = [
     "since",
     "until",
     "actor_type",
@@ -28,6 +29,20 @@ const FILTERS: [&str; 8] = [
     "target_type",
     "target_id",
     "outcome",
+    "kind",
+];
+
+/// What the page shows unless asked otherwise: the changes and the
+/// refusals, not the reads (every page view is one).
+const DEFAULT_KINDS: &str = "change,refusal";
+
+/// The kind filter's choices: the API's `kind`, or `all` for no filter.
+const KIND_CHOICES: [(&str, &str); 5] = [
+    (DEFAULT_KINDS, "Changes and refusals"),
+    ("change", "Changes"),
+    ("refusal", "Refusals"),
+    ("read", "Reads"),
+    ("all", "Everything"),
 ];
 
 /// The chain of the admin's organization.
@@ -68,6 +83,11 @@ fn raw_query(q: &FormData) -> RawQuery {
         target_type: t("target_type"),
         target_id: t("target_id"),
         outcome: t("outcome"),
+        kind: match t("kind").as_deref() {
+            None => Some(DEFAULT_KINDS.into()),
+            Some("all") => None,
+            Some(k) => Some(k.to_string()),
+        },
         ..RawQuery::default()
     }
 }
@@ -85,7 +105,10 @@ fn filter_query(q: &FormData, extra: &[(&str, &str)]) -> String {
 fn filters_form(q: &FormData) -> Markup {
     let v = |k: &str| q.get(k).unwrap_or("").to_string();
     let select = |name: &str, label: &str, options: &[(&str, &str)]| {
-        let current = v(name);
+        let current = q
+            .get(name)
+            .unwrap_or(if name == "kind" { DEFAULT_KINDS } else { "" })
+            .to_string();
         html! {
             div class="field" {
                 label for=(name) { (label) }
@@ -121,6 +144,7 @@ fn filters_form(q: &FormData) -> Markup {
             (text("target_type", "Target type", "sat, workspace, member…"))
             (text("target_id", "Target id", ""))
             (select("outcome", "Outcome", &[("", "Any"), ("success", "Success"), ("failure", "Failure")]))
+            (select("kind", "Kind", &KIND_CHOICES))
             div class="buttons" {
                 button type="submit" class="primary" { "Apply filters" }
                 a href="/console/audit-logs" { "Clear" }
@@ -172,15 +196,24 @@ pub async fn list(
     raw.order = Some("desc".into());
     raw.limit = Some(PAGE_SIZE.to_string());
     raw.cursor = q.text("cursor");
-    let (records, error) = match AuditQuery::parse(&raw) {
+    let chain = chain_of(&admin);
+    let query = match AuditQuery::parse(&raw) {
+        Ok(query) => match query.check_cursor(&state.db, &chain).await {
+            Ok(()) => Ok(query),
+            Err(audit::AuditError::Invalid(e)) => Err(e),
+            Err(e) => return Err(ApiError::from(e).into()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let (records, error) = match query {
         Ok(query) => (
             query
-                .page(&state.db, &chain_of(&admin))
+                .page(&state.db, &chain)
                 .await
                 .map_err(ApiError::from)?,
             None,
         ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
+        Err(e) => (Vec::new(), Some(e)),
     };
     let next = (records.len() as i64 == PAGE_SIZE)
         .then(|| records.last().map(|r| r.seq.to_string()))
@@ -298,12 +331,9 @@ pub async fn export(
     uri: Uri,
 ) -> Result<Response, ConsoleError> {
     let q = FormData::from_query(uri.query());
-    let raw = RawQuery {
-        format: q.text("format"),
-        ..raw_query(&q)
-    };
     admin.caller.require(&state, Action::ReadAuditLogs).await?;
-    let (format, query) = audit::parse_export(&raw).map_err(ApiError::from)?;
+    let (format, query) =
+        audit::parse_export(q.text("format").as_deref(), &raw_query(&q)).map_err(ApiError::from)?;
     let chunks = audit::stream_records(state.db.clone(), chain_of(&admin), query, format);
     let body = Body::from_stream(chunks);
     Ok(download::attachment(

@@ -8,6 +8,7 @@ mod support;
 
 mod abuse_tenants;
 mod audit_api;
+mod audit_params;
 mod audit_recording;
 mod audit_retention;
 mod audit_signing;
