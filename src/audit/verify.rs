@@ -409,3 +409,190 @@ impl Verifier {
         self.report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::signing::KeyPair;
+    use crate::store::Timestamp;
+
+    fn chain_of(n: i64) -> Vec<StoredEvent> {
+        let mut prev = GENESIS.to_vec();
+        (1..=n)
+            .map(|seq| {
+                let mut e = StoredEvent {
+                    id: Uuid::now_v7(),
+                    chain: "c1".into(),
+                    seq,
+                    org_id: None,
+                    workspace_id: None,
+                    occurred_at: Timestamp::now(),
+                    actor_kind: "operator".into(),
+                    actor_id: None,
+                    actor_display: None,
+                    action: format!("test.{seq}"),
+                    target_type: None,
+                    target_id: None,
+                    target_display: None,
+                    outcome: "success".into(),
+                    reason: None,
+                    http_status: None,
+                    request_id: None,
+                    source_ip: None,
+                    user_agent: None,
+                    changes: None,
+                    prev_hash: prev.clone(),
+                    hash: Vec::new(),
+                };
+                e.hash = e.compute_hash();
+                prev = e.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    /// Checkpoints at these records, each linked to the one before.
+    fn signed(key: &KeyPair, records: &[StoredEvent], at: &[i64]) -> Vec<String> {
+        let mut prev = 0;
+        at.iter()
+            .map(|seq| {
+                let r = &records[*seq as usize - 1];
+                let claims = CheckpointClaims {
+                    chain: r.chain.clone(),
+                    seq: r.seq,
+                    hash: to_hex(&r.hash),
+                    time: Timestamp::now().to_canonical(),
+                    prev: Some(prev),
+                };
+                prev = r.seq;
+                key.sign_jws_typed(CHECKPOINT_TYP, &claims).unwrap()
+            })
+            .collect()
+    }
+
+    fn run(
+        records: &[StoredEvent],
+        jws: &[String],
+        jwks: &Value,
+        complete: bool,
+        head: Option<(i64, Vec<u8>)>,
+    ) -> Report {
+        let mut v = Verifier::new(Some("c1".into()));
+        let outcome = (|| {
+            v.checkpoints(
+                jws.iter().map(|j| Listed {
+                    seq: None,
+                    hash: None,
+                    jws: Some(j),
+                }),
+                jwks,
+                complete,
+            )?;
+            v.starting_at(records.first().map_or(1, |r| r.seq), None);
+            for r in records {
+                v.record(r)?;
+            }
+            v.at_head(head)
+        })();
+        v.finish(outcome)
+    }
+
+    fn head_of(records: &[StoredEvent]) -> Option<(i64, Vec<u8>)> {
+        records.last().map(|r| (r.seq, r.hash.clone()))
+    }
+
+    #[test]
+    fn a_whole_chain_with_its_head_and_checkpoints_verifies() {
+        let key = KeyPair::generate();
+        let jwks = json!({ "keys": [key.jwk()] });
+        let records = chain_of(9);
+        let cps = signed(&key, &records, &[3, 6, 9]);
+        let r = run(&records, &cps, &jwks, true, head_of(&records));
+        assert!(r.ok, "{r:?}");
+        assert_eq!((r.checkpoints_verified, r.checkpoints_matched), (3, 3));
+        assert_eq!((r.attested_through, r.head), (Some(9), Some(9)));
+    }
+
+    #[test]
+    fn a_checkpoint_whose_predecessor_is_gone_is_a_break() {
+        let key = KeyPair::generate();
+        let jwks = json!({ "keys": [key.jwk()] });
+        let records = chain_of(9);
+        let mut cps = signed(&key, &records, &[3, 6, 9]);
+        cps.remove(1);
+        let b = run(&records, &cps, &jwks, true, head_of(&records))
+            .first_break
+            .unwrap();
+        assert_eq!((b.kind, b.seq), ("checkpoint_missing", Some(6)));
+        // A partial list (the API's from_seq) is checked from its oldest on:
+        // the predecessor of the oldest is not expected.
+        let r = run(
+            &records,
+            &signed(&key, &records, &[3, 6, 9])[1..],
+            &jwks,
+            false,
+            None,
+        );
+        assert!(r.first_break.is_none_or(|b| b.kind != "checkpoint_missing"));
+        // But deleting the oldest of a complete list shows.
+        let b = run(
+            &records,
+            &signed(&key, &records, &[3, 6, 9])[1..],
+            &jwks,
+            true,
+            None,
+        )
+        .first_break
+        .unwrap();
+        assert_eq!((b.kind, b.seq), ("checkpoint_missing", Some(3)));
+    }
+
+    #[test]
+    fn the_head_must_be_the_last_record_and_not_behind_a_checkpoint() {
+        let key = KeyPair::generate();
+        let jwks = json!({ "keys": [key.jwk()] });
+        let records = chain_of(9);
+        let cps = signed(&key, &records, &[3, 6, 9]);
+
+        // The head says there were more records.
+        let b = run(&records[..7], &cps[..2], &jwks, true, head_of(&records))
+            .first_break
+            .unwrap();
+        assert_eq!((b.kind, b.seq), ("truncated", Some(8)));
+        assert_eq!(
+            (b.expected.as_deref(), b.found.as_deref()),
+            (Some("9"), Some("7"))
+        );
+
+        // The head was set back with the tail, but checkpoint 9 remains.
+        let b = run(&records[..7], &cps, &jwks, true, head_of(&records[..7]))
+            .first_break
+            .unwrap();
+        assert_eq!((b.kind, b.seq), ("truncated", Some(8)));
+
+        // The head's hash is not the last record's.
+        let b = run(&records, &cps, &jwks, true, Some((9, vec![7; 32])))
+            .first_break
+            .unwrap();
+        assert_eq!((b.kind, b.seq), ("head_mismatch", Some(9)));
+    }
+
+    #[test]
+    fn the_oldest_record_left_needs_an_anchor_online() {
+        let key = KeyPair::generate();
+        let jwks = json!({ "keys": [key.jwk()] });
+        let records = chain_of(9);
+        // Retention's way: up to a checkpoint (at 3), the rest anchored by it.
+        let cps = signed(&key, &records, &[3, 6, 9]);
+        let r = run(&records[3..], &cps, &jwks, true, head_of(&records));
+        assert!(r.ok && r.anchored, "{r:?}");
+        // Not retention's way: nothing signed at 4.
+        let b = run(&records[4..], &cps, &jwks, true, head_of(&records))
+            .first_break
+            .unwrap();
+        assert_eq!((b.kind, b.seq), ("gap", Some(5)));
+    }
+}
