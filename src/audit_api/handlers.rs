@@ -64,11 +64,17 @@ fn next_link(q: &AuditQuery, cursor: i64) -> String {
     )
 }
 
+/// No query parameters: any name is refused, as on every audit endpoint.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
 /// `GET /api/v1/audit-logs/{id}`.
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<uuid::Uuid>,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     let record = audit::find_record(&state.db, &chain_of(&caller), id)
@@ -105,6 +111,7 @@ pub async fn verify(
 pub async fn jwks(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     Ok(Json(state.signer.jwks()))

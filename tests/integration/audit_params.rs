@@ -28,6 +28,8 @@ async fn each_endpoint_refuses_the_names_it_does_not_take() {
         "/api/v1/audit-logs/export?colour=red",
         "/api/v1/audit-logs/verify?limit=5",
         "/api/v1/audit-logs/checkpoints?format=csv",
+        "/api/v1/audit-logs/jwks?format=pem",
+        "/api/v1/audit-logs/01a24b0c-33e2-750c-8aa2-7a4c4dfa810e?format=csv",
     ] {
         let r = app.get(path, &s).await;
         r.assert_problem(400);
@@ -46,6 +48,7 @@ async fn each_endpoint_refuses_the_names_it_does_not_take() {
         "/api/v1/audit-logs/export?format=csv&kind=read&cursor=1",
         "/api/v1/audit-logs/verify?from_seq=1",
         "/api/v1/audit-logs/checkpoints?from_seq=1",
+        "/api/v1/audit-logs/jwks",
     ] {
         assert_eq!(app.get(path, &s).await.status, 200, "{path}");
     }
