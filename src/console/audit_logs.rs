@@ -144,7 +144,7 @@ fn filters_form(q: &FormData) -> Markup {
             (text("target_type", "Target type", "sat, workspace, member…"))
             (text("target_id", "Target id", ""))
             (select("outcome", "Outcome", &[("", "Any"), ("success", "Success"), ("failure", "Failure")]))
-            (select("kind", "Kind", &KIND_CHOICES))
+            (select("kind", "Show", &KIND_CHOICES))
             div class="buttons" {
                 button type="submit" class="primary" { "Apply filters" }
                 a href="/console/audit-logs" { "Clear" }

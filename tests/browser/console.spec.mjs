@@ -156,7 +156,7 @@ try {
   assert.ok(!actions.includes("sat.list"), `reads are hidden by default: ${actions.join(", ")}`);
 
   step("the kind filter shows reads on request");
-  await page.getByLabel("Kind").selectOption("read");
+  await page.getByLabel("Show").selectOption("read");
   await page.getByRole("button", { name: "Apply filters" }).click();
   await page.waitForURL(/kind=read/);
   const reads = await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.action));
