@@ -76,6 +76,10 @@ pub async fn verify_range(
     if from < 1 || to.is_some_and(|t| t < from) {
         return Err(AuditError::Invalid("need 1 <= from_seq <= to_seq".into()));
     }
+    // Checkpoints first, then the head: every checkpoint read was signed
+    // for a record at or before the head read after it, however many
+    // records arrive meanwhile (those after the head are not checked).
+    let listed = checkpoints::list(db, chain, None, None).await?;
     let head: Option<(i64, Vec<u8>)> = on_db!(db, pool => {
         sqlx::query_as("SELECT last_seq, last_hash FROM audit_chain_heads WHERE chain = $1")
             .bind(chain)
@@ -93,7 +97,6 @@ pub async fn verify_range(
     let head_seq = head.as_ref().map_or(0, |h| h.0);
     let from = from.max(oldest.unwrap_or(head_seq + 1));
     let mut v = Verifier::new(Some(chain.to_string()));
-    let listed = checkpoints::list(db, chain, None, None).await?;
     let outcome = async {
         v.checkpoints(
             listed.iter().map(|c| Listed {
@@ -110,7 +113,7 @@ pub async fn verify_range(
             None
         };
         v.starting_at(from, predecessor);
-        let end = to.unwrap_or(i64::MAX);
+        let end = to.unwrap_or(i64::MAX).min(head_seq);
         let mut after = from - 1;
         loop {
             let sql = concat!(

@@ -257,9 +257,16 @@ impl Verifier {
                 Some((prev, "the hash of the record before"))
             }
             _ => {
+                // Retention, running meanwhile, may have removed records up
+                // to a checkpoint: the first one left is anchored by it.
+                let purged =
+                    |e: i64| record.seq > e && self.checkpoints.contains_key(&(record.seq - 1));
                 if let Some(expected) = self.first_expected.filter(|e| *e != record.seq) {
-                    return Err(Break::new("gap", seq, "records are missing at the start")
-                        .saw(expected, record.seq));
+                    if !purged(expected) {
+                        return Err(Break::new("gap", seq, "records are missing at the start")
+                            .saw(expected, record.seq));
+                    }
+                    self.predecessor = None;
                 }
                 self.report.first_seq = Some(record.seq);
                 let anchor = if record.seq == 1 {
@@ -589,6 +596,22 @@ mod tests {
         let cps = signed(&key, &records, &[3, 6, 9]);
         let r = run(&records[3..], &cps, &jwks, true, head_of(&records));
         assert!(r.ok && r.anchored, "{r:?}");
+        // Retention purging up to checkpoint 3 while the check began at 1.
+        let mut v = Verifier::new(None);
+        let jws: Vec<Listed> = cps
+            .iter()
+            .map(|j| Listed {
+                seq: None,
+                hash: None,
+                jws: Some(j),
+            })
+            .collect();
+        v.checkpoints(jws, &jwks, true).unwrap();
+        v.starting_at(1, None);
+        for r in &records[3..] {
+            v.record(r).unwrap();
+        }
+        v.at_head(head_of(&records)).unwrap();
         // Not retention's way: nothing signed at 4.
         let b = run(&records[4..], &cps, &jwks, true, head_of(&records))
             .first_break

@@ -372,3 +372,42 @@ async fn deleting_the_oldest_records_is_caught_where_no_checkpoint_anchors_the_r
     is(&online(&app, &s).await, "gap", 6);
     in_console(&mut c, "gap", 6).await;
 }
+
+/// No false alarm: verifying while records and checkpoints keep arriving
+/// (each checkpoint read was signed at or before the head read after it).
+#[tokio::test]
+async fn a_chain_being_written_verifies_at_every_moment() {
+    let app = TestApp::builder()
+        .checkpoint_every(2, Duration::from_secs(1))
+        .start()
+        .await;
+    let s = app.admin_session().await;
+    let writer = {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/workspaces");
+        let s = s.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&s)
+                    .json(&serde_json::json!({ "name": format!("busy{i}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        })
+    };
+    let mut checked = 0;
+    while !writer.is_finished() {
+        let r = app.get("/api/v1/audit-logs/verify", &s).await;
+        assert_eq!(r.body["ok"], true, "{}", r.text);
+        checked += 1;
+    }
+    writer.await.unwrap();
+    let r = app.get("/api/v1/audit-logs/verify", &s).await;
+    assert_eq!(r.body["ok"], true, "{}", r.text);
+    assert!(r.body["checkpoints_verified"].as_u64().unwrap() > 5);
+    assert!(checked > 1, "verified while the chain grew");
+}
