@@ -311,3 +311,27 @@ async fn the_unattributed_chain_exports_and_verifies() {
     assert_eq!(both.code, Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The issue's example: a SAT named like a formula reaches a spreadsheet
+/// as text (the guard itself is tested with more vectors in audit_api).
+#[tokio::test]
+async fn a_token_named_like_a_formula_is_text_in_a_csv_export() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    app.create_sat(
+        &s,
+        json!({ "name": "=HYPERLINK(\"http://x\",\"y\")", "permissions": ["scim:read"] }),
+    )
+    .await;
+    let csv = app
+        .get(&format!("{LOGS}/export?format=csv&action=sat.create"), &s)
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.text.contains(r#","'=HYPERLINK(""http://x"",""y"")","#),
+        "{}",
+        csv.text
+    );
+    assert!(!csv.text.contains(",=HYPERLINK"), "{}", csv.text);
+    assert!(!csv.text.contains(",\"=HYPERLINK"), "{}", csv.text);
+}
