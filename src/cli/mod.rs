@@ -63,7 +63,7 @@ pub enum Command {
     /// Service Access Tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
-    /// Audit log: export, checkpoints, public keys, offline verification.
+    /// Audit log: export, checkpoints, public keys, verification (offline or on the database).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Signing keys.
