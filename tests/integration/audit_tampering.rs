@@ -411,3 +411,36 @@ async fn a_chain_being_written_verifies_at_every_moment() {
     assert!(r.body["checkpoints_verified"].as_u64().unwrap() > 5);
     assert!(checked > 1, "verified while the chain grew");
 }
+
+/// Rewriting a record, re-chaining, and writing the new hashes into the
+/// checkpoints' rows too: the signatures still sign the old ones.
+#[tokio::test]
+async fn checkpoint_rows_edited_to_match_a_rewrite_are_refused_by_their_signatures() {
+    let (app, s, org) = setup().await;
+    let mut c = console(&app).await;
+    let files = Files::new();
+
+    rewrite_and_rechain(&app, &org, 6).await;
+    for r in records(&app, &org).await {
+        scimitar::on_db!(app.db(), pool => {
+            sqlx::query("UPDATE audit_checkpoints SET hash = $1 WHERE chain = $2 AND seq = $3")
+                .bind(&r.hash)
+                .bind(&org)
+                .bind(r.seq)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .unwrap();
+    }
+
+    let (export, cps, jwks) = take_files(&app, &files, "after").await;
+    is(
+        &offline(&app, &export, &cps, &jwks).await,
+        "bad_checkpoint",
+        8,
+    );
+    is(&in_database(&app).await, "bad_checkpoint", 8);
+    is(&online(&app, &s).await, "bad_checkpoint", 8);
+    in_console(&mut c, "bad_checkpoint", 8).await;
+}
