@@ -54,6 +54,11 @@ pub struct CheckpointClaims {
     pub hash: String,
     /// RFC 3339, UTC, microseconds.
     pub time: String,
+    /// The seq of the chain's checkpoint before this one (0 for the first),
+    /// so that a deleted checkpoint is missed by its successor. Checkpoints
+    /// signed before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<i64>,
 }
 
 /// A checkpoint as the API and `scimitar audit checkpoints` give it.
@@ -142,13 +147,18 @@ pub async fn create_due(
             continue;
         }
         let hashes = hashes_at(db, &p.chain, &targets, (p.last_seq, &p.last_hash)).await?;
+        // Each links to the one before: the last stored, then the one just
+        // signed (a target gone by retention is skipped, and not linked).
+        let mut prev = p.covered;
         for (seq, hash) in hashes {
             let claims = CheckpointClaims {
                 chain: p.chain.clone(),
                 seq,
                 hash: to_hex(&hash),
                 time: time.clone(),
+                prev: Some(prev),
             };
+            prev = seq;
             let (jws, kid) = signer.sign_jws_typed(CHECKPOINT_TYP, &claims)?;
             signed.push((p.chain.clone(), seq, hash, kid, jws));
         }

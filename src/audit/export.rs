@@ -66,9 +66,12 @@ fn ndjson_line(r: &StoredEvent) -> String {
 
 /// The format and query of an export, validated (format first). Exports run
 /// oldest first, so that a cursor can resume one.
-pub fn parse_export(raw: &RawQuery) -> Result<(Format, AuditQuery), AuditError> {
-    let format = Format::parse(raw.format.as_deref())?;
-    let query = AuditQuery::parse(raw)?;
+pub fn parse_export(
+    format: Option<&str>,
+    filters: &RawQuery,
+) -> Result<(Format, AuditQuery), AuditError> {
+    let format = Format::parse(format)?;
+    let query = AuditQuery::parse(filters)?;
     if query.descending {
         return Err(AuditError::Invalid(
             "exports run oldest first: use order=asc".into(),

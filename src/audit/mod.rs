@@ -3,8 +3,9 @@
 //! change it describes, many changes and records to one commit
 //! (`group_commit`, `append`, `chain`, `event`); records are read
 //! back through validated queries (`query`, `query_sql`), exported as NDJSON
-//! or CSV (`export`, `csv`), verified online (`chain`) or offline against
-//! signed checkpoints (`offline`, `checkpoints`), and expire (`retention`).
+//! or CSV (`export`, `csv`), verified against the signed checkpoints
+//! (`checkpoints`) by one verifier (`verify`) fed from the database
+//! (`chain`) or from an export (`offline`), and expire (`retention`).
 //! Nothing here knows about HTTP: the Audit Log API, the console and the CLI
 //! call these functions and turn [`AuditError`] into their own answers.
 
@@ -19,16 +20,15 @@ pub mod offline;
 mod query;
 mod query_sql;
 pub mod retention;
+pub mod verify;
 
 pub use append::record;
-pub use chain::{
-    ChainBreak, ChainReport, UNATTRIBUTED_CHAIN, org_chain, verify_chain, verify_range,
-};
+pub use chain::{UNATTRIBUTED_CHAIN, org_chain, verify_chain, verify_range};
 pub use checkpoints::{CheckpointPolicy, spawn_checkpointer};
 pub use event::{Actor, AuditEvent, Outcome, RequestContext, StoredEvent, Target};
 pub use export::{ExportPages, Format, parse_export, stream_records};
 pub use group_commit::{AuditWriter, Change, Run};
-pub use query::{AuditQuery, RawQuery};
+pub use query::{AuditQuery, KINDS, Kinds, RawExport, RawQuery};
 pub use query_sql::find_record;
 
 use crate::signing::SigningError;

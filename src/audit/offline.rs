@@ -1,64 +1,23 @@
 //! Offline verification of an NDJSON export against signed checkpoints and
-//! a JWKS: what `scimitar audit verify` runs, with no database.
+//! a JWKS: what `scimitar audit verify --file` runs, with no database. The
+//! checks are the shared verifier's ([`super::verify`]), fed from files:
+//! the checkpoints first, then the export a line at a time.
 //!
-//! 1. Every checkpoint's JWS must verify against the JWKS (a published
-//!    `kid`, a good EdDSA signature, the checkpoint `typ`), and its listed
-//!    fields must be the ones it signs.
-//! 2. The export is recomputed record by record, a line at a time: sequence
-//!    numbers without gap or reordering, each `prev_hash` the hash of the
-//!    record before, each `hash` = SHA-256(prev_hash ‖ canonical record).
-//! 3. Each checkpoint whose seq falls inside the export must match that
-//!    record's hash. An export that starts after seq 1 is anchored by the
-//!    checkpoint just before its first record when there is one; otherwise
-//!    its first `prev_hash` is taken as given (`anchored: false`).
-//!
-//! Only records up to the last matching checkpoint are attested by a
-//! signature (`attested_through`): anyone can compute a consistent chain,
-//! nobody but the server can sign a checkpoint for it.
+//! An export that starts after seq 1 is anchored by the checkpoint just
+//! before its first record when there is one; otherwise its first
+//! `prev_hash` is taken as given (`anchored: false`). The checkpoints file
+//! must not be newer than the export: a checkpoint after the export's last
+//! record means records are missing from it (take the checkpoints first,
+//! or ask for them up to the export's last seq). Only records up to the
+//! last matching checkpoint are attested by a signature
+//! (`attested_through`).
 
-use std::collections::HashMap;
 use std::io::BufRead;
 
-use serde::Serialize;
 use serde_json::Value;
 
-use super::chain::GENESIS;
-use super::checkpoints::{CHECKPOINT_TYP, CheckpointClaims};
 use super::event::StoredEvent;
-use crate::signing::{jws_type, verify_jws};
-use crate::store::settings::from_hex;
-
-/// The first problem found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OfflineBreak {
-    /// `bad_checkpoint`, `wrong_chain`, `malformed_record`, `gap`,
-    /// `reordered`, `broken_link`, `hash_mismatch` or `checkpoint_mismatch`.
-    pub kind: &'static str,
-    /// The record's (or checkpoint's) sequence number, when known.
-    pub seq: Option<i64>,
-    /// The export line (1-based), for problems in the export.
-    pub line: Option<u64>,
-    pub detail: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OfflineReport {
-    pub ok: bool,
-    pub chain: Option<String>,
-    pub records: u64,
-    pub first_seq: Option<i64>,
-    pub last_seq: Option<i64>,
-    /// Whether the first record was checked against what precedes it: the
-    /// genesis hash (seq 1) or a checkpoint at the seq before it.
-    pub anchored: bool,
-    /// Checkpoints whose signature verified.
-    pub checkpoints_verified: u64,
-    /// Checkpoints inside the export that matched their record.
-    pub checkpoints_matched: u64,
-    /// The last record attested by a matching checkpoint.
-    pub attested_through: Option<i64>,
-    pub first_break: Option<OfflineBreak>,
-}
+use super::verify::{Break, Listed, Report, Verifier};
 
 /// Reads the checkpoint list: `{"checkpoints":[…]}` (what the API and
 /// `scimitar audit checkpoints` write) or a bare array.
@@ -69,51 +28,12 @@ fn checkpoint_items(checkpoints: &Value) -> Option<&Vec<Value>> {
     }
 }
 
-struct Verified {
-    chain: String,
-    seq: i64,
-    hash: Vec<u8>,
-}
-
-fn verify_checkpoint(item: &Value, jwks: &Value) -> Result<Verified, OfflineBreak> {
-    let listed_seq = item.get("seq").and_then(Value::as_i64);
-    let bad = |detail: String| OfflineBreak {
-        kind: "bad_checkpoint",
-        seq: listed_seq,
-        line: None,
-        detail,
-    };
-    let jws = item
-        .get("jws")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("a checkpoint has no `jws`".into()))?;
-    let claims = verify_jws(jws, jwks).map_err(|e| bad(format!("checkpoint signature: {e}")))?;
-    if jws_type(jws).as_deref() != Some(CHECKPOINT_TYP) {
-        return Err(bad(format!(
-            "the JWS is not a checkpoint (typ {CHECKPOINT_TYP})"
-        )));
+fn listed(item: &Value) -> Listed<'_> {
+    Listed {
+        seq: item.get("seq").and_then(Value::as_i64),
+        hash: item.get("hash").and_then(Value::as_str).map(str::to_string),
+        jws: item.get("jws").and_then(Value::as_str),
     }
-    let claims: CheckpointClaims =
-        serde_json::from_value(claims).map_err(|e| bad(format!("checkpoint claims: {e}")))?;
-    let hash = from_hex(&claims.hash)
-        .filter(|h| h.len() == 32)
-        .ok_or_else(|| bad("the signed hash is not 32 bytes of lowercase hex".into()))?;
-    if listed_seq.is_some_and(|s| s != claims.seq)
-        || item
-            .get("hash")
-            .and_then(Value::as_str)
-            .is_some_and(|h| h != claims.hash)
-    {
-        return Err(bad(format!(
-            "the listed seq or hash differ from what the checkpoint signs (seq {})",
-            claims.seq
-        )));
-    }
-    Ok(Verified {
-        chain: claims.chain,
-        seq: claims.seq,
-        hash,
-    })
 }
 
 /// Verifies an NDJSON export (read a line at a time) against `checkpoints`
@@ -122,198 +42,44 @@ pub fn verify_export(
     export: impl BufRead,
     checkpoints: &Value,
     jwks: &Value,
-) -> std::io::Result<OfflineReport> {
-    let mut report = OfflineReport {
-        ok: true,
-        chain: None,
-        records: 0,
-        first_seq: None,
-        last_seq: None,
-        anchored: false,
-        checkpoints_verified: 0,
-        checkpoints_matched: 0,
-        attested_through: None,
-        first_break: None,
-    };
-    let fail = |mut report: OfflineReport, b: OfflineBreak| {
-        report.ok = false;
-        report.first_break = Some(b);
-        Ok(report)
-    };
-
-    // 1. Checkpoints.
+) -> std::io::Result<Report> {
+    let mut v = Verifier::new(None);
     let Some(items) = checkpoint_items(checkpoints) else {
-        return fail(
-            report,
-            OfflineBreak {
-                kind: "bad_checkpoint",
-                seq: None,
-                line: None,
-                detail: "the checkpoints file has no `checkpoints` list".into(),
-            },
+        let b = Break::new(
+            "bad_checkpoint",
+            None,
+            "the checkpoints file has no `checkpoints` list",
         );
+        return Ok(v.finish(Err(b)));
     };
-    let mut by_seq: HashMap<i64, Vec<u8>> = HashMap::with_capacity(items.len());
-    let mut checkpoint_chain: Option<String> = None;
-    for item in items {
-        let v = match verify_checkpoint(item, jwks) {
-            Ok(v) => v,
-            Err(b) => return fail(report, b),
-        };
-        match &checkpoint_chain {
-            Some(c) if *c != v.chain => {
-                return fail(
-                    report,
-                    OfflineBreak {
-                        kind: "wrong_chain",
-                        seq: Some(v.seq),
-                        line: None,
-                        detail: format!("checkpoints of two chains: `{c}` and `{}`", v.chain),
-                    },
-                );
-            }
-            _ => checkpoint_chain = Some(v.chain.clone()),
-        }
-        report.checkpoints_verified += 1;
-        by_seq.insert(v.seq, v.hash);
+    if let Err(b) = v.checkpoints(items.iter().map(listed), jwks, false) {
+        return Ok(v.finish(Err(b)));
     }
-
-    // 2 and 3. The records.
-    let mut prev_hash: Option<Vec<u8>> = None;
+    let mut next_seq = None;
     for (index, line) in export.lines().enumerate() {
         let line = line?;
-        let line_no = index as u64 + 1;
         if line.trim().is_empty() {
             continue;
         }
-        let record: StoredEvent = match serde_json::from_str(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                let seq = report.last_seq.map(|s| s + 1);
-                return fail(
-                    report,
-                    OfflineBreak {
-                        kind: "malformed_record",
-                        seq,
-                        line: Some(line_no),
-                        detail: format!("not an audit record: {e}"),
-                    },
-                );
-            }
+        let at_line = |mut b: Break| {
+            b.detail = format!("line {}: {}", index + 1, b.detail);
+            b
         };
-        let at = |kind: &'static str, detail: String| OfflineBreak {
-            kind,
-            seq: Some(record.seq),
-            line: Some(line_no),
-            detail,
+        let outcome = match serde_json::from_str::<StoredEvent>(&line) {
+            Ok(record) => v.record(&record).map(|()| record.seq + 1),
+            Err(e) => Err(Break::new(
+                "malformed_record",
+                next_seq,
+                format!("not an audit record: {e}"),
+            )),
         };
-        match &report.chain {
-            None => {
-                if let Some(c) = checkpoint_chain.as_ref().filter(|c| **c != record.chain) {
-                    return fail(
-                        report,
-                        at(
-                            "wrong_chain",
-                            format!(
-                                "the export is chain `{}`, the checkpoints `{c}`",
-                                record.chain
-                            ),
-                        ),
-                    );
-                }
-                report.chain = Some(record.chain.clone());
-                report.first_seq = Some(record.seq);
-                // The anchor: genesis, or the checkpoint just before.
-                let anchor = if record.seq == 1 {
-                    Some(GENESIS.to_vec())
-                } else {
-                    by_seq.get(&(record.seq - 1)).cloned()
-                };
-                report.anchored = anchor.is_some();
-                if let Some(anchor) = anchor
-                    && record.prev_hash != anchor
-                {
-                    let what = if record.seq == 1 {
-                        "the genesis hash".to_string()
-                    } else {
-                        format!("the checkpoint at seq {}", record.seq - 1)
-                    };
-                    return fail(
-                        report,
-                        at("broken_link", format!("prev_hash does not match {what}")),
-                    );
-                }
-            }
-            Some(chain) => {
-                if *chain != record.chain {
-                    return fail(
-                        report,
-                        at(
-                            "wrong_chain",
-                            format!("a record of chain `{}`", record.chain),
-                        ),
-                    );
-                }
-                let expected = report.last_seq.unwrap_or(0) + 1;
-                if record.seq > expected {
-                    return fail(
-                        report,
-                        at(
-                            "gap",
-                            format!(
-                                "expected seq {expected}, found {}: records are missing",
-                                record.seq
-                            ),
-                        ),
-                    );
-                }
-                if record.seq < expected {
-                    return fail(
-                        report,
-                        at(
-                            "reordered",
-                            format!("seq {} after seq {}", record.seq, expected - 1),
-                        ),
-                    );
-                }
-                if Some(&record.prev_hash) != prev_hash.as_ref() {
-                    return fail(
-                        report,
-                        at(
-                            "broken_link",
-                            "prev_hash is not the hash of the record before".into(),
-                        ),
-                    );
-                }
-            }
+        match outcome {
+            Ok(next) => next_seq = Some(next),
+            Err(b) => return Ok(v.finish(Err(at_line(b)))),
         }
-        if record.compute_hash() != record.hash {
-            return fail(
-                report,
-                at(
-                    "hash_mismatch",
-                    "the record's contents do not match its hash".into(),
-                ),
-            );
-        }
-        if let Some(signed) = by_seq.get(&record.seq) {
-            if *signed != record.hash {
-                return fail(
-                    report,
-                    at(
-                        "checkpoint_mismatch",
-                        "the record's hash is not the one the checkpoint signed".into(),
-                    ),
-                );
-            }
-            report.checkpoints_matched += 1;
-            report.attested_through = Some(record.seq);
-        }
-        report.records += 1;
-        report.last_seq = Some(record.seq);
-        prev_hash = Some(record.hash);
     }
-    Ok(report)
+    let end = v.at_export_end();
+    Ok(v.finish(end))
 }
 
 #[cfg(test)]
@@ -322,6 +88,8 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::audit::chain::GENESIS;
+    use crate::audit::checkpoints::{CHECKPOINT_TYP, CheckpointClaims};
     use crate::signing::KeyPair;
     use crate::store::Timestamp;
     use crate::store::settings::to_hex;
@@ -374,12 +142,13 @@ mod tests {
             seq: r.seq,
             hash: to_hex(&r.hash),
             time: Timestamp::now().to_canonical(),
+            prev: None,
         };
         let jws = key.sign_jws_typed(CHECKPOINT_TYP, &claims).unwrap();
         json!({ "seq": r.seq, "hash": claims.hash, "time": claims.time, "kid": key.kid(), "jws": jws })
     }
 
-    fn run(export: &str, cps: &[Value], jwks: &Value) -> OfflineReport {
+    fn run(export: &str, cps: &[Value], jwks: &Value) -> Report {
         verify_export(export.as_bytes(), &json!({ "checkpoints": cps }), jwks).unwrap()
     }
 
@@ -513,9 +282,7 @@ mod tests {
         // A line that is not a record.
         let r = run(&format!("{}not json\n", ndjson(&records[..2])), &[], &jwks);
         let b = r.first_break.unwrap();
-        assert_eq!(
-            (b.kind, b.line, b.seq),
-            ("malformed_record", Some(3), Some(3))
-        );
+        assert_eq!((b.kind, b.seq), ("malformed_record", Some(3)));
+        assert!(b.detail.starts_with("line 3: "), "{}", b.detail);
     }
 }

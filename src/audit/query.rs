@@ -15,9 +15,31 @@ pub const DEFAULT_LIMIT: i64 = 100;
 
 const ACTOR_KINDS: [&str; 5] = ["sat", "pat", "member_session", "operator", "anonymous"];
 
-/// The filters as received: the API's query string, the console's form, the
-/// CLI's flags. Unknown parameters are refused, so that a misspelled filter
-/// is not silently ignored.
+/// The kinds of record a `kind` filter names: a change (a write that
+/// succeeded), a read (a read that succeeded) or a refusal (anything that
+/// failed: refused credentials and permissions, rejected input).
+pub const KINDS: [&str; 3] = ["change", "read", "refusal"];
+
+/// The last segments of the actions of reads (`sat.list`,
+/// `scim.user.search`, `audit_logs.export`, `token.self`, `console.view`,
+/// …): every other action that succeeded is a change, so that a new write
+/// is never hidden among the reads.
+pub const READ_VERBS: [&str; 10] = [
+    "read",
+    "list",
+    "search",
+    "export",
+    "verify",
+    "checkpoints",
+    "jwks",
+    "view",
+    "self",
+    "introspect",
+];
+
+/// The filters of a page (`GET /audit-logs`, the console's page, the CLI's
+/// flags) as received. Unknown parameters are refused, so that a misspelled
+/// or misplaced one (`format` here) is not silently ignored.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawQuery {
@@ -30,11 +52,93 @@ pub struct RawQuery {
     pub target_id: Option<String>,
     pub workspace_id: Option<String>,
     pub outcome: Option<String>,
+    pub kind: Option<String>,
     pub limit: Option<String>,
     pub order: Option<String>,
     pub cursor: Option<String>,
-    /// Export only.
+}
+
+/// The parameters of an export (`GET /audit-logs/export`): the filters,
+/// the cursor to resume after, and the format. An export runs oldest first
+/// to the end, so `limit` and `order` are refused like any unknown name.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExport {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actor_type: Option<String>,
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub outcome: Option<String>,
+    pub kind: Option<String>,
+    pub cursor: Option<String>,
     pub format: Option<String>,
+}
+
+impl RawExport {
+    /// The format, and the filters as a page's.
+    pub fn split(self) -> (Option<String>, RawQuery) {
+        let filters = RawQuery {
+            since: self.since,
+            until: self.until,
+            actor_type: self.actor_type,
+            actor_id: self.actor_id,
+            action: self.action,
+            target_type: self.target_type,
+            target_id: self.target_id,
+            workspace_id: self.workspace_id,
+            outcome: self.outcome,
+            kind: self.kind,
+            cursor: self.cursor,
+            ..RawQuery::default()
+        };
+        (self.format, filters)
+    }
+}
+
+/// Which kinds of record a query keeps (all when none is named).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kinds {
+    pub change: bool,
+    pub read: bool,
+    pub refusal: bool,
+}
+
+impl Kinds {
+    /// `change`, `read`, `refusal`, or several of them separated by commas.
+    fn parse(s: &str) -> Result<Self, AuditError> {
+        let mut kinds = Kinds::default();
+        for k in s.split(',').map(str::trim) {
+            match k {
+                "change" => kinds.change = true,
+                "read" => kinds.read = true,
+                "refusal" => kinds.refusal = true,
+                _ => {
+                    return Err(invalid(format!(
+                        "`kind` must be one or more of {}, separated by commas",
+                        KINDS.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(kinds)
+    }
+
+    fn to_text(self) -> String {
+        [
+            (self.change, "change"),
+            (self.read, "read"),
+            (self.refusal, "refusal"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, k)| *k)
+        .collect::<Vec<_>>()
+        .join(",")
+    }
 }
 
 /// A validated query.
@@ -50,6 +154,8 @@ pub struct AuditQuery {
     pub target_id: Option<String>,
     pub workspace_id: Option<Uuid>,
     pub outcome: Option<String>,
+    /// Only these kinds of record (`None`: all).
+    pub kinds: Option<Kinds>,
     pub limit: i64,
     pub descending: bool,
     /// The sequence number of the last record already seen.
@@ -103,6 +209,11 @@ impl AuditQuery {
                 Some(Uuid::parse_str(&s).map_err(|_| invalid("`workspace_id` must be a UUID"))?)
             }
         };
+        let kinds = match non_empty(&raw.kind) {
+            None => None,
+            Some(s) => Some(Kinds::parse(&s)?),
+        }
+        .filter(|k| !(k.change && k.read && k.refusal));
         let limit = match non_empty(&raw.limit) {
             None => DEFAULT_LIMIT,
             Some(s) => s
@@ -135,6 +246,7 @@ impl AuditQuery {
             target_id: non_empty(&raw.target_id),
             workspace_id,
             outcome,
+            kinds,
             limit,
             descending,
             cursor,
@@ -166,10 +278,10 @@ impl AuditQuery {
             target_id: self.target_id.clone(),
             workspace_id: self.workspace_id.map(|w| w.to_string()),
             outcome: self.outcome.clone(),
+            kind: self.kinds.map(Kinds::to_text),
             limit: Some(self.limit.to_string()),
             order: Some(if self.descending { "desc" } else { "asc" }.into()),
             cursor: None,
-            format: None,
         }
     }
 }
@@ -192,6 +304,20 @@ mod tests {
         assert!(AuditQuery::parse(&raw(&[("outcome", "meh")])).is_err());
         assert!(AuditQuery::parse(&raw(&[("cursor", "-1")])).is_err());
         assert!(AuditQuery::parse(&raw(&[("workspace_id", "x")])).is_err());
+        assert!(AuditQuery::parse(&raw(&[("kind", "writes")])).is_err());
+        assert!(AuditQuery::parse(&raw(&[("kind", "change,")])).is_err());
+        let q = AuditQuery::parse(&raw(&[("kind", "change, refusal")])).unwrap();
+        assert_eq!(
+            q.kinds,
+            Some(Kinds {
+                change: true,
+                read: false,
+                refusal: true
+            })
+        );
+        // All three is no filter at all.
+        let q = AuditQuery::parse(&raw(&[("kind", "read,change,refusal")])).unwrap();
+        assert_eq!(q.kinds, None);
         let q = AuditQuery::parse(&raw(&[
             ("action", "scim.user.*"),
             ("limit", "5"),
@@ -207,6 +333,7 @@ mod tests {
         let q = AuditQuery::parse(&raw(&[
             ("action", "scim.*"),
             ("outcome", "failure"),
+            ("kind", "refusal,change"),
             ("since", "2026-01-02T03:04:05Z"),
             ("workspace_id", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
             ("cursor", "7"),
@@ -217,6 +344,7 @@ mod tests {
         assert_eq!(back.since, q.since);
         assert_eq!(back.workspace_id, q.workspace_id);
         assert_eq!(back.outcome.as_deref(), Some("failure"));
+        assert_eq!(back.kinds, q.kinds);
         assert_eq!((back.limit, back.descending), (q.limit, q.descending));
         // The cursor is the link's to set.
         assert_eq!(back.cursor, None);

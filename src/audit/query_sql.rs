@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::AuditError;
 use super::event::{StoredEvent, stored_columns};
-use super::query::AuditQuery;
+use super::query::{AuditQuery, Kinds, READ_VERBS};
 use crate::store::dynamic::{Arg, SqlParts};
 use crate::store::{Db, StoreError, Timestamp};
 
@@ -28,7 +28,78 @@ async fn distinct_actions(db: &Db, chain: &str) -> Result<Vec<String>, StoreErro
     Ok(crate::on_db!(db, pool => sqlx::query_scalar(sql).bind(chain).fetch_all(pool).await)?)
 }
 
+/// `(action LIKE '%.read' OR …)`: the action is a read's.
+fn is_read(q: &mut SqlParts) {
+    q.sql("(");
+    for (i, verb) in READ_VERBS.iter().enumerate() {
+        if i > 0 {
+            q.sql(" OR ");
+        }
+        q.sql("action LIKE ").bind(Arg::Text(format!("%.{verb}")));
+    }
+    q.sql(")");
+}
+
+/// The records of `kinds`: refusals failed, reads and changes succeeded
+/// (reads by their action's last segment, changes by all others).
+fn kind_filter(q: &mut SqlParts, kinds: Kinds) {
+    let mut parts = 0;
+    q.sql("(");
+    let mut or = |q: &mut SqlParts| {
+        if parts > 0 {
+            q.sql(" OR ");
+        }
+        parts += 1;
+    };
+    if kinds.refusal {
+        or(q);
+        q.sql("outcome = 'failure'");
+    }
+    if kinds.read {
+        or(q);
+        q.sql("(outcome = 'success' AND ");
+        is_read(q);
+        q.sql(")");
+    }
+    if kinds.change {
+        or(q);
+        q.sql("(outcome = 'success' AND NOT ");
+        is_read(q);
+        q.sql(")");
+    }
+    if parts == 0 {
+        q.sql("1 = 0");
+    }
+    q.sql(")");
+}
+
+/// The chain head's sequence number (0 for a chain with no record).
+async fn head_seq(db: &Db, chain: &str) -> Result<i64, StoreError> {
+    let head: Option<i64> = crate::on_db!(db, pool => {
+        sqlx::query_scalar("SELECT last_seq FROM audit_chain_heads WHERE chain = $1")
+            .bind(chain)
+            .fetch_optional(pool)
+            .await
+    })?;
+    Ok(head.unwrap_or(0))
+}
+
 impl AuditQuery {
+    /// Refuses a cursor past the chain head: no record was ever there, so
+    /// a poller holding it would get nothing, forever, without a word.
+    pub async fn check_cursor(&self, db: &Db, chain: &str) -> Result<(), AuditError> {
+        let Some(cursor) = self.cursor else {
+            return Ok(());
+        };
+        let head = head_seq(db, chain).await?;
+        if cursor > head {
+            return Err(AuditError::Invalid(format!(
+                "`cursor` {cursor} is past the newest record (seq {head}): it is not one this API gave out"
+            )));
+        }
+        Ok(())
+    }
+
     /// The WHERE clause for `chain`, with the cursor applied.
     fn scope(&self, chain: &str) -> SqlParts {
         let mut q = SqlParts::new();
@@ -61,6 +132,10 @@ impl AuditQuery {
         }
         if let Some(w) = self.workspace_id {
             q.sql(" AND workspace_id = ").bind(Arg::Uuid(w));
+        }
+        if let Some(kinds) = self.kinds {
+            q.sql(" AND ");
+            kind_filter(&mut q, kinds);
         }
         // Times only grow along a chain, so a time bound is also a sequence
         // bound: the first record at or after it. Pages then walk the

@@ -19,7 +19,15 @@ use super::{checkpoints, export, handlers};
         handlers::jwks,
         handlers::get,
     ),
-    components(schemas(AuditRecord, AuditPage, ChainReport, Checkpoint, CheckpointList, Jwks))
+    components(schemas(
+        AuditRecord,
+        AuditPage,
+        ChainReport,
+        ChainBreak,
+        Checkpoint,
+        CheckpointList,
+        Jwks
+    ))
 )]
 pub struct AuditApi;
 
@@ -67,20 +75,43 @@ pub struct AuditPage {
     next_cursor: Option<String>,
 }
 
-/// The result of recomputing the chain over a range.
+/// The result of verifying the chain over a range against its signed
+/// checkpoints. Online, offline and in the console a break has one shape.
 #[derive(ToSchema)]
 pub struct ChainReport {
-    chain: String,
-    from_seq: i64,
-    records: u64,
-    last_seq: i64,
-    /// Whether the first record was checked against its predecessor.
-    anchored: bool,
     ok: bool,
-    /// The first break found: `{"kind":"hash_mismatch"|"broken_link","seq"}`,
-    /// `{"kind":"gap","expected","found"}` or
-    /// `{"kind":"truncated","last_found","head"}`.
-    first_break: Option<serde_json::Value>,
+    chain: Option<String>,
+    /// Records checked.
+    records: u64,
+    first_seq: Option<i64>,
+    last_seq: Option<i64>,
+    /// Whether the first record was checked against what precedes it.
+    anchored: bool,
+    /// The chain head's `seq`.
+    head: Option<i64>,
+    /// Checkpoints whose signature verified.
+    checkpoints_verified: u64,
+    /// Checkpoints that fell on a checked record and matched it.
+    checkpoints_matched: u64,
+    /// The last record attested by a matching checkpoint.
+    attested_through: Option<i64>,
+    first_break: Option<ChainBreak>,
+}
+
+/// The first break a verification found.
+#[derive(ToSchema)]
+pub struct ChainBreak {
+    /// `bad_checkpoint`, `checkpoint_missing`, `wrong_chain`,
+    /// `malformed_record`, `gap`, `reordered`, `broken_link`,
+    /// `hash_mismatch`, `checkpoint_mismatch`, `truncated` or `head_mismatch`.
+    kind: String,
+    /// The record's (or checkpoint's) sequence number, when known.
+    seq: Option<i64>,
+    /// What the check wanted, as text (a hash in lowercase hex, a seq, a chain).
+    expected: Option<String>,
+    /// What it saw, as text.
+    found: Option<String>,
+    detail: String,
 }
 
 /// A signed checkpoint: a JWS over the chain's hash at `seq`.

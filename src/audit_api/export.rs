@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::handlers::chain_of;
-use crate::audit::{self, RawQuery};
+use crate::audit::{self, RawExport};
 use crate::http::{ApiError, ApiQuery, AppState, Caller, download};
 use crate::permissions::Action;
 
@@ -17,7 +17,7 @@ use crate::permissions::Action;
     tag = "Audit logs",
     summary = "Export the audit log",
     description = "Every matching record, oldest first, streamed as a download: NDJSON (one \
-        record a line, as in a page) or CSV. Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
+        record a line, as in a page) or CSV. Unknown parameters (`limit`, `order`, …) are refused. Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
     params(
         ("since" = Option<String>, Query, description = "RFC 3339; records at or after"),
         ("until" = Option<String>, Query, description = "RFC 3339; records before"),
@@ -28,9 +28,8 @@ use crate::permissions::Action;
         ("target_id" = Option<String>, Query),
         ("workspace_id" = Option<String>, Query),
         ("outcome" = Option<String>, Query, description = "`success` or `failure`"),
-        ("limit" = Option<String>, Query, description = "1 to 1000, default 100"),
-        ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before"),
+        ("kind" = Option<String>, Query, description = "`change`, `read` or `refusal`, comma-separated"),
+        ("cursor" = Option<String>, Query, description = "Resume after this `seq`"),
         ("format" = Option<String>, Query, description = "`ndjson` (default) or `csv`"),
     ),
     responses((status = 200, description = "The records",
@@ -43,11 +42,14 @@ use crate::permissions::Action;
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(raw): ApiQuery<RawQuery>,
+    ApiQuery(raw): ApiQuery<RawExport>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
-    let (format, query) = audit::parse_export(&raw)?;
-    let chunks = audit::stream_records(state.db.clone(), chain_of(&caller), query, format);
+    let (format, filters) = raw.split();
+    let (format, query) = audit::parse_export(format.as_deref(), &filters)?;
+    let chain = chain_of(&caller);
+    query.check_cursor(&state.db, &chain).await?;
+    let chunks = audit::stream_records(state.db.clone(), chain, query, format);
     let body = Body::from_stream(chunks);
     Ok(download::attachment(
         format.media_type(),

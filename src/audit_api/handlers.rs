@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::{self, AuditQuery, ChainReport, RawQuery};
+use crate::audit::verify::Report;
+use crate::audit::{self, AuditQuery, RawQuery};
 use crate::http::AppState;
 use crate::http::{ApiError, ApiPath, ApiQuery, Caller};
 use crate::permissions::Action;
@@ -38,6 +39,7 @@ pub fn chain_of(caller: &Caller) -> String {
         ("target_id" = Option<String>, Query),
         ("workspace_id" = Option<String>, Query),
         ("outcome" = Option<String>, Query, description = "`success` or `failure`"),
+        ("kind" = Option<String>, Query, description = "`change`, `read` or `refusal`, comma-separated"),
         ("limit" = Option<String>, Query, description = "1 to 1000, default 100"),
         ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before"),
@@ -53,7 +55,9 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     let q = AuditQuery::parse(&raw)?;
-    let records = q.page(&state.db, &chain_of(&caller)).await?;
+    let chain = chain_of(&caller);
+    q.check_cursor(&state.db, &chain).await?;
+    let records = q.page(&state.db, &chain).await?;
     let last = records.last().map(|r| r.seq);
     let next = match (q.descending, last) {
         (false, Some(seq)) => Some(seq),
@@ -86,6 +90,11 @@ fn next_link(q: &AuditQuery, cursor: i64) -> String {
     )
 }
 
+/// No query parameters: any name is refused, as on every audit endpoint.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
 /// `GET /api/v1/audit-logs/{id}`.
 #[utoipa::path(
     get,
@@ -101,6 +110,7 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<uuid::Uuid>,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     let record = audit::find_record(&state.db, &chain_of(&caller), id)
@@ -118,15 +128,16 @@ pub struct SeqRange {
     pub to_seq: Option<i64>,
 }
 
-/// `GET /api/v1/audit-logs/verify?from_seq=&to_seq=`: recomputes the chain
-/// and reports the first broken link.
+/// `GET /api/v1/audit-logs/verify?from_seq=&to_seq=`: verifies the chain
+/// against its signed checkpoints and reports the first break.
 #[utoipa::path(
     get,
     path = "/audit-logs/verify",
     tag = "Audit logs",
     summary = "Verify the hash chain",
-    description = "Recomputes the organization's chain over a range and reports the first \
-        broken link. Requires `audit_logs:read` (an organization SAT holding it, or an admin's session or PAT).",
+    description = "Recomputes the organization's chain over a range, checks it against every \
+        signed checkpoint in range, and reports the first break. Requires `audit_logs:read` \
+        (an organization SAT holding it, or an admin's session or PAT).",
     params(
         ("from_seq" = Option<i64>, Query, description = "First sequence number (inclusive)"),
         ("to_seq" = Option<i64>, Query, description = "Last sequence number (inclusive)"),
@@ -138,10 +149,11 @@ pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<SeqRange>,
-) -> Result<Json<ChainReport>, ApiError> {
+) -> Result<Json<Report>, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     let from = q.from_seq.unwrap_or(1);
-    let report = audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq).await?;
+    let jwks = state.signer.jwks();
+    let report = audit::verify_range(&state.db, &chain_of(&caller), from, q.to_seq, &jwks).await?;
     Ok(Json(report))
 }
 
@@ -159,6 +171,7 @@ pub async fn verify(
 pub async fn jwks(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(&state, Action::ReadAuditLogs).await?;
     Ok(Json(state.signer.jwks()))

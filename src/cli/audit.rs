@@ -1,9 +1,12 @@
-//! `scimitar audit …`: export an organization's audit log, its signed
-//! checkpoints and the public keys, and verify an export offline.
+//! `scimitar audit …`: export a chain (an organization's, or the
+//! `unattributed` chain of refusals that belong to no organization), its
+//! signed checkpoints and the public keys, and verify a chain.
 //!
 //! `export`, `checkpoints` and `jwks` read the database (they write
-//! nothing, and audit nothing). `verify` works on files alone and never
-//! opens a database, so that an auditor can run it anywhere.
+//! nothing, and audit nothing); `--output -` writes to stdout. `verify
+//! --file` works on files alone and never opens a database, so that an
+//! auditor can run it anywhere; `verify --org`/`--unattributed` verifies
+//! the chain in the database. Both run the one verifier of `audit::verify`.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
@@ -14,7 +17,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{CliError, Output, failed, open_db};
-use crate::audit::offline::{OfflineReport, verify_export};
+use crate::audit::offline::verify_export;
+use crate::audit::verify::Report;
 use crate::audit::{self, ExportPages, RawQuery, checkpoints};
 use crate::config::CommonArgs;
 use crate::identity::orgs;
@@ -23,42 +27,63 @@ use crate::store::Db;
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Export an organization's audit records, oldest first, to a file.
+    /// Export a chain's audit records, oldest first, to a file.
     Export(Box<ExportArgs>),
-    /// Write an organization's signed checkpoints (as the API gives them).
+    /// Write a chain's signed checkpoints (as the API gives them).
     Checkpoints {
-        /// Organization name or id.
-        #[arg(long)]
-        org: String,
-        /// File to write (replaced if it exists).
+        #[command(flatten)]
+        chain: ChainArg,
+        /// File to write (replaced if it exists), or `-` for stdout.
         #[arg(long)]
         output: PathBuf,
     },
     /// Write the public signing keys (JWKS).
     Jwks {
-        /// File to write (replaced if it exists).
+        /// File to write (replaced if it exists), or `-` for stdout.
         #[arg(long)]
         output: PathBuf,
     },
-    /// Verify an NDJSON export against checkpoints and a JWKS, offline.
-    Verify {
-        /// The NDJSON export.
-        #[arg(long)]
-        file: PathBuf,
-        /// The checkpoints file (`audit checkpoints` or the API).
-        #[arg(long)]
-        checkpoints: PathBuf,
-        /// The JWKS file (`audit jwks` or /.well-known/jwks.json).
-        #[arg(long)]
-        jwks: PathBuf,
-    },
+    /// Verify an NDJSON export against checkpoints and a JWKS, offline
+    /// (`--file`), or a chain in the database (`--org`, `--unattributed`).
+    Verify(VerifyArgs),
+}
+
+/// Which chain: an organization's, or the unattributed one.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ChainArg {
+    /// Organization name or id.
+    #[arg(long)]
+    org: Option<String>,
+    /// The chain of refusals that belong to no organization (unknown
+    /// tokens, malformed credentials, sign-ins to unknown organizations).
+    #[arg(long)]
+    unattributed: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The NDJSON export (offline: needs `--checkpoints` and `--jwks`).
+    #[arg(long, requires_all = ["checkpoints", "jwks"], required_unless_present_any = ["org", "unattributed"], conflicts_with_all = ["org", "unattributed"])]
+    file: Option<PathBuf>,
+    /// The checkpoints file (`audit checkpoints` or the API).
+    #[arg(long, requires = "file")]
+    checkpoints: Option<PathBuf>,
+    /// The JWKS file (`audit jwks`, the API's or /.well-known/jwks.json).
+    #[arg(long, requires = "file")]
+    jwks: Option<PathBuf>,
+    /// Verify this organization's chain in the database (name or id).
+    #[arg(long, conflicts_with = "unattributed")]
+    org: Option<String>,
+    /// Verify the unattributed chain in the database.
+    #[arg(long)]
+    unattributed: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Organization name or id.
-    #[arg(long)]
-    org: String,
+    #[command(flatten)]
+    chain: ChainArg,
     /// From this time (RFC 3339, inclusive).
     #[arg(long)]
     since: Option<String>,
@@ -86,31 +111,65 @@ pub struct ExportArgs {
     /// Only successes or only failures.
     #[arg(long, value_parser = ["success", "failure"])]
     outcome: Option<String>,
+    /// Only these kinds of record: change, read, refusal, or several
+    /// separated by commas.
+    #[arg(long)]
+    kind: Option<String>,
     /// Resume after this sequence number (the `next_cursor` of a previous export).
     #[arg(long)]
     cursor: Option<String>,
     /// File format: ndjson is verifiable with `audit verify`.
     #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
     format: String,
-    /// File to write (replaced if it exists).
+    /// File to write (replaced if it exists), or `-` for stdout.
     #[arg(long)]
     output: PathBuf,
 }
 
-pub async fn run(common: &CommonArgs, cmd: AuditCommand) -> Result<Output, CliError> {
+/// A command's result; with `--output -` what it wrote went to stdout, so
+/// its summary goes to stderr and nothing more is printed.
+fn result(to_stdout: bool, out: Output) -> Option<Output> {
+    if !to_stdout {
+        return Some(out);
+    }
+    eprintln!("{}", out.human);
+    None
+}
+
+pub async fn run(common: &CommonArgs, cmd: AuditCommand) -> Result<Option<Output>, CliError> {
     match cmd {
-        AuditCommand::Export(args) => export(common, *args).await,
-        AuditCommand::Checkpoints { org, output } => write_checkpoints(common, &org, &output).await,
-        AuditCommand::Jwks { output } => write_jwks(common, &output).await,
-        AuditCommand::Verify {
-            file,
-            checkpoints,
-            jwks,
-        } => verify(&file, &checkpoints, &jwks),
+        AuditCommand::Export(args) => {
+            let to_stdout = is_stdout(&args.output);
+            let out = export(common, *args).await?;
+            Ok(result(to_stdout, out))
+        }
+        AuditCommand::Checkpoints { chain, output } => {
+            let out = write_checkpoints(common, &chain, &output).await?;
+            Ok(result(is_stdout(&output), out))
+        }
+        AuditCommand::Jwks { output } => {
+            let out = write_jwks(common, &output).await?;
+            Ok(result(is_stdout(&output), out))
+        }
+        AuditCommand::Verify(args) => match (&args.file, &args.checkpoints, &args.jwks) {
+            (Some(file), Some(checkpoints), Some(jwks)) => {
+                verify(file, checkpoints, jwks).map(Some)
+            }
+            _ => {
+                let chain = ChainArg {
+                    org: args.org,
+                    unattributed: args.unattributed,
+                };
+                verify_in_database(common, &chain).await.map(Some)
+            }
+        },
     }
 }
 
-async fn chain_of(db: &Db, org: &str) -> Result<String, CliError> {
+async fn chain_of(db: &Db, chain: &ChainArg) -> Result<String, CliError> {
+    let Some(org) = chain.org.as_deref().filter(|_| !chain.unattributed) else {
+        return Ok(audit::UNATTRIBUTED_CHAIN.to_string());
+    };
     let org = orgs::find(db, org)
         .await
         .map_err(failed)?
@@ -118,9 +177,18 @@ async fn chain_of(db: &Db, org: &str) -> Result<String, CliError> {
     Ok(audit::org_chain(org.id))
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>, CliError> {
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Where a command writes: the file (replaced if it exists), or stdout
+/// for `-`.
+fn create(path: &Path) -> Result<BufWriter<Box<dyn Write>>, CliError> {
+    if is_stdout(path) {
+        return Ok(BufWriter::new(Box::new(std::io::stdout().lock())));
+    }
     File::create(path)
-        .map(BufWriter::new)
+        .map(|f| BufWriter::new(Box::new(f) as Box<dyn Write>))
         .map_err(|e| failed(format!("cannot write {}: {e}", path.display())))
 }
 
@@ -179,15 +247,20 @@ async fn export(common: &CommonArgs, args: ExportArgs) -> Result<Output, CliErro
         target_id: args.target_id,
         workspace_id: args.workspace_id,
         outcome: args.outcome,
+        kind: args.kind,
         cursor: args.cursor,
-        format: Some(args.format.clone()),
         ..RawQuery::default()
     };
-    let (format, query) = audit::parse_export(&raw).map_err(|e| CliError::Usage(e.to_string()))?;
+    let (format, query) = audit::parse_export(Some(&args.format), &raw)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     // Without records, the next export resumes where this one was asked to.
     let resume_after = query.cursor;
     let db = open_db(common).await?;
-    let chain = chain_of(&db, &args.org).await?;
+    let chain = chain_of(&db, &args.chain).await?;
+    query
+        .check_cursor(&db, &chain)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let path = args.output.as_path();
     let mut out = create(path)?;
     if let Some(header) = format.header() {
@@ -233,11 +306,11 @@ async fn export(common: &CommonArgs, args: ExportArgs) -> Result<Output, CliErro
 
 async fn write_checkpoints(
     common: &CommonArgs,
-    org: &str,
+    chain: &ChainArg,
     path: &Path,
 ) -> Result<Output, CliError> {
     let db = open_db(common).await?;
-    let chain = chain_of(&db, org).await?;
+    let chain = chain_of(&db, chain).await?;
     let found = checkpoints::list(&db, &chain, None, None)
         .await
         .map_err(failed)?;
@@ -289,8 +362,22 @@ fn verify(file: &Path, checkpoints: &Path, jwks: &Path) -> Result<Output, CliErr
         File::open(file).map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
     let report = verify_export(BufReader::new(export), &checkpoints, &jwks)
         .map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
-    let human = describe(&report);
-    let json = serde_json::to_value(&report).map_err(failed)?;
+    verdict(&report)
+}
+
+/// The chain in the database, against its checkpoints and the keys the
+/// database publishes.
+async fn verify_in_database(common: &CommonArgs, chain: &ChainArg) -> Result<Output, CliError> {
+    let db = open_db(common).await?;
+    let chain = chain_of(&db, chain).await?;
+    let report = audit::verify_chain(&db, &chain).await.map_err(failed)?;
+    db.close().await;
+    verdict(&report)
+}
+
+fn verdict(report: &Report) -> Result<Output, CliError> {
+    let human = describe(report);
+    let json = serde_json::to_value(report).map_err(failed)?;
     if report.ok {
         Ok(Output { json, human })
     } else {
@@ -298,15 +385,14 @@ fn verify(file: &Path, checkpoints: &Path, jwks: &Path) -> Result<Output, CliErr
     }
 }
 
-fn describe(r: &OfflineReport) -> String {
+fn describe(r: &Report) -> String {
     if let Some(b) = &r.first_break {
-        let at = match (b.seq, b.line) {
-            (Some(s), Some(l)) => format!(" at seq {s} (line {l})"),
-            (Some(s), None) => format!(" at seq {s}"),
-            (None, Some(l)) => format!(" at line {l}"),
-            (None, None) => String::new(),
+        let at = b.seq.map(|s| format!(" at seq {s}")).unwrap_or_default();
+        let saw = match (&b.expected, &b.found) {
+            (Some(e), Some(f)) => format!(" (expected {e}, found {f})"),
+            _ => String::new(),
         };
-        return format!("FAILED{at}: {}: {}", b.kind, b.detail);
+        return format!("FAILED{at}: {}: {}{saw}", b.kind, b.detail);
     }
     let range = match (r.first_seq, r.last_seq) {
         (Some(a), Some(b)) => format!(" (seq {a} to {b})"),

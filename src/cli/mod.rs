@@ -63,7 +63,7 @@ pub enum Command {
     /// Service Access Tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
-    /// Audit log: export, checkpoints, public keys, offline verification.
+    /// Audit log: export, checkpoints, public keys, verification (offline or on the database).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Signing keys.
@@ -181,7 +181,7 @@ pub async fn run(common: &CommonArgs, command: Command) -> Result<Option<Output>
         Command::Workspace(c) => workspace::run(common, c).await.map(Some),
         Command::Member(c) => member::run(common, c).await.map(Some),
         Command::Token(c) => token::run(common, c).await.map(Some),
-        Command::Audit(c) => audit::run(common, c).await.map(Some),
+        Command::Audit(c) => audit::run(common, c).await,
         Command::Keys(c) => keys::run(common, c).await.map(Some),
         Command::Completions(args) => {
             completions::print(&args);

@@ -1,5 +1,6 @@
 //! Audit Logs: the organization's records with the Audit Log API's filters
-//! (time range, actor, action, target, outcome), newest first with cursor
+//! (time range, actor, action, target, outcome, kind: changes and refusals
+//! unless asked otherwise), newest first with cursor
 //! pagination, a record's detail, export (the same as the API's) and the
 //! result of chain verification.
 
@@ -12,14 +13,14 @@ use maud::{Markup, html};
 use super::error::ConsoleError;
 use super::layout::{self, Nav, Section, time};
 use super::session::{Admin, ConsolePath, FormData};
-use crate::audit::{self, AuditQuery, ChainBreak, RawQuery, StoredEvent};
+use crate::audit::{self, AuditQuery, RawQuery, StoredEvent};
 use crate::http::{ApiError, AppState, download};
 use crate::permissions::Action;
 
 const PAGE_SIZE: i64 = 50;
 
 /// The filter fields of the page, in form order.
-const FILTERS: [&str; 8] = [
+const FILTERS: [&str; 9] = [
     "since",
     "until",
     "actor_type",
@@ -28,6 +29,20 @@ const FILTERS: [&str; 8] = [
     "target_type",
     "target_id",
     "outcome",
+    "kind",
+];
+
+/// What the page shows unless asked otherwise: the changes and the
+/// refusals, not the reads (every page view is one).
+const DEFAULT_KINDS: &str = "change,refusal";
+
+/// The kind filter's choices: the API's `kind`, or `all` for no filter.
+const KIND_CHOICES: [(&str, &str); 5] = [
+    (DEFAULT_KINDS, "Changes and refusals"),
+    ("change", "Changes"),
+    ("refusal", "Refusals"),
+    ("read", "Reads"),
+    ("all", "Everything"),
 ];
 
 /// The chain of the admin's organization.
@@ -68,6 +83,11 @@ fn raw_query(q: &FormData) -> RawQuery {
         target_type: t("target_type"),
         target_id: t("target_id"),
         outcome: t("outcome"),
+        kind: match t("kind").as_deref() {
+            None => Some(DEFAULT_KINDS.into()),
+            Some("all") => None,
+            Some(k) => Some(k.to_string()),
+        },
         ..RawQuery::default()
     }
 }
@@ -85,7 +105,10 @@ fn filter_query(q: &FormData, extra: &[(&str, &str)]) -> String {
 fn filters_form(q: &FormData) -> Markup {
     let v = |k: &str| q.get(k).unwrap_or("").to_string();
     let select = |name: &str, label: &str, options: &[(&str, &str)]| {
-        let current = v(name);
+        let current = q
+            .get(name)
+            .unwrap_or(if name == "kind" { DEFAULT_KINDS } else { "" })
+            .to_string();
         html! {
             div class="field" {
                 label for=(name) { (label) }
@@ -121,6 +144,7 @@ fn filters_form(q: &FormData) -> Markup {
             (text("target_type", "Target type", "sat, workspace, member…"))
             (text("target_id", "Target id", ""))
             (select("outcome", "Outcome", &[("", "Any"), ("success", "Success"), ("failure", "Failure")]))
+            (select("kind", "Show", &KIND_CHOICES))
             div class="buttons" {
                 button type="submit" class="primary" { "Apply filters" }
                 a href="/console/audit-logs" { "Clear" }
@@ -172,15 +196,24 @@ pub async fn list(
     raw.order = Some("desc".into());
     raw.limit = Some(PAGE_SIZE.to_string());
     raw.cursor = q.text("cursor");
-    let (records, error) = match AuditQuery::parse(&raw) {
+    let chain = chain_of(&admin);
+    let query = match AuditQuery::parse(&raw) {
+        Ok(query) => match query.check_cursor(&state.db, &chain).await {
+            Ok(()) => Ok(query),
+            Err(audit::AuditError::Invalid(e)) => Err(e),
+            Err(e) => return Err(ApiError::from(e).into()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let (records, error) = match query {
         Ok(query) => (
             query
-                .page(&state.db, &chain_of(&admin))
+                .page(&state.db, &chain)
                 .await
                 .map_err(ApiError::from)?,
             None,
         ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
+        Err(e) => (Vec::new(), Some(e)),
     };
     let next = (records.len() as i64 == PAGE_SIZE)
         .then(|| records.last().map(|r| r.seq.to_string()))
@@ -298,12 +331,9 @@ pub async fn export(
     uri: Uri,
 ) -> Result<Response, ConsoleError> {
     let q = FormData::from_query(uri.query());
-    let raw = RawQuery {
-        format: q.text("format"),
-        ..raw_query(&q)
-    };
     admin.caller.require(&state, Action::ReadAuditLogs).await?;
-    let (format, query) = audit::parse_export(&raw).map_err(ApiError::from)?;
+    let (format, query) =
+        audit::parse_export(q.text("format").as_deref(), &raw_query(&q)).map_err(ApiError::from)?;
     let chunks = audit::stream_records(state.db.clone(), chain_of(&admin), query, format);
     let body = Body::from_stream(chunks);
     Ok(download::attachment(
@@ -313,43 +343,44 @@ pub async fn export(
     ))
 }
 
-/// `GET /console/audit-logs/verify`: recomputes the whole chain.
+fn opt_num(n: Option<i64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_else(|| "—".into())
+}
+
+/// `GET /console/audit-logs/verify`: verifies the whole chain against its
+/// signed checkpoints, as the API's verify does.
 pub async fn verify(State(state): State<AppState>, admin: Admin) -> Result<Response, ConsoleError> {
     admin.caller.require(&state, Action::ReadAuditLogs).await?;
     let nav = nav(&admin);
-    let report = audit::verify_chain(&state.db, &chain_of(&admin))
+    let jwks = state.signer.jwks();
+    let report = audit::verify_range(&state.db, &chain_of(&admin), 1, None, &jwks)
         .await
         .map_err(ApiError::from)?;
-    let broken = report.first_break.as_ref().map(|b| match b {
-        ChainBreak::HashMismatch { seq } => {
-            format!("record {seq} does not match its hash: it was changed")
-        }
-        ChainBreak::BrokenLink { seq } => {
-            format!("record {seq} does not link to the record before it")
-        }
-        ChainBreak::Gap { expected, found } => {
-            format!("records are missing: expected {expected}, found {found}")
-        }
-        ChainBreak::Truncated { last_found, head } => format!(
-            "the newest records are missing: the last is {last_found}, the chain head says {head}"
-        ),
-    });
     let body = html! {
         nav aria-label="Breadcrumb" class="crumbs" { a href="/console/audit-logs" { "Audit Logs" } (layout::sep()) "Chain verification" }
         h1 { "Chain verification" }
         @if report.ok {
             p class="notice ok" role="status" id="verify-result" {
-                strong { "Chain intact. " } "Every record's hash was recomputed and every link checked."
+                strong { "Chain intact. " } "Every record's hash was recomputed, every link checked, and every signed checkpoint matched."
             }
-        } @else {
-            p class="error" role="alert" id="verify-result" {
-                strong { "Chain broken: " } (broken.unwrap_or_default())
+        } @else if let Some(b) = &report.first_break {
+            div class="error" role="alert" id="verify-result" {
+                p { strong { "Chain broken: " } (b.detail) }
+                dl class="summary" {
+                    dt { "Kind" } dd { code { (b.kind) } }
+                    dt { "Sequence" } dd { (opt_num(b.seq)) }
+                    dt { "Expected" } dd class="mono small wrap" { (b.expected.clone().unwrap_or_else(|| "—".into())) }
+                    dt { "Found" } dd class="mono small wrap" { (b.found.clone().unwrap_or_else(|| "—".into())) }
+                }
             }
         }
         dl class="summary" {
             dt { "Records checked" } dd { (report.records) }
-            dt { "From sequence" } dd { (report.from_seq) }
-            dt { "Last sequence" } dd { (report.last_seq) }
+            dt { "From sequence" } dd { (opt_num(report.first_seq)) }
+            dt { "Last sequence" } dd { (opt_num(report.last_seq)) }
+            dt { "Chain head" } dd { (opt_num(report.head)) }
+            dt { "Signed checkpoints verified" } dd { (report.checkpoints_verified) }
+            dt { "Signed through sequence" } dd { (opt_num(report.attested_through)) }
             dt { "Anchored" } dd { (if report.anchored { "yes: the first record links to its predecessor or a signed checkpoint" } else { "no: older records were removed by retention" }) }
         }
         p { "For an independent check, export NDJSON and run " code { "scimitar audit verify" } " offline with the signed checkpoints." }

@@ -153,6 +153,17 @@ try {
     assert.ok(actions.includes(a), `${a} missing from the Audit Logs page: ${actions.join(", ")}`);
   }
   assert.equal(actions.filter((a) => a === "sat.create").length, 2);
+  assert.ok(!actions.includes("sat.list"), `reads are hidden by default: ${actions.join(", ")}`);
+
+  step("the kind filter shows reads on request");
+  await page.getByLabel("Show").selectOption("read");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/kind=read/);
+  const reads = await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.action));
+  assert.ok(reads.includes("sat.list"), reads.join(", "));
+  assert.ok(!reads.includes("sat.create"), reads.join(", "));
+  await shot("audit-logs-reads");
+  await page.goto(`${BASE}/console/audit-logs`);
 
   step("filter by action and outcome");
   await page.getByLabel("Action").fill("sat.*");

@@ -413,10 +413,8 @@ async fn verify_reports_ok_or_the_first_broken_link() {
     .unwrap();
     let broken = app.get(&format!("{LOGS}/verify"), &s).await;
     assert_eq!(broken.body["ok"], false);
-    assert_eq!(
-        broken.body["first_break"],
-        json!({ "kind": "hash_mismatch", "seq": 4 })
-    );
+    assert_eq!(broken.body["first_break"]["kind"], "hash_mismatch");
+    assert_eq!(broken.body["first_break"]["seq"], 4);
     app.get(&format!("{LOGS}/verify?from_seq=0"), &s)
         .await
         .assert_problem(400);

@@ -50,7 +50,7 @@ async fn purged_chains_still_verify_from_their_checkpoint() {
     let report = app.get("/api/v1/audit-logs/verify", &s).await;
     assert_eq!(report.status, 200, "{}", report.text);
     assert_eq!(report.body["ok"], true, "{}", report.text);
-    assert_eq!(report.body["from_seq"], boundary + 1);
+    assert_eq!(report.body["first_seq"], boundary + 1);
     assert_eq!(
         report.body["anchored"], true,
         "anchored by the checkpoint: {}",

@@ -433,11 +433,12 @@ async fn an_export_verifies_offline_and_tampering_does_not() {
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(report["anchored"], true);
 
-    // The API's export verifies the same way.
-    let api_export = app.get("/api/v1/audit-logs/export", &s).await;
-    std::fs::write(files.path("api.ndjson"), &api_export.text).unwrap();
+    // The API's export verifies the same way (checkpoints first: one
+    // signed after the export would say records are missing from it).
     let api_cps = app.get(CHECKPOINTS, &s).await;
     std::fs::write(files.path("api-checkpoints.json"), &api_cps.text).unwrap();
+    let api_export = app.get("/api/v1/audit-logs/export", &s).await;
+    std::fs::write(files.path("api.ndjson"), &api_export.text).unwrap();
     let (code, report) = verify(&files, "api.ndjson", "api-checkpoints.json").await;
     assert_eq!(code, Some(0), "{report}");
     assert!(report["records"].as_i64().unwrap() >= last);
@@ -718,10 +719,17 @@ fn checkpoint_claims_are_what_the_docs_say() {
         seq: 3,
         hash: to_hex(&[0u8; 32]),
         time: "2026-01-01T00:00:00.000000Z".into(),
+        prev: Some(0),
     };
     let v = serde_json::to_value(&c).unwrap();
     assert_eq!(
         v.as_object().unwrap().keys().collect::<Vec<_>>(),
-        vec!["chain", "hash", "seq", "time"]
+        vec!["chain", "hash", "prev", "seq", "time"]
     );
+    // Checkpoints signed before `prev` existed still read.
+    let old: CheckpointClaims = serde_json::from_value(json!({
+        "chain": "c", "seq": 3, "hash": to_hex(&[0u8; 32]), "time": "2026-01-01T00:00:00.000000Z"
+    }))
+    .unwrap();
+    assert_eq!(old.prev, None);
 }

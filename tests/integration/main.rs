@@ -8,9 +8,11 @@ mod support;
 
 mod abuse_tenants;
 mod audit_api;
+mod audit_params;
 mod audit_recording;
 mod audit_retention;
 mod audit_signing;
+mod audit_tampering;
 mod audit_trail_actions;
 mod authority;
 mod cli;
