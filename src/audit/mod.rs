@@ -19,6 +19,7 @@ pub mod offline;
 mod query;
 mod query_sql;
 pub mod retention;
+pub mod stream;
 
 pub use append::record;
 pub use chain::{
