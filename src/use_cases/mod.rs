@@ -16,6 +16,7 @@ mod any_token;
 mod call;
 mod error;
 mod expiry;
+pub mod audit_streams;
 pub mod members;
 pub mod organizations;
 pub mod personal_tokens;
