@@ -11,6 +11,7 @@ mod audit_api;
 mod audit_recording;
 mod audit_retention;
 mod audit_signing;
+mod audit_streams;
 mod audit_trail_actions;
 mod authority;
 mod cli;

@@ -49,6 +49,7 @@ pub struct Builder {
     header_read_timeout: Duration,
     trusted_proxies: scimitar::http::client_addr::TrustedProxies,
     public_url: Option<String>,
+    audit_stream_allow_private: bool,
 }
 
 /// A response, read whole.
@@ -190,6 +191,12 @@ impl Builder {
         self
     }
 
+    /// Lets audit streams target loopback (the tests' receivers).
+    pub fn allow_private_streams(mut self) -> Self {
+        self.audit_stream_allow_private = true;
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let database_url = fresh_database_url().await;
         self.start_on(database_url).await
@@ -212,6 +219,7 @@ impl Builder {
         config.header_read_timeout = self.header_read_timeout;
         config.trusted_proxies = self.trusted_proxies.clone();
         config.public_url = self.public_url.clone();
+        config.audit_stream_allow_private = self.audit_stream_allow_private;
         config.token_peppers = self
             .pepper
             .iter()
@@ -289,6 +297,7 @@ impl TestApp {
             header_read_timeout: scimitar::config::DEFAULT_HEADER_READ_TIMEOUT,
             trusted_proxies: Default::default(),
             public_url: None,
+            audit_stream_allow_private: false,
         }
     }
 
