@@ -570,3 +570,63 @@ async fn delivery_checks_the_resolved_address() {
     assert!(refused);
     assert!(receiver.deliveries().is_empty());
 }
+
+/// The console shows each stream's delivery status and creates streams
+/// through the same use case, the secret on the answering page only.
+#[tokio::test]
+async fn the_console_shows_stream_status_and_creates_streams() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::builder().allow_private_streams().start().await;
+    let session = app.admin_session().await;
+    let (_, sat) = app
+        .create_sat(&session, json!({ "name": "idp", "permissions": ["scim:read"] }))
+        .await;
+    let mut console = crate::console_client::Console::new(&app);
+    let csrf = console.sign_in_admin().await;
+    let empty = console.get("/console/audit-streams").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.text.contains("No audit streams yet."), "{}", empty.text);
+
+    let bad = console
+        .post(
+            "/console/audit-streams",
+            &[("csrf", &csrf), ("url", "ftp://x.example.com/"), ("format", "ndjson")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("must use http or https"), "{}", bad.text);
+
+    let url = receiver.url();
+    let made = console
+        .post(
+            "/console/audit-streams",
+            &[
+                ("csrf", &csrf),
+                ("url", &url),
+                ("format", "ndjson"),
+                ("action", "scim."),
+                ("outcome", ""),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let start = made.text.find("whsec_").expect("the secret is shown once");
+    let secret = made.text[start..start + 70].to_string();
+    note_secret(&secret);
+
+    scim_reads(&app, &sat, 3).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            receiver.distinct_seqs().len() >= 3
+        })
+        .await
+    );
+    let last = *receiver.distinct_seqs().last().unwrap();
+    let page = console.get("/console/audit-streams").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains(&url), "{}", page.text);
+    assert!(page.text.contains(&format!("seq {last}")), "{}", page.text);
+    assert!(page.text.contains("delivering"), "{}", page.text);
+    assert!(!page.text.contains(&secret));
+    assert!(receiver.deliveries().iter().all(|d| signature_ok(d, &secret)));
+}
