@@ -57,7 +57,7 @@ pub struct StreamChanges {
 
 /// The URL as records name it: without query or fragment.
 fn shown_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(mut u) => {
             let had_query = u.query().is_some();
             u.set_query(None);
@@ -73,7 +73,7 @@ fn shown_url(url: &str) -> String {
 }
 
 fn target(s: &AuditStream) -> Target {
-    let host = reqwest::Url::parse(&s.url)
+    let host = url::Url::parse(&s.url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string));
     Target::new("audit_stream", s.id, host.as_deref())

@@ -6,10 +6,13 @@
 //! ([`GuardedResolver`]), so that a name re-pointed at an internal address
 //! (DNS rebinding) is refused too.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use reqwest::Url;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use hyper_util::client::legacy::connect::dns::Name;
+use url::Url;
 
 use super::StreamError;
 
@@ -124,6 +127,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// The resolver of the delivery client: resolves a name and refuses it
 /// when any of its addresses is not public (unless private addresses are
 /// allowed). The connection is then made to the addresses it checked.
+#[derive(Clone)]
 pub struct GuardedResolver {
     allow_private: bool,
 }
@@ -134,8 +138,16 @@ impl GuardedResolver {
     }
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
+impl tower::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
@@ -143,13 +155,12 @@ impl Resolve for GuardedResolver {
                 .await?
                 .collect();
             if !allow_private && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(format!(
+                return Err(std::io::Error::other(format!(
                     "{host} resolves to {}, which is not a public address",
                     bad.ip()
-                )
-                .into());
+                )));
             }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
+            Ok(addrs.into_iter())
         })
     }
 }
@@ -216,11 +227,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_resolver_refuses_names_of_local_addresses() {
+        use tower::Service;
         let name: Name = "localhost".parse().unwrap();
-        let refused = GuardedResolver::new(false).resolve(name).await;
-        assert!(refused.is_err());
+        let refused = GuardedResolver::new(false).call(name).await;
+        assert!(refused.unwrap_err().to_string().contains("not a public address"));
         let name: Name = "localhost".parse().unwrap();
-        let allowed = GuardedResolver::new(true).resolve(name).await;
+        let allowed = GuardedResolver::new(true).call(name).await;
         assert!(allowed.unwrap().next().is_some());
     }
 }

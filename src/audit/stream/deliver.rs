@@ -14,6 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::http::{Request, header};
+use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -283,7 +286,7 @@ async fn post(
     body: String,
     range: Option<(i64, i64, usize)>,
 ) -> Result<u16, String> {
-    let url = reqwest::Url::parse(&row.url).map_err(|_| "the stream URL is invalid".to_string())?;
+    let url = url::Url::parse(&row.url).map_err(|_| "the stream URL is invalid".to_string())?;
     // Address literals are not resolved, so the resolver cannot check them.
     if !settings.allow_private {
         address::check_host(&url).map_err(|e| e.to_string())?;
@@ -293,25 +296,40 @@ async fn post(
         .map_err(|e| e.to_string())?;
     let timestamp = Timestamp::now().unix_seconds();
     let sig = signature::sign(&secret, timestamp, body.as_bytes());
-    let mut req = settings
-        .client
-        .post(url)
-        .header("content-type", "application/x-ndjson")
+    let mut req = Request::post(url.as_str())
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .header(
+            header::USER_AGENT,
+            concat!("scimitar-audit-stream/", env!("CARGO_PKG_VERSION")),
+        )
         .header(signature::TIMESTAMP, timestamp.to_string())
         .header(signature::SIGNATURE, sig)
         .header(signature::STREAM_ID, row.id.to_string())
         .header(signature::CHAIN, crate::audit::org_chain(row.org_id));
-    match range {
-        Some((first, last, n)) => {
-            req = req
-                .header(signature::SEQ_FIRST, first.to_string())
-                .header(signature::SEQ_LAST, last.to_string())
-                .header(signature::RECORDS, n.to_string());
-        }
-        None => req = req.header(signature::EVENT, "test"),
-    }
-    let resp = req.body(body).send().await.map_err(describe)?;
+    req = match range {
+        Some((first, last, n)) => req
+            .header(signature::SEQ_FIRST, first.to_string())
+            .header(signature::SEQ_LAST, last.to_string())
+            .header(signature::RECORDS, n.to_string()),
+        None => req.header(signature::EVENT, "test"),
+    };
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|_| "the stream URL is invalid".to_string())?;
+    let client = settings.client()?;
+    let resp = match tokio::time::timeout(super::REQUEST_TIMEOUT, client.request(req)).await {
+        Err(_) => return Err("the receiver did not answer in time".into()),
+        Ok(Err(e)) => return Err(describe(&e)),
+        Ok(Ok(resp)) => resp,
+    };
     let status = resp.status();
+    // Read (a bounded part of) the answer, so that the connection can be
+    // kept for the next batch.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        http_body_util::Limited::new(resp.into_body(), 64 * 1024).collect(),
+    )
+    .await;
     if status.is_success() {
         Ok(status.as_u16())
     } else {
@@ -319,19 +337,16 @@ async fn post(
     }
 }
 
-/// A transport error as a short text, without the URL (its query may hold
-/// something the receiver treats as a credential).
-fn describe(e: reqwest::Error) -> String {
+/// A transport error as a short text: what failed and its innermost cause
+/// (refused, resolves to a private address, a certificate problem), never
+/// the URL.
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error;
-    let head = if e.is_timeout() {
-        "the receiver did not answer in time"
-    } else if e.is_connect() {
+    let head = if e.is_connect() {
         "cannot connect to the receiver"
     } else {
         "sending to the receiver failed"
     };
-    // The innermost cause says why (refused, resolves to a private address).
-    let e = e.without_url();
     let mut deepest = None;
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -13,9 +13,12 @@ pub mod ocsf;
 pub mod signature;
 pub mod store;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -171,7 +174,9 @@ pub struct AuditStream {
 pub struct StreamSettings {
     kek: Kek,
     allow_private: bool,
-    client: reqwest::Client,
+    /// Built on first use: operator commands open the same state and never
+    /// deliver.
+    client: OnceLock<Result<Client, String>>,
 }
 
 impl std::fmt::Debug for StreamSettings {
@@ -180,32 +185,61 @@ impl std::fmt::Debug for StreamSettings {
     }
 }
 
+/// The delivery client's type.
+pub(crate) type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<HttpConnector<address::GuardedResolver>>,
+    Full<axum::body::Bytes>,
+>;
+
 /// How long one delivery request may take, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl StreamSettings {
     pub fn new(kek: Kek, allow_private: bool) -> Arc<Self> {
-        // reqwest is built without a default crypto provider: aws-lc-rs
-        // (its default) is a long C build. ring is deprecated in rustls only
-        // for lacking post-quantum key exchange, which a SIEM's TLS does not
-        // need yet. Installing twice is harmless.
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(address::GuardedResolver::new(allow_private)))
-            // A redirect could lead anywhere, past the address rule.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("scimitar-audit-stream/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the delivery client builds");
         Arc::new(Self {
             kek,
             allow_private,
-            client,
+            client: OnceLock::new(),
         })
+    }
+
+    /// The delivery client: names resolved and checked by the
+    /// [`address::GuardedResolver`], https checked against the system's
+    /// roots, no redirects followed (hyper follows none), no proxy. A
+    /// client that cannot be built fails each delivery with the reason.
+    pub(crate) fn client(&self) -> Result<&Client, String> {
+        self.client
+            .get_or_init(|| Self::build_client(self.allow_private))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn build_client(allow_private: bool) -> Result<Client, String> {
+        // ring rather than aws-lc-rs (a long C build). rustls deprecates it
+        // only for lacking post-quantum key exchange.
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(native.certs);
+        if added == 0 {
+            tracing::warn!("no system root certificates found: https audit streams will fail");
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new_with_resolver(address::GuardedResolver::new(allow_private));
+        // https URLs pass through to the TLS layer around it.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https))
     }
 
     pub fn allow_private(&self) -> bool {
