@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::audit::stream::{AuditStream, TestOutcome};
-use crate::http::{ApiError, ApiJson, ApiPath, AppState, Caller};
 use crate::http::route::{Routes, get, post};
+use crate::http::{ApiError, ApiJson, ApiPath, AppState, Caller};
 use crate::use_cases::audit_streams::{self, NewAuditStream, StreamChanges};
 
 pub fn routes() -> Routes<AppState> {

@@ -124,7 +124,8 @@ async fn render(
         form method="post" action="/console/audit-streams" class="stack narrow" {
             (csrf_field(&admin.csrf))
             label for="url" { "Receiver URL (https)" }
-            input id="url" name="url" type="url" required maxlength="2048" value=(form.url);
+            input id="url" name="url" type="text" inputmode="url" required maxlength="2048"
+                placeholder="https://siem.example.com/ingest" value=(form.url);
             label for="format" { "Format" }
             select id="format" name="format" {
                 option value="ndjson" selected[form.format != "ocsf"] { "NDJSON (records as exported)" }

@@ -120,7 +120,11 @@ pub async fn create(
         let row = store::insert_in(tx, &new).await?;
         let stream = store::view_in(tx, &row).await?;
         let event = call
-            .event("audit_stream.create", Done::Created, Some(settings_of(&stream)))
+            .event(
+                "audit_stream.create",
+                Done::Created,
+                Some(settings_of(&stream)),
+            )
             .target(target(&stream));
         Ok(Change::Made(stream, event))
     })
@@ -213,7 +217,11 @@ pub async fn delete(services: &Services, call: &Call<'_>, id: Uuid) -> Result<()
         let stream = store::view_in(tx, &row).await?;
         store::delete_in(tx, id).await?;
         let event = call
-            .event("audit_stream.delete", Done::Removed, Some(settings_of(&stream)))
+            .event(
+                "audit_stream.delete",
+                Done::Removed,
+                Some(settings_of(&stream)),
+            )
             .target(target(&stream));
         Ok(Change::Made((), event))
     })
@@ -242,6 +250,9 @@ mod tests {
             shown_url("https://siem.example.com/in?key=abc#x"),
             "https://siem.example.com/in?…"
         );
-        assert_eq!(shown_url("https://siem.example.com/in"), "https://siem.example.com/in");
+        assert_eq!(
+            shown_url("https://siem.example.com/in"),
+            "https://siem.example.com/in"
+        );
     }
 }

@@ -13,10 +13,10 @@
 //! HTTP, pages or the command line; it imports only the core.
 
 mod any_token;
+pub mod audit_streams;
 mod call;
 mod error;
 mod expiry;
-pub mod audit_streams;
 pub mod members;
 pub mod organizations;
 pub mod personal_tokens;

@@ -193,7 +193,10 @@ async fn a_receiver_gets_every_record_in_order_through_an_outage_and_a_restart()
     let org = app.org_of(&session).await;
     let password = app.admin_password.clone();
     let (_, sat) = app
-        .create_sat(&session, json!({ "name": "idp", "permissions": ["scim:read"] }))
+        .create_sat(
+            &session,
+            json!({ "name": "idp", "permissions": ["scim:read"] }),
+        )
         .await;
     // Records written before the stream exists are not its to deliver.
     scim_reads(&app, &sat, 3).await;
@@ -202,7 +205,11 @@ async fn a_receiver_gets_every_record_in_order_through_an_outage_and_a_restart()
 
     // The test endpoint sends one signed line that is no record.
     let t = app
-        .post(&format!("/api/v1/audit-streams/{id}/test"), &session, json!({}))
+        .post(
+            &format!("/api/v1/audit-streams/{id}/test"),
+            &session,
+            json!({}),
+        )
         .await;
     assert_eq!(t.status, 200, "{}", t.text);
     assert_eq!(t.body["delivered"], true, "{}", t.text);
@@ -229,21 +236,26 @@ async fn a_receiver_gets_every_record_in_order_through_an_outage_and_a_restart()
         .start_on(url)
         .await;
     scim_reads(&app, &sat, 25).await;
-    let session = app
-        .login("default", "admin", &password)
-        .await
-        .body["access_token"]
+    let session = app.login("default", "admin", &password).await.body["access_token"]
         .as_str()
         .unwrap()
         .to_string();
     let failing = eventually(Duration::from_secs(10), || async {
-        let s = app.get(&format!("/api/v1/audit-streams/{id}"), &session).await;
+        let s = app
+            .get(&format!("/api/v1/audit-streams/{id}"), &session)
+            .await;
         !s.body["status"]["last_error"].is_null()
     })
     .await;
     assert!(failing, "the outage shows as the last error");
-    let s = app.get(&format!("/api/v1/audit-streams/{id}"), &session).await;
-    assert!(s.body["status"]["lag"].as_i64().unwrap() >= 50, "{}", s.text);
+    let s = app
+        .get(&format!("/api/v1/audit-streams/{id}"), &session)
+        .await;
+    assert!(
+        s.body["status"]["lag"].as_i64().unwrap() >= 50,
+        "{}",
+        s.text
+    );
     assert!(s.body["status"]["consecutive_failures"].as_i64().unwrap() >= 1);
     assert!(s.body.get("secret").is_none(), "{}", s.text);
 
@@ -280,10 +292,17 @@ async fn a_receiver_gets_every_record_in_order_through_an_outage_and_a_restart()
         let seqs: Vec<i64> = d
             .body
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_i64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["seq"]
+                    .as_i64()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(header(&d, "scimitar-seq-first"), seqs[0].to_string());
-        assert_eq!(header(&d, "scimitar-seq-last"), seqs.last().unwrap().to_string());
+        assert_eq!(
+            header(&d, "scimitar-seq-last"),
+            seqs.last().unwrap().to_string()
+        );
         assert_eq!(header(&d, "scimitar-records"), seqs.len().to_string());
         assert_eq!(header(&d, "scimitar-stream-id"), id);
         assert_eq!(header(&d, "scimitar-chain"), org);
@@ -293,8 +312,11 @@ async fn a_receiver_gets_every_record_in_order_through_an_outage_and_a_restart()
     // The status says so.
     let last_seq = expected.last().unwrap()["seq"].as_i64().unwrap();
     let done = eventually(Duration::from_secs(5), || async {
-        let s = app.get(&format!("/api/v1/audit-streams/{id}"), &session).await;
-        s.body["status"]["last_delivered_seq"] == last_seq && s.body["status"]["last_error"].is_null()
+        let s = app
+            .get(&format!("/api/v1/audit-streams/{id}"), &session)
+            .await;
+        s.body["status"]["last_delivered_seq"] == last_seq
+            && s.body["status"]["last_error"].is_null()
     })
     .await;
     assert!(done, "status after recovery");
@@ -308,7 +330,10 @@ async fn instances_on_one_database_deliver_one_at_a_time() {
     let session = a.admin_session().await;
     let org = a.org_of(&session).await;
     let (_, sat) = a
-        .create_sat(&session, json!({ "name": "idp", "permissions": ["scim:read"] }))
+        .create_sat(
+            &session,
+            json!({ "name": "idp", "permissions": ["scim:read"] }),
+        )
         .await;
     let b = TestApp::builder()
         .allow_private_streams()
@@ -345,7 +370,12 @@ async fn instances_on_one_database_deliver_one_at_a_time() {
     assert_eq!(line["class_uid"], 6003);
     assert_eq!(line["api"]["operation"], "scim.user.list");
     assert_eq!(line["actor"]["user"]["type"], "sat");
-    assert!(receiver.deliveries().iter().all(|d| signature_ok(d, &secret)));
+    assert!(
+        receiver
+            .deliveries()
+            .iter()
+            .all(|d| signature_ok(d, &secret))
+    );
 
     // The holder stops: the other takes over and delivers what follows.
     let holder: Option<String> = scimitar::on_db!(a.db(), pool => {
@@ -394,14 +424,35 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
         assert!(r.text.contains("private"), "{url}: {}", r.text);
     }
     for (body, why) in [
-        (json!({ "url": "ftp://siem.example.com/", "format": "ndjson" }), "http"),
-        (json!({ "url": "https://u:p@siem.example.com/", "format": "ndjson" }), "credentials"),
-        (json!({ "url": "https://token@siem.example.com/", "format": "ndjson" }), "credentials"),
+        (
+            json!({ "url": "ftp://siem.example.com/", "format": "ndjson" }),
+            "http",
+        ),
+        (
+            json!({ "url": "https://u:p@siem.example.com/", "format": "ndjson" }),
+            "credentials",
+        ),
+        (
+            json!({ "url": "https://token@siem.example.com/", "format": "ndjson" }),
+            "credentials",
+        ),
         (json!({ "url": "not a url", "format": "ndjson" }), "URL"),
-        (json!({ "url": "https://siem.example.com/", "format": "xml" }), "format"),
-        (json!({ "url": "https://siem.example.com/", "format": "ndjson", "filter": { "outcome": "maybe" } }), "outcome"),
-        (json!({ "url": "https://siem.example.com/", "format": "ndjson", "filter": { "action": "DROP TABLE" } }), "action"),
-        (json!({ "url": "https://siem.example.com/", "format": "ndjson", "secret": "mine" }), "secret"),
+        (
+            json!({ "url": "https://siem.example.com/", "format": "xml" }),
+            "format",
+        ),
+        (
+            json!({ "url": "https://siem.example.com/", "format": "ndjson", "filter": { "outcome": "maybe" } }),
+            "outcome",
+        ),
+        (
+            json!({ "url": "https://siem.example.com/", "format": "ndjson", "filter": { "action": "DROP TABLE" } }),
+            "action",
+        ),
+        (
+            json!({ "url": "https://siem.example.com/", "format": "ndjson", "secret": "mine" }),
+            "secret",
+        ),
         (json!({ "format": "ndjson" }), "url"),
     ] {
         let r = create(body.clone()).await;
@@ -413,7 +464,10 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
 
     // Admins only: not an org SAT (even an audit reader), not a member.
     let (_, reader) = app
-        .create_sat(&session, json!({ "name": "siem", "permissions": ["audit_logs:read"] }))
+        .create_sat(
+            &session,
+            json!({ "name": "siem", "permissions": ["audit_logs:read"] }),
+        )
         .await;
     let (_, member) = app.signed_in_member("default", "mia", "member").await;
     for who in [&reader, &member] {
@@ -426,7 +480,9 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
             .await;
         r.assert_problem(403);
         assert!(r.text.contains("audit_streams:manage"), "{}", r.text);
-        app.get("/api/v1/audit-streams", who).await.assert_problem(403);
+        app.get("/api/v1/audit-streams", who)
+            .await
+            .assert_problem(403);
     }
 
     // The secret once, never again, never recorded.
@@ -444,7 +500,10 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
     assert!(secret.len() >= 64, "{secret}");
     assert_eq!(r.body["format"], "ocsf");
     assert_eq!(r.body["enabled"], true);
-    assert_eq!(r.body["filter"], json!({ "action": "sat.", "outcome": "failure" }));
+    assert_eq!(
+        r.body["filter"],
+        json!({ "action": "sat.", "outcome": "failure" })
+    );
     assert!(r.body["status"]["cursor_seq"].as_i64().unwrap() > 0);
     assert_eq!(
         r.header("location"),
@@ -452,7 +511,9 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
     );
     let list = app.get("/api/v1/audit-streams", &session).await;
     assert_eq!(list.body["audit_streams"][0]["id"], id.as_str());
-    let one = app.get(&format!("/api/v1/audit-streams/{id}"), &session).await;
+    let one = app
+        .get(&format!("/api/v1/audit-streams/{id}"), &session)
+        .await;
     assert_eq!(one.status, 200);
     for text in [&list.text, &one.text] {
         assert!(!text.contains(&secret));
@@ -486,7 +547,9 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
     .await
     .assert_problem(400);
 
-    let d = app.delete(&format!("/api/v1/audit-streams/{id}"), &session).await;
+    let d = app
+        .delete(&format!("/api/v1/audit-streams/{id}"), &session)
+        .await;
     assert_eq!(d.status, 204, "{}", d.text);
     app.get(&format!("/api/v1/audit-streams/{id}"), &session)
         .await
@@ -501,7 +564,9 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
         .iter()
         .filter(|r| r["outcome"] == "success")
         .filter_map(|r| r["action"].as_str())
-        .filter(|a| a.starts_with("audit_stream.") && !a.ends_with(".list") && !a.ends_with(".read"))
+        .filter(|a| {
+            a.starts_with("audit_stream.") && !a.ends_with(".list") && !a.ends_with(".read")
+        })
         .collect();
     // Refusals are recorded too, as failures under the route's name.
     let refused = records
@@ -511,7 +576,11 @@ async fn streams_refuse_private_addresses_bad_urls_and_non_admins() {
     assert!(refused >= 15, "{refused}");
     assert_eq!(
         actions,
-        ["audit_stream.create", "audit_stream.update", "audit_stream.delete"]
+        [
+            "audit_stream.create",
+            "audit_stream.update",
+            "audit_stream.delete"
+        ]
     );
     let created = records
         .iter()
@@ -539,29 +608,38 @@ async fn delivery_checks_the_resolved_address() {
     let (id, _) = create_stream(&app, &session, &receiver.host_url(), "ndjson").await;
     let url = app.shutdown().await;
     let app = TestApp::builder().start_on(url).await;
-    let session = app
-        .login("default", "admin", &password)
-        .await
-        .body["access_token"]
+    let session = app.login("default", "admin", &password).await.body["access_token"]
         .as_str()
         .unwrap()
         .to_string();
     let t = app
-        .post(&format!("/api/v1/audit-streams/{id}/test"), &session, json!({}))
+        .post(
+            &format!("/api/v1/audit-streams/{id}/test"),
+            &session,
+            json!({}),
+        )
         .await;
     assert_eq!(t.status, 200, "{}", t.text);
     assert_eq!(t.body["delivered"], false, "{}", t.text);
     assert!(
-        t.body["error"].as_str().unwrap().contains("private address"),
+        t.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("private address"),
         "{}",
         t.text
     );
     let (_, sat) = app
-        .create_sat(&session, json!({ "name": "idp", "permissions": ["scim:read"] }))
+        .create_sat(
+            &session,
+            json!({ "name": "idp", "permissions": ["scim:read"] }),
+        )
         .await;
     scim_reads(&app, &sat, 3).await;
     let refused = eventually(Duration::from_secs(10), || async {
-        let s = app.get(&format!("/api/v1/audit-streams/{id}"), &session).await;
+        let s = app
+            .get(&format!("/api/v1/audit-streams/{id}"), &session)
+            .await;
         s.body["status"]["last_error"]
             .as_str()
             .is_some_and(|e| e.contains("private address"))
@@ -579,18 +657,29 @@ async fn the_console_shows_stream_status_and_creates_streams() {
     let app = TestApp::builder().allow_private_streams().start().await;
     let session = app.admin_session().await;
     let (_, sat) = app
-        .create_sat(&session, json!({ "name": "idp", "permissions": ["scim:read"] }))
+        .create_sat(
+            &session,
+            json!({ "name": "idp", "permissions": ["scim:read"] }),
+        )
         .await;
     let mut console = crate::console_client::Console::new(&app);
     let csrf = console.sign_in_admin().await;
     let empty = console.get("/console/audit-streams").await;
     assert_eq!(empty.status, 200);
-    assert!(empty.text.contains("No audit streams yet."), "{}", empty.text);
+    assert!(
+        empty.text.contains("No audit streams yet."),
+        "{}",
+        empty.text
+    );
 
     let bad = console
         .post(
             "/console/audit-streams",
-            &[("csrf", &csrf), ("url", "ftp://x.example.com/"), ("format", "ndjson")],
+            &[
+                ("csrf", &csrf),
+                ("url", "ftp://x.example.com/"),
+                ("format", "ndjson"),
+            ],
         )
         .await;
     assert_eq!(bad.status, 400, "{}", bad.text);
@@ -628,5 +717,10 @@ async fn the_console_shows_stream_status_and_creates_streams() {
     assert!(page.text.contains(&format!("seq {last}")), "{}", page.text);
     assert!(page.text.contains("delivering"), "{}", page.text);
     assert!(!page.text.contains(&secret));
-    assert!(receiver.deliveries().iter().all(|d| signature_ok(d, &secret)));
+    assert!(
+        receiver
+            .deliveries()
+            .iter()
+            .all(|d| signature_ok(d, &secret))
+    );
 }

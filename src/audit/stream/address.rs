@@ -62,7 +62,11 @@ pub fn check_host(url: &Url) -> Result<(), StreamError> {
     // `0x7f.1`) to dotted quads; IPv6 literals keep their brackets.
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = literal.parse::<IpAddr>() {
-        return if is_public(ip) { Ok(()) } else { Err(refused()) };
+        return if is_public(ip) {
+            Ok(())
+        } else {
+            Err(refused())
+        };
     }
     let name = host.trim_end_matches('.').to_ascii_lowercase();
     if name == "localhost" || name.ends_with(".localhost") {
@@ -151,9 +155,8 @@ impl tower::Service<Name> for GuardedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow_private && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
                 return Err(std::io::Error::other(format!(
                     "{host} resolves to {}, which is not a public address",
@@ -192,7 +195,12 @@ mod tests {
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -230,7 +238,12 @@ mod tests {
         use tower::Service;
         let name: Name = "localhost".parse().unwrap();
         let refused = GuardedResolver::new(false).call(name).await;
-        assert!(refused.unwrap_err().to_string().contains("not a public address"));
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("not a public address")
+        );
         let name: Name = "localhost".parse().unwrap();
         let allowed = GuardedResolver::new(true).call(name).await;
         assert!(allowed.unwrap().next().is_some());

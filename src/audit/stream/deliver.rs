@@ -168,7 +168,8 @@ impl Worker {
                 Round::Failed(error) => {
                     tracing::warn!(stream = %self.id, error = %error, "audit stream delivery failed; will retry");
                     if let Err(e) =
-                        store::failed(&self.db, self.id, &self.owner, &error, Timestamp::now()).await
+                        store::failed(&self.db, self.id, &self.owner, &error, Timestamp::now())
+                            .await
                     {
                         tracing::warn!(stream = %self.id, error = %e, "recording a delivery failure failed");
                     }
@@ -292,7 +293,12 @@ async fn post(
         address::check_host(&url).map_err(|e| e.to_string())?;
     }
     let secret = settings
-        .open(row.id, &row.secret_kek_id, &row.secret_nonce, &row.secret_enc)
+        .open(
+            row.id,
+            &row.secret_kek_id,
+            &row.secret_nonce,
+            &row.secret_enc,
+        )
         .map_err(|e| e.to_string())?;
     let timestamp = Timestamp::now().unix_seconds();
     let sig = signature::sign(&secret, timestamp, body.as_bytes());

@@ -105,9 +105,9 @@ impl StreamFilter {
                 let prefix = a.strip_suffix('*').unwrap_or(a);
                 let ok = !prefix.is_empty()
                     && prefix.len() <= 100
-                    && prefix
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
+                    && prefix.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_'
+                    });
                 if !ok {
                     return Err(StreamError::Invalid(
                         "`filter.action` must be an action prefix such as `scim.` or `sat.*` \
@@ -131,7 +131,9 @@ impl StreamFilter {
     }
 
     pub fn matches(&self, r: &StoredEvent) -> bool {
-        self.action.as_deref().is_none_or(|p| r.action.starts_with(p))
+        self.action
+            .as_deref()
+            .is_none_or(|p| r.action.starts_with(p))
             && self.outcome.as_deref().is_none_or(|o| r.outcome == o)
     }
 }
@@ -230,7 +232,8 @@ impl StreamSettings {
             .map_err(|e| format!("cannot set up TLS: {e}"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut http = HttpConnector::new_with_resolver(address::GuardedResolver::new(allow_private));
+        let mut http =
+            HttpConnector::new_with_resolver(address::GuardedResolver::new(allow_private));
         // https URLs pass through to the TLS layer around it.
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -284,11 +287,17 @@ mod tests {
     fn filters_are_prefixes_and_outcomes() {
         let f = StreamFilter::new(Some("scim.user.*"), Some("failure")).unwrap();
         assert_eq!(f.action.as_deref(), Some("scim.user."));
-        assert_eq!(f, StreamFilter::new(Some("scim.user."), Some("failure")).unwrap());
+        assert_eq!(
+            f,
+            StreamFilter::new(Some("scim.user."), Some("failure")).unwrap()
+        );
         assert!(StreamFilter::new(Some("SCIM"), None).is_err());
         assert!(StreamFilter::new(Some("*"), None).is_err());
         assert!(StreamFilter::new(None, Some("maybe")).is_err());
-        assert_eq!(StreamFilter::new(Some(""), None).unwrap(), StreamFilter::default());
+        assert_eq!(
+            StreamFilter::new(Some(""), None).unwrap(),
+            StreamFilter::default()
+        );
     }
 
     #[test]

@@ -16,9 +16,7 @@ fn activity(action: &str) -> (i64, &'static str) {
         "create" => (1, "Create"),
         "read" | "list" | "search" | "export" | "verify" | "checkpoints" | "jwks" | "self"
         | "view" => (2, "Read"),
-        "update" | "patch" | "replace" | "rotate" | "password" | "password_reset" => {
-            (3, "Update")
-        }
+        "update" | "patch" | "replace" | "rotate" | "password" | "password_reset" => (3, "Update"),
         "delete" | "revoke" => (4, "Delete"),
         _ => (99, "Other"),
     }
@@ -47,7 +45,14 @@ pub fn event(r: &StoredEvent) -> Value {
     let is_token = matches!(r.actor_kind.as_str(), "sat" | "pat");
     let user = object(&[
         ("type", json!(r.actor_kind)),
-        ("uid", if is_token { Value::Null } else { json!(r.actor_id) }),
+        (
+            "uid",
+            if is_token {
+                Value::Null
+            } else {
+                json!(r.actor_id)
+            },
+        ),
         ("name", json!(r.actor_display)),
     ]);
     let mut actor = Map::new();
@@ -84,9 +89,17 @@ pub fn event(r: &StoredEvent) -> Value {
     put(&mut e, "activity_name", json!(activity_name));
     put(&mut e, "type_uid", json!(API_ACTIVITY * 100 + activity_id));
     put(&mut e, "severity_id", json!(1));
-    put(&mut e, "time", json!(r.occurred_at.inner().unix_timestamp_nanos() / 1_000_000));
+    put(
+        &mut e,
+        "time",
+        json!(r.occurred_at.inner().unix_timestamp_nanos() / 1_000_000),
+    );
     put(&mut e, "time_dt", json!(r.occurred_at.to_canonical()));
-    put(&mut e, "status", json!(if success { "Success" } else { "Failure" }));
+    put(
+        &mut e,
+        "status",
+        json!(if success { "Success" } else { "Failure" }),
+    );
     put(&mut e, "status_id", json!(if success { 1 } else { 2 }));
     put(&mut e, "status_detail", json!(r.reason));
     put(
@@ -224,7 +237,13 @@ mod tests {
         assert_eq!(e["status_id"], 2);
         assert_eq!(e["status_detail"], "nope");
         assert_eq!(e["actor"]["user"]["uid"], "tok");
-        assert_eq!(event(&record("auth.denied", "anonymous", "failure"))["activity_id"], 99);
-        assert_eq!(event(&record("scim.user.list", "sat", "success"))["activity_id"], 2);
+        assert_eq!(
+            event(&record("auth.denied", "anonymous", "failure"))["activity_id"],
+            99
+        );
+        assert_eq!(
+            event(&record("scim.user.list", "sat", "success"))["activity_id"],
+            2
+        );
     }
 }
