@@ -6,6 +6,7 @@
 //! recording it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ struct Delivery {
 struct Receiver {
     addr: SocketAddr,
     got: Arc<Mutex<Vec<Delivery>>>,
+    /// How many requests to come are answered 503 (and not kept).
+    refuse: Arc<AtomicUsize>,
     stop: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
@@ -42,6 +45,7 @@ impl Receiver {
         let mut r = Receiver {
             addr,
             got: Arc::default(),
+            refuse: Arc::default(),
             stop: None,
         };
         r.serve(listener);
@@ -50,11 +54,19 @@ impl Receiver {
 
     fn serve(&mut self, listener: TcpListener) {
         let got = self.got.clone();
+        let refuse = self.refuse.clone();
         let app = axum::Router::new().route(
             "/ingest",
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let got = got.clone();
+                let refuse = refuse.clone();
                 async move {
+                    let refused = refuse
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if refused {
+                        return StatusCode::SERVICE_UNAVAILABLE;
+                    }
                     got.lock().unwrap().push(Delivery {
                         headers,
                         body: String::from_utf8(body.to_vec()).unwrap(),
@@ -723,4 +735,79 @@ async fn the_console_shows_stream_status_and_creates_streams() {
             .iter()
             .all(|d| signature_ok(d, &secret))
     );
+}
+
+/// A receiver answering 503 is retried until it takes the batch; a paused
+/// stream sends nothing and, resumed, goes on from where it stopped.
+#[tokio::test]
+async fn a_5xx_is_retried_and_a_paused_stream_resumes_where_it_stopped() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::builder().allow_private_streams().start().await;
+    let session = app.admin_session().await;
+    let org = app.org_of(&session).await;
+    let (_, sat) = app
+        .create_sat(
+            &session,
+            json!({ "name": "idp", "permissions": ["scim:read"] }),
+        )
+        .await;
+    let (id, secret) = create_stream(&app, &session, &receiver.url(), "ndjson").await;
+    let path = format!("/api/v1/audit-streams/{id}");
+
+    receiver.refuse.store(3, Ordering::SeqCst);
+    scim_reads(&app, &sat, 5).await;
+    let refused = eventually(Duration::from_secs(10), || async {
+        let s = app.get(&path, &session).await;
+        s.body["status"]["last_error"] == "the receiver answered 503 Service Unavailable"
+    })
+    .await;
+    assert!(refused, "a 503 shows as the last error");
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            receiver.distinct_seqs().len() >= 5
+        })
+        .await,
+        "retried until taken"
+    );
+    assert_eq!(receiver.refuse.load(Ordering::SeqCst), 0);
+
+    let p = app
+        .patch(&path, &session, json!({ "enabled": false }))
+        .await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = receiver.lines().len();
+    scim_reads(&app, &sat, 4).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        receiver.lines().len(),
+        before,
+        "a paused stream sends nothing"
+    );
+
+    let p = app.patch(&path, &session, json!({ "enabled": true })).await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            receiver.distinct_seqs().len() >= 9
+        })
+        .await,
+        "resumed"
+    );
+    let expected: Vec<i64> = scim_seqs(&app, &org)
+        .await
+        .iter()
+        .map(|r| r["seq"].as_i64().unwrap())
+        .filter(|s| *s >= receiver.distinct_seqs()[0])
+        .collect();
+    assert_eq!(receiver.distinct_seqs(), expected);
+    assert!(
+        receiver
+            .deliveries()
+            .iter()
+            .all(|d| signature_ok(d, &secret))
+    );
+    let s = app.get(&path, &session).await;
+    assert!(s.body["status"]["last_error"].is_null(), "{}", s.text);
+    assert_eq!(s.body["status"]["consecutive_failures"], 0);
 }
