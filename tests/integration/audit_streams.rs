@@ -811,3 +811,83 @@ async fn a_5xx_is_retried_and_a_paused_stream_resumes_where_it_stopped() {
     assert!(s.body["status"]["last_error"].is_null(), "{}", s.text);
     assert_eq!(s.body["status"]["consecutive_failures"], 0);
 }
+
+/// Adopting a configured key-encryption key deletes the generated one: the
+/// streams' secrets are re-encrypted under the configured key with the
+/// signing keys, so that a stream still signs with the secret its receiver
+/// was given.
+#[tokio::test]
+async fn a_stream_keeps_its_secret_when_a_configured_kek_is_adopted() {
+    const KEK: &str = "a configured key-encryption key for the stream test";
+    let receiver = Receiver::start().await;
+    let app = TestApp::builder().allow_private_streams().start().await;
+    let session = app.admin_session().await;
+    let password = app.admin_password.clone();
+    let (id, secret) = create_stream(&app, &session, &receiver.url(), "ndjson").await;
+    let kek_of = |app: &TestApp| {
+        let db = app.db().clone();
+        let id = uuid::Uuid::parse_str(&id).unwrap();
+        async move {
+            let k: String = scimitar::on_db!(&db, pool => {
+                sqlx::query_scalar("SELECT secret_kek_id FROM audit_streams WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await
+            })
+            .unwrap();
+            k
+        }
+    };
+    let generated = kek_of(&app).await;
+    let url = app.shutdown().await;
+
+    let app = TestApp::builder()
+        .allow_private_streams()
+        .key_encryption_key(KEK)
+        .start_on(url)
+        .await;
+    assert_ne!(
+        kek_of(&app).await,
+        generated,
+        "re-encrypted under the configured KEK"
+    );
+    let session = app.login("default", "admin", &password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = app
+        .post(
+            &format!("/api/v1/audit-streams/{id}/test"),
+            &session,
+            json!({}),
+        )
+        .await;
+    assert_eq!(t.body["delivered"], true, "{}", t.text);
+    let test = receiver.deliveries().pop().unwrap();
+    assert!(
+        signature_ok(&test, &secret),
+        "signed with the secret first shown"
+    );
+
+    // And after the next start, which holds only the configured KEK.
+    let url = app.shutdown().await;
+    let app = TestApp::builder()
+        .allow_private_streams()
+        .key_encryption_key(KEK)
+        .start_on(url)
+        .await;
+    let session = app.login("default", "admin", &password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = app
+        .post(
+            &format!("/api/v1/audit-streams/{id}/test"),
+            &session,
+            json!({}),
+        )
+        .await;
+    assert_eq!(t.body["delivered"], true, "{}", t.text);
+    let test = receiver.deliveries().pop().unwrap();
+    assert!(signature_ok(&test, &secret));
+}
