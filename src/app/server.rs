@@ -64,6 +64,7 @@ impl Server {
         let key_refresher = crate::signing::spawn_refresher(state.db.clone(), state.signer.clone());
         let retention =
             crate::audit::retention::spawn(state.db.clone(), config.audit_retention_check);
+        let streams = crate::audit::stream::spawn(state.db.clone(), state.audit_streams.clone());
         let connection_limits = crate::http::listener::ConnectionLimits {
             max_connections: config.max_connections,
             header_read_timeout: config.header_read_timeout,
@@ -106,6 +107,9 @@ impl Server {
             checkpointer.abort();
             key_refresher.abort();
             retention.abort();
+            // Not an abort: it gives up its streams' leases, so that a
+            // restart (or another instance) resumes delivery at once.
+            streams.stop().await;
             // Not an abort: the flusher may be halfway through writing a
             // batch it has already taken, and it flushes once more itself.
             flusher.stop().await;

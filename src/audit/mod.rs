@@ -20,6 +20,7 @@ pub mod offline;
 mod query;
 mod query_sql;
 pub mod retention;
+pub mod stream;
 pub mod verify;
 
 pub use append::record;

@@ -7,7 +7,7 @@
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{checkpoints, export, handlers};
+use super::{checkpoints, export, handlers, streams};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,12 @@ use super::{checkpoints, export, handlers};
         checkpoints::checkpoints,
         handlers::jwks,
         handlers::get,
+        streams::create,
+        streams::list,
+        streams::read,
+        streams::update,
+        streams::delete,
+        streams::test,
     ),
     components(schemas(
         AuditRecord,
@@ -26,7 +32,13 @@ use super::{checkpoints, export, handlers};
         ChainBreak,
         Checkpoint,
         CheckpointList,
-        Jwks
+        Jwks,
+        AuditStream,
+        AuditStreamWithSecret,
+        AuditStreamList,
+        AuditStreamFilter,
+        AuditStreamStatus,
+        AuditStreamTest
     ))
 )]
 pub struct AuditApi;
@@ -135,4 +147,70 @@ pub struct CheckpointList {
 #[derive(ToSchema)]
 pub struct Jwks {
     keys: Vec<serde_json::Value>,
+}
+
+/// A stream of the audit log to a SIEM, never with its secret.
+#[derive(ToSchema)]
+pub struct AuditStream {
+    id: Uuid,
+    url: String,
+    /// `ndjson` or `ocsf`.
+    format: String,
+    filter: AuditStreamFilter,
+    enabled: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    status: AuditStreamStatus,
+}
+
+/// A new stream, with the secret that signs its deliveries: shown once.
+#[derive(ToSchema)]
+pub struct AuditStreamWithSecret {
+    #[schema(inline)]
+    #[serde(flatten)]
+    stream: AuditStream,
+    secret: String,
+}
+
+#[derive(ToSchema)]
+pub struct AuditStreamList {
+    audit_streams: Vec<AuditStream>,
+}
+
+/// Which records a stream carries.
+#[derive(ToSchema)]
+pub struct AuditStreamFilter {
+    /// An action prefix, without a trailing `*`.
+    action: Option<String>,
+    /// `success` or `failure`.
+    outcome: Option<String>,
+}
+
+/// Where delivery stands.
+#[derive(ToSchema)]
+pub struct AuditStreamStatus {
+    /// Every record up to this seq is done with (delivered or filtered out).
+    cursor_seq: i64,
+    /// The newest record of the organization's chain.
+    head_seq: i64,
+    /// `head_seq - cursor_seq`.
+    lag: i64,
+    last_delivered_seq: Option<i64>,
+    #[schema(format = DateTime)]
+    last_delivered_at: Option<String>,
+    #[schema(format = DateTime)]
+    last_attempt_at: Option<String>,
+    last_error: Option<String>,
+    consecutive_failures: i64,
+}
+
+/// What a test delivery got.
+#[derive(ToSchema)]
+pub struct AuditStreamTest {
+    delivered: bool,
+    /// The receiver's status, when it answered 2xx.
+    status: Option<u16>,
+    error: Option<String>,
 }

@@ -1,7 +1,8 @@
 //! The Audit Log API under `/api/v1/audit-logs`: filtered queries with
 //! stable cursors, record lookup, streaming export (NDJSON or CSV), chain
 //! verification, signed checkpoints and the keys that verify them, for
-//! organization SATs with `audit_logs:read` and for org admins. Only the
+//! organization SATs with `audit_logs:read` and for org admins; and the
+//! audit streams to a SIEM under `/api/v1/audit-streams`, for org admins. Only the
 //! HTTP side lives here (parse, authorize, call `crate::audit`, render); the
 //! queries, encodings and verification are the audit module's.
 
@@ -9,6 +10,7 @@ mod checkpoints;
 mod doc;
 mod export;
 mod handlers;
+mod streams;
 
 use crate::http::AppState;
 use crate::http::route::{Routes, get};
@@ -32,4 +34,5 @@ pub fn routes() -> Routes<AppState> {
         )
         .route("/audit-logs/jwks", get("audit_logs.jwks", handlers::jwks))
         .route("/audit-logs/{id}", get("audit_logs.read", handlers::get))
+        .merge(streams::routes())
 }

@@ -237,6 +237,15 @@ pub struct ServeArgs {
     )]
     pub audit_retention_check_seconds: u64,
 
+    /// Let audit streams target loopback, link-local and private addresses
+    /// (an on-premises SIEM); refused by default.
+    #[arg(
+        long,
+        env = "SCIMITAR_AUDIT_STREAM_ALLOW_PRIVATE",
+        hide_env_values = true
+    )]
+    pub audit_stream_allow_private: bool,
+
     /// Requests a minute per credential (token, or member session); 0 is
     /// no limit.
     #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_TOKEN", default_value_t = DEFAULT_LIMITS.per_token.per_minute, hide_env_values = true)]
@@ -336,6 +345,8 @@ pub struct Config {
     pub audit_checkpoint_interval: Duration,
     /// How often expired audit records are purged.
     pub audit_retention_check: Duration,
+    /// Whether audit streams may target non-public addresses.
+    pub audit_stream_allow_private: bool,
     /// Rate and failed-authentication limits.
     pub limits: LimitsConfig,
     /// Most open client connections.
@@ -462,6 +473,7 @@ impl Config {
             audit_checkpoint_records: serve.audit_checkpoint_records,
             audit_checkpoint_interval: Duration::from_secs(serve.audit_checkpoint_seconds),
             audit_retention_check: Duration::from_secs(serve.audit_retention_check_seconds.max(1)),
+            audit_stream_allow_private: serve.audit_stream_allow_private,
             limits: LimitsConfig {
                 per_token: Rate {
                     per_minute: serve.rate_limit_per_token,
@@ -505,6 +517,7 @@ impl Config {
             audit_checkpoint_records: 1000,
             audit_checkpoint_interval: Duration::from_secs(300),
             audit_retention_check: Duration::from_secs(3600),
+            audit_stream_allow_private: false,
             limits: DEFAULT_LIMITS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,

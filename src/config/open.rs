@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Config;
+use crate::audit::stream::StreamSettings;
 use crate::http::AppState;
 use crate::http::limits::Limiter;
 use crate::identity::IdentityError;
@@ -49,6 +50,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         config.key_encryption_key.as_ref().map(|k| k.0.as_str()),
     )
     .await?;
+    let audit_streams = StreamSettings::new(kek.clone(), config.audit_stream_allow_private);
     let signer = Arc::new(Signer::load(&db, kek).await?);
     let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
     let console = Arc::new(crate::http::csrf::CsrfKey::load(&db).await?);
@@ -61,5 +63,6 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         page_anchors: PageAnchors::default(),
         limits: Arc::new(Limiter::new(config.limits)),
         console,
+        audit_streams,
     })
 }

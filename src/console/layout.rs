@@ -15,6 +15,7 @@ pub enum Section {
     Workspaces,
     Members,
     AuditLogs,
+    AuditStreams,
 }
 
 /// The signed-in frame: who is signed in and the CSRF token for sign-out.
@@ -48,6 +49,7 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, main: Markup) -> Markup {
                                 (nav_link("/console/workspaces", "Workspaces", nav.section == Section::Workspaces))
                                 (nav_link("/console/members", "Members", nav.section == Section::Members))
                                 (nav_link("/console/audit-logs", "Audit Logs", nav.section == Section::AuditLogs))
+                                (nav_link("/console/audit-streams", "Audit Streams", nav.section == Section::AuditStreams))
                             }
                         }
                         form class="signout" method="post" action="/console/sign-out" {

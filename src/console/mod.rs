@@ -1,6 +1,6 @@
 //! The admin web console under `/console`: server-rendered pages (maud) for
-//! org admins to manage Service Access Tokens, workspaces and members and to
-//! read the audit log. It owns no business logic: every action calls the
+//! org admins to manage Service Access Tokens, workspaces and members, to
+//! read the audit log and to stream it to a SIEM. It owns no business logic: every action calls the
 //! API's own use case (`use_cases`), as the API's `Caller` built from the
 //! session cookie, so it is authorized by the permission core and recorded
 //! exactly as the API records it (actor kind `member_session`); a refusal
@@ -9,6 +9,7 @@
 
 mod assets;
 mod audit_logs;
+mod audit_streams;
 mod error;
 mod layout;
 mod members;
@@ -66,6 +67,11 @@ pub fn routes() -> Routes<AppState> {
         .route(
             "/audit-logs/{id}",
             get("audit_logs.read", audit_logs::detail),
+        )
+        .route(
+            "/audit-streams",
+            get("audit_stream.list", audit_streams::list)
+                .post("audit_stream.create", audit_streams::create),
         )
         .route("/assets/console.css", get(VIEW, assets::css))
         .route("/assets/console.js", get(VIEW, assets::js))

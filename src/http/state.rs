@@ -32,6 +32,9 @@ pub struct AppState {
     pub limits: Arc<crate::http::limits::Limiter>,
     /// The admin console's CSRF key.
     pub console: Arc<super::csrf::CsrfKey>,
+    /// What audit streams share: the KEK sealing their secrets, the address
+    /// rule, the delivery client.
+    pub audit_streams: Arc<crate::audit::stream::StreamSettings>,
 }
 
 /// Handlers pass the state where a use case takes its services, and read

@@ -173,6 +173,9 @@ pub enum Action {
     /// alone, since an admin could otherwise shorten the log that records
     /// them. No role or token grants it.
     ManageOrganizations,
+    /// Create, list, change, test and delete the organization's audit
+    /// streams (which send its audit log to a SIEM).
+    ManageAuditStreams,
     /// Use a resource of one workspace.
     Workspace {
         workspace_id: Uuid,
@@ -194,6 +197,7 @@ impl Action {
             Action::ManageWorkspaces => "workspaces:manage".to_string(),
             Action::ManageOwnPersonalTokens => "personal_access_tokens:manage".to_string(),
             Action::ManageOrganizations => "organizations:manage".to_string(),
+            Action::ManageAuditStreams => "audit_streams:manage".to_string(),
             Action::Workspace {
                 resource, level, ..
             } => format!("{}:{}", resource.as_str(), level.as_str()),
@@ -217,12 +221,13 @@ impl Action {
 
 /// What the admin role grants. Management is for people, never for
 /// machines: no SAT permission grants it.
-const ADMIN_ACTIONS: [Action; 5] = [
+const ADMIN_ACTIONS: [Action; 6] = [
     Action::ManageServiceTokens,
     Action::ManageMembers,
     Action::ManageWorkspaces,
     Action::ManageOwnPersonalTokens,
     Action::ReadAuditLogs,
+    Action::ManageAuditStreams,
 ];
 
 /// A refusal, naming what was missing.
@@ -342,6 +347,7 @@ mod tests {
             Role::Admin.permission_names(),
             [
                 "audit_logs:read",
+                "audit_streams:manage",
                 "members:manage",
                 "personal_access_tokens:manage",
                 "service_access_tokens:manage",
@@ -359,6 +365,7 @@ mod tests {
             Action::ManageWorkspaces,
             Action::ManageOwnPersonalTokens,
             Action::ManageOrganizations,
+            Action::ManageAuditStreams,
         ];
         for role in [Role::Admin, Role::Member] {
             for action in everything {

@@ -7,8 +7,9 @@
 //! current key has only ever been encrypted under the configured KEK. The
 //! older keys are re-encrypted under it and kept, to verify what they
 //! signed (the token JWKS drops them once their tokens have expired, the
-//! audit JWKS keeps them). And the generated KEK is deleted, so that later
-//! backups cannot open even the older keys.
+//! audit JWKS keeps them). The audit streams' signing secrets are
+//! re-encrypted under it too. And the generated KEK is deleted, so that
+//! later backups cannot open even the older keys.
 
 use super::{
     GENERATED_KEK_SETTING, Kek, KeyPair, KeyRow, PublishedKey, SigningError, insert_at_in,
@@ -81,6 +82,7 @@ pub async fn adopt_configured_kek(db: &Db, kek: &Kek) -> Result<Option<Adoption>
         if lost_race {
             continue;
         }
+        let streams = rewrap_stream_secrets(&mut tx, kek).await?;
         let previous = rows.last();
         let current = match previous {
             None => None,
@@ -114,6 +116,7 @@ pub async fn adopt_configured_kek(db: &Db, kek: &Kek) -> Result<Option<Adoption>
                 previous_kid = %previous_kid,
                 kid = %current.kid,
                 rewrapped = adoption.rewrapped.len(),
+                audit_stream_secrets = streams,
                 "adopted the configured key-encryption key: rotated the signing key, re-encrypted \
                  the older keys under it (they now only verify what they signed) and deleted the \
                  generated key-encryption key from server_settings"
@@ -167,4 +170,38 @@ async fn rewrap_in(
         .map(|r| r.rows_affected())
     })?;
     Ok(updated == 1)
+}
+
+/// Re-encrypts the audit streams' signing secrets that are under another
+/// KEK (the generated one) under the primary KEK, bound to their stream id
+/// as before; returns how many.
+async fn rewrap_stream_secrets(tx: &mut Tx, kek: &Kek) -> Result<usize, SigningError> {
+    let rows: Vec<(uuid::Uuid, Vec<u8>, Vec<u8>, String)> = on_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT id, secret_enc, secret_nonce, secret_kek_id FROM audit_streams \
+             WHERE secret_kek_id <> $1",
+        )
+        .bind(kek.id())
+        .fetch_all(&mut *conn)
+        .await
+    })?;
+    for (id, ciphertext, nonce, kek_id) in &rows {
+        let mut plain = kek.decrypt(kek_id, nonce, ciphertext, id.as_bytes())?;
+        let (nonce, ciphertext) = kek.encrypt(&plain, id.as_bytes());
+        plain.fill(0);
+        on_tx!(tx, conn => {
+            sqlx::query(
+                "UPDATE audit_streams SET secret_enc = $1, secret_nonce = $2, secret_kek_id = $3 \
+                 WHERE id = $4",
+            )
+            .bind(&ciphertext)
+            .bind(&nonce)
+            .bind(kek.id())
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })?;
+    }
+    Ok(rows.len())
 }

@@ -356,6 +356,7 @@ mod migrations {
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
                 (8, "password_change"),
+                (11, "audit_streams"),
                 (13, "lean_audit_indexes")
             ]
         )
@@ -373,6 +374,7 @@ mod migrations {
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
                 (8, "password_change"),
+                (11, "audit_streams"),
                 (13, "lean_audit_indexes")
             ]
         )

@@ -1,12 +1,15 @@
 // The admin console in a real browser (Debian's chromium through
 // playwright-core): sign in, generate an organization SAT and use it on
 // /scim/v2/Users, create a workspace, generate a workspace SAT with two
-// permissions, revoke it, and find all of it in the Audit Logs page.
+// permissions, revoke it, and find all of it in the Audit Logs page; then
+// stream the audit log to a receiver on loopback and see its status.
 // A screenshot of every page visited goes to $OUT_DIR. Run by ./run, which
 // starts the server and sets the environment below.
 
 import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -199,6 +202,41 @@ try {
   await page.getByRole("link", { name: "Verify chain" }).click();
   await page.getByText("Chain intact.").waitFor();
   await shot("audit-verify");
+
+  step("an audit stream to a receiver on loopback, and its delivery status");
+  const received = [];
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => { body += c; });
+    req.on("end", () => { received.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  try {
+    await page.goto(`${BASE}/console/audit-streams`);
+    await page.getByText("No audit streams yet.").waitFor();
+    await page.getByLabel("Receiver URL (https)").fill(`http://127.0.0.1:${receiver.address().port}/ingest`);
+    await page.getByLabel("Format").selectOption("ndjson");
+    await page.getByRole("button", { name: "Create stream" }).click();
+    await page.getByText("Copy this signing secret now.").waitFor();
+    const secret = await page.locator("#token-value").inputValue();
+    assert.match(secret, /^whsec_[0-9a-f]{64}$/);
+    await shot("audit-stream-created");
+    // Pages seen from now on are new records: they reach the receiver, signed.
+    await page.goto(`${BASE}/console/tokens`);
+    for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(received.length > 0, "the receiver got a batch");
+    const first = received[0];
+    const signed = createHmac("sha256", secret).update(`${first.headers["scimitar-timestamp"]}.${first.body}`).digest("hex");
+    assert.equal(first.headers["scimitar-signature"], `v1=${signed}`);
+    const line = JSON.parse(first.body.split("\n")[0]);
+    assert.equal(String(line.seq), first.headers["scimitar-seq-first"]);
+    await page.goto(`${BASE}/console/audit-streams`);
+    await page.getByRole("cell", { name: "delivering", exact: true }).waitFor();
+    assert.ok(!(await page.content()).includes(secret), "the secret is shown once");
+    await shot("audit-streams-status");
+  } finally {
+    receiver.close();
+  }
 
   step("a narrow screen");
   await page.setViewportSize({ width: 375, height: 800 });

@@ -304,7 +304,7 @@ async fn introspection_of_a_personal_access_token() {
     assert!(r.body["workspace_id"].is_null());
     assert_eq!(
         r.body["scope"],
-        "audit_logs:read members:manage personal_access_tokens:manage \
+        "audit_logs:read audit_streams:manage members:manage personal_access_tokens:manage \
          service_access_tokens:manage workspaces:manage"
     );
     assert!(r.body.get("exp").is_none(), "{}", r.text);

@@ -12,6 +12,7 @@ mod audit_params;
 mod audit_recording;
 mod audit_retention;
 mod audit_signing;
+mod audit_streams;
 mod audit_tampering;
 mod audit_trail_actions;
 mod authority;

@@ -50,6 +50,7 @@ pub struct Builder {
     trusted_proxies: scimitar::http::client_addr::TrustedProxies,
     public_url: Option<String>,
     metrics: scimitar::config::MetricsAt,
+    audit_stream_allow_private: bool,
 }
 
 /// A response, read whole.
@@ -196,6 +197,12 @@ impl Builder {
         self
     }
 
+    /// Lets audit streams target loopback (the tests' receivers).
+    pub fn allow_private_streams(mut self) -> Self {
+        self.audit_stream_allow_private = true;
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let database_url = fresh_database_url().await;
         self.start_on(database_url).await
@@ -219,6 +226,7 @@ impl Builder {
         config.trusted_proxies = self.trusted_proxies.clone();
         config.public_url = self.public_url.clone();
         config.metrics = self.metrics;
+        config.audit_stream_allow_private = self.audit_stream_allow_private;
         config.token_peppers = self
             .pepper
             .iter()
@@ -297,6 +305,7 @@ impl TestApp {
             trusted_proxies: Default::default(),
             public_url: None,
             metrics: scimitar::config::MetricsAt::Off,
+            audit_stream_allow_private: false,
         }
     }
 

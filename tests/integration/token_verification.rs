@@ -271,6 +271,7 @@ async fn every_credential_describes_itself_with_the_same_keys() {
 
     let admin_powers = json!([
         "audit_logs:read",
+        "audit_streams:manage",
         "members:manage",
         "personal_access_tokens:manage",
         "service_access_tokens:manage",

@@ -20,6 +20,7 @@ const JSON_ENDPOINTS: &[Endpoint] = &[
     (PATCH, "/api/v1/members/{member}", Admin),
     (POST, "/api/v1/workspaces", Admin),
     (PATCH, "/api/v1/workspaces/{ws}", Admin),
+    (POST, "/api/v1/audit-streams", Admin),
 ];
 
 const OVERSIZED: &[Endpoint] = &[
@@ -53,6 +54,16 @@ pub fn cases() -> Vec<Case> {
             ),
             ((DELETE, "/api/v1/workspaces/{id}", Admin), None),
             ((GET, "/api/v1/audit-logs/{id}", Audit), None),
+            ((GET, "/api/v1/audit-streams/{id}", Admin), None),
+            (
+                (PATCH, "/api/v1/audit-streams/{id}", Admin),
+                Some(json!({ "enabled": false })),
+            ),
+            ((DELETE, "/api/v1/audit-streams/{id}", Admin), None),
+            (
+                (POST, "/api/v1/audit-streams/{id}/test", Admin),
+                Some(json!({})),
+            ),
         ]),
         inputs::unrouted(&[
             (PUT, "/api/v1/workspaces"),

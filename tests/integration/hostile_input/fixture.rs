@@ -216,6 +216,7 @@ async fn table_snapshot(app: &TestApp) -> Value {
         "scim_group_members",
         "scim_values",
         "signing_keys",
+        "audit_streams",
     ] {
         let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
         let n: i64 = scimitar::on_db!(db, pool => {
