@@ -194,10 +194,17 @@ async fn demotion_ends_admin_access() {
 
 #[tokio::test]
 async fn sessions_expire() {
-    let app = TestApp::builder().session_ttl_seconds(1).start().await;
+    // Long enough that a sign-in on a busy machine (two password hashes)
+    // still leaves the session alive for the first request.
+    const TTL: i64 = 4;
+    let app = TestApp::builder().session_ttl_seconds(TTL).start().await;
     let s = app.admin_session().await;
+    // Issued before now, so it has expired by this time (claims are in
+    // whole seconds, hence the extra one).
+    let expired =
+        std::time::Instant::now() + std::time::Duration::from_millis(TTL as u64 * 1000 + 1100);
     assert_eq!(app.get(SELF, &s).await.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep_until(expired.into()).await;
     let r = app.get(SELF, &s).await;
     r.assert_problem(401);
     assert!(r.body["detail"].as_str().unwrap().contains("expired"));
