@@ -1,12 +1,13 @@
 //! The admin API under `/api/v1`: sign-in, Service Access Tokens,
-//! Personal Access Tokens, members, workspaces and the organization's
-//! settings. Handlers are thin: parse the request, call the use case (which
+//! Personal Access Tokens, members, group mappings, workspaces and the
+//! organization's settings. Handlers are thin: parse the request, call the use case (which
 //! authorizes, changes and records in one transaction), render its answer,
 //! or its refusal as problem+json (`error`). Sign-in and sign-out are
 //! authentication, not admin operations, and stay here (`auth`).
 
 pub mod auth;
 mod error;
+mod group_mappings;
 mod members;
 mod organization;
 mod personal_tokens;
@@ -16,7 +17,7 @@ mod workspaces;
 
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::route::{Routes, delete, get, patch, post};
+use crate::http::route::{Routes, delete, get, post};
 use crate::tokens::{PlainToken, TokenView};
 use crate::use_cases::Expiry;
 use axum::Json;
@@ -60,7 +61,19 @@ pub fn routes() -> Routes<AppState> {
             get("org.read", organization::get).patch("org.update", organization::update),
         )
         .route("/members", get("member.list", members::list))
-        .route("/members/{id}", patch("member.update", members::update))
+        .route(
+            "/members/{id}",
+            get("member.read", members::get).patch("member.update", members::update),
+        )
+        .route(
+            "/group-mappings",
+            post("group_mapping.create", group_mappings::create)
+                .get("group_mapping.list", group_mappings::list),
+        )
+        .route(
+            "/group-mappings/{id}",
+            delete("group_mapping.delete", group_mappings::delete),
+        )
         .route(
             "/workspaces",
             post("workspace.create", workspaces::create).get("workspace.list", workspaces::list),

@@ -100,22 +100,25 @@ fn active(v: &Verified) -> Value {
             "workspace_id": workspace_id,
             "name": name,
         }),
-        // A PAT acts for its member with the member's role: the subject is
-        // the member (the resource owner), the scope what the role grants.
+        // A PAT acts for its member: the subject is the member (the
+        // resource owner), the scope what the token may do now (its own
+        // scope within the member's current access).
         Principal::Pat {
             token_id,
             org_id,
             member_id,
             user_name,
-            role,
+            access,
         } => json!({
             "active": true,
             "token_type": "pat",
-            "scope": role.permission_names().join(" "),
+            "scope": access.names().join(" "),
             "client_id": token_id.as_str(),
             "sub": member_id,
             "org_id": org_id,
-            "workspace_id": null,
+            "workspace_id": access.only_workspace(),
+            "workspace_permissions": access.workspaces_json(),
+            "role": access.role,
             "name": user_name,
             "username": user_name,
         }),

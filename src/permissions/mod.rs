@@ -2,10 +2,12 @@
 //! and the one function that answers "may this principal do this here".
 //! Every module asks [`authorize`]; nothing else decides access.
 
+mod access;
 mod authorize;
 mod catalogue;
 mod token_id;
 
+pub use access::{Access, Scope, ScopeError};
 pub use authorize::{Action, Denied, Principal, PrincipalKind, Role, authorize};
 pub use catalogue::{
     Level, OrgPermission, Permission, PermissionError, PermissionSet, Resource, TokenLevel,

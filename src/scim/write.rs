@@ -17,7 +17,8 @@ use super::kind::{ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
-use crate::audit::{Run, Target};
+use crate::audit::{AuditEvent, Run, Target};
+use crate::identity::access;
 use crate::http::AppState;
 use crate::permissions::Action;
 use crate::store::{Db, Tx};
@@ -134,8 +135,12 @@ async fn apply<R: ScimWrite>(
     parsed: Parsed<'_, R>,
 ) -> Result<R::Row, ScimError> {
     let org = caller.org_id();
-    run.write(
-        async |tx: &mut Tx| -> Result<Change<R::Row>, ScimError> {
+    let (row, access_changes) = run
+        .write(
+            async |tx: &mut Tx| -> Result<Change<(R::Row, Vec<AuditEvent>)>, ScimError> {
+            // What an earlier change of the batch left noted (a failed one
+            // rolled back) is not this change's.
+            tx.take_access_source_changes();
             let done = match parsed {
                 Parsed::Create(new) => create::<R>(tx, org, new).await?,
                 Parsed::Existing { id, if_match, edit } => {
@@ -145,7 +150,9 @@ async fn apply<R: ScimWrite>(
                     http::check_if_match(if_match, before.as_ref().version)?;
                     match change::<R>(&state.db, tx, edit, before).await? {
                         Changed::Done(done) => done,
-                        Changed::Nothing(unchanged) => return Ok(Change::Unchanged(unchanged)),
+                        Changed::Nothing(unchanged) => {
+                            return Ok(Change::Unchanged((unchanged, Vec::new())));
+                        }
                     }
                 }
             };
@@ -163,11 +170,44 @@ async fn apply<R: ScimWrite>(
             if let Some(changes) = done.changes {
                 event = event.changes(changes);
             }
-            Ok(Change::Made(done.row, event))
+            let access = access_changes::<R>(caller, tx, done.action, id).await?;
+            Ok(Change::Made((done.row, access), event))
         },
         || (),
     )
-    .await
+    .await?;
+    for event in access_changes {
+        run.record(event);
+    }
+    Ok(row)
+}
+
+/// The effective access this change changed (group memberships, a mapped
+/// group deleted, a user deactivated), recomputed in its transaction, one
+/// `member.access_change` record for each member, naming this request's
+/// change as the cause.
+async fn access_changes<R: ScimWrite>(
+    caller: &ScimCaller,
+    tx: &mut Tx,
+    action: &str,
+    id: Uuid,
+) -> Result<Vec<AuditEvent>, ScimError> {
+    let members = tx.take_access_source_changes();
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let changes = access::refresh_keeping_an_admin(tx, caller.org_id(), &members).await?;
+    let cause = json!({ "action": action, "resource_type": R::RT.name(), "resource_id": id });
+    Ok(changes
+        .iter()
+        .map(|c| {
+            caller
+                .event("member.access_change")
+                .target(Target::new("member", c.member_id, Some(&c.user_name)))
+                .status(200)
+                .changes(access::change_summary(c, cause.clone()))
+        })
+        .collect())
 }
 
 /// Parses a request before any transaction is open. A new resource is

@@ -82,6 +82,9 @@ pub struct WriterTurn(Option<OwnedMutexGuard<()>>);
 pub struct Tx {
     pub conn: TxConn,
     touched: Vec<Touched>,
+    /// Members one of whose access sources changed, for the change's own
+    /// code to recompute (see `identity::access`).
+    access_sources: Vec<uuid::Uuid>,
 }
 
 /// The transaction itself. For SQLite it also holds the writer gate,
@@ -254,6 +257,7 @@ impl Tx {
         Self {
             conn,
             touched: Vec::new(),
+            access_sources: Vec::new(),
         }
     }
 
@@ -262,6 +266,18 @@ impl Tx {
         if !self.touched.contains(&row) {
             self.touched.push(row);
         }
+    }
+
+    /// Notes that a source of `member`'s effective access changed (a group
+    /// membership, the active flag).
+    pub fn access_source_changed(&mut self, member: uuid::Uuid) {
+        self.access_sources.push(member);
+    }
+
+    /// The members noted by [`Self::access_source_changed`] since the last
+    /// call.
+    pub fn take_access_source_changes(&mut self) -> Vec<uuid::Uuid> {
+        std::mem::take(&mut self.access_sources)
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -310,7 +326,8 @@ mod migrations {
                 (5, "list_versions"),
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
-                (8, "password_change")
+                (8, "password_change"),
+                (9, "access")
             ]
         )
     }
@@ -326,7 +343,8 @@ mod migrations {
                 (5, "list_versions"),
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
-                (8, "password_change")
+                (8, "password_change"),
+                (9, "access")
             ]
         )
     }

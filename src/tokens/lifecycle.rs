@@ -11,17 +11,18 @@ use super::TokenError;
 use super::format::{PlainToken, TokenId, TokenKind};
 use super::hashing::Peppers;
 use super::record::{CidrList, TokenRow, TokenView, token_columns};
-use crate::permissions::{PermissionSet, Principal, TokenLevel};
+use crate::permissions::{PermissionSet, Principal, Scope, TokenLevel};
 use crate::store::{Db, Timestamp, Touched, Tx};
 use crate::{on_db, on_tx};
 
 /// Who owns a new token. The caller has checked that the workspace or member
 /// exists in the organization.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Owner {
     Organization,
     Workspace(Uuid),
-    Member(Uuid),
+    /// A PAT of this member, narrowed to this scope.
+    Member(Uuid, Scope),
 }
 
 #[derive(Clone, Debug)]
@@ -30,8 +31,8 @@ pub struct NewToken {
     pub owner: Owner,
     pub name: String,
     pub description: Option<String>,
-    /// Permission names for a SAT; ignored for a PAT, whose member's role
-    /// decides.
+    /// Permission names for a SAT; ignored for a PAT, whose scope is its
+    /// owner's.
     pub permissions: Vec<String>,
     pub expires_at: Option<Timestamp>,
     pub allowed_cidrs: Vec<String>,
@@ -128,7 +129,12 @@ pub async fn create(
             None,
             PermissionSet::for_level(TokenLevel::Workspace, &new.permissions)?,
         ),
-        Owner::Member(m) => (TokenKind::Pat, None, Some(m), PermissionSet::default()),
+        Owner::Member(m, _) => (TokenKind::Pat, None, Some(m), PermissionSet::default()),
+    };
+    // A PAT's scope is stored in the same column, beside its workspace.
+    let (stored_permissions, scope_workspace) = match &new.owner {
+        Owner::Member(_, scope) => (scope.to_stored(), scope.workspace_id()),
+        _ => (permissions.to_stored(), None),
     };
     let plain = PlainToken::generate(kind);
     let hashed = peppers.hash(plain.secret());
@@ -136,8 +142,8 @@ pub async fn create(
         sqlx::query(
             "INSERT INTO tokens (id, org_id, kind, workspace_id, member_id, name, description, \
              permissions, secret_hash, pepper_version, allowed_cidrs, created_by_kind, \
-             created_by_id, created_by_display, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             created_by_id, created_by_display, created_at, expires_at, scope_workspace_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(plain.id().as_str())
         .bind(new.org_id)
@@ -146,7 +152,7 @@ pub async fn create(
         .bind(member_id)
         .bind(&name)
         .bind(&description)
-        .bind(permissions.to_stored())
+        .bind(&stored_permissions)
         .bind(&hashed.bytes)
         .bind(hashed.pepper_version)
         .bind(cidrs.to_stored())
@@ -155,6 +161,7 @@ pub async fn create(
         .bind(creator.display())
         .bind(now)
         .bind(expires_at)
+        .bind(scope_workspace)
         .execute(&mut *conn)
         .await.map(|r| r.rows_affected())
     })?;

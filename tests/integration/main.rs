@@ -18,6 +18,7 @@ mod cli_commands;
 mod console;
 mod cross_edge_audit;
 mod example_service;
+mod group_mappings;
 mod hostile_input;
 mod http_hygiene;
 mod instances;

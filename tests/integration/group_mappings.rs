@@ -1,0 +1,302 @@
+//! Access driven by the identity provider: SCIM groups mapped to the admin
+//! role and to workspace permissions, effective at once, audited with their
+//! cause; PATs narrowed by their member's access.
+
+use serde_json::{Value, json};
+
+use crate::support::{MEMBER_PASSWORD, TestApp, read};
+
+const MAPPINGS: &str = "/api/v1/group-mappings";
+const PATS: &str = "/api/v1/personal-access-tokens";
+const SELF: &str = "/api/v1/tokens/self";
+
+async fn introspect(app: &TestApp, caller: &str, token: &str) -> Value {
+    let r = read(
+        app.client
+            .post(app.url("/api/v1/tokens/introspect"))
+            .bearer_auth(caller)
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+fn patch_members(op: &str, user: &str) -> Value {
+    let value = if op == "add" {
+        json!([{ "value": user }])
+    } else {
+        Value::Null
+    };
+    let mut operation = json!({ "op": op, "path": "members" });
+    if op == "add" {
+        operation["value"] = value;
+    } else {
+        operation["path"] = json!(format!("members[value eq \"{user}\"]"));
+    }
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [operation],
+    })
+}
+
+fn access_changes<'a>(records: &'a [Value], member: &str) -> Vec<&'a Value> {
+    records
+        .iter()
+        .filter(|r| r["action"] == "member.access_change" && r["target_id"] == member)
+        .collect()
+}
+
+/// The whole story of the issue: Okta pushes a user and a group, an admin
+/// maps the group, Okta adds the user; the user is an admin, makes a PAT
+/// narrowed to one workspace permission, and loses both the admin role and
+/// the permission the moment Okta removes them from the group.
+#[tokio::test]
+async fn the_identity_provider_decides_access() {
+    let app = TestApp::spawn().await;
+    app.allow_scim_passwords().await;
+    let root = app.admin_session().await;
+    let org = app.org_of(&root).await;
+    let ws = app.create_workspace(&root, "analytics").await;
+    let scim = app.scim().await;
+    let (_, service) = app
+        .create_sat(
+            &root,
+            json!({ "name": "service", "permissions": ["tokens:introspect"] }),
+        )
+        .await;
+
+    let ada = scim
+        .create_user(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@example.com",
+            "password": MEMBER_PASSWORD,
+            "active": true,
+        }))
+        .await;
+    let group = scim
+        .create_group(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Data admins",
+        }))
+        .await;
+
+    let admin_mapping = app
+        .post(MAPPINGS, &root, json!({ "group": group, "role": "admin" }))
+        .await;
+    assert_eq!(admin_mapping.status, 201, "{}", admin_mapping.text);
+    assert_eq!(admin_mapping.body["group"], group.as_str());
+    assert_eq!(admin_mapping.body["role"], "admin");
+    assert!(admin_mapping.body["created_at"].is_string());
+    let ws_mapping = app
+        .post(
+            MAPPINGS,
+            &root,
+            json!({ "group": group, "workspace": "analytics", "permissions": ["transformations:edit"] }),
+        )
+        .await;
+    assert_eq!(ws_mapping.status, 201, "{}", ws_mapping.text);
+    assert_eq!(ws_mapping.body["workspace"], ws.as_str());
+    assert_eq!(ws_mapping.body["permissions"], json!(["transformations:edit"]));
+    let listed = app.get(MAPPINGS, &root).await;
+    assert_eq!(listed.body["group_mappings"].as_array().unwrap().len(), 2);
+
+    // Before Okta adds her, Ada is a plain member.
+    let before = app.get(&format!("/api/v1/members/{ada}"), &root).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    assert_eq!(before.body["role"], "member");
+    assert_eq!(before.body["workspace_permissions"], json!([]));
+
+    let r = scim
+        .patch(&format!("/Groups/{group}"), patch_members("add", &ada))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // The member view shows the effective access and where it comes from.
+    let view = app.get(&format!("/api/v1/members/{ada}"), &root).await;
+    assert_eq!(view.body["role"], "admin", "{}", view.text);
+    assert_eq!(view.body["direct_role"], "member");
+    assert_eq!(view.body["role_sources"][0]["type"], "group_mapping");
+    assert_eq!(
+        view.body["role_sources"][0]["mapping_id"],
+        admin_mapping.body["id"]
+    );
+    assert_eq!(view.body["role_sources"][0]["group"], "Data admins");
+    assert_eq!(
+        view.body["workspace_permissions"],
+        json!([{
+            "workspace_id": ws,
+            "permissions": ["transformations:edit"],
+            "source": {
+                "type": "group_mapping",
+                "mapping_id": ws_mapping.body["id"],
+                "group_id": group,
+                "group": "Data admins",
+            },
+        }])
+    );
+    let list = app.get("/api/v1/members", &root).await;
+    let listed_ada = list.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == ada.as_str())
+        .unwrap();
+    assert_eq!(listed_ada["role"], "admin");
+
+    // Ada signs in: an admin.
+    let login = app.login("default", "ada@example.com", MEMBER_PASSWORD).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let session = login.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.get("/api/v1/service-access-tokens", &session)
+            .await
+            .status,
+        200
+    );
+
+    // A PAT narrowed to one workspace permission holds exactly that.
+    let pat = app
+        .post(
+            PATS,
+            &session,
+            json!({ "name": "etl", "permissions": ["transformations:edit"], "workspace": "analytics" }),
+        )
+        .await;
+    assert_eq!(pat.status, 201, "{}", pat.text);
+    assert_eq!(pat.body["permissions"], json!(["transformations:edit"]));
+    let pat = pat.body["token"].as_str().unwrap().to_string();
+    let seen = introspect(&app, &service, &pat).await;
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["scope"], "transformations:edit");
+    assert_eq!(seen["workspace_id"], ws.as_str());
+    let me = app.get(SELF, &pat).await;
+    assert_eq!(me.body["permissions"], json!(["transformations:edit"]));
+    // It cannot do an admin's work: its scope does not hold it.
+    app.get("/api/v1/service-access-tokens", &pat)
+        .await
+        .assert_problem(403);
+
+    // Okta removes Ada from the group.
+    let r = scim
+        .patch(&format!("/Groups/{group}"), patch_members("remove", &ada))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Her very next request with the same session is refused admin work.
+    let refused = app.get("/api/v1/service-access-tokens", &session).await;
+    refused.assert_problem(403);
+    assert_eq!(
+        refused.body["missing_permission"],
+        "service_access_tokens:manage"
+    );
+    // The session itself still works: she is a member.
+    let me = app.get(SELF, &session).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["role"], "member");
+    // The PAT holds nothing from the removed mapping.
+    let seen = introspect(&app, &service, &pat).await;
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["scope"], "");
+    assert_eq!(seen["workspace_permissions"], json!([]));
+
+    // Every step is in the audit log, with its cause.
+    let records = app.audit_records(&org).await;
+    let changes = access_changes(&records, &ada);
+    assert_eq!(changes.len(), 2, "{changes:#?}");
+    let summary = |r: &Value| -> Value { serde_json::from_str(r["changes"].as_str().unwrap()).unwrap() };
+    let (gained, lost) = (summary(changes[0]), summary(changes[1]));
+    assert_eq!(gained["cause"]["action"], "scim.group.patch");
+    assert_eq!(gained["cause"]["resource_id"], group.as_str());
+    assert_eq!(gained["before"]["role"], "member");
+    assert_eq!(gained["after"]["role"], "admin");
+    assert_eq!(
+        gained["after"]["workspace_permissions"],
+        json!([{ "workspace_id": ws, "permissions": ["transformations:edit"] }])
+    );
+    assert_eq!(lost["before"]["role"], "admin");
+    assert_eq!(lost["after"]["role"], "member");
+    assert_eq!(lost["after"]["workspace_permissions"], json!([]));
+    // The cause's request is the SCIM request, recorded beside it.
+    for change in &changes {
+        let request = change["request_id"].as_str().unwrap();
+        assert!(
+            records
+                .iter()
+                .any(|r| r["request_id"] == request && r["action"] == "scim.group.patch"),
+            "{change}"
+        );
+        assert_eq!(change["actor_kind"], "sat");
+    }
+    for action in ["group_mapping.create", "pat.create"] {
+        assert!(records.iter().any(|r| r["action"] == action), "{action}");
+    }
+}
+
+#[tokio::test]
+async fn mappings_are_validated_in_the_problem_form() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_session().await;
+    app.create_workspace(&root, "w").await;
+    let scim = app.scim().await;
+    let group = scim
+        .create_group(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "g",
+        }))
+        .await;
+    let missing = uuid::Uuid::now_v7().to_string();
+    let r = app
+        .post(MAPPINGS, &root, json!({ "group": missing, "role": "admin" }))
+        .await;
+    r.assert_problem(404);
+    let r = app
+        .post(
+            MAPPINGS,
+            &root,
+            json!({ "group": group, "workspace": "w", "permissions": ["transformations:write"] }),
+        )
+        .await;
+    r.assert_problem(400);
+    let r = app
+        .post(
+            MAPPINGS,
+            &root,
+            json!({ "group": group, "workspace": "w", "permissions": ["scim:read"] }),
+        )
+        .await;
+    r.assert_problem(400);
+    let r = app
+        .post(
+            MAPPINGS,
+            &root,
+            json!({ "group": group, "workspace": "nope", "permissions": ["sources:read"] }),
+        )
+        .await;
+    r.assert_problem(404);
+    let r = app
+        .post(MAPPINGS, &root, json!({ "group": group, "role": "owner" }))
+        .await;
+    r.assert_problem(400);
+    let r = app
+        .post(
+            MAPPINGS,
+            &root,
+            json!({ "group": group, "role": "admin", "workspace": "w" }),
+        )
+        .await;
+    r.assert_problem(400);
+    // Nothing was written.
+    assert_eq!(
+        app.get(MAPPINGS, &root).await.body["group_mappings"],
+        json!([])
+    );
+    // Members may not map groups.
+    let (_, member) = app.signed_in_member("default", "mia", "member").await;
+    app.post(MAPPINGS, &member, json!({ "group": group, "role": "admin" }))
+        .await
+        .assert_problem(403);
+}
