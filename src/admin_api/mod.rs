@@ -10,6 +10,7 @@ mod error;
 mod group_mappings;
 mod members;
 mod organization;
+mod permissions;
 mod personal_tokens;
 mod service_tokens;
 mod token_self;
@@ -56,6 +57,7 @@ pub fn routes() -> Routes<AppState> {
             delete("pat.delete", personal_tokens::revoke),
         )
         .route("/tokens/self", get("token.self", token_self::get))
+        .route("/permissions", get("permission.list", permissions::list))
         .route(
             "/organization",
             get("org.read", organization::get).patch("org.update", organization::update),

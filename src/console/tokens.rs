@@ -15,7 +15,7 @@ use super::layout::{self, Nav, Section, csrf_field, form_error, notice, secret_o
 use super::session::{Admin, ConsolePath, CsrfForm, FormData};
 use crate::http::AppState;
 use crate::identity::workspaces::{self, Workspace};
-use crate::permissions::{Action, Level, OrgPermission, Resource, TokenLevel};
+use crate::permissions::{Action, CatalogueEntry, TokenLevel, catalogue};
 use crate::tokens::{TokenStatus, TokenView};
 use crate::use_cases::service_tokens::{self, NewSat};
 use crate::use_cases::{Expiry, UseCaseError};
@@ -44,26 +44,17 @@ fn tab_of(q: &FormData) -> TokenLevel {
     }
 }
 
-fn resource_label(r: Resource) -> &'static str {
-    match r {
-        Resource::Sources => "Sources",
-        Resource::Destinations => "Destinations",
-        Resource::Transformations => "Transformations",
-        Resource::TrackingPlans => "Tracking plans",
-        Resource::DataCatalog => "Data catalog",
-        Resource::Profiles => "Profiles",
-        Resource::ReverseEtl => "Reverse ETL",
-        Resource::PipelineTests => "Pipeline tests",
+/// The workspace permissions of the catalogue (the one list, also served
+/// by `GET /api/v1/permissions`), by resource, in catalogue order.
+pub(super) fn workspace_picker() -> Vec<(&'static str, Vec<CatalogueEntry>)> {
+    let mut out: Vec<(&'static str, Vec<CatalogueEntry>)> = Vec::new();
+    for e in catalogue().into_iter().filter(|e| e.level == "workspace") {
+        match out.iter_mut().find(|(r, _)| *r == e.resource) {
+            Some((_, levels)) => levels.push(e),
+            None => out.push((e.resource, vec![e])),
+        }
     }
-}
-
-fn level_label(l: Level) -> &'static str {
-    match l {
-        Level::Read => "Read",
-        Level::Edit => "Edit",
-        Level::CreateDelete => "Create & delete",
-        Level::Connect => "Connect",
-    }
+    out
 }
 
 fn nav(admin: &Admin) -> Nav<'_> {
@@ -258,11 +249,11 @@ fn new_form(
                 @if tab == TokenLevel::Organization {
                     fieldset {
                         legend { "Permissions" }
-                        @for p in OrgPermission::ALL {
+                        @for p in catalogue().iter().filter(|e| e.held_by.contains(&"organization_token")) {
                             div class="check" {
-                                input type="checkbox" id={ "perm-" (p.as_str()) } name="permission"
-                                    value=(p.as_str()) checked[has(p.as_str())];
-                                label for={ "perm-" (p.as_str()) } { code { (p.as_str()) } }
+                                input type="checkbox" id={ "perm-" (p.name) } name="permission"
+                                    value=(p.name) checked[has(&p.name)];
+                                label for={ "perm-" (p.name) } { code { (p.name) } " " span class="muted small" { (p.description) } }
                             }
                         }
                     }
@@ -276,28 +267,31 @@ fn new_form(
                     fieldset class="picker" {
                         legend { "Permissions" }
                         p class="muted small" { "Edit includes read; create & delete includes edit. Connect stands alone." }
-                        @for r in Resource::ALL {
+                        @for (resource, levels) in workspace_picker() {
                             fieldset class="resource" {
-                                legend { (resource_label(r)) }
+                                legend { (levels[0].resource_label) }
                                 div class="levels" {
-                                    @let none = ![Level::Read, Level::Edit, Level::CreateDelete].iter().any(|l| has(&format!("{}:{}", r.as_str(), l.as_str())));
+                                    @let chain: Vec<&CatalogueEntry> = levels.iter().filter(|e| e.access != "connect").collect();
+                                    @let none = !chain.iter().any(|e| has(&e.name));
                                     span class="radio" {
-                                        input type="radio" id={ "lv-" (r.as_str()) "-none" } name={ "level." (r.as_str()) } value="" checked[none];
-                                        label for={ "lv-" (r.as_str()) "-none" } { "No access" }
+                                        input type="radio" id={ "lv-" (resource) "-none" } name={ "level." (resource) } value="" checked[none];
+                                        label for={ "lv-" (resource) "-none" } { "No access" }
                                     }
-                                    @for l in [Level::Read, Level::Edit, Level::CreateDelete] {
-                                        @let id = format!("lv-{}-{}", r.as_str(), l.as_str());
+                                    @for e in &chain {
+                                        @let id = format!("lv-{}-{}", resource, e.access);
                                         span class="radio" {
-                                            input type="radio" id=(id) name={ "level." (r.as_str()) } value=(l.as_str())
-                                                checked[has(&format!("{}:{}", r.as_str(), l.as_str()))];
-                                            label for=(id) { (level_label(l)) }
+                                            input type="radio" id=(id) name={ "level." (resource) } value=(e.access)
+                                                checked[has(&e.name)] title=(e.description);
+                                            label for=(id) { (e.access_label) }
                                         }
                                     }
-                                    @let cid = format!("lv-{}-connect", r.as_str());
-                                    span class="radio" {
-                                        input type="checkbox" id=(cid) name={ "connect." (r.as_str()) } value="1"
-                                            checked[has(&format!("{}:connect", r.as_str()))];
-                                        label for=(cid) { (level_label(Level::Connect)) }
+                                    @for e in levels.iter().filter(|e| e.access == "connect") {
+                                        @let cid = format!("lv-{}-connect", resource);
+                                        span class="radio" {
+                                            input type="checkbox" id=(cid) name={ "connect." (resource) } value="1"
+                                                checked[has(&e.name)] title=(e.description);
+                                            label for=(cid) { (e.access_label) }
+                                        }
                                     }
                                 }
                             }
@@ -336,12 +330,12 @@ fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<NewSat, UseCa
     if tab == TokenLevel::Organization {
         perms.extend(form.all("permission").into_iter().map(str::to_string));
     } else {
-        for r in Resource::ALL {
-            if let Some(l) = form.text(&format!("level.{}", r.as_str())) {
-                perms.push(format!("{}:{l}", r.as_str()));
+        for (r, _) in workspace_picker() {
+            if let Some(l) = form.text(&format!("level.{r}")) {
+                perms.push(format!("{r}:{l}"));
             }
-            if form.get(&format!("connect.{}", r.as_str())).is_some() {
-                perms.push(format!("{}:connect", r.as_str()));
+            if form.get(&format!("connect.{r}")).is_some() {
+                perms.push(format!("{r}:connect"));
             }
         }
     }

@@ -74,7 +74,10 @@ macro_rules! select {
 
 /// The organization's mappings, oldest first.
 pub async fn list(db: &Db, org: Uuid) -> Result<Vec<Mapping>, IdentityError> {
-    let sql = concat!(select!(), "WHERE gm.org_id = $1 ORDER BY gm.created_at, gm.id");
+    let sql = concat!(
+        select!(),
+        "WHERE gm.org_id = $1 ORDER BY gm.created_at, gm.id"
+    );
     let rows: Vec<Row> = on_db!(db, pool => sqlx::query_as(sql).bind(org).fetch_all(pool).await)?;
     Ok(rows.into_iter().map(Mapping::from).collect())
 }

@@ -213,7 +213,6 @@ impl Action {
             _ => None,
         }
     }
-
 }
 
 /// What the admin role grants. Management is for people, never for

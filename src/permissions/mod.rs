@@ -5,6 +5,7 @@
 mod access;
 mod authorize;
 mod catalogue;
+mod listing;
 mod token_id;
 
 pub use access::{Access, Scope, ScopeError};
@@ -12,4 +13,5 @@ pub use authorize::{Action, Denied, Principal, PrincipalKind, Role, authorize};
 pub use catalogue::{
     Level, OrgPermission, Permission, PermissionError, PermissionSet, Resource, TokenLevel,
 };
+pub use listing::{Entry as CatalogueEntry, entries as catalogue};
 pub use token_id::{ID_LEN, TokenId};

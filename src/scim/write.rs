@@ -18,8 +18,8 @@ use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
 use crate::audit::{AuditEvent, Run, Target};
-use crate::identity::access;
 use crate::http::AppState;
+use crate::identity::access;
 use crate::permissions::Action;
 use crate::store::{Db, Tx};
 use crate::use_cases::Change;
@@ -138,44 +138,44 @@ async fn apply<R: ScimWrite>(
     let (row, access_changes) = run
         .write(
             async |tx: &mut Tx| -> Result<Change<(R::Row, Vec<AuditEvent>)>, ScimError> {
-            // What an earlier change of the batch left noted (a failed one
-            // rolled back) is not this change's.
-            tx.take_access_source_changes();
-            let done = match parsed {
-                Parsed::Create(new) => create::<R>(tx, org, new).await?,
-                Parsed::Existing { id, if_match, edit } => {
-                    let before = store::lock::<R::Row>(tx, org, id)
-                        .await?
-                        .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
-                    http::check_if_match(if_match, before.as_ref().version)?;
-                    match change::<R>(&state.db, tx, edit, before).await? {
-                        Changed::Done(done) => done,
-                        Changed::Nothing(unchanged) => {
-                            return Ok(Change::Unchanged((unchanged, Vec::new())));
+                // What an earlier change of the batch left noted (a failed one
+                // rolled back) is not this change's.
+                tx.take_access_source_changes();
+                let done = match parsed {
+                    Parsed::Create(new) => create::<R>(tx, org, new).await?,
+                    Parsed::Existing { id, if_match, edit } => {
+                        let before = store::lock::<R::Row>(tx, org, id)
+                            .await?
+                            .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
+                        http::check_if_match(if_match, before.as_ref().version)?;
+                        match change::<R>(&state.db, tx, edit, before).await? {
+                            Changed::Done(done) => done,
+                            Changed::Nothing(unchanged) => {
+                                return Ok(Change::Unchanged((unchanged, Vec::new())));
+                            }
                         }
                     }
+                };
+                let id = done.row.as_ref().id;
+                match &done.index {
+                    Reindex::New(rows) => index::insert(tx, org, R::RT, id, rows).await?,
+                    Reindex::Replace(rows) => index::write(tx, org, R::RT, id, rows).await?,
+                    Reindex::Keep => {}
+                    Reindex::Remove => index::remove(tx, id).await?,
                 }
-            };
-            let id = done.row.as_ref().id;
-            match &done.index {
-                Reindex::New(rows) => index::insert(tx, org, R::RT, id, rows).await?,
-                Reindex::Replace(rows) => index::write(tx, org, R::RT, id, rows).await?,
-                Reindex::Keep => {}
-                Reindex::Remove => index::remove(tx, id).await?,
-            }
-            let mut event = caller
-                .event(done.action)
-                .target(Target::new(R::NAMES.target, id, Some(R::name(&done.row))))
-                .status(done.status);
-            if let Some(changes) = done.changes {
-                event = event.changes(changes);
-            }
-            let access = access_changes::<R>(caller, tx, done.action, id).await?;
-            Ok(Change::Made((done.row, access), event))
-        },
-        || (),
-    )
-    .await?;
+                let mut event = caller
+                    .event(done.action)
+                    .target(Target::new(R::NAMES.target, id, Some(R::name(&done.row))))
+                    .status(done.status);
+                if let Some(changes) = done.changes {
+                    event = event.changes(changes);
+                }
+                let access = access_changes::<R>(caller, tx, done.action, id).await?;
+                Ok(Change::Made((done.row, access), event))
+            },
+            || (),
+        )
+        .await?;
     for event in access_changes {
         run.record(event);
     }

@@ -180,7 +180,9 @@ impl TokenRow {
             member_id: self.member_id,
             permissions: match kind {
                 TokenKind::Sat => PermissionSet::from_stored(&self.permissions).names(),
-                TokenKind::Pat => Scope::from_stored(&self.permissions, self.scope_workspace_id).names(),
+                TokenKind::Pat => {
+                    Scope::from_stored(&self.permissions, self.scope_workspace_id).names()
+                }
             },
             allowed_cidrs: CidrList::from_stored(self.allowed_cidrs.as_deref()).strings(),
             created_by: CreatedBy {

@@ -115,7 +115,11 @@ async fn scope(
         }
         other => UseCaseError::InvalidPermission(other.to_string()),
     })?;
-    let held = call.principal().access().cloned().unwrap_or_else(Access::none);
+    let held = call
+        .principal()
+        .access()
+        .cloned()
+        .unwrap_or_else(Access::none);
     if let Some(missing) = scope.beyond(&held).into_iter().next() {
         return Err(UseCaseError::Forbidden { missing });
     }

@@ -100,7 +100,10 @@ async fn the_identity_provider_decides_access() {
         .await;
     assert_eq!(ws_mapping.status, 201, "{}", ws_mapping.text);
     assert_eq!(ws_mapping.body["workspace"], ws.as_str());
-    assert_eq!(ws_mapping.body["permissions"], json!(["transformations:edit"]));
+    assert_eq!(
+        ws_mapping.body["permissions"],
+        json!(["transformations:edit"])
+    );
     let listed = app.get(MAPPINGS, &root).await;
     assert_eq!(listed.body["group_mappings"].as_array().unwrap().len(), 2);
 
@@ -148,7 +151,9 @@ async fn the_identity_provider_decides_access() {
     assert_eq!(listed_ada["role"], "admin");
 
     // Ada signs in: an admin.
-    let login = app.login("default", "ada@example.com", MEMBER_PASSWORD).await;
+    let login = app
+        .login("default", "ada@example.com", MEMBER_PASSWORD)
+        .await;
     assert_eq!(login.status, 200, "{}", login.text);
     let session = login.body["access_token"].as_str().unwrap().to_string();
     assert_eq!(
@@ -207,7 +212,8 @@ async fn the_identity_provider_decides_access() {
     let records = app.audit_records(&org).await;
     let changes = access_changes(&records, &ada);
     assert_eq!(changes.len(), 2, "{changes:#?}");
-    let summary = |r: &Value| -> Value { serde_json::from_str(r["changes"].as_str().unwrap()).unwrap() };
+    let summary =
+        |r: &Value| -> Value { serde_json::from_str(r["changes"].as_str().unwrap()).unwrap() };
     let (gained, lost) = (summary(changes[0]), summary(changes[1]));
     assert_eq!(gained["cause"]["action"], "scim.group.patch");
     assert_eq!(gained["cause"]["resource_id"], group.as_str());
@@ -250,7 +256,11 @@ async fn mappings_are_validated_in_the_problem_form() {
         .await;
     let missing = uuid::Uuid::now_v7().to_string();
     let r = app
-        .post(MAPPINGS, &root, json!({ "group": missing, "role": "admin" }))
+        .post(
+            MAPPINGS,
+            &root,
+            json!({ "group": missing, "role": "admin" }),
+        )
         .await;
     r.assert_problem(404);
     let r = app
@@ -296,7 +306,110 @@ async fn mappings_are_validated_in_the_problem_form() {
     );
     // Members may not map groups.
     let (_, member) = app.signed_in_member("default", "mia", "member").await;
-    app.post(MAPPINGS, &member, json!({ "group": group, "role": "admin" }))
+    app.post(
+        MAPPINGS,
+        &member,
+        json!({ "group": group, "role": "admin" }),
+    )
+    .await
+    .assert_problem(403);
+}
+
+/// The last-admin rule: a change from the identity provider that would
+/// leave no active admin still changes the directory, but the members who
+/// would lose admin keep it, as a direct role, and the record says so.
+#[tokio::test]
+async fn the_identity_provider_cannot_lock_the_organization_out() {
+    let app = TestApp::spawn().await;
+    app.allow_scim_passwords().await;
+    let root = app.admin_session().await;
+    let org = app.org_of(&root).await;
+    let root_id = app.get(SELF, &root).await.body["member_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scim = app.scim().await;
+    let ada = scim
+        .create_user(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada",
+            "password": MEMBER_PASSWORD,
+        }))
+        .await;
+    let group = scim
+        .create_group(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Admins",
+            "members": [{ "value": ada }],
+        }))
+        .await;
+    let r = app
+        .post(MAPPINGS, &root, json!({ "group": group, "role": "admin" }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // The bootstrap admin steps down: Ada, admin through Okta, is the only one.
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{root_id}"),
+            &root,
+            json!({ "role": "member" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = scim
+        .patch(&format!("/Groups/{group}"), patch_members("remove", &ada))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Okta's change is applied: Ada is no longer in the group...
+    let g = scim.get(&format!("/Groups/{group}")).await;
+    assert!(
+        g.body.get("members").is_none_or(|m| m == &json!([])),
+        "{}",
+        g.text
+    );
+    // ...but she keeps admin, now by direct role, and can still sign in to
+    // the console's work.
+    let login = app.login("default", "ada", MEMBER_PASSWORD).await;
+    let session = login.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/v1/service-access-tokens", session)
+            .await
+            .status,
+        200
+    );
+    let view = app.get(&format!("/api/v1/members/{ada}"), session).await;
+    assert_eq!(view.body["role"], "admin");
+    assert_eq!(view.body["direct_role"], "admin");
+    assert_eq!(view.body["role_sources"], json!([{ "type": "direct" }]));
+
+    let records = app.audit_records(&org).await;
+    let changes = access_changes(&records, &ada);
+    let last: Value =
+        serde_json::from_str(changes.last().unwrap()["changes"].as_str().unwrap()).unwrap();
+    assert_eq!(last["kept_as_last_admin"], true, "{last}");
+    assert_eq!(last["after"]["role"], "admin");
+}
+
+#[tokio::test]
+async fn the_catalogue_lists_every_permission_for_any_caller() {
+    let app = TestApp::spawn().await;
+    let (_, member) = app.signed_in_member("default", "mo", "member").await;
+    let r = app.get("/api/v1/permissions", &member).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let list = r.body["permissions"].as_array().unwrap();
+    let find = |n: &str| list.iter().find(|e| e["name"] == n).unwrap().clone();
+    let edit = find("transformations:edit");
+    assert_eq!(edit["level"], "workspace");
+    assert_eq!(edit["resource"], "transformations");
+    assert_eq!(edit["access"], "edit");
+    assert_eq!(edit["implies"], json!(["transformations:read"]));
+    assert!(edit["description"].as_str().unwrap().len() > 10);
+    let write = find("scim:write");
+    assert_eq!(write["level"], "organization");
+    assert_eq!(write["held_by"], json!(["organization_token"]));
+    assert_eq!(find("members:manage")["held_by"], json!(["admin"]));
+    app.get("/api/v1/permissions", "nonsense")
         .await
-        .assert_problem(403);
+        .assert_problem(401);
 }
