@@ -10,6 +10,7 @@
 mod assets;
 mod audit_logs;
 mod error;
+mod group_mappings;
 mod layout;
 mod members;
 mod session;
@@ -54,6 +55,15 @@ pub fn routes() -> Routes<AppState> {
         )
         .route("/members", get("member.list", members::list))
         .route("/members/{id}", post("member.update", members::update))
+        .route(
+            "/group-mappings",
+            get("group_mapping.list", group_mappings::list)
+                .post("group_mapping.create", group_mappings::create),
+        )
+        .route(
+            "/group-mappings/{id}/delete",
+            post("group_mapping.delete", group_mappings::delete),
+        )
         .route("/audit-logs", get("audit_logs.list", audit_logs::list))
         .route(
             "/audit-logs/export",

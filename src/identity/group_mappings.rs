@@ -189,3 +189,16 @@ pub async fn users_of(tx: &mut Tx, org: Uuid, group: Uuid) -> Result<Vec<Uuid>, 
         .await
     })?)
 }
+
+/// The organization's SCIM groups, by name (the first 1,000), for a form
+/// that picks one.
+pub async fn groups(db: &Db, org: Uuid) -> Result<Vec<(Uuid, String)>, IdentityError> {
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT id, display_name FROM scim_groups WHERE org_id = $1 ORDER BY display_name_key LIMIT 1000",
+        )
+        .bind(org)
+        .fetch_all(pool)
+        .await
+    })?)
+}

@@ -36,6 +36,15 @@ pub async fn list(services: &Services, call: &Call<'_>) -> Result<Vec<Mapping>, 
     Ok(group_mappings::list(&services.db, call.org_id()?).await?)
 }
 
+/// The organization's SCIM groups (id, name), for picking one to map.
+pub async fn groups(
+    services: &Services,
+    call: &Call<'_>,
+) -> Result<Vec<(Uuid, String)>, UseCaseError> {
+    call.authorize(Action::ManageMembers)?;
+    Ok(group_mappings::groups(&services.db, call.org_id()?).await?)
+}
+
 /// Maps a group and records `group_mapping.create`.
 pub async fn create(
     services: &Services,

@@ -413,3 +413,98 @@ async fn the_catalogue_lists_every_permission_for_any_caller() {
         .await
         .assert_problem(401);
 }
+
+/// The console's Group mappings page lists, adds and removes mappings
+/// through the API's use cases, and the Members page shows the effective
+/// access with its source.
+#[tokio::test]
+async fn the_console_maps_groups_and_shows_effective_access() {
+    use crate::console_client::Console;
+    use reqwest::StatusCode;
+
+    let app = TestApp::spawn().await;
+    let root = app.admin_session().await;
+    let ws = app.create_workspace(&root, "analytics").await;
+    let scim = app.scim().await;
+    let bea = scim
+        .create_user(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "bea",
+        }))
+        .await;
+    let group = scim
+        .create_group(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Analysts",
+            "members": [{ "value": bea }],
+        }))
+        .await;
+
+    let mut c = Console::new(&app);
+    let csrf = c.sign_in_admin().await;
+    let page = c.get("/console/group-mappings").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("No group is mapped yet."));
+    assert!(page.text.contains("Analysts"));
+    // The picker is the catalogue's.
+    assert!(page.text.contains("value=\"transformations:edit\""));
+
+    let r = c
+        .post(
+            "/console/group-mappings",
+            &[
+                ("csrf", &csrf),
+                ("group", &group),
+                ("grant", "workspace"),
+                ("workspace", &ws),
+                ("permission", "sources:read"),
+                ("permission", "transformations:edit"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let mappings = app.get(MAPPINGS, &root).await.body["group_mappings"].clone();
+    assert_eq!(
+        mappings[0]["permissions"],
+        json!(["sources:read", "transformations:edit"])
+    );
+    let page = c.get("/console/group-mappings?done=created").await;
+    assert!(page.text.contains("The group was mapped."));
+
+    let members = c.get("/console/members").await;
+    assert!(
+        members.text.contains("through group “Analysts”"),
+        "{}",
+        members.text
+    );
+    assert!(members.text.contains("transformations:edit"));
+
+    // A refused mapping shows the form again with the reason.
+    let r = c
+        .post(
+            "/console/group-mappings",
+            &[
+                ("csrf", &csrf),
+                ("group", &group),
+                ("grant", "workspace"),
+                ("workspace", &ws),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    let id = mappings[0]["id"].as_str().unwrap();
+    let r = c
+        .post(
+            &format!("/console/group-mappings/{id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(
+        app.get(MAPPINGS, &root).await.body["group_mappings"],
+        json!([])
+    );
+    let view = app.get(&format!("/api/v1/members/{bea}"), &root).await;
+    assert_eq!(view.body["workspace_permissions"], json!([]));
+}
