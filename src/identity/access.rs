@@ -431,6 +431,32 @@ pub async fn set_direct(
     Ok(())
 }
 
+/// Removes the direct grants and group mappings of a workspace being
+/// deleted; answers with the members who held permissions in it, whose
+/// access the caller then refreshes.
+pub async fn forget_workspace(
+    tx: &mut Tx,
+    org: Uuid,
+    workspace: Uuid,
+) -> Result<Vec<Uuid>, IdentityError> {
+    let holders: Vec<Uuid> = on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT id FROM members WHERE org_id = $1 AND access_workspaces LIKE $2")
+            .bind(org)
+            .bind(format!("%{workspace}%"))
+            .fetch_all(&mut *conn)
+            .await
+    })?;
+    for sql in [
+        "DELETE FROM member_workspace_permissions WHERE org_id = $1 AND workspace_id = $2",
+        "DELETE FROM group_mappings WHERE org_id = $1 AND workspace_id = $2",
+    ] {
+        on_tx!(tx, conn => {
+            sqlx::query(sql).bind(org).bind(workspace).execute(&mut *conn).await.map(|_| ())
+        })?;
+    }
+    Ok(holders)
+}
+
 /// Active members of the organization whose effective role is admin,
 /// counted inside a write.
 pub async fn active_admins_in(tx: &mut Tx, org: Uuid) -> Result<i64, IdentityError> {

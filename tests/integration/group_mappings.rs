@@ -508,3 +508,90 @@ async fn the_console_maps_groups_and_shows_effective_access() {
     let view = app.get(&format!("/api/v1/members/{bea}"), &root).await;
     assert_eq!(view.body["workspace_permissions"], json!([]));
 }
+
+/// Direct workspace permissions: given by an admin, shown as direct, held
+/// by the member's PATs within their scope, and gone with the workspace.
+#[tokio::test]
+async fn direct_workspace_permissions_and_pat_scopes() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_session().await;
+    let ws = app.create_workspace(&root, "ops").await;
+    let (mo, session) = app.signed_in_member("default", "mo", "member").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{mo}"),
+            &root,
+            json!({ "workspace_permissions": [{ "workspace": "ops", "permissions": ["sources:edit"] }] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["workspace_permissions"],
+        json!([{ "workspace_id": ws, "permissions": ["sources:edit"], "source": { "type": "direct" } }])
+    );
+    app.patch(
+        &format!("/api/v1/members/{mo}"),
+        &root,
+        json!({ "workspace_permissions": [{ "workspace": "ops", "permissions": ["sources:fly"] }] }),
+    )
+    .await
+    .assert_problem(400);
+
+    // Her session holds it; a PAT may hold part of it, never more.
+    let me = app.get(SELF, &session).await;
+    assert_eq!(
+        me.body["workspace_permissions"],
+        json!([{ "workspace_id": ws, "permissions": ["sources:edit"] }])
+    );
+    let wider = app
+        .post(
+            PATS,
+            &session,
+            json!({ "name": "x", "permissions": ["sources:create_delete"], "workspace": "ops" }),
+        )
+        .await;
+    wider.assert_problem(403);
+    assert_eq!(wider.body["missing_permission"], "sources:create_delete");
+    app.post(
+        PATS,
+        &session,
+        json!({ "name": "x", "permissions": ["sources:read"] }),
+    )
+    .await
+    .assert_problem(400);
+    app.post(
+        PATS,
+        &session,
+        json!({ "name": "x", "permissions": ["scim:read"], "workspace": "ops" }),
+    )
+    .await
+    .assert_problem(400);
+    let pat = app
+        .post(
+            PATS,
+            &session,
+            json!({ "name": "x", "permissions": ["sources:read"], "workspace": ws }),
+        )
+        .await;
+    assert_eq!(pat.status, 201, "{}", pat.text);
+    let pat = pat.body["token"].as_str().unwrap().to_string();
+    let held = app.get(SELF, &pat).await;
+    assert_eq!(held.body["permissions"], json!(["sources:read"]));
+    assert_eq!(held.body["workspace_id"], ws.as_str());
+    // A PAT makes no PAT unless its scope holds that.
+    app.post(PATS, &pat, json!({ "name": "y" }))
+        .await
+        .assert_problem(403);
+
+    // The workspace is deleted: nobody holds anything in it any more.
+    assert_eq!(
+        app.delete(&format!("/api/v1/workspaces/{ws}"), &root)
+            .await
+            .status,
+        204
+    );
+    let view = app.get(&format!("/api/v1/members/{mo}"), &root).await;
+    assert_eq!(view.body["workspace_permissions"], json!([]));
+    let held = app.get(SELF, &pat).await;
+    assert_eq!(held.body["permissions"], json!([]));
+}
