@@ -14,6 +14,7 @@ use super::{ExpiryInput, nullable, show_once};
 use crate::http::AppState;
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::permissions::TokenLevel;
+use crate::store::Timestamp;
 use crate::tokens::{TokenChanges, TokenView};
 use crate::use_cases::service_tokens::{self, NewSat};
 
@@ -81,6 +82,9 @@ pub struct Update {
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     allowed_cidrs: Option<Option<Vec<String>>>,
+    permissions: Option<Vec<String>>,
+    /// RFC 3339; earlier than the current expiry.
+    expires_at: Option<String>,
 }
 
 pub async fn update(
@@ -94,6 +98,16 @@ pub async fn update(
         description: body.description,
         // `null` clears the allowlist.
         allowed_cidrs: body.allowed_cidrs.map(Option::unwrap_or_default),
+        permissions: body.permissions,
+        expires_at: body
+            .expires_at
+            .as_deref()
+            .map(|e| {
+                Timestamp::parse_rfc3339(e).ok_or_else(|| {
+                    ApiError::BadRequest("expires_at must be an RFC 3339 date and time".into())
+                })
+            })
+            .transpose()?,
     };
     Ok(Json(
         service_tokens::update(&state, &caller.call(), &id, changes).await?,

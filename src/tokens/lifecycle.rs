@@ -47,6 +47,10 @@ pub struct TokenChanges {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub allowed_cidrs: Option<Vec<String>>,
+    /// A SAT's new permissions, at its own level.
+    pub permissions: Option<Vec<String>>,
+    /// An earlier expiry (a token's life is shortened, never lengthened).
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Which tokens to list.
@@ -254,7 +258,7 @@ pub async fn update(
     kind: TokenKind,
     changes: TokenChanges,
     now: Timestamp,
-) -> Result<TokenView, TokenError> {
+) -> Result<(TokenView, TokenView), TokenError> {
     let current = row_in(tx, org_id, id).await?;
     if current.kind() != kind {
         return Err(TokenError::NotFound);
@@ -269,8 +273,39 @@ pub async fn update(
         .map(|c| CidrList::parse(&c))
         .transpose()
         .map_err(TokenError::Invalid)?;
+    let level = if current.workspace_id.is_some() {
+        TokenLevel::Workspace
+    } else {
+        TokenLevel::Organization
+    };
+    let permissions = match &changes.permissions {
+        Some(p) if kind == TokenKind::Sat => Some(PermissionSet::for_level(level, p)?),
+        Some(_) => {
+            return Err(TokenError::Invalid(
+                "a personal access token's permissions do not change".into(),
+            ));
+        }
+        None => None,
+    };
+    if let Some(e) = changes.expires_at {
+        if e <= now {
+            return Err(TokenError::Invalid("expiry must be in the future".into()));
+        }
+        if current.expires_at.is_some_and(|c| e > c) {
+            return Err(TokenError::Invalid(
+                "an expiry can only be brought forward: make a new token to extend one".into(),
+            ));
+        }
+    }
+    let before = get_in(tx, org_id, id, now).await?;
     on_tx!(tx, conn => {
         let mut q = QueryBuilder::new("UPDATE tokens SET id = id");
+        if let Some(p) = &permissions {
+            q.push(", permissions = ").push_bind(p.to_stored());
+        }
+        if let Some(e) = changes.expires_at {
+            q.push(", expires_at = ").push_bind(e);
+        }
         if let Some(name) = &name {
             q.push(", name = ").push_bind(name.clone());
         }
@@ -285,7 +320,7 @@ pub async fn update(
         q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;
     tx.touch(Touched::Token(id.as_str().to_string()));
-    get_in(tx, org_id, id, now).await
+    Ok((before, get_in(tx, org_id, id, now).await?))
 }
 
 /// Gives a token a new secret. The old one keeps working for

@@ -113,8 +113,11 @@ pub async fn get(
     Ok(view)
 }
 
-/// Changes a live SAT's name, description or allowlist (`Some(vec![])`
-/// clears the allowlist) and records `sat.update` with the fields given.
+/// Changes a live SAT's name, description, allowlist (`Some(vec![])`
+/// clears it), permissions (at the token's own level) or expiry (earlier
+/// only), and records `sat.update` with each changed field before and
+/// after. Cached verification forgets the token at commit on this
+/// instance; other instances read it again within a second.
 pub async fn update(
     services: &Services,
     call: &Call<'_>,
@@ -128,22 +131,34 @@ pub async fn update(
         changes.name.as_ref().map(|_| "name"),
         changes.description.as_ref().map(|_| "description"),
         changes.allowed_cidrs.as_ref().map(|_| "allowed_cidrs"),
+        changes.permissions.as_ref().map(|_| "permissions"),
+        changes.expires_at.as_ref().map(|_| "expires_at"),
     ]
     .into_iter()
     .flatten()
     .collect();
     if fields.is_empty() {
         return Err(UseCaseError::Invalid(
-            "nothing to change: give name, description or allowed_cidrs".into(),
+            "nothing to change: give name, description, allowed_cidrs, permissions or expires_at"
+                .into(),
         ));
     }
     let now = Timestamp::now();
     write(services, call, async |tx| {
-        let view = tokens::update(tx, org_id, &id, TokenKind::Sat, changes, now).await?;
+        let (before, view) = tokens::update(tx, org_id, &id, TokenKind::Sat, changes, now).await?;
+        let (old, new) = (json!(before), json!(view));
+        let mut was = serde_json::Map::new();
+        let mut is = serde_json::Map::new();
+        for f in &fields {
+            was.insert(f.to_string(), old[f].clone());
+            is.insert(f.to_string(), new[f].clone());
+        }
         let changes = json!({
             "fields": fields,
             "name": view.name,
             "allowed_cidrs": view.allowed_cidrs,
+            "before": was,
+            "after": is,
         });
         let event = call
             .event("sat.update", Done::Changed, Some(changes))
