@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::error::{ConsoleError, is_form_mistake, refusal_message, refusal_status};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, time};
+use super::picker::workspace_picker;
 use super::session::{Admin, ConsolePath, CsrfForm, FormData};
-use super::tokens::workspace_picker;
 use crate::http::AppState;
 use crate::identity::workspaces as ws_store;
 use crate::use_cases::UseCaseError;

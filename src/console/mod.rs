@@ -13,8 +13,10 @@ mod error;
 mod group_mappings;
 mod layout;
 mod members;
+mod picker;
 mod session;
 mod sign_in;
+mod token_edit;
 mod tokens;
 mod workspaces;
 
@@ -41,6 +43,10 @@ pub fn routes() -> Routes<AppState> {
             get("sat.list", tokens::list).post("sat.create", tokens::create),
         )
         .route("/tokens/new", get(VIEW, tokens::new))
+        .route(
+            "/tokens/{id}/edit",
+            get("sat.read", token_edit::page).post("sat.update", token_edit::save),
+        )
         .route(
             "/tokens/{id}/revoke",
             get("sat.read", tokens::confirm_revoke).post("sat.revoke", tokens::revoke),

@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use super::error::{ConsoleError, is_form_mistake, refusal_message, refusal_status};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, secret_once, time};
+use super::picker;
 use super::session::{Admin, ConsolePath, CsrfForm, FormData};
 use crate::http::AppState;
 use crate::identity::workspaces::{self, Workspace};
-use crate::permissions::{Action, CatalogueEntry, TokenLevel, catalogue};
+use crate::permissions::{Action, TokenLevel};
 use crate::tokens::{TokenStatus, TokenView};
 use crate::use_cases::service_tokens::{self, NewSat};
 use crate::use_cases::{Expiry, UseCaseError};
@@ -44,20 +45,7 @@ fn tab_of(q: &FormData) -> TokenLevel {
     }
 }
 
-/// The workspace permissions of the catalogue (the one list, also served
-/// by `GET /api/v1/permissions`), by resource, in catalogue order.
-pub(super) fn workspace_picker() -> Vec<(&'static str, Vec<CatalogueEntry>)> {
-    let mut out: Vec<(&'static str, Vec<CatalogueEntry>)> = Vec::new();
-    for e in catalogue().into_iter().filter(|e| e.level == "workspace") {
-        match out.iter_mut().find(|(r, _)| *r == e.resource) {
-            Some((_, levels)) => levels.push(e),
-            None => out.push((e.resource, vec![e])),
-        }
-    }
-    out
-}
-
-fn nav(admin: &Admin) -> Nav<'_> {
+pub(super) fn nav(admin: &Admin) -> Nav<'_> {
     Nav {
         user: admin.user_name(),
         csrf: &admin.csrf,
@@ -65,7 +53,7 @@ fn nav(admin: &Admin) -> Nav<'_> {
     }
 }
 
-fn breadcrumb(last: &str) -> Markup {
+pub(super) fn breadcrumb(last: &str) -> Markup {
     html! {
         nav aria-label="Breadcrumb" class="crumbs" {
             "Settings" (layout::sep()) "Organization" (layout::sep())
@@ -146,6 +134,9 @@ pub async fn list(
     let revoked = q
         .get("revoked")
         .and_then(|id| tokens.iter().find(|t| t.id == id));
+    let edited = q
+        .get("edited")
+        .and_then(|id| tokens.iter().find(|t| t.id == id));
     let body = html! {
         (breadcrumb(""))
         h1 { "Service Access Tokens" }
@@ -153,6 +144,7 @@ pub async fn list(
             "Tokens that belong to the organization or to one workspace, never to a person: they keep working when people leave."
         }
         @if let Some(t) = revoked { (notice(&format!("Token “{}” was revoked.", t.name))) }
+        @if let Some(t) = edited { (notice(&format!("Token “{}” was changed.", t.name))) }
         (tabs(tab, false))
         p { a class="button primary" href={ "/console/tokens/new?tab=" (tab.as_str()) } { "Generate new token" } }
         @if tokens.is_empty() {
@@ -183,6 +175,8 @@ pub async fn list(
                                 td data-label="Status" { div { (status_badge(t.status)) } }
                                 td class="actions" data-label="Actions" { div {
                                     @if t.status != TokenStatus::Revoked {
+                                        a href={ "/console/tokens/" (t.id) "/edit" } aria-label={ "Edit " (t.name) } { "Edit" }
+                                        " "
                                         a href={ "/console/tokens/" (t.id) "/rotate" } aria-label={ "Rotate " (t.name) } { "Rotate" }
                                         " "
                                         a class="danger" href={ "/console/tokens/" (t.id) "/revoke" } aria-label={ "Revoke " (t.name) } { "Revoke" }
@@ -246,58 +240,15 @@ fn new_form(
                 }
                 textarea id="allowed_cidrs" name="allowed_cidrs" rows="2" maxlength="2000"
                     aria-describedby="allowed_cidrs-hint" { (draft.allowed_cidrs) }
-                @if tab == TokenLevel::Organization {
-                    fieldset {
-                        legend { "Permissions" }
-                        @for p in catalogue().iter().filter(|e| e.held_by.contains(&"organization_token")) {
-                            div class="check" {
-                                input type="checkbox" id={ "perm-" (p.name) } name="permission"
-                                    value=(p.name) checked[has(&p.name)];
-                                label for={ "perm-" (p.name) } { code { (p.name) } " " span class="muted small" { (p.description) } }
-                            }
-                        }
-                    }
-                } @else {
+                @if tab == TokenLevel::Workspace {
                     label for="workspace_id" { "Workspace" }
                     select id="workspace_id" name="workspace_id" required {
                         @for w in spaces {
                             option value=(w.id) selected[draft.workspace_id == w.id.to_string()] { (w.name) }
                         }
                     }
-                    fieldset class="picker" {
-                        legend { "Permissions" }
-                        p class="muted small" { "Edit includes read; create & delete includes edit. Connect stands alone." }
-                        @for (resource, levels) in workspace_picker() {
-                            fieldset class="resource" {
-                                legend { (levels[0].resource_label) }
-                                div class="levels" {
-                                    @let chain: Vec<&CatalogueEntry> = levels.iter().filter(|e| e.access != "connect").collect();
-                                    @let none = !chain.iter().any(|e| has(&e.name));
-                                    span class="radio" {
-                                        input type="radio" id={ "lv-" (resource) "-none" } name={ "level." (resource) } value="" checked[none];
-                                        label for={ "lv-" (resource) "-none" } { "No access" }
-                                    }
-                                    @for e in &chain {
-                                        @let id = format!("lv-{}-{}", resource, e.access);
-                                        span class="radio" {
-                                            input type="radio" id=(id) name={ "level." (resource) } value=(e.access)
-                                                checked[has(&e.name)] title=(e.description);
-                                            label for=(id) { (e.access_label) }
-                                        }
-                                    }
-                                    @for e in levels.iter().filter(|e| e.access == "connect") {
-                                        @let cid = format!("lv-{}-connect", resource);
-                                        span class="radio" {
-                                            input type="checkbox" id=(cid) name={ "connect." (resource) } value="1"
-                                                checked[has(&e.name)] title=(e.description);
-                                            label for=(cid) { (e.access_label) }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
                 }
+                (picker::permission_picker(tab, &has))
                 div class="buttons" {
                     button type="submit" class="primary" { "Generate token" }
                     a href={ "/console/tokens?tab=" (tab.as_str()) } { "Cancel" }
@@ -326,19 +277,7 @@ pub async fn new(
 
 /// Reads the form into the use case's request.
 fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<NewSat, UseCaseError>) {
-    let mut perms: Vec<String> = Vec::new();
-    if tab == TokenLevel::Organization {
-        perms.extend(form.all("permission").into_iter().map(str::to_string));
-    } else {
-        for (r, _) in workspace_picker() {
-            if let Some(l) = form.text(&format!("level.{r}")) {
-                perms.push(format!("{r}:{l}"));
-            }
-            if form.get(&format!("connect.{r}")).is_some() {
-                perms.push(format!("{r}:connect"));
-            }
-        }
-    }
+    let perms = picker::read_permissions(form, tab);
     let draft = Draft {
         name: form.get("name").unwrap_or("").to_string(),
         description: form.get("description").unwrap_or("").to_string(),
@@ -451,7 +390,10 @@ fn shown_once(
 }
 
 /// The organization's workspaces, for names and the workspace picker.
-async fn org_workspaces(state: &AppState, admin: &Admin) -> Result<Vec<Workspace>, ConsoleError> {
+pub(super) async fn org_workspaces(
+    state: &AppState,
+    admin: &Admin,
+) -> Result<Vec<Workspace>, ConsoleError> {
     Ok(workspaces::list(&state.db, admin.caller.org_id())
         .await
         .map_err(UseCaseError::from)?)
@@ -464,7 +406,7 @@ fn cancel_link(view: &TokenView) -> Markup {
     }
 }
 
-fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
+pub(super) fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
     html! {
         dl class="summary" {
             dt { "Name" } dd { (view.name) }

@@ -16,6 +16,7 @@ mod authority;
 mod cli;
 mod cli_commands;
 mod console;
+mod console_token_edit;
 mod cross_edge_audit;
 mod example_service;
 mod group_mappings;
