@@ -45,6 +45,10 @@ pub fn routes() -> Routes<AppState> {
                 .delete("sat.delete", service_tokens::revoke),
         )
         .route(
+            "/service-access-tokens/{id}/usage",
+            get("sat.usage", service_tokens::usage),
+        )
+        .route(
             "/service-access-tokens/{id}/rotate",
             post("sat.rotate", service_tokens::rotate),
         )

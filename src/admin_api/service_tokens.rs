@@ -143,3 +143,23 @@ pub async fn rotate(
     let (view, plain) = service_tokens::rotate(&state, &caller.call(), &id, grace).await?;
     Ok(show_once(StatusCode::OK, view, &plain, None))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    days: Option<i64>,
+}
+
+/// `GET /api/v1/service-access-tokens/{id}/usage?days=30`: the
+/// least-privilege advisor.
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> Result<Json<service_tokens::Usage>, ApiError> {
+    let days = q.days.unwrap_or(30);
+    Ok(Json(
+        service_tokens::usage(&state, &caller.call(), &id, days).await?,
+    ))
+}

@@ -47,6 +47,7 @@ pub fn routes() -> Routes<AppState> {
             "/tokens/{id}/edit",
             get("sat.read", token_edit::page).post("sat.update", token_edit::save),
         )
+        .route("/tokens/{id}/reduce", post("sat.update", tokens::reduce))
         .route(
             "/tokens/{id}/revoke",
             get("sat.read", tokens::confirm_revoke).post("sat.revoke", tokens::revoke),

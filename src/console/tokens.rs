@@ -121,6 +121,9 @@ fn created_by(view: &TokenView) -> Markup {
     html! { (who) " " span class="muted" { "(" (view.created_by.kind) ")" } }
 }
 
+/// How far back the list looks for unused permissions.
+const ADVISOR_DAYS: i64 = 30;
+
 /// `GET /console/tokens?tab=organization|workspace`.
 pub async fn list(
     State(state): State<AppState>,
@@ -137,6 +140,13 @@ pub async fn list(
     let edited = q
         .get("edited")
         .and_then(|id| tokens.iter().find(|t| t.id == id));
+    let live: Vec<TokenView> = tokens
+        .iter()
+        .filter(|t| t.status == TokenStatus::Active)
+        .cloned()
+        .collect();
+    let usage = service_tokens::usage_of(&state, live, ADVISOR_DAYS).await?;
+    let usage_of = |id: &str| usage.iter().find(|u| u.token_id == id);
     let body = html! {
         (breadcrumb(""))
         h1 { "Service Access Tokens" }
@@ -166,7 +176,23 @@ pub async fn list(
                                     br; span class="mono muted small" { (t.id) }
                                     @if let Some(d) = &t.description { br; span class="muted small" { (d) } }
                                 } }
-                                td data-label="Permissions" { div { (permissions(t)) } }
+                                td data-label="Permissions" { div {
+                                    (permissions(t))
+                                    @if let Some(u) = usage_of(&t.id).filter(|u| !u.unused.is_empty()) {
+                                        p class="small muted unused" {
+                                            "Unused in " (ADVISOR_DAYS) " days: "
+                                            @for p in &u.unused { code { (p) } " " }
+                                        }
+                                        @if !u.suggested_permissions.is_empty() {
+                                            form method="post" action={ "/console/tokens/" (t.id) "/reduce" } class="inline" {
+                                                (csrf_field(&admin.csrf))
+                                                button type="submit" aria-label={ "Reduce " (t.name) " to its suggested permissions" } {
+                                                    "Reduce to suggested permissions"
+                                                }
+                                            }
+                                        }
+                                    }
+                                } }
                                 td data-label="Workspace" { div { (workspace_name(&spaces, t.workspace_id)) } }
                                 td data-label="Created by" { div { (created_by(t)) } }
                                 td data-label="Created" { div { (time(Some(t.created_at))) } }
@@ -516,4 +542,35 @@ pub async fn rotate(
         "Token rotated",
         &plain.reveal(),
     ))
+}
+
+/// `POST /console/tokens/{id}/reduce`: sets the token's permissions to the
+/// advisor's suggestion, through the edit use case (recorded as
+/// `sat.update`, before and after).
+pub async fn reduce(
+    State(state): State<AppState>,
+    admin: Admin,
+    ConsolePath(id): ConsolePath<String>,
+    CsrfForm(_): CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let call = admin.caller.call();
+    let usage = service_tokens::usage(&state, &call, &id, ADVISOR_DAYS).await?;
+    if usage.suggested_permissions.is_empty() {
+        return Err(UseCaseError::Invalid(
+            "the token used none of its permissions: nothing to suggest".into(),
+        )
+        .into());
+    }
+    let changes = crate::tokens::TokenChanges {
+        permissions: Some(usage.suggested_permissions),
+        ..Default::default()
+    };
+    let view = service_tokens::update(&state, &call, &id, changes).await?;
+    let tab = view.level.unwrap_or(TokenLevel::Organization);
+    Ok(Redirect::to(&format!(
+        "/console/tokens?tab={}&edited={}",
+        tab.as_str(),
+        view.id
+    ))
+    .into_response())
 }

@@ -15,7 +15,7 @@ use super::form::{OAuthError, OAuthForm};
 use crate::audit::Target;
 use crate::http::AppState;
 use crate::http::{ApiError, Caller};
-use crate::permissions::{Action, Principal};
+use crate::permissions::{Action, Permission, Principal, authorize};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Source, TokenRefusal, Verified, VerifyError};
 
@@ -32,6 +32,21 @@ pub async fn introspect(
     let token = match form.require("token") {
         Ok(t) => t,
         Err(e) => return Ok(e.into_response()),
+    };
+    // The permission a service is about to let the token exercise: the
+    // answer says whether the token holds it, and a held one is counted
+    // for the least-privilege advisor.
+    let wanted = match form.get("permission") {
+        None => None,
+        Some(p) => match p.parse::<Permission>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                return Ok(
+                    OAuthError::invalid_request("invalid_permission", e.to_string())
+                        .into_response(),
+                );
+            }
+        },
     };
     let now = Timestamp::now();
     let verified = match tokens::verify_from(
@@ -55,7 +70,15 @@ pub async fn introspect(
     let (answer, reason, target) = match verified {
         Ok(v) if v.principal.org_id() == Some(org) => {
             state.last_used.note(&v.token_id, now, None);
-            (active(&v), None, Some(v.token_id))
+            let mut answer = active(&v);
+            if let Some(p) = wanted {
+                let allowed = holds(&v.principal, p);
+                if allowed {
+                    state.usage.note(&v.token_id, &p.to_string(), now);
+                }
+                answer["allowed"] = allowed.into();
+            }
+            (answer, None, Some(v.token_id))
         }
         Ok(_) => (inactive, Some("other_organization"), None),
         Err(r) if r.org_id.is_some_and(|o| o != org) => match r.refusal {
@@ -69,15 +92,45 @@ pub async fn introspect(
             (inactive, Some(r.refusal.code()), id)
         }
     };
+    let mut changes = json!({ "active": answer["active"], "reason": reason });
+    if let Some(p) = wanted {
+        changes["permission"] = p.to_string().into();
+        changes["allowed"] = answer.get("allowed").cloned().unwrap_or(false.into());
+    }
     let mut event = caller
         .event("token.introspect")
         .status(200)
-        .changes(json!({ "active": answer["active"], "reason": reason }));
+        .changes(changes);
     if let Some(id) = &target {
         event = event.target(Target::new("token", id, None));
     }
     state.audit.record(event).await?;
     Ok(Json(answer).into_response())
+}
+
+/// Whether the verified principal holds `p`: a workspace permission in the
+/// token's own workspace (a SAT's, or the one a PAT holds permissions in).
+fn holds(principal: &Principal, p: Permission) -> bool {
+    let action = |workspace_id| match p {
+        Permission::Workspace(resource, level) => Some(Action::Workspace {
+            workspace_id,
+            resource,
+            level,
+        }),
+        Permission::Org(_) => None,
+    };
+    match (principal, p) {
+        (Principal::Sat { permissions, .. }, Permission::Org(_)) => permissions.grants(p),
+        (Principal::Sat { workspace_id, .. }, _) => workspace_id
+            .and_then(action)
+            .is_some_and(|a| authorize(principal, a).is_ok()),
+        (Principal::Pat { access, .. }, Permission::Workspace(..)) => access
+            .only_workspace()
+            .and_then(action)
+            .is_some_and(|a| authorize(principal, a).is_ok()),
+        (Principal::Pat { access, .. }, Permission::Org(_)) => access.org.contains(&p.to_string()),
+        _ => false,
+    }
 }
 
 /// The answer for an active token. Absent values are left out, not null

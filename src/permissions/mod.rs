@@ -3,12 +3,14 @@
 //! Every module asks [`authorize`]; nothing else decides access.
 
 mod access;
+mod advice;
 mod authorize;
 mod catalogue;
 mod listing;
 mod token_id;
 
 pub use access::{Access, Scope, ScopeError};
+pub use advice::{Advice, advise};
 pub use authorize::{Action, Denied, Principal, PrincipalKind, Role, authorize};
 pub use catalogue::{
     Level, OrgPermission, Permission, PermissionError, PermissionSet, Resource, TokenLevel,

@@ -9,7 +9,7 @@ use super::call::Done;
 use super::{Call, Change, Expiry, Services, UseCaseError, write};
 use crate::audit::Target;
 use crate::identity::{orgs, workspaces};
-use crate::permissions::{Action, Principal, TokenLevel};
+use crate::permissions::{Action, PermissionSet, Principal, TokenLevel, advise};
 use crate::store::Timestamp;
 use crate::tokens::{
     self, ListFilter, NewToken, Owner, PlainToken, TokenChanges, TokenId, TokenKind, TokenView,
@@ -167,6 +167,65 @@ pub async fn update(
         Ok(Change::Made(view, event))
     })
     .await
+}
+
+/// What a SAT did with its permissions over the last days: the
+/// least-privilege advisor's answer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Usage {
+    pub token_id: String,
+    pub days: i64,
+    pub granted: Vec<String>,
+    pub used: Vec<tokens::Used>,
+    pub unused: Vec<String>,
+    pub suggested_permissions: Vec<String>,
+}
+
+/// Days of usage the advisor looks back over, at most.
+pub const MAX_USAGE_DAYS: i64 = 365;
+
+/// The usage of one SAT over the last `days` (1 to 365).
+pub async fn usage(
+    services: &Services,
+    call: &Call<'_>,
+    id: &str,
+    days: i64,
+) -> Result<Usage, UseCaseError> {
+    let view = get(services, call, id).await?;
+    Ok(usage_of(services, vec![view], days).await?.remove(0))
+}
+
+/// The usage of several SATs at once (the console's list), in one query.
+pub async fn usage_of(
+    services: &Services,
+    views: Vec<TokenView>,
+    days: i64,
+) -> Result<Vec<Usage>, UseCaseError> {
+    if !(1..=MAX_USAGE_DAYS).contains(&days) {
+        return Err(UseCaseError::OutOfRange(format!(
+            "days must be between 1 and {MAX_USAGE_DAYS}"
+        )));
+    }
+    let since = Timestamp::now() + time::Duration::days(1 - days);
+    let ids: Vec<String> = views.iter().map(|v| v.id.clone()).collect();
+    let mut used = tokens::used_since(&services.db, &ids, since).await?;
+    Ok(views
+        .into_iter()
+        .map(|v| {
+            let used = used.remove(&v.id).unwrap_or_default();
+            let granted = PermissionSet::from_stored(&v.permissions.join(" "));
+            let names: Vec<&str> = used.iter().map(|u| u.permission.as_str()).collect();
+            let advice = advise(&granted, &names);
+            Usage {
+                token_id: v.id,
+                days,
+                granted: v.permissions,
+                used,
+                unused: advice.unused,
+                suggested_permissions: advice.suggested,
+            }
+        })
+        .collect())
 }
 
 /// Gives a SAT a new value, the old one working `grace_seconds` longer,

@@ -7,6 +7,7 @@ mod console_client;
 mod support;
 
 mod abuse_tenants;
+mod advisor;
 mod audit_api;
 mod audit_recording;
 mod audit_retention;
