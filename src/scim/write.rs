@@ -126,6 +126,9 @@ pub async fn write_in_run<R: ScimWrite>(
     apply::<R>(state, caller, run, parsed).await
 }
 
+/// A change's row and the `member.access_change` records it caused.
+type WithAccess<Row> = (Row, Vec<AuditEvent>);
+
 /// The change of a parsed request, in its own savepoint of `run`: this
 /// change and its audit record are committed together, or neither is.
 async fn apply<R: ScimWrite>(
@@ -137,7 +140,7 @@ async fn apply<R: ScimWrite>(
     let org = caller.org_id();
     let (row, access_changes) = run
         .write(
-            async |tx: &mut Tx| -> Result<Change<(R::Row, Vec<AuditEvent>)>, ScimError> {
+            async |tx: &mut Tx| -> Result<Change<WithAccess<R::Row>>, ScimError> {
                 // What an earlier change of the batch left noted (a failed one
                 // rolled back) is not this change's.
                 tx.take_access_source_changes();
