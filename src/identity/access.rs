@@ -79,13 +79,8 @@ impl Grants {
 }
 
 /// The effective access as stored on a member's row.
-pub fn stored(
-    role: Role,
-    active: bool,
-    access_role: Option<&str>,
-    access_workspaces: Option<&str>,
-) -> Access {
-    Access::from_row(role, active, access_role, access_workspaces)
+pub fn stored(role: Role, access_role: Option<&str>, access_workspaces: Option<&str>) -> Access {
+    Access::from_row(role, access_role, access_workspaces)
 }
 
 /// An effective access that changed.
@@ -330,7 +325,6 @@ pub async fn refresh(
             let role = Role::parse(&row.role).unwrap_or(Role::Member);
             let before = stored(
                 role,
-                row.active && row.deleted_at.is_none(),
                 row.access_role.as_deref(),
                 row.access_workspaces.as_deref(),
             );
@@ -531,11 +525,11 @@ mod tests {
 
     #[test]
     fn a_row_never_recomputed_holds_its_direct_role() {
-        assert_eq!(stored(Role::Admin, true, None, None).role, Role::Admin);
-        assert_eq!(stored(Role::Admin, false, None, None), Access::none());
+        assert_eq!(stored(Role::Admin, None, None).role, Role::Admin);
         assert_eq!(
-            stored(Role::Member, true, Some("admin"), Some("")).role,
+            stored(Role::Member, Some("admin"), Some("")).role,
             Role::Admin
         );
+        assert_eq!(stored(Role::Admin, Some("member"), None), Access::none());
     }
 }

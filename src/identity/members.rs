@@ -53,7 +53,6 @@ impl Member {
     pub fn access(&self) -> Access {
         super::access::stored(
             self.role(),
-            self.active,
             self.access_role.as_deref(),
             self.access_workspaces.as_deref(),
         )

@@ -37,10 +37,10 @@ impl Access {
 
     /// The effective access kept on a member's row (`access_role`,
     /// `access_workspaces`; see `identity::access`). A row never
-    /// recomputed holds its direct role, while active.
+    /// recomputed (`access_role` NULL) holds its direct role: whether the
+    /// member is active is checked beside it, by whoever reads it.
     pub fn from_row(
         role: Role,
-        active: bool,
         access_role: Option<&str>,
         access_workspaces: Option<&str>,
     ) -> Self {
@@ -49,8 +49,7 @@ impl Access {
                 r,
                 Self::workspaces_from_stored(access_workspaces.unwrap_or_default()),
             ),
-            None if active => Self::of_role(role, BTreeMap::new()),
-            None => Self::none(),
+            None => Self::of_role(role, BTreeMap::new()),
         }
     }
 

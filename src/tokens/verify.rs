@@ -319,7 +319,6 @@ pub async fn verify_from(
             // The PAT's power: its scope within the member's access now.
             let member = Access::from_row(
                 role,
-                true,
                 row.member_access_role.as_deref(),
                 row.member_access_workspaces.as_deref(),
             );

@@ -595,3 +595,77 @@ async fn direct_workspace_permissions_and_pat_scopes() {
     let held = app.get(SELF, &pat).await;
     assert_eq!(held.body["permissions"], json!([]));
 }
+
+/// Deactivating a user through SCIM takes all their access away, recorded
+/// as an access change caused by the SCIM request; so does deleting a
+/// mapped group, for its members.
+#[tokio::test]
+async fn deactivation_and_group_deletion_change_access_with_their_cause() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_session().await;
+    let org = app.org_of(&root).await;
+    app.create_workspace(&root, "w").await;
+    let scim = app.scim().await;
+    let user = |name: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+        })
+    };
+    let ann = scim.create_user(user("ann")).await;
+    let ben = scim.create_user(user("ben")).await;
+    let group = scim
+        .create_group(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Editors",
+            "members": [{ "value": ann }, { "value": ben }],
+        }))
+        .await;
+    let r = app
+        .post(
+            MAPPINGS,
+            &root,
+            json!({ "group": group, "workspace": "w", "permissions": ["sources:edit"] }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let r = scim
+        .patch(
+            &format!("/Users/{ann}"),
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{ "op": "replace", "path": "active", "value": false }],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = scim.delete(&format!("/Groups/{group}")).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        app.get(MAPPINGS, &root).await.body["group_mappings"],
+        json!([])
+    );
+    let view = app.get(&format!("/api/v1/members/{ben}"), &root).await;
+    assert_eq!(view.body["workspace_permissions"], json!([]));
+
+    let records = app.audit_records(&org).await;
+    let summary =
+        |r: &Value| -> Value { serde_json::from_str(r["changes"].as_str().unwrap()).unwrap() };
+    let ann_changes = access_changes(&records, &ann);
+    assert_eq!(ann_changes.len(), 2, "granted, then deactivated");
+    let off = summary(ann_changes[1]);
+    assert_eq!(off["cause"]["action"], "scim.user.patch");
+    assert_eq!(off["cause"]["resource_id"], ann.as_str());
+    assert_eq!(off["after"]["workspace_permissions"], json!([]));
+    let ben_changes = access_changes(&records, &ben);
+    assert_eq!(ben_changes.len(), 2, "granted, then the group deleted");
+    assert_eq!(
+        summary(ben_changes[0])["cause"]["action"],
+        "group_mapping.create"
+    );
+    assert_eq!(
+        summary(ben_changes[1])["cause"]["action"],
+        "scim.group.delete"
+    );
+}
