@@ -10,12 +10,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::form::{OAuthError, OAuthForm};
 use crate::audit::Target;
 use crate::http::AppState;
 use crate::http::{ApiError, Caller};
-use crate::permissions::{Action, Permission, Principal, authorize};
+use crate::permissions::{Action, OrgPermission, Permission, Principal, authorize};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Source, TokenRefusal, Verified, VerifyError};
 
@@ -48,6 +49,20 @@ pub async fn introspect(
             }
         },
     };
+    // The workspace the permission is wanted in; by default the token's
+    // own (a workspace SAT's, or the one workspace a PAT holds
+    // permissions in).
+    let in_workspace = match form.get("workspace_id").map(Uuid::parse_str) {
+        None => None,
+        Some(Ok(w)) => Some(w),
+        Some(Err(_)) => {
+            return Ok(OAuthError::invalid_request(
+                "invalid_workspace_id",
+                "workspace_id is not a workspace id",
+            )
+            .into_response());
+        }
+    };
     let now = Timestamp::now();
     let verified = match tokens::verify_from(
         &state.db,
@@ -72,7 +87,7 @@ pub async fn introspect(
             state.last_used.note(&v.token_id, now, None);
             let mut answer = active(&v);
             if let Some(p) = wanted {
-                let allowed = holds(&v.principal, p);
+                let allowed = holds(&v.principal, p, in_workspace);
                 if allowed {
                     state.usage.note(&v.token_id, &p.to_string(), now);
                 }
@@ -108,29 +123,32 @@ pub async fn introspect(
     Ok(Json(answer).into_response())
 }
 
-/// Whether the verified principal holds `p`: a workspace permission in the
-/// token's own workspace (a SAT's, or the one a PAT holds permissions in).
-fn holds(principal: &Principal, p: Permission) -> bool {
-    let action = |workspace_id| match p {
-        Permission::Workspace(resource, level) => Some(Action::Workspace {
-            workspace_id,
-            resource,
-            level,
-        }),
-        Permission::Org(_) => None,
+/// Whether the verified principal holds `p`: a workspace permission in
+/// `workspace`, or else in the token's own workspace (a SAT's, or the one a
+/// PAT holds permissions in).
+fn holds(principal: &Principal, p: Permission, workspace: Option<Uuid>) -> bool {
+    let own = match principal {
+        Principal::Sat { workspace_id, .. } => *workspace_id,
+        Principal::Pat { access, .. } => access.only_workspace(),
+        _ => None,
     };
-    match (principal, p) {
-        (Principal::Sat { permissions, .. }, Permission::Org(_)) => permissions.grants(p),
-        (Principal::Sat { workspace_id, .. }, _) => workspace_id
-            .and_then(action)
-            .is_some_and(|a| authorize(principal, a).is_ok()),
-        (Principal::Pat { access, .. }, Permission::Workspace(..)) => access
-            .only_workspace()
-            .and_then(action)
-            .is_some_and(|a| authorize(principal, a).is_ok()),
-        (Principal::Pat { access, .. }, Permission::Org(_)) => access.org.contains(&p.to_string()),
-        _ => false,
-    }
+    let action = match p {
+        Permission::Workspace(resource, level) => match workspace.or(own) {
+            Some(workspace_id) => Action::Workspace {
+                workspace_id,
+                resource,
+                level,
+            },
+            None => return false,
+        },
+        Permission::Org(o) => match o {
+            OrgPermission::ScimRead => Action::ScimRead,
+            OrgPermission::ScimWrite => Action::ScimWrite,
+            OrgPermission::AuditLogsRead => Action::ReadAuditLogs,
+            OrgPermission::TokensIntrospect => Action::IntrospectTokens,
+        },
+    };
+    authorize(principal, action).is_ok()
 }
 
 /// The answer for an active token. Absent values are left out, not null

@@ -145,3 +145,61 @@ async fn introspection_answers_whether_a_permission_is_held_and_counts_it() {
         json!(["transformations:edit"])
     );
 }
+
+/// A PAT holding permissions in several workspaces is asked about one with
+/// `workspace_id`.
+#[tokio::test]
+async fn introspection_asks_about_a_pat_in_a_named_workspace() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    let a = app.create_workspace(&s, "a").await;
+    let b = app.create_workspace(&s, "b").await;
+    let (_, service) = app
+        .create_sat(
+            &s,
+            json!({ "name": "svc", "permissions": ["tokens:introspect"] }),
+        )
+        .await;
+    let (mo, session) = app.signed_in_member("default", "mo", "member").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{mo}"),
+            &s,
+            json!({ "workspace_permissions": [
+                { "workspace": "a", "permissions": ["sources:edit"] },
+                { "workspace": "b", "permissions": ["profiles:read"] },
+            ] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            &session,
+            json!({ "name": "laptop" }),
+        )
+        .await;
+    let pat = pat.body["token"].as_str().unwrap().to_string();
+    let ask = |permission: &'static str, workspace: Option<&str>| {
+        let mut form = vec![
+            ("token", pat.clone()),
+            ("permission", permission.to_string()),
+        ];
+        if let Some(w) = workspace {
+            form.push(("workspace_id", w.to_string()));
+        }
+        let req = app
+            .client
+            .post(app.url("/api/v1/tokens/introspect"))
+            .bearer_auth(&service)
+            .form(&form);
+        async move { read(req.send().await.unwrap()).await }
+    };
+    assert_eq!(ask("sources:read", Some(&a)).await.body["allowed"], true);
+    assert_eq!(ask("sources:read", Some(&b)).await.body["allowed"], false);
+    assert_eq!(ask("profiles:read", Some(&b)).await.body["allowed"], true);
+    // Two workspaces: without one named, no workspace permission is held.
+    assert_eq!(ask("sources:read", None).await.body["allowed"], false);
+    assert_eq!(ask("scim:read", None).await.body["allowed"], false);
+    assert_eq!(ask("sources:read", Some("nope")).await.status, 400);
+}
