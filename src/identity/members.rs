@@ -326,17 +326,3 @@ pub async fn set_password(
         ..member
     })
 }
-
-/// Active admins of the organization, counted inside a write transaction
-/// (used to refuse a change that would leave nobody able to administer it).
-pub async fn active_admins_in(tx: &mut Tx, org_id: Uuid) -> Result<i64, IdentityError> {
-    Ok(on_tx!(tx, conn => {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM members WHERE org_id = $1 AND role = 'admin' AND active = $2 AND deleted_at IS NULL",
-        )
-        .bind(org_id)
-        .bind(true)
-        .fetch_one(&mut *conn)
-        .await
-    })?)
-}

@@ -134,6 +134,21 @@ try {
   await page.getByText("Workspace “prod” was created.").waitFor();
   await shot("workspaces");
 
+  step("a token's Edit page: the catalogue's picker with its permissions checked");
+  await page.getByRole("link", { name: "Service Access Tokens" }).click();
+  await page.getByRole("link", { name: "Edit okta provisioning" }).click();
+  await page.getByRole("heading", { name: /Edit “okta provisioning”/ }).waitFor();
+  assert.ok(await page.getByLabel("scim:read").isChecked());
+  assert.ok(!(await page.getByLabel("scim:write").isChecked()));
+  await shot("token-edit");
+  await page.getByRole("link", { name: "Cancel" }).click();
+
+  step("the Group mappings page");
+  await page.getByRole("link", { name: "Group mappings" }).click();
+  await page.getByRole("heading", { name: "Group mappings" }).waitFor();
+  await page.getByText("No group is mapped yet.").waitFor();
+  await shot("group-mappings");
+
   step("generate a workspace SAT with two permissions");
   await page.getByRole("link", { name: "Service Access Tokens" }).click();
   await page.getByRole("link", { name: "Workspace", exact: true }).click();
