@@ -2,7 +2,9 @@
 //! Service Access Tokens, checked the two ways a real service would:
 //!
 //! - a SAT (`scim_sat_…`) by **introspection**: the service asks scimitar's
-//!   `POST /api/v1/tokens/introspect` with its own organization SAT (holding
+//!   `POST /api/v1/tokens/introspect` (with the `permission` the request
+//!   needs, which scimitar answers as `allowed` and counts for its
+//!   least-privilege advisor) with its own organization SAT (holding
 //!   `tokens:introspect`) and caches the answer, positive or negative, for
 //!   `cache_ttl`;
 //! - any other bearer value as a **JWT** from `POST /api/v1/tokens/exchange`,
@@ -213,6 +215,8 @@ struct Grant {
     /// None for an organization token: it is for no workspace.
     workspace: Option<Uuid>,
     permissions: Vec<String>,
+    /// Introspection's answer for the permission asked about.
+    allowed: Option<bool>,
     /// The SAT's id: the introspection `sub`, or the JWT's `sub`.
     subject: String,
 }
@@ -233,12 +237,12 @@ impl Service {
         level: &str,
     ) -> Result<Caller, Refusal> {
         let token = bearer(headers)?;
+        let wanted = format!("{RESOURCE}:{level}");
         let grant = if token.starts_with("scim_") {
-            self.introspect(token).await?
+            self.introspect(token, &wanted).await?
         } else {
             self.verify_jwt(token).await?
         };
-        let wanted = format!("{RESOURCE}:{level}");
         let workspace = match (grant.workspace, ws.parse::<Uuid>()) {
             (Some(granted), Ok(asked)) if granted == asked => granted,
             _ => {
@@ -248,7 +252,13 @@ impl Service {
                 });
             }
         };
-        if !grants(&grant.permissions, RESOURCE, level) {
+        // Introspection answers for the permission asked (and scimitar
+        // counts it for its least-privilege advisor); a JWT carries its
+        // permissions.
+        let allowed = grant
+            .allowed
+            .unwrap_or_else(|| grants(&grant.permissions, RESOURCE, level));
+        if !allowed {
             return Err(Refusal::Forbidden {
                 detail: format!("the token does not grant `{wanted}`"),
                 scope: wanted,
@@ -260,10 +270,16 @@ impl Service {
         })
     }
 
-    /// A SAT, checked by introspection (answers cached for `cache_ttl`).
-    async fn introspect(&self, token: &str) -> Result<Grant, Refusal> {
+    /// A SAT, checked by introspection for the permission `wanted`
+    /// (answers cached for `cache_ttl`, per token and permission).
+    async fn introspect(&self, token: &str, wanted: &str) -> Result<Grant, Refusal> {
         // Keyed by a hash, so that the cache does not hold token values.
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let key: [u8; 32] = Sha256::new()
+            .chain_update(token.as_bytes())
+            .chain_update([0])
+            .chain_update(wanted.as_bytes())
+            .finalize()
+            .into();
         let ttl = self.config.cache_ttl;
         let cached = {
             let cache = self.introspection_cache.lock().unwrap();
@@ -275,7 +291,7 @@ impl Service {
         let answer = match cached {
             Some(answer) => answer,
             None => {
-                let answer = self.ask_scimitar(token).await?;
+                let answer = self.ask_scimitar(token, wanted).await?;
                 let mut cache = self.introspection_cache.lock().unwrap();
                 if cache.len() >= CACHE_MAX_ENTRIES {
                     cache.retain(|_, (at, _)| at.elapsed() < ttl);
@@ -293,19 +309,20 @@ impl Service {
             (true, Some(subject)) => Ok(Grant {
                 workspace: answer.workspace_id,
                 permissions: answer.scope.split_whitespace().map(String::from).collect(),
+                allowed: answer.allowed,
                 subject,
             }),
             _ => Err(Refusal::InvalidToken("the token is not active".into())),
         }
     }
 
-    async fn ask_scimitar(&self, token: &str) -> Result<Introspection, Refusal> {
+    async fn ask_scimitar(&self, token: &str, wanted: &str) -> Result<Introspection, Refusal> {
         let url = format!("{}/api/v1/tokens/introspect", self.config.scimitar_url);
         let resp = self
             .http
             .post(url)
             .bearer_auth(&self.config.introspection_token)
-            .form(&[("token", token)])
+            .form(&[("token", token), ("permission", wanted)])
             .send()
             .await
             .map_err(|e| Refusal::unavailable(format!("introspection failed: {e}")))?;
@@ -359,6 +376,7 @@ impl Service {
         Ok(Grant {
             workspace: claims.workspace,
             permissions: claims.permissions,
+            allowed: None,
             subject: claims.sub,
         })
     }
@@ -411,6 +429,8 @@ struct Introspection {
     sub: Option<String>,
     workspace_id: Option<Uuid>,
     exp: Option<i64>,
+    /// Whether the token holds the `permission` asked about.
+    allowed: Option<bool>,
 }
 
 /// The claims of a JWT from scimitar's token exchange.

@@ -238,7 +238,7 @@ pub async fn change_own_password(
         org_id: m.org_id,
         member_id: m.id,
         user_name: m.user_name.clone(),
-        role: m.role(),
+        access: m.access(),
     };
     let call = Call::new(&principal, ctx);
     let member = crate::use_cases::members::change_own_password(

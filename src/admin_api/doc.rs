@@ -10,7 +10,10 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{auth, members, organization, personal_tokens, service_tokens, token_self, workspaces};
+use super::{
+    auth, group_mappings, members, organization, permissions, personal_tokens, service_tokens,
+    token_self, workspaces,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,7 +34,13 @@ use super::{auth, members, organization, personal_tokens, service_tokens, token_
         organization::get,
         organization::update,
         members::list,
+        members::get,
         members::update,
+        group_mappings::create,
+        group_mappings::list,
+        group_mappings::delete,
+        permissions::list,
+        service_tokens::usage,
         workspaces::create,
         workspaces::list,
         workspaces::get,
@@ -48,6 +57,15 @@ use super::{auth, members, organization, personal_tokens, service_tokens, token_
         Organization,
         Member,
         MemberList,
+        AccessSource,
+        WorkspaceGrant,
+        WorkspacePermissionSet,
+        GroupMapping,
+        GroupMappingList,
+        Permission,
+        PermissionCatalogue,
+        TokenUsage,
+        UsedPermission,
         Workspace,
         WorkspaceList,
         RoleName,
@@ -160,11 +178,21 @@ pub struct SelfView {
     member_id: Option<Uuid>,
     user_name: Option<String>,
     role: Option<RoleName>,
-    /// A SAT's own; for a PAT or session, what the member's role grants.
+    /// A SAT's own; for a session, what the member's effective role
+    /// grants; for a PAT, its scope within that.
     permissions: Vec<String>,
+    /// For a PAT or session: the workspace permissions held now.
+    workspace_permissions: Option<Vec<WorkspacePermissionSet>>,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
     status: String,
+}
+
+/// Permissions held in one workspace.
+#[derive(ToSchema)]
+pub struct WorkspacePermissionSet {
+    workspace_id: Uuid,
+    permissions: Vec<String>,
 }
 
 #[derive(ToSchema)]
@@ -185,8 +213,15 @@ pub struct Member {
     org_id: Uuid,
     user_name: String,
     display_name: Option<String>,
-    role: RoleName,
     active: bool,
+    /// The effective role: `admin` directly or through a mapped group.
+    role: RoleName,
+    /// The role given by hand.
+    direct_role: RoleName,
+    /// What makes the member an admin (empty for a plain member).
+    role_sources: Vec<AccessSource>,
+    /// Workspace permissions, one entry per workspace and source.
+    workspace_permissions: Vec<WorkspaceGrant>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -212,4 +247,87 @@ pub struct Workspace {
 #[derive(ToSchema)]
 pub struct WorkspaceList {
     workspaces: Vec<Workspace>,
+}
+
+/// Where a grant comes from: `{"type":"direct"}` or
+/// `{"type":"group_mapping","mapping_id","group_id","group"}`.
+#[derive(ToSchema)]
+pub struct AccessSource {
+    /// `direct` or `group_mapping`.
+    r#type: String,
+    mapping_id: Option<Uuid>,
+    group_id: Option<Uuid>,
+    /// The group's display name.
+    group: Option<String>,
+}
+
+/// Workspace permissions from one source.
+#[derive(ToSchema)]
+pub struct WorkspaceGrant {
+    workspace_id: Uuid,
+    permissions: Vec<String>,
+    source: AccessSource,
+}
+
+/// A SCIM group mapped to the admin role (`role`) or to workspace
+/// permissions (`workspace`, `permissions`).
+#[derive(ToSchema)]
+pub struct GroupMapping {
+    id: Uuid,
+    /// The SCIM group's id.
+    group: Uuid,
+    group_display_name: String,
+    role: Option<String>,
+    workspace: Option<Uuid>,
+    permissions: Option<Vec<String>>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+#[derive(ToSchema)]
+pub struct GroupMappingList {
+    group_mappings: Vec<GroupMapping>,
+}
+
+/// One permission of the catalogue.
+#[derive(ToSchema)]
+pub struct Permission {
+    name: String,
+    /// `organization` or `workspace`.
+    level: String,
+    resource: String,
+    resource_label: String,
+    /// `read`, `write`, `edit`, `manage`, …
+    access: String,
+    access_label: String,
+    description: String,
+    /// The permissions holding this one grants too.
+    implies: Vec<String>,
+    /// `organization_token`, `workspace_token`, `admin`, `member`.
+    held_by: Vec<String>,
+}
+
+#[derive(ToSchema)]
+pub struct PermissionCatalogue {
+    permissions: Vec<Permission>,
+}
+
+/// The least-privilege advisor's view of one SAT.
+#[derive(ToSchema)]
+pub struct TokenUsage {
+    token_id: String,
+    days: i64,
+    granted: Vec<String>,
+    used: Vec<UsedPermission>,
+    unused: Vec<String>,
+    /// The smallest set from the catalogue that covers what was used.
+    suggested_permissions: Vec<String>,
+}
+
+#[derive(ToSchema)]
+pub struct UsedPermission {
+    permission: String,
+    count: i64,
+    #[schema(format = DateTime)]
+    last_used_at: String,
 }

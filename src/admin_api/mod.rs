@@ -1,6 +1,6 @@
 //! The admin API under `/api/v1`: sign-in, Service Access Tokens,
-//! Personal Access Tokens, members, workspaces and the organization's
-//! settings. Handlers are thin: parse the request, call the use case (which
+//! Personal Access Tokens, members, group mappings, workspaces and the
+//! organization's settings. Handlers are thin: parse the request, call the use case (which
 //! authorizes, changes and records in one transaction), render its answer,
 //! or its refusal as problem+json (`error`). Sign-in and sign-out are
 //! authentication, not admin operations, and stay here (`auth`).
@@ -8,8 +8,10 @@
 pub mod auth;
 mod doc;
 mod error;
+mod group_mappings;
 mod members;
 mod organization;
+mod permissions;
 mod personal_tokens;
 mod service_tokens;
 mod token_self;
@@ -17,7 +19,7 @@ mod workspaces;
 
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::route::{Routes, delete, get, patch, post};
+use crate::http::route::{Routes, delete, get, post};
 use crate::tokens::{PlainToken, TokenView};
 use crate::use_cases::Expiry;
 
@@ -46,6 +48,10 @@ pub fn routes() -> Routes<AppState> {
                 .delete("sat.delete", service_tokens::revoke),
         )
         .route(
+            "/service-access-tokens/{id}/usage",
+            get("sat.usage", service_tokens::usage),
+        )
+        .route(
             "/service-access-tokens/{id}/rotate",
             post("sat.rotate", service_tokens::rotate),
         )
@@ -58,12 +64,25 @@ pub fn routes() -> Routes<AppState> {
             delete("pat.delete", personal_tokens::revoke),
         )
         .route("/tokens/self", get("token.self", token_self::get))
+        .route("/permissions", get("permission.list", permissions::list))
         .route(
             "/organization",
             get("org.read", organization::get).patch("org.update", organization::update),
         )
         .route("/members", get("member.list", members::list))
-        .route("/members/{id}", patch("member.update", members::update))
+        .route(
+            "/members/{id}",
+            get("member.read", members::get).patch("member.update", members::update),
+        )
+        .route(
+            "/group-mappings",
+            post("group_mapping.create", group_mappings::create)
+                .get("group_mapping.list", group_mappings::list),
+        )
+        .route(
+            "/group-mappings/{id}",
+            delete("group_mapping.delete", group_mappings::delete),
+        )
         .route(
             "/workspaces",
             post("workspace.create", workspaces::create).get("workspace.list", workspaces::list),

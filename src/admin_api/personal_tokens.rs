@@ -1,6 +1,7 @@
-//! `/api/v1/personal-access-tokens`: an admin's own tokens
-//! (`use_cases::personal_tokens`). They act with the member's role and die
-//! when the member is deactivated, deleted or demoted.
+//! `/api/v1/personal-access-tokens`: a member's own tokens
+//! (`use_cases::personal_tokens`), optionally narrowed to some of the
+//! member's permissions. They die when the member is deactivated or
+//! deleted.
 
 use axum::Json;
 use axum::extract::State;
@@ -23,6 +24,8 @@ pub struct Create {
     #[serde(flatten)]
     expiry: ExpiryInput,
     allowed_cidrs: Option<Vec<String>>,
+    permissions: Option<Vec<String>>,
+    workspace: Option<String>,
 }
 
 #[utoipa::path(
@@ -46,6 +49,8 @@ pub async fn create(
         description: body.description,
         expiry: body.expiry.expiry()?,
         allowed_cidrs: body.allowed_cidrs.unwrap_or_default(),
+        permissions: body.permissions,
+        workspace: body.workspace,
     };
     let (view, plain) = personal_tokens::create(&state, &caller.call(), new).await?;
     let location = format!("/api/v1/personal-access-tokens/{}", view.id);

@@ -14,6 +14,7 @@ use super::{ExpiryInput, nullable, show_once};
 use crate::http::AppState;
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::permissions::TokenLevel;
+use crate::store::Timestamp;
 use crate::tokens::{TokenChanges, TokenView};
 use crate::use_cases::service_tokens::{self, NewSat};
 
@@ -116,6 +117,9 @@ pub struct Update {
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     allowed_cidrs: Option<Option<Vec<String>>>,
+    permissions: Option<Vec<String>>,
+    /// RFC 3339; earlier than the current expiry.
+    expires_at: Option<String>,
 }
 
 #[utoipa::path(
@@ -143,6 +147,16 @@ pub async fn update(
         description: body.description,
         // `null` clears the allowlist.
         allowed_cidrs: body.allowed_cidrs.map(Option::unwrap_or_default),
+        permissions: body.permissions,
+        expires_at: body
+            .expires_at
+            .as_deref()
+            .map(|e| {
+                Timestamp::parse_rfc3339(e).ok_or_else(|| {
+                    ApiError::BadRequest("expires_at must be an RFC 3339 date and time".into())
+                })
+            })
+            .transpose()?,
     };
     Ok(Json(
         service_tokens::update(&state, &caller.call(), &id, changes).await?,
@@ -202,4 +216,37 @@ pub async fn rotate(
         .grace_period_seconds;
     let (view, plain) = service_tokens::rotate(&state, &caller.call(), &id, grace).await?;
     Ok(show_once(StatusCode::OK, view, &plain, None))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    days: Option<i64>,
+}
+
+/// `GET /api/v1/service-access-tokens/{id}/usage?days=30`: the
+/// least-privilege advisor.
+#[utoipa::path(
+    get,
+    path = "/service-access-tokens/{id}/usage",
+    tag = "Service access tokens",
+    summary = "Which of its permissions a SAT used (the least-privilege advisor)",
+    description = "Requires `service_access_tokens:manage` (an admin's session or PAT).",
+    params(
+        ("id" = String, Path, description = "The token id"),
+        ("days" = Option<i64>, Query, description = "1 to 365, default 30"),
+    ),
+    responses((status = 200, description = "Granted, used, unused and suggested permissions", body = super::doc::TokenUsage)),
+    security(("bearer" = []))
+)]
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> Result<Json<service_tokens::Usage>, ApiError> {
+    let days = q.days.unwrap_or(30);
+    Ok(Json(
+        service_tokens::usage(&state, &caller.call(), &id, days).await?,
+    ))
 }

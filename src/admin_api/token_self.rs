@@ -37,6 +37,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> Result<Json<V
         "user_name": null,
         "role": null,
         "permissions": [],
+        "workspace_permissions": [],
         "expires_at": caller.expires_at,
         "status": "active",
     });
@@ -54,16 +55,19 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> Result<Json<V
             body["workspace_id"] = json!(workspace_id);
             body["permissions"] = json!(permissions.names());
         }
-        // A person's credential holds what their role grants.
+        // A person's credential holds their effective access (a PAT: as
+        // far as its scope lets it).
         Principal::Pat {
-            user_name, role, ..
+            user_name, access, ..
         }
         | Principal::Session {
-            user_name, role, ..
+            user_name, access, ..
         } => {
             body["user_name"] = json!(user_name);
-            body["role"] = json!(role);
-            body["permissions"] = json!(role.permission_names());
+            body["role"] = json!(access.role);
+            body["permissions"] = json!(access.names());
+            body["workspace_id"] = json!(access.only_workspace());
+            body["workspace_permissions"] = access.workspaces_json();
         }
         Principal::Operator => {
             return Err(ApiError::internal("unexpected principal on /tokens/self"));

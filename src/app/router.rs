@@ -48,6 +48,28 @@ pub fn routes() -> Routes<AppState> {
 }
 
 pub fn router(state: AppState, config: &Config) -> Router {
+    // SCIM endpoint names match in any case: the path is made canonical
+    // before routing (a layer on the router itself would run after it).
+    let routed = inner(state, config);
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .map_request(|mut req: axum::extract::Request| {
+                if let Some(path) = crate::scim::routes::canonical_path(req.uri().path()) {
+                    let with_query = match req.uri().query() {
+                        Some(q) => format!("{path}?{q}"),
+                        None => path,
+                    };
+                    if let Ok(uri) = with_query.parse() {
+                        *req.uri_mut() = uri;
+                    }
+                }
+                req
+            })
+            .service(routed),
+    )
+}
+
+fn inner(state: AppState, config: &Config) -> Router {
     let mut routes = routes();
     if config.metrics == MetricsAt::Main {
         // Unauthenticated, like the probes: scrapers hold no credential.

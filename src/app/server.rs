@@ -53,6 +53,9 @@ impl Server {
         let flusher = state
             .last_used
             .spawn_flusher(state.db.clone(), config.last_used_flush);
+        let usage_flusher = state
+            .usage
+            .spawn_flusher(state.db.clone(), config.last_used_flush);
         let checkpointer = crate::audit::spawn_checkpointer(
             state.db.clone(),
             state.signer.clone(),
@@ -113,6 +116,7 @@ impl Server {
             // Not an abort: the flusher may be halfway through writing a
             // batch it has already taken, and it flushes once more itself.
             flusher.stop().await;
+            usage_flusher.stop().await;
         });
         tracing::info!(%addr, backend = state.db.backend_name(), "scimitar listening");
         if let Some(at) = metrics_addr {

@@ -59,6 +59,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         sessions: Arc::new(sessions),
         signer,
         last_used: LastUsedRecorder::default(),
+        usage: Default::default(),
         public_url: config.public_url.clone(),
         page_anchors: PageAnchors::default(),
         limits: Arc::new(Limiter::new(config.limits)),

@@ -12,6 +12,7 @@ use super::error::{ConsoleError, is_form_mistake, refusal_message, refusal_statu
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, time};
 use super::session::{Admin, ConsolePath, CsrfForm, FormData};
 use crate::http::AppState;
+use crate::identity::access::Source;
 use crate::permissions::Role;
 use crate::use_cases::{UseCaseError, members};
 
@@ -22,11 +23,20 @@ async fn render(
     banner: Option<String>,
     error: Option<String>,
 ) -> Result<Response, ConsoleError> {
-    let list = members::list(state, &admin.caller.call()).await?;
+    let list = members::list_with_access(state, &admin.caller.call()).await?;
+    let spaces = crate::identity::workspaces::list(&state.db, admin.caller.org_id())
+        .await
+        .map_err(UseCaseError::from)?;
+    let space_name = |id: Uuid| {
+        spaces
+            .iter()
+            .find(|w| w.id == id)
+            .map_or(id.to_string(), |w| w.name.clone())
+    };
     let body = html! {
         h1 { "Members" }
         p class="lead" {
-            "Taking away a member's access (deactivating them, or making an admin a member) ends their sessions and revokes their personal access tokens at once. Service Access Tokens they created keep working."
+            "Access is the member's direct role and what their identity provider groups are mapped to (see Group mappings). Taking away a member's access (deactivating them, or making an admin a member) ends their sessions and revokes their personal access tokens at once. Service Access Tokens they created keep working."
         }
         @if let Some(b) = &banner { (notice(b)) }
         @if let Some(e) = &error { (form_error(e)) }
@@ -34,7 +44,7 @@ async fn render(
             table class="cards" {
                 caption { "Members" }
                 thead { tr {
-                    th scope="col" { "User name" } th scope="col" { "Role" } th scope="col" { "Status" }
+                    th scope="col" { "User name" } th scope="col" { "Role" } th scope="col" { "Workspace access" } th scope="col" { "Status" }
                     th scope="col" { "Created" } th scope="col" { span class="sr" { "Actions" } }
                 } }
                 tbody {
@@ -44,7 +54,22 @@ async fn render(
                                 strong { (m.user_name) }
                                 br; span class="mono muted small" { (m.id) }
                             } }
-                            td data-label="Role" { div { (m.role().as_str()) } }
+                            td data-label="Role" { div {
+                                strong { (m.role.as_str()) }
+                                @for s in &m.role_sources {
+                                    br; span class="muted small" { (source_label(s)) }
+                                }
+                            } }
+                            td data-label="Workspace access" { div {
+                                @if m.workspace_permissions.is_empty() { span class="muted" { "None" } }
+                                @for g in &m.workspace_permissions {
+                                    div class="small" {
+                                        strong { (space_name(g.workspace_id)) } ": "
+                                        @for p in &g.permissions { code { (p) } " " }
+                                        span class="muted" { "(" (source_label(&g.source)) ")" }
+                                    }
+                                }
+                            } }
                             td data-label="Status" { div {
                                 @if m.active { span class="badge ok" { "Active" } }
                                 @else { span class="badge bad" { "Inactive" } }
@@ -54,10 +79,10 @@ async fn render(
                                 form method="post" action={ "/console/members/" (m.id) } class="inline" {
                                     (csrf_field(&admin.csrf))
                                     @let id = format!("role-{}", m.id);
-                                    label for=(id) class="sr" { "Role of " (m.user_name) }
+                                    label for=(id) class="sr" { "Direct role of " (m.user_name) }
                                     select id=(id) name="role" {
                                         @for r in [Role::Admin, Role::Member] {
-                                            option value=(r.as_str()) selected[m.role() == r] { (r.as_str()) }
+                                            option value=(r.as_str()) selected[m.direct_role == r] { (r.as_str()) }
                                         }
                                     }
                                     button type="submit" aria-label={ "Set the role of " (m.user_name) } { "Set role" }
@@ -88,6 +113,14 @@ async fn render(
         status,
         layout::page("Members", Some(nav), body),
     ))
+}
+
+/// Where a grant comes from, in words.
+fn source_label(s: &Source) -> String {
+    match s {
+        Source::Direct => "direct".to_string(),
+        Source::GroupMapping { group, .. } => format!("through group “{group}”"),
+    }
 }
 
 /// `GET /console/members`.

@@ -11,10 +11,13 @@ mod assets;
 mod audit_logs;
 mod audit_streams;
 mod error;
+mod group_mappings;
 mod layout;
 mod members;
+mod picker;
 mod session;
 mod sign_in;
+mod token_edit;
 mod tokens;
 mod workspaces;
 
@@ -42,6 +45,11 @@ pub fn routes() -> Routes<AppState> {
         )
         .route("/tokens/new", get(VIEW, tokens::new))
         .route(
+            "/tokens/{id}/edit",
+            get("sat.read", token_edit::page).post("sat.update", token_edit::save),
+        )
+        .route("/tokens/{id}/reduce", post("sat.update", tokens::reduce))
+        .route(
             "/tokens/{id}/revoke",
             get("sat.read", tokens::confirm_revoke).post("sat.revoke", tokens::revoke),
         )
@@ -55,6 +63,15 @@ pub fn routes() -> Routes<AppState> {
         )
         .route("/members", get("member.list", members::list))
         .route("/members/{id}", post("member.update", members::update))
+        .route(
+            "/group-mappings",
+            get("group_mapping.list", group_mappings::list)
+                .post("group_mapping.create", group_mappings::create),
+        )
+        .route(
+            "/group-mappings/{id}/delete",
+            post("group_mapping.delete", group_mappings::delete),
+        )
         .route("/audit-logs", get("audit_logs.list", audit_logs::list))
         .route(
             "/audit-logs/export",

@@ -207,7 +207,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         org_id: member.org_id,
         member_id: member.id,
         user_name: member.user_name.clone(),
-        role: member.role(),
+        access: member.access(),
     };
     if let Err(denied) = authorize(&principal, Action::ManageServiceTokens) {
         let event = AuditEvent::new(

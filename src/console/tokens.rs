@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use super::error::{ConsoleError, is_form_mistake, refusal_message, refusal_status};
 use super::layout::{self, Nav, Section, csrf_field, form_error, notice, secret_once, time};
+use super::picker;
 use super::session::{Admin, ConsolePath, CsrfForm, FormData};
 use crate::http::AppState;
 use crate::identity::workspaces::{self, Workspace};
-use crate::permissions::{Action, Level, OrgPermission, Resource, TokenLevel};
+use crate::permissions::{Action, TokenLevel};
 use crate::tokens::{TokenStatus, TokenView};
 use crate::use_cases::service_tokens::{self, NewSat};
 use crate::use_cases::{Expiry, UseCaseError};
@@ -44,29 +45,7 @@ fn tab_of(q: &FormData) -> TokenLevel {
     }
 }
 
-fn resource_label(r: Resource) -> &'static str {
-    match r {
-        Resource::Sources => "Sources",
-        Resource::Destinations => "Destinations",
-        Resource::Transformations => "Transformations",
-        Resource::TrackingPlans => "Tracking plans",
-        Resource::DataCatalog => "Data catalog",
-        Resource::Profiles => "Profiles",
-        Resource::ReverseEtl => "Reverse ETL",
-        Resource::PipelineTests => "Pipeline tests",
-    }
-}
-
-fn level_label(l: Level) -> &'static str {
-    match l {
-        Level::Read => "Read",
-        Level::Edit => "Edit",
-        Level::CreateDelete => "Create & delete",
-        Level::Connect => "Connect",
-    }
-}
-
-fn nav(admin: &Admin) -> Nav<'_> {
+pub(super) fn nav(admin: &Admin) -> Nav<'_> {
     Nav {
         user: admin.user_name(),
         csrf: &admin.csrf,
@@ -74,7 +53,7 @@ fn nav(admin: &Admin) -> Nav<'_> {
     }
 }
 
-fn breadcrumb(last: &str) -> Markup {
+pub(super) fn breadcrumb(last: &str) -> Markup {
     html! {
         nav aria-label="Breadcrumb" class="crumbs" {
             "Settings" (layout::sep()) "Organization" (layout::sep())
@@ -142,6 +121,9 @@ fn created_by(view: &TokenView) -> Markup {
     html! { (who) " " span class="muted" { "(" (view.created_by.kind) ")" } }
 }
 
+/// How far back the list looks for unused permissions.
+const ADVISOR_DAYS: i64 = 30;
+
 /// `GET /console/tokens?tab=organization|workspace`.
 pub async fn list(
     State(state): State<AppState>,
@@ -155,6 +137,16 @@ pub async fn list(
     let revoked = q
         .get("revoked")
         .and_then(|id| tokens.iter().find(|t| t.id == id));
+    let edited = q
+        .get("edited")
+        .and_then(|id| tokens.iter().find(|t| t.id == id));
+    let live: Vec<TokenView> = tokens
+        .iter()
+        .filter(|t| t.status == TokenStatus::Active)
+        .cloned()
+        .collect();
+    let usage = service_tokens::usage_of(&state, live, ADVISOR_DAYS).await?;
+    let usage_of = |id: &str| usage.iter().find(|u| u.token_id == id);
     let body = html! {
         (breadcrumb(""))
         h1 { "Service Access Tokens" }
@@ -162,6 +154,7 @@ pub async fn list(
             "Tokens that belong to the organization or to one workspace, never to a person: they keep working when people leave."
         }
         @if let Some(t) = revoked { (notice(&format!("Token “{}” was revoked.", t.name))) }
+        @if let Some(t) = edited { (notice(&format!("Token “{}” was changed.", t.name))) }
         (tabs(tab, false))
         p { a class="button primary" href={ "/console/tokens/new?tab=" (tab.as_str()) } { "Generate new token" } }
         @if tokens.is_empty() {
@@ -183,7 +176,23 @@ pub async fn list(
                                     br; span class="mono muted small" { (t.id) }
                                     @if let Some(d) = &t.description { br; span class="muted small" { (d) } }
                                 } }
-                                td data-label="Permissions" { div { (permissions(t)) } }
+                                td data-label="Permissions" { div {
+                                    (permissions(t))
+                                    @if let Some(u) = usage_of(&t.id).filter(|u| !u.unused.is_empty()) {
+                                        p class="small muted unused" {
+                                            "Unused in " (ADVISOR_DAYS) " days: "
+                                            @for p in &u.unused { code { (p) } " " }
+                                        }
+                                        @if !u.suggested_permissions.is_empty() {
+                                            form method="post" action={ "/console/tokens/" (t.id) "/reduce" } class="inline" {
+                                                (csrf_field(&admin.csrf))
+                                                button type="submit" aria-label={ "Reduce " (t.name) " to its suggested permissions" } {
+                                                    "Reduce to suggested permissions"
+                                                }
+                                            }
+                                        }
+                                    }
+                                } }
                                 td data-label="Workspace" { div { (workspace_name(&spaces, t.workspace_id)) } }
                                 td data-label="Created by" { div { (created_by(t)) } }
                                 td data-label="Created" { div { (time(Some(t.created_at))) } }
@@ -192,6 +201,8 @@ pub async fn list(
                                 td data-label="Status" { div { (status_badge(t.status)) } }
                                 td class="actions" data-label="Actions" { div {
                                     @if t.status != TokenStatus::Revoked {
+                                        a href={ "/console/tokens/" (t.id) "/edit" } aria-label={ "Edit " (t.name) } { "Edit" }
+                                        " "
                                         a href={ "/console/tokens/" (t.id) "/rotate" } aria-label={ "Rotate " (t.name) } { "Rotate" }
                                         " "
                                         a class="danger" href={ "/console/tokens/" (t.id) "/revoke" } aria-label={ "Revoke " (t.name) } { "Revoke" }
@@ -255,55 +266,15 @@ fn new_form(
                 }
                 textarea id="allowed_cidrs" name="allowed_cidrs" rows="2" maxlength="2000"
                     aria-describedby="allowed_cidrs-hint" { (draft.allowed_cidrs) }
-                @if tab == TokenLevel::Organization {
-                    fieldset {
-                        legend { "Permissions" }
-                        @for p in OrgPermission::ALL {
-                            div class="check" {
-                                input type="checkbox" id={ "perm-" (p.as_str()) } name="permission"
-                                    value=(p.as_str()) checked[has(p.as_str())];
-                                label for={ "perm-" (p.as_str()) } { code { (p.as_str()) } }
-                            }
-                        }
-                    }
-                } @else {
+                @if tab == TokenLevel::Workspace {
                     label for="workspace_id" { "Workspace" }
                     select id="workspace_id" name="workspace_id" required {
                         @for w in spaces {
                             option value=(w.id) selected[draft.workspace_id == w.id.to_string()] { (w.name) }
                         }
                     }
-                    fieldset class="picker" {
-                        legend { "Permissions" }
-                        p class="muted small" { "Edit includes read; create & delete includes edit. Connect stands alone." }
-                        @for r in Resource::ALL {
-                            fieldset class="resource" {
-                                legend { (resource_label(r)) }
-                                div class="levels" {
-                                    @let none = ![Level::Read, Level::Edit, Level::CreateDelete].iter().any(|l| has(&format!("{}:{}", r.as_str(), l.as_str())));
-                                    span class="radio" {
-                                        input type="radio" id={ "lv-" (r.as_str()) "-none" } name={ "level." (r.as_str()) } value="" checked[none];
-                                        label for={ "lv-" (r.as_str()) "-none" } { "No access" }
-                                    }
-                                    @for l in [Level::Read, Level::Edit, Level::CreateDelete] {
-                                        @let id = format!("lv-{}-{}", r.as_str(), l.as_str());
-                                        span class="radio" {
-                                            input type="radio" id=(id) name={ "level." (r.as_str()) } value=(l.as_str())
-                                                checked[has(&format!("{}:{}", r.as_str(), l.as_str()))];
-                                            label for=(id) { (level_label(l)) }
-                                        }
-                                    }
-                                    @let cid = format!("lv-{}-connect", r.as_str());
-                                    span class="radio" {
-                                        input type="checkbox" id=(cid) name={ "connect." (r.as_str()) } value="1"
-                                            checked[has(&format!("{}:connect", r.as_str()))];
-                                        label for=(cid) { (level_label(Level::Connect)) }
-                                    }
-                                }
-                            }
-                        }
-                    }
                 }
+                (picker::permission_picker(tab, &has))
                 div class="buttons" {
                     button type="submit" class="primary" { "Generate token" }
                     a href={ "/console/tokens?tab=" (tab.as_str()) } { "Cancel" }
@@ -332,19 +303,7 @@ pub async fn new(
 
 /// Reads the form into the use case's request.
 fn read_create(form: &FormData, tab: TokenLevel) -> (Draft, Result<NewSat, UseCaseError>) {
-    let mut perms: Vec<String> = Vec::new();
-    if tab == TokenLevel::Organization {
-        perms.extend(form.all("permission").into_iter().map(str::to_string));
-    } else {
-        for r in Resource::ALL {
-            if let Some(l) = form.text(&format!("level.{}", r.as_str())) {
-                perms.push(format!("{}:{l}", r.as_str()));
-            }
-            if form.get(&format!("connect.{}", r.as_str())).is_some() {
-                perms.push(format!("{}:connect", r.as_str()));
-            }
-        }
-    }
+    let perms = picker::read_permissions(form, tab);
     let draft = Draft {
         name: form.get("name").unwrap_or("").to_string(),
         description: form.get("description").unwrap_or("").to_string(),
@@ -457,7 +416,10 @@ fn shown_once(
 }
 
 /// The organization's workspaces, for names and the workspace picker.
-async fn org_workspaces(state: &AppState, admin: &Admin) -> Result<Vec<Workspace>, ConsoleError> {
+pub(super) async fn org_workspaces(
+    state: &AppState,
+    admin: &Admin,
+) -> Result<Vec<Workspace>, ConsoleError> {
     Ok(workspaces::list(&state.db, admin.caller.org_id())
         .await
         .map_err(UseCaseError::from)?)
@@ -470,7 +432,7 @@ fn cancel_link(view: &TokenView) -> Markup {
     }
 }
 
-fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
+pub(super) fn summary(view: &TokenView, spaces: &[Workspace]) -> Markup {
     html! {
         dl class="summary" {
             dt { "Name" } dd { (view.name) }
@@ -580,4 +542,35 @@ pub async fn rotate(
         "Token rotated",
         &plain.reveal(),
     ))
+}
+
+/// `POST /console/tokens/{id}/reduce`: sets the token's permissions to the
+/// advisor's suggestion, through the edit use case (recorded as
+/// `sat.update`, before and after).
+pub async fn reduce(
+    State(state): State<AppState>,
+    admin: Admin,
+    ConsolePath(id): ConsolePath<String>,
+    CsrfForm(_): CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let call = admin.caller.call();
+    let usage = service_tokens::usage(&state, &call, &id, ADVISOR_DAYS).await?;
+    if usage.suggested_permissions.is_empty() {
+        return Err(UseCaseError::Invalid(
+            "the token used none of its permissions: nothing to suggest".into(),
+        )
+        .into());
+    }
+    let changes = crate::tokens::TokenChanges {
+        permissions: Some(usage.suggested_permissions),
+        ..Default::default()
+    };
+    let view = service_tokens::update(&state, &call, &id, changes).await?;
+    let tab = view.level.unwrap_or(TokenLevel::Organization);
+    Ok(Redirect::to(&format!(
+        "/console/tokens?tab={}&edited={}",
+        tab.as_str(),
+        view.id
+    ))
+    .into_response())
 }

@@ -56,6 +56,15 @@ impl Caller {
     /// naming the missing permission.
     pub async fn require(&self, state: &AppState, action: Action) -> Result<(), ApiError> {
         let Err(denied) = authorize(&self.principal, action) else {
+            // What a token exercises is counted for the least-privilege
+            // advisor (in memory; flushed in batches).
+            if let Some(token) = &self.token {
+                state.usage.note(
+                    &token.token_id,
+                    &action.required_permission(),
+                    Timestamp::now(),
+                );
+            }
             return Ok(());
         };
         self.mark_recorded();

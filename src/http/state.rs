@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::identity::sessions::SessionKeys;
 use crate::signing::Signer;
 use crate::store::page_anchors::PageAnchors;
-use crate::tokens::LastUsedRecorder;
+use crate::tokens::{LastUsedRecorder, UsageRecorder};
 use crate::use_cases::Services;
 
 /// What every request handler can reach.
@@ -23,6 +23,8 @@ pub struct AppState {
     /// The signing keys (audit checkpoints; later exchanged tokens).
     pub signer: Arc<Signer>,
     pub last_used: LastUsedRecorder,
+    /// Which permissions tokens exercise, counted for the advisor.
+    pub usage: UsageRecorder,
     /// The externally visible base URL (`https://scim.example.com`), for
     /// SCIM `meta.location`; the request's Host header when unset.
     pub public_url: Option<String>,

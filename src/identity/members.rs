@@ -7,7 +7,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::IdentityError;
-use crate::permissions::Role;
+use crate::permissions::{Access, Role};
 use crate::store::{Db, Timestamp, Touched, Tx};
 use crate::{on_db, on_tx, tokens};
 
@@ -22,6 +22,11 @@ pub struct Member {
     pub active: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The effective access as kept on the row (see [`super::access`]).
+    #[serde(skip)]
+    pub access_role: Option<String>,
+    #[serde(skip)]
+    pub access_workspaces: Option<String>,
 }
 
 /// The `role` column, decoded.
@@ -39,8 +44,18 @@ impl TryFrom<String> for RoleColumn {
 }
 
 impl Member {
+    /// The direct role, given by hand.
     pub fn role(&self) -> Role {
         self.role.0
+    }
+
+    /// The effective access: direct and from group mappings.
+    pub fn access(&self) -> Access {
+        super::access::stored(
+            self.role(),
+            self.access_role.as_deref(),
+            self.access_workspaces.as_deref(),
+        )
     }
 }
 
@@ -60,7 +75,8 @@ pub struct Credentials {
 /// `concat!` at compile time rather than formatted at run time.
 macro_rules! columns {
     () => {
-        "id, org_id, user_name, display_name, role, active, created_at, updated_at"
+        "id, org_id, user_name, display_name, role, active, created_at, updated_at, access_role, \
+         access_workspaces"
     };
 }
 
@@ -102,6 +118,8 @@ pub async fn create(
         active: true,
         created_at: now,
         updated_at: now,
+        access_role: None,
+        access_workspaces: None,
     };
     on_tx!(tx, conn => {
         sqlx::query(
@@ -202,7 +220,8 @@ pub async fn credentials_by_id(
     })?)
 }
 
-async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Member, IdentityError> {
+/// A live member, read and locked inside a write.
+pub async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Member, IdentityError> {
     let sql = crate::locking_select!(
         tx,
         "SELECT ",
@@ -262,6 +281,7 @@ pub async fn update(
         q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;
     tx.touch(Touched::Member(id));
+    tx.access_source_changed(id);
     let revoked_tokens = if loses_access {
         tokens::revoke_for_member(tx, id, "member lost access", now).await?
     } else {
@@ -305,18 +325,4 @@ pub async fn set_password(
         updated_at: now,
         ..member
     })
-}
-
-/// Active admins of the organization, counted inside a write transaction
-/// (used to refuse a change that would leave nobody able to administer it).
-pub async fn active_admins_in(tx: &mut Tx, org_id: Uuid) -> Result<i64, IdentityError> {
-    Ok(on_tx!(tx, conn => {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM members WHERE org_id = $1 AND role = 'admin' AND active = $2 AND deleted_at IS NULL",
-        )
-        .bind(org_id)
-        .bind(true)
-        .fetch_one(&mut *conn)
-        .await
-    })?)
 }

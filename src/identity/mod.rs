@@ -1,7 +1,9 @@
 //! Organizations, workspaces and members (with their passwords and sign-in
 //! sessions). The tenant model every other module is scoped by.
 
+pub mod access;
 pub mod bootstrap;
+pub mod group_mappings;
 pub mod members;
 pub mod orgs;
 pub mod passwords;

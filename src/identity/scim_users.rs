@@ -144,6 +144,7 @@ pub async fn delete(
         return Err(IdentityError::NotFound("User"));
     }
     tx.touch(Touched::Member(id));
+    tx.access_source_changed(id);
     tokens::revoke_for_member(tx, id, "member deleted", now).await?;
     orgs::bump_count(tx, org_id, Counted::Members, -1).await?;
     Ok(())

@@ -208,7 +208,7 @@ impl SessionKeys {
         let principal = Principal::Session {
             org_id: claims.org,
             member_id: claims.sub,
-            role: creds.member.role(),
+            access: creds.member.access(),
             user_name: creds.member.user_name,
         };
         Ok(principal)

@@ -15,6 +15,7 @@ use super::{exchange, introspect};
     components(schemas(
         IntrospectionRequest,
         Introspection,
+        IntrospectedWorkspace,
         ExchangeRequest,
         Exchanged,
         OAuthErrorBody
@@ -27,6 +28,13 @@ pub struct OAuthApi;
 pub struct IntrospectionRequest {
     /// The token to check.
     token: String,
+    /// A permission to check the token for (`transformations:edit`): the
+    /// answer then carries `allowed`, and the check counts as a use of it
+    /// for the least-privilege advisor.
+    permission: Option<String>,
+    /// The workspace the permission is wanted in (a PAT's, which may hold
+    /// permissions in several).
+    workspace_id: Option<Uuid>,
 }
 
 /// RFC 7662 answer: anything but an active token of the caller's
@@ -47,9 +55,22 @@ pub struct Introspection {
     name: Option<String>,
     /// A PAT's member's user name.
     username: Option<String>,
+    /// A PAT's member's effective role.
+    role: Option<String>,
+    /// A PAT's workspace permissions now, per workspace.
+    workspace_permissions: Option<Vec<IntrospectedWorkspace>>,
+    /// Whether the token holds the `permission` asked about.
+    allowed: Option<bool>,
     /// Seconds since the epoch; left out for a token that never expires.
     exp: Option<i64>,
     iat: Option<i64>,
+}
+
+/// Permissions a PAT holds in one workspace.
+#[derive(ToSchema)]
+pub struct IntrospectedWorkspace {
+    workspace_id: Uuid,
+    permissions: Vec<String>,
 }
 
 /// RFC 8693 token exchange request (a form, or the same as JSON).

@@ -10,12 +10,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::form::{OAuthError, OAuthForm};
 use crate::audit::Target;
 use crate::http::AppState;
 use crate::http::{ApiError, Caller};
-use crate::permissions::{Action, Principal};
+use crate::permissions::{Action, OrgPermission, Permission, Principal, authorize};
 use crate::store::Timestamp;
 use crate::tokens::{self, PlainToken, Source, TokenRefusal, Verified, VerifyError};
 
@@ -52,6 +53,35 @@ pub async fn introspect(
         Ok(t) => t,
         Err(e) => return Ok(e.into_response()),
     };
+    // The permission a service is about to let the token exercise: the
+    // answer says whether the token holds it, and a held one is counted
+    // for the least-privilege advisor.
+    let wanted = match form.get("permission") {
+        None => None,
+        Some(p) => match p.parse::<Permission>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                return Ok(
+                    OAuthError::invalid_request("invalid_permission", e.to_string())
+                        .into_response(),
+                );
+            }
+        },
+    };
+    // The workspace the permission is wanted in; by default the token's
+    // own (a workspace SAT's, or the one workspace a PAT holds
+    // permissions in).
+    let in_workspace = match form.get("workspace_id").map(Uuid::parse_str) {
+        None => None,
+        Some(Ok(w)) => Some(w),
+        Some(Err(_)) => {
+            return Ok(OAuthError::invalid_request(
+                "invalid_workspace_id",
+                "workspace_id is not a workspace id",
+            )
+            .into_response());
+        }
+    };
     let now = Timestamp::now();
     let verified = match tokens::verify_from(
         &state.db,
@@ -74,7 +104,15 @@ pub async fn introspect(
     let (answer, reason, target) = match verified {
         Ok(v) if v.principal.org_id() == Some(org) => {
             state.last_used.note(&v.token_id, now, None);
-            (active(&v), None, Some(v.token_id))
+            let mut answer = active(&v);
+            if let Some(p) = wanted {
+                let allowed = holds(&v.principal, p, in_workspace);
+                if allowed {
+                    state.usage.note(&v.token_id, &p.to_string(), now);
+                }
+                answer["allowed"] = allowed.into();
+            }
+            (answer, None, Some(v.token_id))
         }
         Ok(_) => (inactive, Some("other_organization"), None),
         Err(r) if r.org_id.is_some_and(|o| o != org) => match r.refusal {
@@ -88,15 +126,48 @@ pub async fn introspect(
             (inactive, Some(r.refusal.code()), id)
         }
     };
+    let mut changes = json!({ "active": answer["active"], "reason": reason });
+    if let Some(p) = wanted {
+        changes["permission"] = p.to_string().into();
+        changes["allowed"] = answer.get("allowed").cloned().unwrap_or(false.into());
+    }
     let mut event = caller
         .event("token.introspect")
         .status(200)
-        .changes(json!({ "active": answer["active"], "reason": reason }));
+        .changes(changes);
     if let Some(id) = &target {
         event = event.target(Target::new("token", id, None));
     }
     state.audit.record(event).await?;
     Ok(Json(answer).into_response())
+}
+
+/// Whether the verified principal holds `p`: a workspace permission in
+/// `workspace`, or else in the token's own workspace (a SAT's, or the one a
+/// PAT holds permissions in).
+fn holds(principal: &Principal, p: Permission, workspace: Option<Uuid>) -> bool {
+    let own = match principal {
+        Principal::Sat { workspace_id, .. } => *workspace_id,
+        Principal::Pat { access, .. } => access.only_workspace(),
+        _ => None,
+    };
+    let action = match p {
+        Permission::Workspace(resource, level) => match workspace.or(own) {
+            Some(workspace_id) => Action::Workspace {
+                workspace_id,
+                resource,
+                level,
+            },
+            None => return false,
+        },
+        Permission::Org(o) => match o {
+            OrgPermission::ScimRead => Action::ScimRead,
+            OrgPermission::ScimWrite => Action::ScimWrite,
+            OrgPermission::AuditLogsRead => Action::ReadAuditLogs,
+            OrgPermission::TokensIntrospect => Action::IntrospectTokens,
+        },
+    };
+    authorize(principal, action).is_ok()
 }
 
 /// The answer for an active token. Absent values are left out, not null
@@ -119,22 +190,25 @@ fn active(v: &Verified) -> Value {
             "workspace_id": workspace_id,
             "name": name,
         }),
-        // A PAT acts for its member with the member's role: the subject is
-        // the member (the resource owner), the scope what the role grants.
+        // A PAT acts for its member: the subject is the member (the
+        // resource owner), the scope what the token may do now (its own
+        // scope within the member's current access).
         Principal::Pat {
             token_id,
             org_id,
             member_id,
             user_name,
-            role,
+            access,
         } => json!({
             "active": true,
             "token_type": "pat",
-            "scope": role.permission_names().join(" "),
+            "scope": access.names().join(" "),
             "client_id": token_id.as_str(),
             "sub": member_id,
             "org_id": org_id,
-            "workspace_id": null,
+            "workspace_id": access.only_workspace(),
+            "workspace_permissions": access.workspaces_json(),
+            "role": access.role,
             "name": user_name,
             "username": user_name,
         }),

@@ -4,10 +4,12 @@
 use uuid::Uuid;
 
 use super::TokenId;
+use super::access::Access;
 use super::catalogue::{Level, OrgPermission, PermissionSet, Resource};
 
 /// An organization role. Admins manage tokens, members, workspaces and read
-/// audit logs; members have no API access of their own.
+/// audit logs; members manage their own Personal Access Tokens, and hold
+/// the workspace permissions given them directly or through their groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -34,13 +36,11 @@ impl Role {
     /// The permissions the role grants, sorted, named as a refusal names a
     /// missing one (most are no catalogue permission: no SAT can hold them).
     pub fn permission_names(self) -> Vec<String> {
-        let mut names: Vec<String> = match self {
-            Role::Admin => ADMIN_ACTIONS
-                .iter()
-                .map(|a| a.required_permission())
-                .collect(),
-            Role::Member => Vec::new(),
+        let actions: &[Action] = match self {
+            Role::Admin => &ADMIN_ACTIONS,
+            Role::Member => &MEMBER_ACTIONS,
         };
+        let mut names: Vec<String> = actions.iter().map(|a| a.required_permission()).collect();
         names.sort();
         names
     }
@@ -62,13 +62,15 @@ pub enum Principal {
         org_id: Uuid,
         member_id: Uuid,
         user_name: String,
-        role: Role,
+        /// The member's current access narrowed by the token's scope.
+        access: Access,
     },
     Session {
         org_id: Uuid,
         member_id: Uuid,
         user_name: String,
-        role: Role,
+        /// The member's current effective access.
+        access: Access,
     },
     Operator,
 }
@@ -147,9 +149,11 @@ impl Principal {
         }
     }
 
-    fn role(&self) -> Option<Role> {
+    /// What a person's credential may do now; `None` for a SAT or the
+    /// operator.
+    pub fn access(&self) -> Option<&Access> {
         match self {
-            Principal::Pat { role, .. } | Principal::Session { role, .. } => Some(*role),
+            Principal::Pat { access, .. } | Principal::Session { access, .. } => Some(access),
             _ => None,
         }
     }
@@ -213,10 +217,6 @@ impl Action {
             _ => None,
         }
     }
-
-    fn admin_may(self) -> bool {
-        ADMIN_ACTIONS.contains(&self)
-    }
 }
 
 /// What the admin role grants. Management is for people, never for
@@ -229,6 +229,9 @@ const ADMIN_ACTIONS: [Action; 6] = [
     Action::ReadAuditLogs,
     Action::ManageAuditStreams,
 ];
+
+/// What the member role grants: their own PATs.
+const MEMBER_ACTIONS: [Action; 1] = [Action::ManageOwnPersonalTokens];
 
 /// A refusal, naming what was missing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -258,9 +261,17 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
                 None => false,
             },
         },
-        Principal::Pat { .. } | Principal::Session { .. } => {
-            principal.role() == Some(Role::Admin) && action.admin_may()
-        }
+        Principal::Pat { access, .. } | Principal::Session { access, .. } => match action {
+            Action::Workspace {
+                workspace_id,
+                resource,
+                level,
+            } => access
+                .workspaces
+                .get(&workspace_id)
+                .is_some_and(|p| p.grants_workspace(resource, level)),
+            other => access.org.contains(&other.required_permission()),
+        },
     };
     if allowed {
         Ok(())
@@ -296,7 +307,7 @@ mod tests {
             org_id: Uuid::nil(),
             member_id: Uuid::nil(),
             user_name: "a".into(),
-            role,
+            access: Access::of_role(role, Default::default()),
         }
     }
 
@@ -339,6 +350,31 @@ mod tests {
         assert!(authorize(&session(Role::Admin), Action::ScimWrite).is_err());
         let denied = authorize(&session(Role::Member), Action::ManageServiceTokens).unwrap_err();
         assert_eq!(denied.missing, "service_access_tokens:manage");
+        assert!(authorize(&session(Role::Member), Action::ManageOwnPersonalTokens).is_ok());
+    }
+
+    #[test]
+    fn people_hold_workspace_permissions_in_their_workspaces_only() {
+        let (ws, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let access = Access::of_role(
+            Role::Member,
+            [(ws, PermissionSet::from_stored("transformations:edit"))].into(),
+        );
+        let p = Principal::Session {
+            org_id: Uuid::nil(),
+            member_id: Uuid::nil(),
+            user_name: "a".into(),
+            access,
+        };
+        let act = |workspace_id, level| Action::Workspace {
+            workspace_id,
+            resource: Resource::Transformations,
+            level,
+        };
+        assert!(authorize(&p, act(ws, Level::Read)).is_ok());
+        assert!(authorize(&p, act(ws, Level::Edit)).is_ok());
+        assert!(authorize(&p, act(ws, Level::CreateDelete)).is_err());
+        assert!(authorize(&p, act(other, Level::Read)).is_err());
     }
 
     #[test]
@@ -354,7 +390,10 @@ mod tests {
                 "workspaces:manage",
             ]
         );
-        assert!(Role::Member.permission_names().is_empty());
+        assert_eq!(
+            Role::Member.permission_names(),
+            ["personal_access_tokens:manage"]
+        );
         let everything = [
             Action::ScimRead,
             Action::ScimWrite,

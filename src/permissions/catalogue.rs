@@ -231,6 +231,54 @@ impl PermissionSet {
         self.0.contains(&Permission::Org(wanted))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Permission> {
+        self.0.iter()
+    }
+
+    /// Adds every permission of `other`.
+    pub fn extend(&mut self, other: &PermissionSet) {
+        self.0.extend(other.0.iter().copied());
+    }
+
+    /// Whether holding this set grants `wanted` (an `edit` grants `read`).
+    pub fn grants(&self, wanted: Permission) -> bool {
+        match wanted {
+            Permission::Org(p) => self.has_org(p),
+            Permission::Workspace(r, l) => self.grants_workspace(r, l),
+        }
+    }
+
+    /// What both sets grant, levels implied: `edit` and `create_delete`
+    /// give `edit`; `read` and `connect` give nothing.
+    pub fn intersect(&self, other: &PermissionSet) -> PermissionSet {
+        let mut out = BTreeSet::new();
+        for p in self.0.iter().chain(other.0.iter()) {
+            if self.grants(*p) && other.grants(*p) {
+                out.insert(*p);
+            }
+        }
+        // Keep the highest level of each chain only.
+        let implied: Vec<Permission> = out
+            .iter()
+            .copied()
+            .filter(|p| match p {
+                Permission::Workspace(r, l) => out.iter().any(|q| match q {
+                    Permission::Workspace(r2, l2) => r2 == r && l2 != l && l2.grants(*l),
+                    Permission::Org(_) => false,
+                }),
+                Permission::Org(_) => false,
+            })
+            .collect();
+        for p in implied {
+            out.remove(&p);
+        }
+        PermissionSet(out)
+    }
+
     pub fn grants_workspace(&self, resource: Resource, level: Level) -> bool {
         self.0.iter().any(|p| match p {
             Permission::Workspace(r, l) => *r == resource && l.grants(level),

@@ -56,7 +56,7 @@ pub fn parse(rt: ResourceType, raw: &str) -> Result<Expr, ScimError> {
     if raw.len() > MAX_FILTER_LEN {
         return Err(ScimError::invalid_filter("the filter is too long"));
     }
-    let text = quote_bare_values(raw);
+    let text = super::value_path_compare::fold(&quote_bare_values(raw));
     let parsed: Filter = text.parse().map_err(|e| {
         ScimError::invalid_filter(format!("cannot parse the filter: {}", short(&e)))
     })?;
@@ -364,6 +364,7 @@ mod tests {
             r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915""#,
             "USERNAME EQ \"x\"",
+            r#"emails[type eq "work"].value eq "ada@example.com""#,
         ] {
             user(f).unwrap_or_else(|e| panic!("{f}: {}", e.detail));
         }

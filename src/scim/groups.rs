@@ -21,6 +21,7 @@ use super::store::Meta;
 use super::store::groups::{self as store, GroupRow, GroupWrite};
 use super::store::memberships::{self, MemberRef, NewMember};
 use super::users::Users;
+use crate::identity::group_mappings;
 use crate::store::{Db, Timestamp, Tx};
 
 pub struct Groups;
@@ -152,7 +153,15 @@ impl ScimWrite for Groups {
         Ok((row, more))
     }
 
+    /// A mapped group's mappings go with it, and so does what they gave
+    /// its members.
     async fn delete(tx: &mut Tx, before: &GroupRow) -> Result<(), ScimError> {
+        let Meta { org_id, id, .. } = before.meta;
+        if group_mappings::delete_for_group(tx, org_id, id).await? {
+            for u in group_mappings::users_of(tx, org_id, id).await? {
+                tx.access_source_changed(u);
+            }
+        }
         store::delete(tx, &before.meta).await
     }
 }
@@ -236,6 +245,7 @@ async fn store_members(
     }
     memberships::remove(tx, group, &removed).await?;
     memberships::add(tx, org, group, &typed).await?;
+    note_access_sources(tx, group, before, &removed, &typed).await?;
     for (id, display) in after {
         if old.get(id).is_some_and(|d| *d != display.as_deref()) {
             memberships::set_display(tx, group, *id, display.as_deref()).await?;
@@ -245,6 +255,31 @@ async fn store_members(
         added: typed.len(),
         removed: removed.len(),
     })
+}
+
+/// A mapped group's users who joined or left it have their effective
+/// access recomputed by the write (see [`crate::identity::access`]); an
+/// unmapped group's memberships change nobody's.
+async fn note_access_sources(
+    tx: &mut Tx,
+    group: Uuid,
+    before: &[MemberRef],
+    removed: &[Uuid],
+    added: &[NewMember],
+) -> Result<(), ScimError> {
+    let users_removed = before
+        .iter()
+        .filter(|m| m.member_type == "User" && removed.contains(&m.member_id))
+        .map(|m| m.member_id);
+    let users_added = added.iter().filter(|m| m.kind == "User").map(|m| m.id);
+    let users: Vec<Uuid> = users_removed.chain(users_added).collect();
+    if users.is_empty() || !group_mappings::is_mapped(tx, group).await? {
+        return Ok(());
+    }
+    for u in users {
+        tx.access_source_changed(u);
+    }
+    Ok(())
 }
 
 /// The members a PATCH can touch, when it names them all (see

@@ -20,4 +20,5 @@ pub mod routes;
 pub mod schema;
 pub mod store;
 pub mod users;
+mod value_path_compare;
 pub mod write;

@@ -61,6 +61,30 @@ pub fn routes() -> Routes<AppState> {
         .fallback(not_found)
 }
 
+/// The endpoint names under `/scim/v2`, as routed.
+const ENDPOINTS: [&str; 7] = [
+    "Users",
+    "Groups",
+    "Bulk",
+    "ServiceProviderConfig",
+    "ResourceTypes",
+    "Schemas",
+    "Me",
+];
+
+/// The path with its endpoint name as routed, when it names one in another
+/// case (`/scim/v2/users/…`, as Microsoft's SCIM reference collection
+/// sends): endpoint names match without regard to case. `None` when the
+/// path needs no change.
+pub fn canonical_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/scim/v2/")?;
+    let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let canonical = ENDPOINTS
+        .iter()
+        .find(|e| e.eq_ignore_ascii_case(name) && **e != name)?;
+    Some(format!("/scim/v2/{canonical}{tail}"))
+}
+
 async fn not_found() -> ScimError {
     ScimError::not_found("endpoint")
 }
@@ -210,4 +234,28 @@ async fn root_search(
         None,
         None,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn endpoint_names_match_in_any_case() {
+        assert_eq!(
+            canonical_path("/scim/v2/users").as_deref(),
+            Some("/scim/v2/Users")
+        );
+        assert_eq!(
+            canonical_path("/scim/v2/GROUPS/abc/x").as_deref(),
+            Some("/scim/v2/Groups/abc/x")
+        );
+        assert_eq!(
+            canonical_path("/scim/v2/serviceproviderconfig").as_deref(),
+            Some("/scim/v2/ServiceProviderConfig")
+        );
+        assert_eq!(canonical_path("/scim/v2/Users"), None);
+        assert_eq!(canonical_path("/scim/v2/Userz"), None);
+        assert_eq!(canonical_path("/api/v1/users"), None);
+    }
 }

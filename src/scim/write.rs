@@ -17,8 +17,9 @@ use super::kind::{ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
-use crate::audit::{Run, Target};
+use crate::audit::{AuditEvent, Run, Target};
 use crate::http::AppState;
+use crate::identity::access;
 use crate::permissions::Action;
 use crate::store::{Db, Tx};
 use crate::use_cases::Change;
@@ -125,6 +126,9 @@ pub async fn write_in_run<R: ScimWrite>(
     apply::<R>(state, caller, run, parsed).await
 }
 
+/// A change's row and the `member.access_change` records it caused.
+type WithAccess<Row> = (Row, Vec<AuditEvent>);
+
 /// The change of a parsed request, in its own savepoint of `run`: this
 /// change and its audit record are committed together, or neither is.
 async fn apply<R: ScimWrite>(
@@ -134,40 +138,79 @@ async fn apply<R: ScimWrite>(
     parsed: Parsed<'_, R>,
 ) -> Result<R::Row, ScimError> {
     let org = caller.org_id();
-    run.write(
-        async |tx: &mut Tx| -> Result<Change<R::Row>, ScimError> {
-            let done = match parsed {
-                Parsed::Create(new) => create::<R>(tx, org, new).await?,
-                Parsed::Existing { id, if_match, edit } => {
-                    let before = store::lock::<R::Row>(tx, org, id)
-                        .await?
-                        .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
-                    http::check_if_match(if_match, before.as_ref().version)?;
-                    match change::<R>(&state.db, tx, edit, before).await? {
-                        Changed::Done(done) => done,
-                        Changed::Nothing(unchanged) => return Ok(Change::Unchanged(unchanged)),
+    let (row, access_changes) = run
+        .write(
+            async |tx: &mut Tx| -> Result<Change<WithAccess<R::Row>>, ScimError> {
+                // What an earlier change of the batch left noted (a failed one
+                // rolled back) is not this change's.
+                tx.take_access_source_changes();
+                let done = match parsed {
+                    Parsed::Create(new) => create::<R>(tx, org, new).await?,
+                    Parsed::Existing { id, if_match, edit } => {
+                        let before = store::lock::<R::Row>(tx, org, id)
+                            .await?
+                            .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
+                        http::check_if_match(if_match, before.as_ref().version)?;
+                        match change::<R>(&state.db, tx, edit, before).await? {
+                            Changed::Done(done) => done,
+                            Changed::Nothing(unchanged) => {
+                                return Ok(Change::Unchanged((unchanged, Vec::new())));
+                            }
+                        }
                     }
+                };
+                let id = done.row.as_ref().id;
+                match &done.index {
+                    Reindex::New(rows) => index::insert(tx, org, R::RT, id, rows).await?,
+                    Reindex::Replace(rows) => index::write(tx, org, R::RT, id, rows).await?,
+                    Reindex::Keep => {}
+                    Reindex::Remove => index::remove(tx, id).await?,
                 }
-            };
-            let id = done.row.as_ref().id;
-            match &done.index {
-                Reindex::New(rows) => index::insert(tx, org, R::RT, id, rows).await?,
-                Reindex::Replace(rows) => index::write(tx, org, R::RT, id, rows).await?,
-                Reindex::Keep => {}
-                Reindex::Remove => index::remove(tx, id).await?,
-            }
-            let mut event = caller
-                .event(done.action)
-                .target(Target::new(R::NAMES.target, id, Some(R::name(&done.row))))
-                .status(done.status);
-            if let Some(changes) = done.changes {
-                event = event.changes(changes);
-            }
-            Ok(Change::Made(done.row, event))
-        },
-        || (),
-    )
-    .await
+                let mut event = caller
+                    .event(done.action)
+                    .target(Target::new(R::NAMES.target, id, Some(R::name(&done.row))))
+                    .status(done.status);
+                if let Some(changes) = done.changes {
+                    event = event.changes(changes);
+                }
+                let access = access_changes::<R>(caller, tx, done.action, id).await?;
+                Ok(Change::Made((done.row, access), event))
+            },
+            || (),
+        )
+        .await?;
+    for event in access_changes {
+        run.record(event);
+    }
+    Ok(row)
+}
+
+/// The effective access this change changed (group memberships, a mapped
+/// group deleted, a user deactivated), recomputed in its transaction, one
+/// `member.access_change` record for each member, naming this request's
+/// change as the cause.
+async fn access_changes<R: ScimWrite>(
+    caller: &ScimCaller,
+    tx: &mut Tx,
+    action: &str,
+    id: Uuid,
+) -> Result<Vec<AuditEvent>, ScimError> {
+    let members = tx.take_access_source_changes();
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let changes = access::refresh_keeping_an_admin(tx, caller.org_id(), &members).await?;
+    let cause = json!({ "action": action, "resource_type": R::RT.name(), "resource_id": id });
+    Ok(changes
+        .iter()
+        .map(|c| {
+            caller
+                .event("member.access_change")
+                .target(Target::new("member", c.member_id, Some(&c.user_name)))
+                .status(200)
+                .changes(access::change_summary(c, cause.clone()))
+        })
+        .collect())
 }
 
 /// Parses a request before any transaction is open. A new resource is

@@ -91,6 +91,9 @@ pub struct WriterTurn(Option<OwnedMutexGuard<()>>);
 pub struct Tx {
     pub conn: TxConn,
     touched: Vec<Touched>,
+    /// Members one of whose access sources changed, for the change's own
+    /// code to recompute (see `identity::access`).
+    access_sources: Vec<uuid::Uuid>,
 }
 
 /// The transaction itself. For SQLite it also holds the writer gate,
@@ -281,6 +284,7 @@ impl Tx {
         Self {
             conn,
             touched: Vec::new(),
+            access_sources: Vec::new(),
         }
     }
 
@@ -289,6 +293,18 @@ impl Tx {
         if !self.touched.contains(&row) {
             self.touched.push(row);
         }
+    }
+
+    /// Notes that a source of `member`'s effective access changed (a group
+    /// membership, the active flag).
+    pub fn access_source_changed(&mut self, member: uuid::Uuid) {
+        self.access_sources.push(member);
+    }
+
+    /// The members noted by [`Self::access_source_changed`] since the last
+    /// call.
+    pub fn take_access_source_changes(&mut self) -> Vec<uuid::Uuid> {
+        std::mem::take(&mut self.access_sources)
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -356,6 +372,7 @@ mod migrations {
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
                 (8, "password_change"),
+                (9, "access"),
                 (11, "audit_streams"),
                 (13, "lean_audit_indexes")
             ]
@@ -374,6 +391,7 @@ mod migrations {
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
                 (8, "password_change"),
+                (9, "access"),
                 (11, "audit_streams"),
                 (13, "lean_audit_indexes")
             ]

@@ -33,6 +33,10 @@ pub struct Flusher {
 }
 
 impl Flusher {
+    pub(super) fn new(stop: oneshot::Sender<()>, task: JoinHandle<()>) -> Self {
+        Self { stop, task }
+    }
+
     /// Lets a write in progress finish, flushes what is left, and returns
     /// when that is done.
     pub async fn stop(self) {

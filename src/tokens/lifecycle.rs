@@ -11,17 +11,18 @@ use super::TokenError;
 use super::format::{PlainToken, TokenId, TokenKind};
 use super::hashing::Peppers;
 use super::record::{CidrList, TokenRow, TokenView, token_columns};
-use crate::permissions::{PermissionSet, Principal, TokenLevel};
+use crate::permissions::{PermissionSet, Principal, Scope, TokenLevel};
 use crate::store::{Db, Timestamp, Touched, Tx};
 use crate::{on_db, on_tx};
 
 /// Who owns a new token. The caller has checked that the workspace or member
 /// exists in the organization.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Owner {
     Organization,
     Workspace(Uuid),
-    Member(Uuid),
+    /// A PAT of this member, narrowed to this scope.
+    Member(Uuid, Scope),
 }
 
 #[derive(Clone, Debug)]
@@ -30,8 +31,8 @@ pub struct NewToken {
     pub owner: Owner,
     pub name: String,
     pub description: Option<String>,
-    /// Permission names for a SAT; ignored for a PAT, whose member's role
-    /// decides.
+    /// Permission names for a SAT; ignored for a PAT, whose scope is its
+    /// owner's.
     pub permissions: Vec<String>,
     pub expires_at: Option<Timestamp>,
     pub allowed_cidrs: Vec<String>,
@@ -46,6 +47,10 @@ pub struct TokenChanges {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub allowed_cidrs: Option<Vec<String>>,
+    /// A SAT's new permissions, at its own level.
+    pub permissions: Option<Vec<String>>,
+    /// An earlier expiry (a token's life is shortened, never lengthened).
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Which tokens to list.
@@ -128,7 +133,12 @@ pub async fn create(
             None,
             PermissionSet::for_level(TokenLevel::Workspace, &new.permissions)?,
         ),
-        Owner::Member(m) => (TokenKind::Pat, None, Some(m), PermissionSet::default()),
+        Owner::Member(m, _) => (TokenKind::Pat, None, Some(m), PermissionSet::default()),
+    };
+    // A PAT's scope is stored in the same column, beside its workspace.
+    let (stored_permissions, scope_workspace) = match &new.owner {
+        Owner::Member(_, scope) => (scope.to_stored(), scope.workspace_id()),
+        _ => (permissions.to_stored(), None),
     };
     let plain = PlainToken::generate(kind);
     let hashed = peppers.hash(plain.secret());
@@ -136,8 +146,8 @@ pub async fn create(
         sqlx::query(
             "INSERT INTO tokens (id, org_id, kind, workspace_id, member_id, name, description, \
              permissions, secret_hash, pepper_version, allowed_cidrs, created_by_kind, \
-             created_by_id, created_by_display, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             created_by_id, created_by_display, created_at, expires_at, scope_workspace_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(plain.id().as_str())
         .bind(new.org_id)
@@ -146,7 +156,7 @@ pub async fn create(
         .bind(member_id)
         .bind(&name)
         .bind(&description)
-        .bind(permissions.to_stored())
+        .bind(&stored_permissions)
         .bind(&hashed.bytes)
         .bind(hashed.pepper_version)
         .bind(cidrs.to_stored())
@@ -155,6 +165,7 @@ pub async fn create(
         .bind(creator.display())
         .bind(now)
         .bind(expires_at)
+        .bind(scope_workspace)
         .execute(&mut *conn)
         .await.map(|r| r.rows_affected())
     })?;
@@ -247,7 +258,7 @@ pub async fn update(
     kind: TokenKind,
     changes: TokenChanges,
     now: Timestamp,
-) -> Result<TokenView, TokenError> {
+) -> Result<(TokenView, TokenView), TokenError> {
     let current = row_in(tx, org_id, id).await?;
     if current.kind() != kind {
         return Err(TokenError::NotFound);
@@ -262,8 +273,39 @@ pub async fn update(
         .map(|c| CidrList::parse(&c))
         .transpose()
         .map_err(TokenError::Invalid)?;
+    let level = if current.workspace_id.is_some() {
+        TokenLevel::Workspace
+    } else {
+        TokenLevel::Organization
+    };
+    let permissions = match &changes.permissions {
+        Some(p) if kind == TokenKind::Sat => Some(PermissionSet::for_level(level, p)?),
+        Some(_) => {
+            return Err(TokenError::Invalid(
+                "a personal access token's permissions do not change".into(),
+            ));
+        }
+        None => None,
+    };
+    if let Some(e) = changes.expires_at {
+        if e <= now {
+            return Err(TokenError::Invalid("expiry must be in the future".into()));
+        }
+        if current.expires_at.is_some_and(|c| e > c) {
+            return Err(TokenError::Invalid(
+                "an expiry can only be brought forward: make a new token to extend one".into(),
+            ));
+        }
+    }
+    let before = get_in(tx, org_id, id, now).await?;
     on_tx!(tx, conn => {
         let mut q = QueryBuilder::new("UPDATE tokens SET id = id");
+        if let Some(p) = &permissions {
+            q.push(", permissions = ").push_bind(p.to_stored());
+        }
+        if let Some(e) = changes.expires_at {
+            q.push(", expires_at = ").push_bind(e);
+        }
         if let Some(name) = &name {
             q.push(", name = ").push_bind(name.clone());
         }
@@ -278,7 +320,7 @@ pub async fn update(
         q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;
     tx.touch(Touched::Token(id.as_str().to_string()));
-    get_in(tx, org_id, id, now).await
+    Ok((before, get_in(tx, org_id, id, now).await?))
 }
 
 /// Gives a token a new secret. The old one keeps working for

@@ -10,6 +10,7 @@ mod last_used;
 mod lifecycle;
 mod pepper;
 mod record;
+mod usage;
 mod verify;
 
 pub use cache::FRESH_FOR;
@@ -22,6 +23,7 @@ pub use lifecycle::{
 };
 pub use pepper::load_peppers;
 pub use record::{CidrList, TokenStatus, TokenView, parse_network};
+pub use usage::{UsageRecorder, Used, used_since};
 pub use verify::{
     Refused, Source, TokenRefusal, Verified, VerifiedTokens, VerifyError, verify, verify_from,
 };

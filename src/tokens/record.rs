@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::TokenKind;
-use crate::permissions::{PermissionSet, TokenLevel};
+use crate::permissions::{PermissionSet, Scope, TokenLevel};
 use crate::store::Timestamp;
 
 #[derive(Debug, sqlx::FromRow)]
@@ -32,6 +32,7 @@ pub(super) struct TokenRow {
     pub previous_valid_until: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub last_used_ip: Option<String>,
+    pub scope_workspace_id: Option<Uuid>,
 }
 
 /// The columns of [`TokenRow`], for SELECT lists.
@@ -41,7 +42,8 @@ macro_rules! token_columns {
     () => {
         "id, org_id, kind, workspace_id, member_id, name, description, permissions, \
      allowed_cidrs, created_by_kind, created_by_id, created_by_display, created_at, expires_at, \
-     rotated_at, revoked_at, revoked_reason, previous_valid_until, last_used_at, last_used_ip"
+     rotated_at, revoked_at, revoked_reason, previous_valid_until, last_used_at, last_used_ip, \
+     scope_workspace_id"
     };
 }
 pub(crate) use token_columns;
@@ -173,9 +175,15 @@ impl TokenRow {
             name: self.name,
             description: self.description,
             org_id: self.org_id,
-            workspace_id: self.workspace_id,
+            // A PAT's workspace is the one its scope holds permissions in.
+            workspace_id: self.workspace_id.or(self.scope_workspace_id),
             member_id: self.member_id,
-            permissions: PermissionSet::from_stored(&self.permissions).names(),
+            permissions: match kind {
+                TokenKind::Sat => PermissionSet::from_stored(&self.permissions).names(),
+                TokenKind::Pat => {
+                    Scope::from_stored(&self.permissions, self.scope_workspace_id).names()
+                }
+            },
             allowed_cidrs: CidrList::from_stored(self.allowed_cidrs.as_deref()).strings(),
             created_by: CreatedBy {
                 kind: self.created_by_kind,

@@ -15,7 +15,7 @@ use super::format::{MalformedToken, PlainToken, TokenId, TokenKind};
 use super::hashing::{HashedSecret, Peppers};
 use super::record::CidrList;
 use crate::on_db;
-use crate::permissions::{PermissionSet, Principal, Role};
+use crate::permissions::{Access, PermissionSet, Principal, Role, Scope};
 use crate::store::{Db, StoreError, Timestamp, Touched};
 
 /// Why a token was refused. The text is what the audit log records; it never
@@ -122,6 +122,9 @@ pub(super) struct VerifyRow {
     member_role: Option<String>,
     member_active: Option<bool>,
     member_deleted_at: Option<Timestamp>,
+    member_access_role: Option<String>,
+    member_access_workspaces: Option<String>,
+    scope_workspace_id: Option<Uuid>,
 }
 
 impl Dependencies for Arc<VerifyRow> {
@@ -177,7 +180,9 @@ const VERIFY_SQL: &str = "WITH d AS MATERIALIZED (SELECT MIN(id) AS decoy FROM t
        t.secret_hash, t.pepper_version, t.previous_secret_hash, t.previous_pepper_version, \
        t.previous_valid_until, t.allowed_cidrs, t.created_at, t.expires_at, t.revoked_at, \
        w.deleted_at AS workspace_deleted_at, m.user_name AS member_user_name, \
-       m.role AS member_role, m.active AS member_active, m.deleted_at AS member_deleted_at \
+       m.role AS member_role, m.active AS member_active, m.deleted_at AS member_deleted_at, \
+       m.access_role AS member_access_role, m.access_workspaces AS member_access_workspaces, \
+       t.scope_workspace_id \
      FROM d \
      JOIN tokens t ON t.id = COALESCE((SELECT id FROM tokens WHERE id = $1), d.decoy) \
      LEFT JOIN workspaces w ON w.id = t.workspace_id \
@@ -329,18 +334,23 @@ async fn check(
         },
         TokenKind::Pat => {
             let role = row.member_role.as_deref().and_then(Role::parse);
-            let usable = row.member_active == Some(true)
-                && row.member_deleted_at.is_none()
-                && role == Some(Role::Admin);
+            let usable = row.member_active == Some(true) && row.member_deleted_at.is_none();
             let (Some(member_id), Some(role), true) = (row.member_id, role, usable) else {
                 return refused(TokenRefusal::MemberDisabled);
             };
+            // The PAT's power: its scope within the member's access now.
+            let member = Access::from_row(
+                role,
+                row.member_access_role.as_deref(),
+                row.member_access_workspaces.as_deref(),
+            );
+            let scope = Scope::from_stored(&row.permissions, row.scope_workspace_id);
             Principal::Pat {
                 token_id: id.clone(),
                 org_id: row.org_id,
                 member_id,
                 user_name: row.member_user_name.clone().unwrap_or_default(),
-                role,
+                access: member.narrowed(&scope),
             }
         }
     };

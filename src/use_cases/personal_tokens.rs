@@ -1,7 +1,9 @@
-//! Personal Access Tokens: an admin creates, lists and revokes their own.
-//! A PAT acts with its member's role and dies when the member is
-//! deactivated, deleted or demoted. The operator, who is no member, creates
-//! none but may revoke any.
+//! Personal Access Tokens: any active member creates, lists and revokes
+//! their own. A PAT acts for its member, narrowed at creation to part of
+//! the member's access if asked: its power is its scope intersected with
+//! the member's access at each request. It dies when the member is
+//! deactivated or deleted (or demoted by hand). The operator, who is no
+//! member, creates none but may revoke any.
 
 use serde_json::json;
 use uuid::Uuid;
@@ -9,8 +11,8 @@ use uuid::Uuid;
 use super::call::Done;
 use super::service_tokens::{target, token_id};
 use super::{Call, Change, Expiry, Services, UseCaseError, write};
-use crate::identity::orgs;
-use crate::permissions::{Action, Principal};
+use crate::identity::{orgs, workspaces};
+use crate::permissions::{Access, Action, Principal, Scope, ScopeError};
 use crate::store::Timestamp;
 use crate::tokens::{self, ListFilter, NewToken, Owner, PlainToken, TokenKind, TokenView};
 
@@ -21,6 +23,11 @@ pub struct NewPat {
     pub description: Option<String>,
     pub expiry: Expiry,
     pub allowed_cidrs: Vec<String>,
+    /// Narrows the PAT to these permissions (`None`: the member's whole
+    /// access, whatever it is at each request).
+    pub permissions: Option<Vec<String>>,
+    /// The workspace (id or name) whose permissions `permissions` names.
+    pub workspace: Option<String>,
 }
 
 /// The member a PAT belongs to: the caller's own. A principal that is no
@@ -43,9 +50,10 @@ pub async fn create(
     let member_id = own_member(call)?;
     let now = Timestamp::now();
     let org = orgs::get(&services.db, call.org_id()?).await?;
+    let scope = scope(services, call, org.id, &new).await?;
     let token = NewToken {
         org_id: org.id,
-        owner: Owner::Member(member_id),
+        owner: Owner::Member(member_id, scope.clone()),
         name: new.name,
         description: new.description,
         permissions: Vec::new(),
@@ -56,13 +64,66 @@ pub async fn create(
     write(services, call, async |tx| {
         let (view, plain) =
             tokens::create(tx, &services.peppers, token, call.principal(), now).await?;
-        let changes = json!({ "member_id": member_id, "expires_at": view.expires_at });
+        let changes = json!({
+            "member_id": member_id,
+            "expires_at": view.expires_at,
+            "permissions": scope.names(),
+            "workspace": scope.workspace_id(),
+        });
         let event = call
             .event("pat.create", Done::Created, Some(changes))
             .target(target(&view));
         Ok(Change::Made((view, plain), event))
     })
     .await
+}
+
+/// The scope asked for, within what the caller holds: a PAT never holds
+/// more than the credential that made it. A PAT that makes another must
+/// name its permissions (its own scope is not the member's whole access).
+async fn scope(
+    services: &Services,
+    call: &Call<'_>,
+    org: Uuid,
+    new: &NewPat,
+) -> Result<Scope, UseCaseError> {
+    let Some(names) = &new.permissions else {
+        if new.workspace.is_some() {
+            return Err(UseCaseError::Invalid(
+                "a workspace is named but no permission".into(),
+            ));
+        }
+        if matches!(call.principal(), Principal::Pat { .. }) {
+            return Err(UseCaseError::Invalid(
+                "a token made with a personal access token names its permissions".into(),
+            ));
+        }
+        return Ok(Scope::Whole);
+    };
+    let workspace = match &new.workspace {
+        Some(w) => Some(
+            workspaces::find(&services.db, org, w)
+                .await?
+                .ok_or(UseCaseError::NotFound("workspace"))?
+                .id,
+        ),
+        None => None,
+    };
+    let scope = Scope::parse(names, workspace).map_err(|e| match e {
+        ScopeError::WorkspaceMissing | ScopeError::WorkspaceUnused => {
+            UseCaseError::Invalid(e.to_string())
+        }
+        other => UseCaseError::InvalidPermission(other.to_string()),
+    })?;
+    let held = call
+        .principal()
+        .access()
+        .cloned()
+        .unwrap_or_else(Access::none);
+    if let Some(missing) = scope.beyond(&held).into_iter().next() {
+        return Err(UseCaseError::Forbidden { missing });
+    }
+    Ok(scope)
 }
 
 /// The calling member's own PATs, newest first.

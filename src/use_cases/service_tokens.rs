@@ -9,7 +9,7 @@ use super::call::Done;
 use super::{Call, Change, Expiry, Services, UseCaseError, write};
 use crate::audit::Target;
 use crate::identity::{orgs, workspaces};
-use crate::permissions::{Action, Principal, TokenLevel};
+use crate::permissions::{Action, PermissionSet, Principal, TokenLevel, advise};
 use crate::store::Timestamp;
 use crate::tokens::{
     self, ListFilter, NewToken, Owner, PlainToken, TokenChanges, TokenId, TokenKind, TokenView,
@@ -113,8 +113,11 @@ pub async fn get(
     Ok(view)
 }
 
-/// Changes a live SAT's name, description or allowlist (`Some(vec![])`
-/// clears the allowlist) and records `sat.update` with the fields given.
+/// Changes a live SAT's name, description, allowlist (`Some(vec![])`
+/// clears it), permissions (at the token's own level) or expiry (earlier
+/// only), and records `sat.update` with each changed field before and
+/// after. Cached verification forgets the token at commit on this
+/// instance; other instances read it again within a second.
 pub async fn update(
     services: &Services,
     call: &Call<'_>,
@@ -128,22 +131,34 @@ pub async fn update(
         changes.name.as_ref().map(|_| "name"),
         changes.description.as_ref().map(|_| "description"),
         changes.allowed_cidrs.as_ref().map(|_| "allowed_cidrs"),
+        changes.permissions.as_ref().map(|_| "permissions"),
+        changes.expires_at.as_ref().map(|_| "expires_at"),
     ]
     .into_iter()
     .flatten()
     .collect();
     if fields.is_empty() {
         return Err(UseCaseError::Invalid(
-            "nothing to change: give name, description or allowed_cidrs".into(),
+            "nothing to change: give name, description, allowed_cidrs, permissions or expires_at"
+                .into(),
         ));
     }
     let now = Timestamp::now();
     write(services, call, async |tx| {
-        let view = tokens::update(tx, org_id, &id, TokenKind::Sat, changes, now).await?;
+        let (before, view) = tokens::update(tx, org_id, &id, TokenKind::Sat, changes, now).await?;
+        let (old, new) = (json!(before), json!(view));
+        let mut was = serde_json::Map::new();
+        let mut is = serde_json::Map::new();
+        for f in &fields {
+            was.insert(f.to_string(), old[f].clone());
+            is.insert(f.to_string(), new[f].clone());
+        }
         let changes = json!({
             "fields": fields,
             "name": view.name,
             "allowed_cidrs": view.allowed_cidrs,
+            "before": was,
+            "after": is,
         });
         let event = call
             .event("sat.update", Done::Changed, Some(changes))
@@ -152,6 +167,65 @@ pub async fn update(
         Ok(Change::Made(view, event))
     })
     .await
+}
+
+/// What a SAT did with its permissions over the last days: the
+/// least-privilege advisor's answer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Usage {
+    pub token_id: String,
+    pub days: i64,
+    pub granted: Vec<String>,
+    pub used: Vec<tokens::Used>,
+    pub unused: Vec<String>,
+    pub suggested_permissions: Vec<String>,
+}
+
+/// Days of usage the advisor looks back over, at most.
+pub const MAX_USAGE_DAYS: i64 = 365;
+
+/// The usage of one SAT over the last `days` (1 to 365).
+pub async fn usage(
+    services: &Services,
+    call: &Call<'_>,
+    id: &str,
+    days: i64,
+) -> Result<Usage, UseCaseError> {
+    let view = get(services, call, id).await?;
+    Ok(usage_of(services, vec![view], days).await?.remove(0))
+}
+
+/// The usage of several SATs at once (the console's list), in one query.
+pub async fn usage_of(
+    services: &Services,
+    views: Vec<TokenView>,
+    days: i64,
+) -> Result<Vec<Usage>, UseCaseError> {
+    if !(1..=MAX_USAGE_DAYS).contains(&days) {
+        return Err(UseCaseError::OutOfRange(format!(
+            "days must be between 1 and {MAX_USAGE_DAYS}"
+        )));
+    }
+    let since = Timestamp::now() + time::Duration::days(1 - days);
+    let ids: Vec<String> = views.iter().map(|v| v.id.clone()).collect();
+    let mut used = tokens::used_since(&services.db, &ids, since).await?;
+    Ok(views
+        .into_iter()
+        .map(|v| {
+            let used = used.remove(&v.id).unwrap_or_default();
+            let granted = PermissionSet::from_stored(&v.permissions.join(" "));
+            let names: Vec<&str> = used.iter().map(|u| u.permission.as_str()).collect();
+            let advice = advise(&granted, &names);
+            Usage {
+                token_id: v.id,
+                days,
+                granted: v.permissions,
+                used,
+                unused: advice.unused,
+                suggested_permissions: advice.suggested,
+            }
+        })
+        .collect())
 }
 
 /// Gives a SAT a new value, the old one working `grace_seconds` longer,

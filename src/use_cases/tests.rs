@@ -55,7 +55,7 @@ async fn org_with_admin(s: &Services, ctx: &RequestContext) -> (Org, Principal) 
         org_id: org.id,
         member_id: admin.id,
         user_name: admin.user_name,
-        role: Role::Admin,
+        access: crate::permissions::Access::of_role(Role::Admin, Default::default()),
     };
     (org, session)
 }

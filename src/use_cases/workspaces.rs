@@ -6,8 +6,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::call::Done;
-use super::{Call, Change, Services, UseCaseError, write};
+use super::write::refresh_access;
+use super::{Call, Change, Services, UseCaseError, write, write_changing_access};
 use crate::audit::Target;
+use crate::identity::access;
 use crate::identity::workspaces::{self, Workspace};
 use crate::permissions::Action;
 use crate::store::Timestamp;
@@ -81,14 +83,18 @@ pub async fn delete(
 ) -> Result<Workspace, UseCaseError> {
     call.authorize(Action::ManageWorkspaces)?;
     let org_id = call.org_id()?;
-    write(services, call, async |tx| {
+    write_changing_access(services, call, async |tx| {
         let (ws, revoked) = workspaces::delete(tx, org_id, id, Timestamp::now()).await?;
+        // Whoever held permissions in it holds them no more.
+        let holders = access::forget_workspace(tx, org_id, ws.id).await?;
+        let cause = json!({ "action": "workspace.delete", "workspace_id": ws.id });
+        let access = refresh_access(tx, call, &holders, cause, true).await?;
         let changes = json!({ "revoked_service_access_tokens": revoked });
         let event = call
             .event("workspace.delete", Done::Removed, Some(changes))
             .workspace(Some(ws.id))
             .target(target(&ws));
-        Ok(Change::Made(ws, event))
+        Ok(Change::Made((ws, access), event))
     })
     .await
 }

@@ -109,12 +109,48 @@ try {
   assert.ok(!(await page.content()).includes(orgToken), "token value shown again on the list");
   await shot("tokens-after-create");
 
+  step("a token used only for reads shows scim:write unused, and is reduced in one click");
+  const okta = page.locator("tr", { hasText: "okta provisioning" }).first();
+  const reduce = okta.getByRole("button", { name: /Reduce okta provisioning to its suggested permissions/ });
+  // The read above is counted in memory and flushed within 200 ms.
+  for (let i = 0; i < 50 && !(await reduce.count()); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    await page.reload();
+  }
+  const unused = await okta.locator(".unused").innerText();
+  assert.ok(unused.includes("scim:write") && !unused.includes("scim:read"), unused);
+  await shot("tokens-unused-permission");
+  await reduce.click();
+  await page.getByText("Token “okta provisioning” was changed.").waitFor();
+  const reduced = page.locator("tr", { hasText: "okta provisioning" }).first();
+  const held = await reduced.locator("td[data-label='Permissions']").innerText();
+  assert.ok(held.includes("scim:read") && !held.includes("scim:write"), held);
+  assert.equal(await reduced.getByText(/Unused in 30 days/).count(), 0);
+  await shot("tokens-reduced");
+  const me = await fetch(`${BASE}/api/v1/tokens/self`, { headers: { authorization: `Bearer ${orgToken}` } });
+  assert.deepEqual((await me.json()).permissions, ["scim:read"]);
+
   step("create a workspace");
   await page.getByRole("link", { name: "Workspaces" }).click();
   await page.getByLabel("Name").fill("prod");
   await page.getByRole("button", { name: "Create workspace" }).click();
   await page.getByText("Workspace “prod” was created.").waitFor();
   await shot("workspaces");
+
+  step("a token's Edit page: the catalogue's picker with its permissions checked");
+  await page.getByRole("link", { name: "Service Access Tokens" }).click();
+  await page.getByRole("link", { name: "Edit okta provisioning" }).click();
+  await page.getByRole("heading", { name: /Edit “okta provisioning”/ }).waitFor();
+  assert.ok(await page.getByLabel("scim:read").isChecked());
+  assert.ok(!(await page.getByLabel("scim:write").isChecked()));
+  await shot("token-edit");
+  await page.getByRole("link", { name: "Cancel" }).click();
+
+  step("the Group mappings page");
+  await page.getByRole("link", { name: "Group mappings" }).click();
+  await page.getByRole("heading", { name: "Group mappings" }).waitFor();
+  await page.getByText("No group is mapped yet.").waitFor();
+  await shot("group-mappings");
 
   step("generate a workspace SAT with two permissions");
   await page.getByRole("link", { name: "Service Access Tokens" }).click();

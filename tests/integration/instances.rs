@@ -217,6 +217,93 @@ async fn two_instances_behave_as_one() {
     .await;
     assert!(refused, "a revocation through A must reach B within 1 s");
 
+    // So is a change of effective access: a PAT whose member loses a
+    // mapped group's permissions through A holds them no more on B within
+    // a second (B holds the PAT's row in its cache).
+    let post = |path: &'static str, bearer: String, body: Value| {
+        let client = client.clone();
+        let base = a.base.clone();
+        async move {
+            let r = read(
+                client
+                    .post(format!("{base}{path}"))
+                    .bearer_auth(bearer)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert!(r.status.is_success(), "{path}: {}", r.text);
+            r.body
+        }
+    };
+    let me = a.get(&client, "/api/v1/tokens/self", &session).await.body;
+    let ws = post(
+        "/api/v1/workspaces",
+        session.clone(),
+        json!({ "name": "mapped" }),
+    )
+    .await;
+    let (_, idp) = create(json!(["scim:write"])).await;
+    let group = post(
+        "/scim/v2/Groups",
+        idp.clone(),
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Readers",
+            "members": [{ "value": me["member_id"] }],
+        }),
+    )
+    .await;
+    let mapping = post(
+        "/api/v1/group-mappings",
+        session.clone(),
+        json!({ "group": group["id"], "workspace": ws["id"], "permissions": ["sources:read"] }),
+    )
+    .await;
+    let pat = post(
+        "/api/v1/personal-access-tokens",
+        session.clone(),
+        json!({ "name": "laptop" }),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let holds = |body: &Value| body["workspace_permissions"] != json!([]);
+    for instance in [&a, &b] {
+        assert!(holds(
+            &instance
+                .get(&client, "/api/v1/tokens/self", &pat)
+                .await
+                .body
+        ));
+    }
+    let removed = client
+        .delete(format!(
+            "{}/api/v1/group-mappings/{}",
+            a.base,
+            mapping["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert!(
+        !holds(&a.get(&client, "/api/v1/tokens/self", &pat).await.body),
+        "A, which removed the mapping, applies it at once"
+    );
+    let narrowed = eventually(REVOCATION_REACH, || async {
+        !holds(&b.get(&client, "/api/v1/tokens/self", &pat).await.body)
+    })
+    .await;
+    assert!(
+        narrowed,
+        "an access change through A must reach B within 1 s"
+    );
+
     // So is a rotation: the old value dies, the new one works on both.
     let (id, old) = create(json!(["scim:read", "scim:write"])).await;
     let rotated = read(

@@ -7,6 +7,7 @@ mod console_client;
 mod support;
 
 mod abuse_tenants;
+mod advisor;
 mod audit_api;
 mod audit_params;
 mod audit_recording;
@@ -19,8 +20,10 @@ mod authority;
 mod cli;
 mod cli_commands;
 mod console;
+mod console_token_edit;
 mod cross_edge_audit;
 mod example_service;
+mod group_mappings;
 mod hostile_input;
 mod http_hygiene;
 mod instances;

@@ -183,10 +183,23 @@ async fn demotion_ends_admin_access() {
     let r = app.get("/api/v1/service-access-tokens", member).await;
     r.assert_problem(403);
     assert_eq!(r.body["missing_permission"], "service_access_tokens:manage");
+    // A member makes PATs of their own, which hold no more than they do.
+    let pat = app
+        .post(
+            "/api/v1/personal-access-tokens",
+            member,
+            json!({ "name": "y" }),
+        )
+        .await;
+    assert_eq!(pat.status, 201, "{}", pat.text);
+    let pat = pat.body["token"].as_str().unwrap();
+    app.get("/api/v1/service-access-tokens", pat)
+        .await
+        .assert_problem(403);
     app.post(
         "/api/v1/personal-access-tokens",
         member,
-        json!({ "name": "y" }),
+        json!({ "name": "z", "permissions": ["service_access_tokens:manage"] }),
     )
     .await
     .assert_problem(403);

@@ -294,3 +294,60 @@ async fn entra_group_provisioning() {
         "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"
     );
 }
+
+/// Entra ID's matching filter when email is the matching attribute (a value
+/// path, then a sub-attribute and a comparison), and resource endpoint
+/// names in another case, as Microsoft's SCIM reference collection sends
+/// them.
+#[tokio::test]
+async fn entra_email_matching_and_lowercase_endpoints() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    let ada = scim
+        .create_user(json!({
+            "schemas": [USER_SCHEMA],
+            "userName": "ada",
+            "emails": [
+                { "type": "home", "value": "ada@home.example" },
+                { "type": "work", "value": "ada@example.com" },
+            ],
+        }))
+        .await;
+    scim.create_user(json!({
+        "schemas": [USER_SCHEMA],
+        "userName": "bob",
+        "emails": [{ "type": "home", "value": "ada@example.com" }],
+    }))
+    .await;
+    let r = scim
+        .filter(
+            "/Users",
+            r#"emails[type eq "work"].value eq "ada@example.com""#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    assert_eq!(r.body["Resources"][0]["id"], ada.as_str());
+    let none = scim
+        .filter(
+            "/Users",
+            r#"emails[type eq "work"].value eq "ada@home.example""#,
+        )
+        .await;
+    assert_eq!(none.body["totalResults"], 0, "{}", none.text);
+
+    let r = scim.get(&format!("/users/{ada}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["userName"], "ada");
+    let r = scim.filter("/users", r#"userName eq "ada""#).await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    let r = scim
+        .post(
+            "/groups",
+            json!({ "schemas": [GROUP_SCHEMA], "displayName": "g" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(scim.get("/serviceproviderconfig").await.status, 200);
+    scim.get("/userz").await.assert_scim_error(404, None);
+}

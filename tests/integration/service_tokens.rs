@@ -312,7 +312,7 @@ async fn expiry_is_set_reported_and_capped_by_the_organization() {
 }
 
 #[tokio::test]
-async fn patch_changes_descriptive_fields_only() {
+async fn patch_changes_names_and_allowlists() {
     let app = TestApp::spawn().await;
     let s = app.admin_session().await;
     let (id, value) = app
@@ -330,9 +330,6 @@ async fn patch_changes_descriptive_fields_only() {
     assert_eq!(r.body["description"], Value::Null);
     assert_eq!(r.body["permissions"], json!(["scim:read"]));
     app.patch(&path, &s, json!({})).await.assert_problem(400);
-    app.patch(&path, &s, json!({ "permissions": ["scim:write"] }))
-        .await
-        .assert_problem(400);
     app.patch(&path, &s, json!({ "allowed_cidrs": ["nope"] }))
         .await
         .assert_problem(400);
@@ -583,4 +580,85 @@ async fn last_use_is_recorded_without_a_write_per_request() {
     })
     .await;
     assert!(seen, "last-used data reached the database");
+}
+
+/// A SAT's permissions and expiry can be edited: at its own level, earlier
+/// only; the token holds the new permissions from its very next request
+/// (although it was verified a moment before), and the record has each
+/// field before and after.
+#[tokio::test]
+async fn patch_edits_permissions_and_shortens_expiry() {
+    let app = TestApp::spawn().await;
+    let s = app.admin_session().await;
+    let org = app.org_of(&s).await;
+    let (id, value) = app
+        .create_sat(
+            &s,
+            json!({ "name": "idp", "permissions": ["scim:read", "scim:write"], "expires_in_days": 30 }),
+        )
+        .await;
+    let path = format!("{SATS}/{id}");
+    let users = "/scim/v2/Users";
+    assert_eq!(app.get(users, &value).await.status, 200);
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "before@example.com",
+    });
+    assert_eq!(app.post(users, &value, user).await.status, 201);
+
+    let r = app
+        .patch(&path, &s, json!({ "permissions": ["scim:read"] }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["permissions"], json!(["scim:read"]));
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "after@example.com",
+    });
+    let refused = app.post(users, &value, user).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(app.get(users, &value).await.status, 200);
+
+    // Still one level, still the catalogue.
+    app.patch(&path, &s, json!({ "permissions": ["sources:read"] }))
+        .await
+        .assert_problem(400);
+    app.patch(&path, &s, json!({ "permissions": ["scim:admin"] }))
+        .await
+        .assert_problem(400);
+    app.patch(&path, &s, json!({ "permissions": [] }))
+        .await
+        .assert_problem(400);
+
+    // The expiry comes forward, never back.
+    let current = r.body["expires_at"].as_str().unwrap().to_string();
+    let sooner = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(60))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    app.patch(&path, &s, json!({ "expires_at": later }))
+        .await
+        .assert_problem(400);
+    app.patch(&path, &s, json!({ "expires_at": "tomorrow" }))
+        .await
+        .assert_problem(400);
+    let r = app.patch(&path, &s, json!({ "expires_at": sooner })).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_ne!(r.body["expires_at"], current.as_str());
+
+    let records = app.audit_records(&org).await;
+    let updates: Vec<Value> = records
+        .iter()
+        .filter(|r| r["action"] == "sat.update" && r["outcome"] == "success")
+        .map(|r| serde_json::from_str(r["changes"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(updates.len(), 2, "refusals change nothing");
+    assert_eq!(
+        updates[0]["before"],
+        json!({ "permissions": ["scim:read", "scim:write"] })
+    );
+    assert_eq!(updates[0]["after"], json!({ "permissions": ["scim:read"] }));
+    assert_eq!(updates[1]["before"]["expires_at"], current.as_str());
 }

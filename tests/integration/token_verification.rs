@@ -334,5 +334,11 @@ async fn every_credential_describes_itself_with_the_same_keys() {
     assert!((now + 850..=now + 900).contains(&ends), "a 900 s session");
 
     assert_eq!(member["role"], "member");
-    assert_eq!(member["permissions"], json!([]));
+    // A plain member manages their own PATs, and holds no workspace's
+    // permissions until given some.
+    assert_eq!(
+        member["permissions"],
+        json!(["personal_access_tokens:manage"])
+    );
+    assert_eq!(member["workspace_permissions"], json!([]));
 }
