@@ -137,6 +137,10 @@ fn role_entry(name: &str) -> Entry {
             "personal_access_tokens",
             "Create, list and revoke one's own Personal Access Tokens",
         ),
+        "audit_streams" => (
+            "audit_streams",
+            "Create, change, test and delete the streams of the audit log to a SIEM",
+        ),
         _ => ("", ""),
     };
     let held_by = if Role::Member.permission_names().iter().any(|n| n == name) {
@@ -185,7 +189,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count, "no permission twice");
-        assert_eq!(count, 4 + 4 + 8 * 4);
+        assert_eq!(count, 4 + 5 + 8 * 4);
         for e in &list {
             assert!(!e.description.is_empty() && !e.resource.is_empty(), "{e:?}");
             if e.level == "workspace" {
