@@ -9,8 +9,10 @@ pub mod auth;
 mod error;
 mod members;
 mod organization;
+mod password_policy;
 mod personal_tokens;
 mod service_tokens;
+mod sso;
 mod token_self;
 mod workspaces;
 
@@ -58,6 +60,12 @@ pub fn routes() -> Routes<AppState> {
         .route(
             "/organization",
             get("org.read", organization::get).patch("org.update", organization::update),
+        )
+        .route(
+            "/sso",
+            get("sso.read", sso::get)
+                .put("sso.update", sso::put)
+                .delete("sso.delete", sso::delete),
         )
         .route("/members", get("member.list", members::list))
         .route("/members/{id}", patch("member.update", members::update))

@@ -21,7 +21,8 @@ use crate::http::{
 pub fn routes() -> Routes<AppState> {
     let api = crate::admin_api::routes()
         .merge(crate::audit_api::routes())
-        .merge(crate::oauth::routes());
+        .merge(crate::oauth::routes())
+        .merge(crate::sso_login::routes());
     Routes::new()
         // Unauthenticated, so never in the trail.
         .route("/healthz", get("api.request", health::healthz))

@@ -14,6 +14,7 @@ mod layout;
 mod members;
 mod session;
 mod sign_in;
+pub mod sso;
 mod tokens;
 mod workspaces;
 

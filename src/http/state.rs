@@ -32,6 +32,9 @@ pub struct AppState {
     pub limits: Arc<crate::http::limits::Limiter>,
     /// The admin console's CSRF key.
     pub console: Arc<super::csrf::CsrfKey>,
+    /// The OpenID relying party of organizations that sign in through
+    /// their identity provider (its callback is under the public URL).
+    pub sso: Arc<crate::sso::Relying>,
 }
 
 /// Handlers pass the state where a use case takes its services, and read

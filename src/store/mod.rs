@@ -310,7 +310,8 @@ mod migrations {
                 (5, "list_versions"),
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
-                (8, "password_change")
+                (8, "password_change"),
+                (14, "sso")
             ]
         )
     }
@@ -326,7 +327,8 @@ mod migrations {
                 (5, "list_versions"),
                 (6, "ended_sessions"),
                 (7, "scim_passwords"),
-                (8, "password_change")
+                (8, "password_change"),
+                (14, "sso")
             ]
         )
     }
