@@ -534,3 +534,31 @@ async fn with_break_glass_only_passwords_sign_in_break_glass_members_alone() {
         200
     );
 }
+
+#[tokio::test]
+async fn the_client_secret_survives_adopting_a_configured_kek() {
+    // A first run under the generated KEK configures SSO.
+    let first = TestApp::spawn().await;
+    let admin = first.admin_session().await;
+    let org: uuid::Uuid = first.org_of(&admin).await.parse().unwrap();
+    let secret = "a-client-secret-sealed-before-adoption-42";
+    crate::capture::note_secret(secret);
+    let r = put_sso(&first, &admin, "https://acme.okta.com", Some(secret), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = first.shutdown().await;
+
+    // The restart adopts a configured KEK: the secret is re-encrypted under
+    // it, and the configured KEK alone opens it.
+    let kek = "a configured key-encryption key for the sso test";
+    let app = TestApp::builder()
+        .key_encryption_key(kek)
+        .start_on(url)
+        .await;
+    let configured = scimitar::signing::Kek::parse(kek).unwrap();
+    let (config, opened) = scimitar::sso::config::get_with_secret(app.db(), &configured, org)
+        .await
+        .expect("readable")
+        .expect("configured");
+    assert_eq!(opened.expose(), secret);
+    assert_eq!(config.issuer, "https://acme.okta.com");
+}
