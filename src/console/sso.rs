@@ -1,9 +1,12 @@
 //! The console's side of signing in through the identity provider: the
 //! end of a sign-in the console started (only admins get a console
 //! session, as with a password), and its refusals as pages. The round trip
-//! itself is `sso_login`'s; the sign-in page's button starts it.
+//! itself is `sso_login`'s. The sign-in page's form asks for the
+//! organization and leads to a link that starts it: a link, not a form,
+//! because the console's `form-action 'self'` would stop a form's
+//! redirect to the identity provider.
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde_json::json;
@@ -81,4 +84,44 @@ pub fn refused(status: StatusCode, message: &str, code: &str) -> Response {
         p { a href="/console/sign-in" { "Back to sign-in" } }
     };
     layout::respond(status, layout::page("Sign-in refused", None, body))
+}
+
+/// The sign-in page's way to the identity provider.
+pub fn button() -> maud::Markup {
+    html! {
+        hr;
+        form method="get" action="/console/sign-in/sso" class="stack narrow" {
+            label for="sso_organization" { "Organization" }
+            input id="sso_organization" name="organization" type="text" required
+                autocomplete="organization";
+            button type="submit" { "Sign in with your identity provider" }
+        }
+    }
+}
+
+/// `GET /console/sign-in/sso?organization=…`: the link that starts the
+/// round trip for the console.
+pub async fn continue_page(uri: Uri) -> Response {
+    let q = super::session::FormData::from_query(uri.query());
+    let organization = q.text("organization").unwrap_or_default();
+    let organization = organization.trim();
+    if organization.is_empty() || organization.chars().count() > 100 {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "Give your organization's name.",
+            "organization_missing",
+        );
+    }
+    let start = format!(
+        "/api/v1/auth/sso/start?{}",
+        serde_urlencoded::to_string([("organization", organization), ("for", "console")])
+            .unwrap_or_default()
+    );
+    let body = html! {
+        h1 { "Sign in with your identity provider" }
+        p { "Organization " strong { (organization) } " signs you in through its identity provider." }
+        p { a href=(start) class="button primary" id="sso-continue" { "Continue to your identity provider" } }
+        p { a href="/console/sign-in" { "Back to sign-in" } }
+    };
+    layout::respond(StatusCode::OK, layout::page("Sign in", None, body))
 }

@@ -562,3 +562,43 @@ async fn the_client_secret_survives_adopting_a_configured_kek() {
     assert_eq!(opened.expose(), secret);
     assert_eq!(config.issuer, "https://acme.okta.com");
 }
+
+#[tokio::test]
+async fn the_console_signs_an_admin_in_through_the_provider() {
+    let Some((app, idp, admin)) = app_with_idp().await else {
+        return;
+    };
+    let id = provision(&app, "judy@example.com", "judy@example.com").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/members/{id}"),
+            &admin,
+            json!({ "role": "admin" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut browser = Browser::default();
+    let page = browser.get(&app.url("/console/sign-in")).await;
+    assert!(page.text.contains("Sign in with your identity provider"));
+    let page = browser
+        .get(&app.url("/console/sign-in/sso?organization=default"))
+        .await;
+    assert_eq!(page.status, 200);
+    let start = "/api/v1/auth/sso/start?organization=default&amp;for=console";
+    assert!(page.text.contains(start), "{}", page.text);
+
+    idp.next_login("judy@example.com").await;
+    let callback = app.url("/api/v1/auth/sso/callback");
+    let url = browser
+        .follow_until(
+            &app.url("/api/v1/auth/sso/start?organization=default&for=console"),
+            &callback,
+        )
+        .await;
+    let r = browser.get(&url).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.header("location"), Some("/console/tokens"));
+    assert!(browser.cookie("scimitar_console").is_some());
+    let tokens = browser.get(&app.url("/console/tokens")).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+}
