@@ -3,8 +3,8 @@
 //!
 //! Four layers (ARCHITECTURE.md; `tests/layering.rs` keeps them true):
 //! the core ([`store`], [`permissions`], [`tokens`], [`identity`],
-//! [`audit`], [`signing`]); the [`use_cases`], one per admin operation; the
-//! edges ([`http`], the toolkit they share, [`config`], [`admin_api`], [`scim`], [`console`], [`cli`], [`oauth`],
+//! [`audit`], [`signing`], [`sso`]); the [`use_cases`], one per admin operation; the
+//! edges ([`http`], the toolkit they share, [`config`], [`admin_api`], [`scim`], [`console`], [`sso_login`], [`cli`], [`oauth`],
 //! [`audit_api`]); and the composition root [`app`].
 
 pub mod admin_api;
@@ -20,6 +20,8 @@ pub mod oauth;
 pub mod permissions;
 pub mod scim;
 pub mod signing;
+pub mod sso;
+pub mod sso_login;
 pub mod store;
 pub mod tokens;
 pub mod use_cases;

@@ -195,6 +195,7 @@ pub async fn sign_in(
     password: String,
 ) -> Result<(Member, String), ApiError> {
     let creds = check_password(state, ctx, "auth.login", organization, user_name, password).await?;
+    super::password_policy::check(state, ctx, &creds.member).await?;
     let member = creds.member;
     if creds.password_change_required {
         let event = AuditEvent::new(Some(member.org_id), anonymous(user_name), "auth.login", ctx)
@@ -233,6 +234,7 @@ pub async fn change_own_password(
         password,
     )
     .await?;
+    super::password_policy::check(state, ctx, &creds.member).await?;
     let m = &creds.member;
     let principal = Principal::Session {
         org_id: m.org_id,

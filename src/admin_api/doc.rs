@@ -11,7 +11,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    auth, group_mappings, members, organization, permissions, personal_tokens, service_tokens,
+    auth, group_mappings, members, organization, permissions, personal_tokens, service_tokens, sso,
     token_self, workspaces,
 };
 
@@ -41,6 +41,9 @@ use super::{
         group_mappings::delete,
         permissions::list,
         service_tokens::usage,
+        sso::get,
+        sso::put,
+        sso::delete,
         workspaces::create,
         workspaces::list,
         workspaces::get,
@@ -65,6 +68,7 @@ use super::{
         Permission,
         PermissionCatalogue,
         TokenUsage,
+        SsoConfiguration,
         UsedPermission,
         Workspace,
         WorkspaceList,
@@ -330,4 +334,23 @@ pub struct UsedPermission {
     count: i64,
     #[schema(format = DateTime)]
     last_used_at: String,
+}
+
+/// An organization's OpenID Connect configuration, the secret masked.
+#[derive(ToSchema)]
+pub struct SsoConfiguration {
+    issuer: String,
+    client_id: String,
+    /// Always `********`.
+    client_secret: String,
+    /// `email`, `preferred_username` or `sub`.
+    claim: String,
+    /// `all` or `break_glass_only`.
+    password_sign_in: String,
+    /// What to register at the provider: `<public URL>/api/v1/auth/sso/callback`.
+    redirect_uri: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
 }

@@ -11,9 +11,11 @@ mod error;
 mod group_mappings;
 mod members;
 mod organization;
+mod password_policy;
 mod permissions;
 mod personal_tokens;
 mod service_tokens;
+mod sso;
 mod token_self;
 mod workspaces;
 
@@ -68,6 +70,12 @@ pub fn routes() -> Routes<AppState> {
         .route(
             "/organization",
             get("org.read", organization::get).patch("org.update", organization::update),
+        )
+        .route(
+            "/sso",
+            get("sso.read", sso::get)
+                .put("sso.update", sso::put)
+                .delete("sso.delete", sso::delete),
         )
         .route("/members", get("member.list", members::list))
         .route(

@@ -33,6 +33,10 @@ use crate::http::openapi::{CommonAnswers, Problem};
         (name = "Organization", description = "The caller's organization"),
         (name = "Members", description = "Members of the organization"),
         (name = "Workspaces", description = "Workspaces of the organization"),
+        (name = "Group mappings", description = "SCIM groups mapped to the admin role or to workspace permissions"),
+        (name = "Permissions", description = "The permission catalogue"),
+        (name = "Single sign-on", description = "The organization's OpenID Connect configuration"),
+        (name = "Audit streams", description = "The audit log streamed to a SIEM"),
         (name = "Audit logs", description = "The tamper-evident audit log"),
         (name = "Token authority", description = "Introspection and exchange for workspace services"),
         (name = "Meta", description = "This document"),
@@ -47,7 +51,8 @@ pub fn document() -> &'static Document {
     DOC.get_or_init(|| {
         let api = crate::admin_api::AdminApi::openapi()
             .merge_from(crate::audit_api::AuditApi::openapi())
-            .merge_from(crate::oauth::OAuthApi::openapi());
+            .merge_from(crate::oauth::OAuthApi::openapi())
+            .merge_from(crate::sso_login::SsoLoginApi::openapi());
         let mut doc = Root::openapi().nest("/api/v1", api);
         // Once every operation is in, so that each gets its common answers.
         CommonAnswers.modify(&mut doc);

@@ -26,7 +26,8 @@ pub fn routes() -> Routes<AppState> {
         .route(
             "/openapi.json",
             get("openapi.read", super::openapi::openapi_json),
-        );
+        )
+        .merge(crate::sso_login::routes());
     Routes::new()
         // Unauthenticated, so never in the trail.
         .route("/healthz", get("api.request", health::healthz))

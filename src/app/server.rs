@@ -49,6 +49,9 @@ impl Server {
         state.limits = Arc::new(Limiter::new(config.limits).with_refusal_form(refusal_form));
         let bootstrap = bootstrap_if_empty(&state.db).await?;
         let addr = listener.local_addr()?;
+        if config.public_url.is_none() {
+            state.sso = Arc::new(crate::sso::Relying::new(&format!("http://{addr}")));
+        }
         let router = super::router::router(state.clone(), &config);
         let flusher = state
             .last_used

@@ -81,6 +81,19 @@ pub enum MemberCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Mark a member break-glass: when the organization allows passwords to
+    /// break-glass members only (`password_sign_in` of `PUT /api/v1/sso`),
+    /// they still sign in with their password, recorded as `auth.break_glass`.
+    BreakGlass {
+        /// Organization name or id.
+        #[arg(long)]
+        org: String,
+        /// User name or id.
+        member: String,
+        /// Remove the mark instead.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 /// `admin` or `member`, listed in the help.
@@ -187,6 +200,9 @@ pub async fn run(common: &CommonArgs, cmd: MemberCommand) -> Result<Output, CliE
         }
         MemberCommand::SetRole { org, member, role } => {
             set(&op, &org, &member, Some(role), None).await
+        }
+        MemberCommand::BreakGlass { org, member, off } => {
+            super::break_glass::run(&op, &org, &member, !off).await
         }
     }
 }

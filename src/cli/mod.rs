@@ -7,6 +7,7 @@
 //! refusal becomes a message and an exit code here.
 
 mod audit;
+mod break_glass;
 mod completions;
 mod help;
 mod keys;

@@ -28,6 +28,15 @@ pub enum StartError {
     Signing(#[from] SigningError),
 }
 
+/// The server's public URL: the configured one, or the listen address
+/// (`app::Server` replaces it with the address actually bound).
+fn public_base(config: &Config) -> String {
+    config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen))
+}
+
 /// Opens the database, runs migrations and loads the server's keys. The CLI
 /// uses this too, so that the pepper is created on first use by whichever
 /// runs first.
@@ -65,5 +74,6 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         limits: Arc::new(Limiter::new(config.limits)),
         console,
         audit_streams,
+        sso: Arc::new(crate::sso::Relying::new(&public_base(config))),
     })
 }

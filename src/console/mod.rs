@@ -17,6 +17,7 @@ mod members;
 mod picker;
 mod session;
 mod sign_in;
+pub mod sso;
 mod token_edit;
 mod tokens;
 mod workspaces;
@@ -39,6 +40,7 @@ pub fn routes() -> Routes<AppState> {
             get(VIEW, sign_in::page).post(VIEW, sign_in::submit),
         )
         .route("/sign-out", post(VIEW, sign_in::sign_out))
+        .route("/sign-in/sso", get(VIEW, sso::continue_page))
         .route(
             "/tokens",
             get("sat.list", tokens::list).post("sat.create", tokens::create),

@@ -73,6 +73,7 @@ fn form(
                 button type="submit" class="primary" { "Sign in" }
             }
         }
+        @if !new_password { (super::sso::button()) }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct AppState {
     /// What audit streams share: the KEK sealing their secrets, the address
     /// rule, the delivery client.
     pub audit_streams: Arc<crate::audit::stream::StreamSettings>,
+    /// The OpenID relying party of organizations that sign in through
+    /// their identity provider (its callback is under the public URL).
+    pub sso: Arc<crate::sso::Relying>,
 }
 
 /// Handlers pass the state where a use case takes its services, and read

@@ -7,14 +7,17 @@
 //! current key has only ever been encrypted under the configured KEK. The
 //! older keys are re-encrypted under it and kept, to verify what they
 //! signed (the token JWKS drops them once their tokens have expired, the
-//! audit JWKS keeps them). The audit streams' signing secrets are
-//! re-encrypted under it too. And the generated KEK is deleted, so that
-//! later backups cannot open even the older keys.
+//! audit JWKS keeps them). The audit streams' signing secrets and the
+//! organizations' SSO client secrets, sealed with the KEK too, are
+//! re-encrypted under it. And the generated KEK is deleted, so that later
+//! backups cannot open even the older keys.
 
 use super::{
     GENERATED_KEK_SETTING, Kek, KeyPair, KeyRow, PublishedKey, SigningError, insert_at_in,
     read_rows_in, seal,
 };
+use uuid::Uuid;
+
 use crate::on_tx;
 use crate::store::{Db, Timestamp, Tx};
 
@@ -83,6 +86,7 @@ pub async fn adopt_configured_kek(db: &Db, kek: &Kek) -> Result<Option<Adoption>
             continue;
         }
         let streams = rewrap_stream_secrets(&mut tx, kek).await?;
+        let sso_secrets = rewrap_sso_secrets_in(&mut tx, kek).await?;
         let previous = rows.last();
         let current = match previous {
             None => None,
@@ -117,6 +121,7 @@ pub async fn adopt_configured_kek(db: &Db, kek: &Kek) -> Result<Option<Adoption>
                 kid = %current.kid,
                 rewrapped = adoption.rewrapped.len(),
                 audit_stream_secrets = streams,
+                sso_secrets,
                 "adopted the configured key-encryption key: rotated the signing key, re-encrypted \
                  the older keys under it (they now only verify what they signed) and deleted the \
                  generated key-encryption key from server_settings"
@@ -132,6 +137,48 @@ pub async fn adopt_configured_kek(db: &Db, kek: &Kek) -> Result<Option<Adoption>
     Err(SigningError::Invalid(
         "rotations elsewhere kept taking the new key's generation; try again".into(),
     ))
+}
+
+/// Re-encrypts the organizations' SSO client secrets (`sso::config`
+/// seals them with the KEK too, bound to the organization id) under the
+/// primary KEK, in the adoption's transaction. A secret no KEK at hand
+/// opens is left as it is and logged: its organization sets it again
+/// (`PUT /api/v1/sso`), which must not keep the server from starting.
+/// Returns how many were re-encrypted.
+async fn rewrap_sso_secrets_in(tx: &mut Tx, kek: &Kek) -> Result<usize, SigningError> {
+    let rows: Vec<(Uuid, Vec<u8>, Vec<u8>, String)> = on_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT org_id, secret_enc, secret_nonce, kek_id FROM sso_configs WHERE kek_id <> $1",
+        )
+        .bind(kek.id())
+        .fetch_all(&mut *conn)
+        .await
+    })?;
+    let mut done = 0;
+    for (org_id, ciphertext, nonce, kek_id) in rows {
+        let Ok(mut plain) = kek.decrypt(&kek_id, &nonce, &ciphertext, org_id.as_bytes()) else {
+            tracing::warn!(%org_id, "an SSO client secret opens with no key-encryption key held here; it stays unreadable until set again");
+            continue;
+        };
+        let (new_nonce, sealed) = kek.encrypt(&plain, org_id.as_bytes());
+        plain.fill(0);
+        on_tx!(tx, conn => {
+            sqlx::query(
+                "UPDATE sso_configs SET secret_enc = $1, secret_nonce = $2, kek_id = $3 \
+                 WHERE org_id = $4 AND kek_id = $5",
+            )
+            .bind(&sealed)
+            .bind(&new_nonce)
+            .bind(kek.id())
+            .bind(org_id)
+            .bind(&kek_id)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 /// Deletes the generated KEK; false when there was none.

@@ -24,7 +24,7 @@ pub use adopt::{Adoption, adopt_configured_kek};
 pub use jws::{
     KeyPair, VerifyError, jws_type, public_jwk, thumbprint, verify_jws, verify_jws_with,
 };
-pub use kek::{GENERATED_KEK_SETTING, Kek};
+pub use kek::{GENERATED_KEK_SETTING, Kek, NONCE_LEN as KEK_NONCE_LEN};
 
 use crate::on_db;
 use crate::on_tx;
@@ -366,6 +366,12 @@ impl Signer {
             tracing::info!(kid = self.current_kid(), "now signing with a new key");
         }
         Ok(changed)
+    }
+
+    /// The key-encryption key, for other secrets sealed at rest the same
+    /// way (an organization's SSO client secret).
+    pub fn kek(&self) -> &Kek {
+        &self.kek
     }
 
     pub fn current_kid(&self) -> String {

@@ -374,7 +374,8 @@ mod migrations {
                 (8, "password_change"),
                 (9, "access"),
                 (11, "audit_streams"),
-                (13, "lean_audit_indexes")
+                (13, "lean_audit_indexes"),
+                (14, "sso")
             ]
         )
     }
@@ -393,7 +394,8 @@ mod migrations {
                 (8, "password_change"),
                 (9, "access"),
                 (11, "audit_streams"),
-                (13, "lean_audit_indexes")
+                (13, "lean_audit_indexes"),
+                (14, "sso")
             ]
         )
     }

@@ -23,6 +23,7 @@ pub mod organizations;
 pub mod personal_tokens;
 pub mod service_tokens;
 mod services;
+pub mod sso;
 pub mod workspaces;
 mod write;
 

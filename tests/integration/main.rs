@@ -4,6 +4,7 @@
 
 mod capture;
 mod console_client;
+mod sso_provider;
 mod support;
 
 mod abuse_tenants;
@@ -44,6 +45,7 @@ mod scim_protocol;
 mod scim_users;
 mod security_headers;
 mod service_tokens;
+mod sso;
 mod token_verification;
 mod trusted_proxies;
 mod workspaces;
