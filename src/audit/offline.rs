@@ -85,49 +85,14 @@ pub fn verify_export(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use uuid::Uuid;
 
     use super::*;
-    use crate::audit::chain::GENESIS;
     use crate::audit::checkpoints::{CHECKPOINT_TYP, CheckpointClaims};
     use crate::signing::KeyPair;
     use crate::store::Timestamp;
     use crate::store::settings::to_hex;
 
-    fn chain_of(n: i64) -> Vec<StoredEvent> {
-        let mut prev = GENESIS.to_vec();
-        (1..=n)
-            .map(|seq| {
-                let mut e = StoredEvent {
-                    id: Uuid::now_v7(),
-                    chain: "c1".into(),
-                    seq,
-                    org_id: None,
-                    workspace_id: None,
-                    occurred_at: Timestamp::now(),
-                    actor_kind: "operator".into(),
-                    actor_id: None,
-                    actor_display: None,
-                    action: format!("test.{seq}"),
-                    target_type: None,
-                    target_id: None,
-                    target_display: None,
-                    outcome: "success".into(),
-                    reason: None,
-                    http_status: None,
-                    request_id: None,
-                    source_ip: None,
-                    user_agent: None,
-                    changes: Some(r#"{"a":1}"#.into()),
-                    prev_hash: prev.clone(),
-                    hash: Vec::new(),
-                };
-                e.hash = e.compute_hash();
-                prev = e.hash.clone();
-                e
-            })
-            .collect()
-    }
+    use crate::audit::verify::tests::chain_of;
 
     fn ndjson(records: &[StoredEvent]) -> String {
         records

@@ -418,7 +418,7 @@ impl Verifier {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
     use uuid::Uuid;
 
@@ -426,7 +426,9 @@ mod tests {
     use crate::signing::KeyPair;
     use crate::store::Timestamp;
 
-    fn chain_of(n: i64) -> Vec<StoredEvent> {
+    /// A valid chain `c1` of `n` records (the offline verifier's tests
+    /// use it too).
+    pub(crate) fn chain_of(n: i64) -> Vec<StoredEvent> {
         let mut prev = GENESIS.to_vec();
         (1..=n)
             .map(|seq| {
@@ -450,7 +452,7 @@ mod tests {
                     request_id: None,
                     source_ip: None,
                     user_agent: None,
-                    changes: None,
+                    changes: Some(r#"{"a":1}"#.into()),
                     prev_hash: prev.clone(),
                     hash: Vec::new(),
                 };
