@@ -93,6 +93,7 @@ pub async fn serve(
 }
 
 pub fn router(config: Config) -> Router {
+    scimitar::sso::choose_tls_crypto();
     let http = reqwest::Client::builder()
         .timeout(config.http_timeout)
         .build()

@@ -35,6 +35,7 @@ pub const AUDIT_BATCH_SECONDS: &str = "scimitar_audit_batch_commit_seconds";
 pub const DB_POOL_CONNECTIONS: &str = "scimitar_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "scimitar_db_pool_idle_connections";
 pub const CHECKPOINT_AGE: &str = "scimitar_audit_checkpoint_age_seconds";
+pub const STREAM_LAG: &str = "scimitar_audit_stream_lag_records";
 
 /// Latency buckets, in seconds: a token check from memory is well under a
 /// millisecond, a Bulk request may take seconds.
@@ -130,6 +131,10 @@ fn describe() {
         Unit::Seconds,
         "Seconds since the newest signed audit checkpoint of any chain"
     );
+    describe_gauge!(
+        STREAM_LAG,
+        "Records of its organization's chain an audit stream has not yet delivered (or filtered out)"
+    );
 }
 
 /// Labels come from fixed sets only: the route template as registered
@@ -200,5 +205,13 @@ async fn sample(state: &AppState) {
         // No checkpoint yet: the series is left out rather than made up.
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "metrics: reading the newest checkpoint failed"),
+    }
+    match crate::audit::stream::store::lags(&state.db).await {
+        Ok(lags) => {
+            for (id, lag) in lags {
+                gauge!(STREAM_LAG, "stream" => id.to_string()).set(lag as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: reading the audit streams' lag failed"),
     }
 }

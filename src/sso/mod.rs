@@ -17,7 +17,7 @@ pub mod matching;
 pub mod provider;
 
 pub use config::{Claim, PasswordSignIn, SsoConfig};
-pub use provider::Relying;
+pub use provider::{Relying, choose_tls_crypto};
 
 use crate::store::StoreError;
 

@@ -65,16 +65,22 @@ fn unreachable(why: impl std::fmt::Display) -> SsoError {
     SsoError::refused(Refusal::IssuerUnreachable, why.to_string())
 }
 
+/// Chooses rustls's cryptography for the process, once, before any HTTP
+/// client is built: reqwest is built without a provider of its own, so
+/// every client in the process (the tests' and the example service's
+/// too) needs this first. ring is the lighter of rustls's two providers
+/// (aws-lc-rs adds a large C build); it has no post-quantum key exchange,
+/// hence rustls's deprecation note: classical TLS is what every identity
+/// provider offers today. An error means it is chosen already.
+pub fn choose_tls_crypto() {
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Relying {
     /// The relying party whose callback is `<public_url>/api/v1/auth/sso/callback`.
     pub fn new(public_url: &str) -> Self {
-        // rustls needs its cryptography chosen once per process; ring is
-        // the lighter of its two providers (aws-lc-rs adds a large C
-        // build). ring has no post-quantum key exchange, hence rustls's
-        // deprecation note: classical TLS to the identity provider is what
-        // every provider offers today. An error means it is chosen already.
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        choose_tls_crypto();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))

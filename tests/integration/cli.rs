@@ -444,7 +444,7 @@ async fn serve_bootstraps_an_empty_database_once_and_logs_no_secret() {
         .trim()
         .to_string();
     let base = format!("http://{}", first.addr().await);
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let login = |password: String| {
         let (client, base) = (client.clone(), base.clone());
         async move {

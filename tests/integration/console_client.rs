@@ -58,7 +58,7 @@ impl<'a> Console<'a> {
     pub fn new(app: &'a TestApp) -> Self {
         Self {
             app,
-            http: reqwest::Client::builder()
+            http: crate::support::http_client_builder()
                 .redirect(Policy::none())
                 .build()
                 .unwrap(),

@@ -52,7 +52,7 @@ impl Svc {
             listener,
             std::future::pending::<()>(),
         ));
-        let client = reqwest::Client::builder()
+        let client = crate::support::http_client_builder()
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();

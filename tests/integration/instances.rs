@@ -143,7 +143,7 @@ async fn two_instances_behave_as_one() {
     let url = fresh_database_url().await;
     let a = Instance::start(&url).await;
     let b = Instance::start(&url).await;
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let password = a.password().expect("the first instance bootstrapped");
     assert!(b.password().is_none(), "the second did not bootstrap again");
     // The printed password only serves to choose one's own (on either

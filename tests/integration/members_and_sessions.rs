@@ -595,7 +595,7 @@ async fn sessions_dated_ahead_beyond_the_clock_skew_are_refused() {
     assert_eq!(app.get(SELF, &started).await.status, 200);
 
     // The console's cookie is the same session, checked the same way.
-    let console = reqwest::Client::builder()
+    let console = crate::support::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

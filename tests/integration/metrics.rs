@@ -264,7 +264,7 @@ async fn serve_with(
 /// process.
 #[tokio::test]
 async fn the_environment_turns_metrics_on_and_moves_them_off_the_main_port() {
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let status = |url: String| {
         let client = client.clone();
         async move { client.get(url).send().await.unwrap().status() }
@@ -314,4 +314,35 @@ async fn the_environment_turns_metrics_on_and_moves_them_off_the_main_port() {
     let _ = off.kill();
     let _ = off.wait();
     crate::support::drop_database(&url);
+}
+
+/// An audit stream whose receiver is down falls behind, and its lag shows.
+#[tokio::test]
+async fn an_audit_streams_lag_is_a_series() {
+    let app = TestApp::builder()
+        .metrics(MetricsAt::Main)
+        .allow_private_streams()
+        .start()
+        .await;
+    let session = app.admin_session().await;
+    // Nothing listens on the discard port: every delivery fails.
+    let created = app
+        .post(
+            "/api/v1/audit-streams",
+            &session,
+            json!({ "url": "http://127.0.0.1:9/siem", "format": "ndjson" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/workspaces", &session).await.status, 200);
+    }
+    let metrics = app.url("/metrics");
+    let lag = value(
+        &scrape(&app, &metrics).await,
+        "scimitar_audit_stream_lag_records",
+        &[("stream", &id)],
+    );
+    assert!(lag >= 3.0, "three records behind at least, got {lag}");
 }

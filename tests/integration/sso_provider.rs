@@ -90,7 +90,7 @@ impl TestIdp {
             issuer,
             client_secret,
             child,
-            http: reqwest::Client::new(),
+            http: crate::support::http_client(),
         })
     }
 
@@ -145,7 +145,7 @@ pub struct Browser {
 impl Default for Browser {
     fn default() -> Self {
         Browser {
-            http: reqwest::Client::builder()
+            http: crate::support::http_client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),

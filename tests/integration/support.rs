@@ -255,7 +255,7 @@ impl Builder {
         }
         let app = TestApp {
             base: format!("http://{}", server.addr),
-            client: reqwest::Client::new(),
+            client: crate::support::http_client(),
             database_url,
             admin_password,
             bootstrap_password,
@@ -274,7 +274,7 @@ impl Builder {
             // A client of its own, dropped at once: no kept-alive
             // connection of the start is left holding a slot of the
             // server's connection limit.
-            let once = reqwest::Client::new();
+            let once = crate::support::http_client();
             let resp = once
                 .post(app.url("/api/v1/auth/password"))
                 .json(&body)
@@ -735,6 +735,18 @@ pub async fn outside_change_lands() {
 
 /// How soon a revocation made elsewhere must reach every instance.
 pub const REVOCATION_REACH: Duration = Duration::from_secs(1);
+
+/// An HTTP client for the tests: rustls's cryptography is chosen first
+/// (reqwest is built without a provider of its own).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client")
+}
+
+/// The builder of such a client.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    scimitar::sso::choose_tls_crypto();
+    reqwest::Client::builder()
+}
 
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where

@@ -140,6 +140,21 @@ pub(crate) async fn head_seq(db: &Db, org_id: Uuid) -> Result<i64, StreamError> 
     Ok(head.unwrap_or(0))
 }
 
+/// Every stream's lag (records of its organization's chain written but not
+/// yet done with), for the metrics.
+pub async fn lags(db: &Db) -> Result<Vec<(Uuid, i64)>, StreamError> {
+    let rows: Vec<(Uuid, Uuid, i64)> = on_db!(db, pool => {
+        sqlx::query_as("SELECT id, org_id, cursor_seq FROM audit_streams")
+            .fetch_all(pool)
+            .await
+    })?;
+    let mut lags = Vec::with_capacity(rows.len());
+    for (id, org_id, cursor) in rows {
+        lags.push((id, (head_seq(db, org_id).await? - cursor).max(0)));
+    }
+    Ok(lags)
+}
+
 /// The organization's streams, oldest first, with their status.
 pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<AuditStream>, StreamError> {
     let sql = concat!(
