@@ -68,16 +68,16 @@ try {
   await shot("sign-in");
 
   step("a wrong password is refused");
-  await page.getByLabel("Organization").fill(ORG);
+  await page.locator("#organization").fill(ORG);
   await page.getByLabel("User name").fill(USER);
   await page.getByLabel("Password").fill("not the password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByText("Wrong organization, user name or password.").waitFor();
   await shot("sign-in-refused");
 
   step("sign in");
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Service Access Tokens" }).waitFor();
   await shot("tokens-organization");
 
