@@ -62,9 +62,22 @@ pub fn document() -> &'static Document {
 }
 
 /// Each operation's id is the audit action its route is registered with
-/// (`sat.create`): the name its calls have in the audit log too.
+/// (`sat.create`): the name its calls have in the audit log too. Routes
+/// that share an action (the SSO round trip's two, `auth.sso`) add their
+/// path's last segment, since operation ids must be unique.
 fn name_operations(doc: &mut Document) {
-    for r in super::router::routes().table() {
+    let routes = super::router::routes();
+    let documented: Vec<_> = routes
+        .table()
+        .iter()
+        .filter(|r| doc.paths.paths.contains_key(&r.path))
+        .collect();
+    for r in &documented {
+        let shared = documented.iter().filter(|o| o.action == r.action).count() > 1;
+        let id = match r.path.rsplit('/').next() {
+            Some(last) if shared => format!("{}.{last}", r.action),
+            _ => r.action.to_string(),
+        };
         let Some(item) = doc.paths.paths.get_mut(&r.path) else {
             continue;
         };
@@ -77,7 +90,7 @@ fn name_operations(doc: &mut Document) {
             _ => None,
         };
         if let Some(op) = op {
-            op.operation_id = Some(r.action.to_string());
+            op.operation_id = Some(id);
         }
     }
 }
