@@ -56,12 +56,21 @@ impl TestIdp {
             return None;
         }
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
-        assert!(
-            std::path::Path::new(dir)
-                .join("node_modules/oidc-provider")
-                .exists(),
-            "the test OpenID provider is not installed: cd tests/oidc && npm ci"
-        );
+        if !std::path::Path::new(dir)
+            .join("node_modules/oidc-provider")
+            .exists()
+        {
+            // A fresh clone: README's `cargo test` skips, CI (which installs
+            // it and sets SCIMITAR_TEST_REQUIRE_NODE) never does.
+            assert!(
+                std::env::var_os("SCIMITAR_TEST_REQUIRE_NODE").is_none(),
+                "the test OpenID provider is not installed: cd tests/oidc && npm ci"
+            );
+            eprintln!(
+                "SKIPPED: the test OpenID provider is not installed (cd tests/oidc && npm ci)"
+            );
+            return None;
+        }
         let client_secret = format!("idp-secret-{}", uuid::Uuid::new_v4().simple());
         crate::capture::note_secret(&client_secret);
         let mut child = Command::new("node")
