@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{Db, StoreError, WriterGate};
+use super::{Db, InlineReads, StoreError, WriterGate};
 
 /// A parsed `--database-url`. Its Debug form hides any password.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,6 +100,7 @@ pub async fn connect_with(
                     // to the worker thread for nothing on an embedded database.
                     .test_before_acquire(false)
             };
+            let inline = InlineReads::of(options.get_filename());
             let readers = pool(max_connections).connect_with(options.clone()).await?;
             // Writes take turns anyway (see `WriterGate`): one connection,
             // with room in its page cache for a Bulk request's transaction
@@ -108,7 +109,7 @@ pub async fn connect_with(
             let writer = pool(1)
                 .connect_with(options.pragma("cache_size", WRITER_CACHE_KIB))
                 .await?;
-            Ok(Db::Sqlite(readers, WriterGate::new(writer)))
+            Ok(Db::Sqlite(readers, WriterGate::new(writer), inline))
         }
         DatabaseUrl::Postgres(s) => {
             let options = PgConnectOptions::from_str(s)?;

@@ -9,12 +9,14 @@
 
 mod connect;
 pub mod dynamic;
+mod inline;
 pub mod page_anchors;
 pub mod settings;
 pub mod statistics;
 mod timestamp;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
+pub use inline::InlineReads;
 pub use timestamp::Timestamp;
 
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("invalid database url: {0}")]
     Url(String),
 }
@@ -48,7 +52,9 @@ impl StoreError {
 /// A connection pool on one of the two backends.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool, WriterGate),
+    /// The readers' pool, the writer, and the readers that run in place
+    /// (see [`InlineReads`]).
+    Sqlite(SqlitePool, WriterGate, InlineReads),
     Postgres(PgPool),
 }
 
@@ -119,7 +125,7 @@ pub enum Touched {
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool, _) => $body,
+            $crate::store::Db::Sqlite($pool, ..) => $body,
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -172,7 +178,7 @@ impl Db {
     /// Taking the turn early lets a caller keep its place in line.
     pub async fn writer_turn(&self) -> WriterTurn {
         match self {
-            Db::Sqlite(_, gate) => WriterTurn(Some(gate.turn.clone().lock_owned().await)),
+            Db::Sqlite(_, gate, _) => WriterTurn(Some(gate.turn.clone().lock_owned().await)),
             Db::Postgres(_) => WriterTurn(None),
         }
     }
@@ -180,7 +186,7 @@ impl Db {
     /// [`Self::begin`] with a turn already taken.
     pub async fn begin_in(&self, turn: WriterTurn) -> Result<Tx, StoreError> {
         match self {
-            Db::Sqlite(_, gate) => {
+            Db::Sqlite(_, gate, _) => {
                 let guard = match turn.0 {
                     Some(guard) => guard,
                     None => gate.turn.clone().lock_owned().await,
@@ -195,7 +201,7 @@ impl Db {
     /// Runs the migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(pool, _) => migrations::sqlite().run(pool).await?,
+            Db::Sqlite(pool, ..) => migrations::sqlite().run(pool).await?,
             Db::Postgres(pool) => migrations::postgres().run(pool).await?,
         }
         Ok(())
@@ -205,6 +211,19 @@ impl Db {
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Runs `read` in place on SQLite (see [`InlineReads`]); `None` on
+    /// PostgreSQL or an in-memory SQLite database, for the caller to take
+    /// the pool.
+    pub fn read_in_place<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T, StoreError>> {
+        match self {
+            Db::Sqlite(_, _, inline) => inline.read(read),
+            Db::Postgres(_) => None,
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -224,7 +243,7 @@ impl Db {
             idle: u32::try_from(idle).unwrap_or(u32::MAX),
         };
         match self {
-            Db::Sqlite(readers, gate) => vec![
+            Db::Sqlite(readers, gate, _) => vec![
                 of("sqlite_readers", readers.size(), readers.num_idle()),
                 of("sqlite_writer", gate.writer.size(), gate.writer.num_idle()),
             ],
@@ -234,7 +253,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(readers, gate) => {
+            Db::Sqlite(readers, gate, _) => {
                 readers.close().await;
                 gate.writer.close().await;
             }
@@ -257,7 +276,7 @@ pub async fn run_script(
     turn: &WriterTurn,
     mut script: QueryBuilder<Sqlite>,
 ) -> Result<Vec<i64>, StoreError> {
-    let Db::Sqlite(_, gate) = db else {
+    let Db::Sqlite(_, gate, _) = db else {
         return Err(StoreError::Url("a statement script needs SQLite".into()));
     };
     if turn.0.is_none() {

@@ -103,6 +103,16 @@ impl<'r> Decode<'r, Sqlite> for Timestamp {
     }
 }
 
+/// Read in place (see `store::inline`): the text SQLite holds.
+impl rusqlite::types::FromSql for Timestamp {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = value.as_str()?;
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map(Self)
+            .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
+
 impl Type<Postgres> for Timestamp {
     fn type_info() -> <Postgres as sqlx::Database>::TypeInfo {
         <OffsetDateTime as Type<Postgres>>::type_info()

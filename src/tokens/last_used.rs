@@ -266,11 +266,11 @@ mod tests {
         rec.note(&id, t, ip("10.0.0.1"));
         // A second pool on the same file, closed: the write cannot start.
         let broken = match &db {
-            Db::Sqlite(pool, _) => {
+            Db::Sqlite(pool, ..) => {
                 let options = (*pool.connect_options()).clone();
                 let open = || sqlx::SqlitePool::connect_with(options.clone());
                 let gate = crate::store::WriterGate::new(open().await.unwrap());
-                Db::Sqlite(open().await.unwrap(), gate)
+                Db::Sqlite(open().await.unwrap(), gate, Default::default())
             }
             Db::Postgres(_) => unreachable!("unit tests run on SQLite"),
         };
