@@ -226,6 +226,9 @@ pub async fn save(
         Err(e) if is_form_mistake(&e) => {
             let mut reason = refusal_message(&e);
             if secret_given {
+                if !reason.ends_with('.') {
+                    reason.push('.');
+                }
                 reason.push_str(" The client secret was not kept: enter it again.");
             }
             let status = refusal_status(&e);
