@@ -77,7 +77,7 @@ impl std::fmt::Debug for Put {
     path = "/sso",
     tag = "Single sign-on",
     summary = "Configure sign-in through the organization's OpenID provider",
-    description = "Requires `members:manage` (an admin's session or PAT). The client secret is stored encrypted and never shown again.",
+    description = "Requires `members:manage` (an admin's session or PAT). The client secret is stored encrypted and never shown again. A new issuer must serve a discovery document (`<issuer>/.well-known/openid-configuration`) that names it, or the change is refused with 400.",
     request_body = Put,
     responses((status = 200, description = "The configuration", body = super::doc::SsoConfiguration)),
     security(("bearer" = []))
@@ -94,7 +94,14 @@ pub async fn put(
         claim: body.claim,
         password_sign_in: body.password_sign_in,
     };
-    let config = sso::configure(&state, &caller.call(), state.signer.kek(), input).await?;
+    let config = sso::configure(
+        &state,
+        &caller.call(),
+        state.signer.kek(),
+        &state.sso,
+        input,
+    )
+    .await?;
     Ok(shown(&state, config))
 }
 

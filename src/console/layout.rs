@@ -15,6 +15,7 @@ pub enum Section {
     Workspaces,
     Members,
     GroupMappings,
+    Sso,
     AuditLogs,
     AuditStreams,
 }
@@ -50,6 +51,7 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, main: Markup) -> Markup {
                                 (nav_link("/console/workspaces", "Workspaces", nav.section == Section::Workspaces))
                                 (nav_link("/console/members", "Members", nav.section == Section::Members))
                                 (nav_link("/console/group-mappings", "Group mappings", nav.section == Section::GroupMappings))
+                                (nav_link("/console/sso", "Single sign-on", nav.section == Section::Sso))
                                 (nav_link("/console/audit-logs", "Audit Logs", nav.section == Section::AuditLogs))
                                 (nav_link("/console/audit-streams", "Audit Streams", nav.section == Section::AuditStreams))
                             }

@@ -1,6 +1,7 @@
 //! The admin web console under `/console`: server-rendered pages (maud) for
-//! org admins to manage Service Access Tokens, workspaces and members, to
-//! read the audit log and to stream it to a SIEM. It owns no business logic: every action calls the
+//! org admins to manage Service Access Tokens, workspaces, members, group
+//! mappings and single sign-on, to read the audit log and to stream it to a
+//! SIEM. It owns no business logic: every action calls the
 //! API's own use case (`use_cases`), as the API's `Caller` built from the
 //! session cookie, so it is authorized by the permission core and recorded
 //! exactly as the API records it (actor kind `member_session`); a refusal
@@ -18,6 +19,7 @@ mod picker;
 mod session;
 mod sign_in;
 pub mod sso;
+mod sso_settings;
 mod token_edit;
 mod tokens;
 mod workspaces;
@@ -86,6 +88,14 @@ pub fn routes() -> Routes<AppState> {
         .route(
             "/audit-logs/{id}",
             get("audit_logs.read", audit_logs::detail),
+        )
+        .route(
+            "/sso",
+            get("sso.read", sso_settings::page).post("sso.update", sso_settings::save),
+        )
+        .route(
+            "/sso/remove",
+            get("sso.read", sso_settings::confirm_remove).post("sso.delete", sso_settings::remove),
         )
         .route(
             "/audit-streams",

@@ -197,6 +197,21 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
                 true,
             );
         }
+        // The organization signs in through its identity provider
+        // (`break_glass_only`) and this member is not break-glass: the
+        // refusal is recorded by the admin API's password policy; the form says
+        // where to go.
+        Err(ApiError::Denied {
+            slug: "password-sign-in-disabled",
+            ..
+        }) => {
+            return again(
+                StatusCode::FORBIDDEN,
+                "This organization signs in through its identity provider: use \
+                 “Sign in with your identity provider” below.",
+                false,
+            );
+        }
         // The new password was refused (the policy, or the same again).
         Err(ApiError::BadRequest(m)) if changing => {
             return again(StatusCode::BAD_REQUEST, &m, true);

@@ -124,6 +124,26 @@ impl Relying {
         {
             return Ok(c.discovery.clone());
         }
+        let discovery = self.fetch_discovery(issuer).await?;
+        self.cache.lock().expect("cache lock").insert(
+            issuer.to_string(),
+            Cached {
+                discovery: discovery.clone(),
+                fetched: Instant::now(),
+                keys: None,
+            },
+        );
+        Ok(discovery)
+    }
+
+    /// Reads the issuer's discovery document afresh and checks it, without
+    /// touching the cache: what an admin configuring the issuer is told
+    /// about it now, while sign-ins keep their own copy.
+    pub async fn check_discovery(&self, issuer: &str) -> Result<Discovery, SsoError> {
+        self.fetch_discovery(issuer).await
+    }
+
+    async fn fetch_discovery(&self, issuer: &str) -> Result<Discovery, SsoError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
@@ -147,14 +167,6 @@ impl Relying {
                 unreachable(format!("discovery endpoint `{endpoint}` is not https"))
             })?;
         }
-        self.cache.lock().expect("cache lock").insert(
-            issuer.to_string(),
-            Cached {
-                discovery: discovery.clone(),
-                fetched: Instant::now(),
-                keys: None,
-            },
-        );
         Ok(discovery)
     }
 

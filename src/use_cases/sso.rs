@@ -3,7 +3,9 @@
 //! still sign everyone in); the operator marks the break-glass members who
 //! keep their password when they do not. The client secret is sealed with
 //! the key-encryption key and never recorded: the record says only whether
-//! it changed.
+//! it changed. A new issuer is checked before it is saved: its discovery
+//! document must be readable and name it, so that a typo is refused when
+//! it is made rather than at everyone's next sign-in.
 
 use serde_json::json;
 use uuid::Uuid;
@@ -15,7 +17,7 @@ use crate::identity::members;
 use crate::permissions::Action;
 use crate::signing::Kek;
 use crate::sso::config::{self, ClientSecret, NewConfig, check_issuer};
-use crate::sso::{Claim, PasswordSignIn, SsoConfig, SsoError, break_glass};
+use crate::sso::{Claim, PasswordSignIn, Refusal, Relying, SsoConfig, SsoError, break_glass};
 use crate::store::Timestamp;
 
 impl From<SsoError> for UseCaseError {
@@ -65,11 +67,15 @@ fn printable(what: &str, value: &str, max: usize) -> Result<(), UseCaseError> {
 
 /// Sets the configuration (replacing any) and records `sso.update`.
 /// `break_glass_only` needs an active break-glass member first, so that an
-/// identity provider outage leaves someone able to sign in.
+/// identity provider outage leaves someone able to sign in. A new issuer
+/// (the first configuration, or a change of issuer) must serve a usable
+/// discovery document naming it; an unchanged one is not fetched, so that
+/// the other settings can still be changed while the provider is down.
 pub async fn configure(
     services: &Services,
     call: &Call<'_>,
     kek: &Kek,
+    relying: &Relying,
     input: SsoInput,
 ) -> Result<SsoConfig, UseCaseError> {
     call.authorize(Action::ManageMembers)?;
@@ -99,6 +105,10 @@ pub async fn configure(
                 .into(),
         ));
     }
+    let current = config::get(&services.db, org_id).await?;
+    if current.as_ref().is_none_or(|c| c.issuer != issuer) {
+        check_discovery(relying, &issuer).await?;
+    }
     write(services, call, async |tx| {
         let before = config::get_in(tx, org_id).await?;
         let new = NewConfig {
@@ -126,6 +136,20 @@ pub async fn configure(
         Ok(Change::Made(saved, event))
     })
     .await
+}
+
+/// Reads the issuer's discovery document (outside any transaction: it is a
+/// network call of up to ten seconds). Its failure is the admin's to fix,
+/// so it is an invalid input, with what went wrong (an address and a
+/// status, never a secret).
+async fn check_discovery(relying: &Relying, issuer: &str) -> Result<(), UseCaseError> {
+    match relying.check_discovery(issuer).await {
+        Ok(_) => Ok(()),
+        Err(SsoError::Refused(Refusal::IssuerUnreachable, detail)) => Err(UseCaseError::Invalid(
+            format!("issuer: its discovery document could not be used ({detail})"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Removes the configuration (passwords sign everyone in again) and

@@ -21,6 +21,7 @@ mod authority;
 mod cli;
 mod cli_commands;
 mod console;
+mod console_sso;
 mod console_token_edit;
 mod cross_edge_audit;
 mod example_service;

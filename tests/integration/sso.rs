@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::sso_provider::{Browser, CLIENT_ID, TestIdp};
+use crate::sso_provider::{Browser, CLIENT_ID, StubIssuer, TestIdp};
 use crate::support::{MEMBER_PASSWORD, Resp, TestApp, USER_SCHEMA, patch_op};
 
 /// An app with SSO configured against a fresh test provider (claim
@@ -135,6 +135,7 @@ async fn assert_refused(app: &TestApp, admin: &str, r: &Resp, status: u16, reaso
 #[tokio::test]
 async fn sso_configuration_is_admin_only_masks_the_secret_and_is_audited_without_it() {
     let app = TestApp::spawn().await;
+    let idp = StubIssuer::start().await;
     let admin = app.admin_session().await;
     let secret = "an-sso-client-secret-of-the-test-0123456789";
     crate::capture::note_secret(secret);
@@ -142,11 +143,11 @@ async fn sso_configuration_is_admin_only_masks_the_secret_and_is_audited_without
     let r = app.get("/api/v1/sso", &admin).await;
     r.assert_problem(404);
     // The first configuration needs a secret.
-    let r = put_sso(&app, &admin, "https://acme.okta.com", None, None).await;
+    let r = put_sso(&app, &admin, &idp.issuer, None, None).await;
     r.assert_problem(400);
-    let r = put_sso(&app, &admin, "https://acme.okta.com", Some(secret), None).await;
+    let r = put_sso(&app, &admin, &idp.issuer, Some(secret), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["issuer"], "https://acme.okta.com");
+    assert_eq!(r.body["issuer"], idp.issuer.as_str());
     assert_eq!(r.body["client_secret"], "********");
     assert_eq!(r.body["password_sign_in"], "all");
     assert_eq!(r.body["redirect_uri"], app.url("/api/v1/auth/sso/callback"));
@@ -159,7 +160,8 @@ async fn sso_configuration_is_admin_only_masks_the_secret_and_is_audited_without
     assert!(!r.text.contains(secret));
 
     // Leaving the secret out keeps it; changing the claim is recorded.
-    let body = json!({ "issuer": "https://acme.okta.com", "client_id": CLIENT_ID, "claim": "preferred_username" });
+    let body =
+        json!({ "issuer": idp.issuer, "client_id": CLIENT_ID, "claim": "preferred_username" });
     let r = app
         .request(Method::PUT, "/api/v1/sso", Some(&admin), Some(body))
         .await;
@@ -449,9 +451,49 @@ async fn start_refuses_an_organization_without_sso() {
     }
 }
 
+/// A loopback address where nothing listens.
+pub(crate) fn nobody_listens() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://{}", l.local_addr().expect("addr"))
+}
+
+#[tokio::test]
+async fn a_new_issuer_must_serve_a_discovery_document_naming_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_session().await;
+    let secret = "a-client-secret-for-a-bad-issuer-0123456789";
+    crate::capture::note_secret(secret);
+
+    // Nobody answers there: refused at once, rather than at sign-in.
+    let r = put_sso(&app, &admin, &nobody_listens(), Some(secret), None).await;
+    r.assert_problem(400);
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("discovery document"), "{detail}");
+    assert!(!r.text.contains(secret));
+    // A document naming another issuer (OpenID Connect Discovery 4.3).
+    let liar = StubIssuer::naming(Some("https://acme.okta.com")).await;
+    let r = put_sso(&app, &admin, &liar.issuer, Some(secret), None).await;
+    r.assert_problem(400);
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("https://acme.okta.com"), "{detail}");
+    // Nothing was written.
+    app.get("/api/v1/sso", &admin).await.assert_problem(404);
+
+    let idp = StubIssuer::start().await;
+    let r = put_sso(&app, &admin, &idp.issuer, Some(secret), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // A change to another issuer that is down is refused, and the
+    // configuration stays as it was.
+    let r = put_sso(&app, &admin, &nobody_listens(), None, None).await;
+    r.assert_problem(400);
+    let r = app.get("/api/v1/sso", &admin).await;
+    assert_eq!(r.body["issuer"], idp.issuer.as_str());
+}
+
 #[tokio::test]
 async fn with_break_glass_only_passwords_sign_in_break_glass_members_alone() {
     let app = TestApp::spawn().await;
+    let idp = StubIssuer::start().await;
     let admin = app.admin_session().await;
     let secret = "another-sso-client-secret-0123456789";
     crate::capture::note_secret(secret);
@@ -461,7 +503,7 @@ async fn with_break_glass_only_passwords_sign_in_break_glass_members_alone() {
     let r = put_sso(
         &app,
         &admin,
-        "https://acme.okta.com",
+        &idp.issuer,
         Some(secret),
         Some("break_glass_only"),
     )
@@ -483,7 +525,7 @@ async fn with_break_glass_only_passwords_sign_in_break_glass_members_alone() {
     let r = put_sso(
         &app,
         &admin,
-        "https://acme.okta.com",
+        &idp.issuer,
         Some(secret),
         Some("break_glass_only"),
     )
@@ -527,7 +569,7 @@ async fn with_break_glass_only_passwords_sign_in_break_glass_members_alone() {
     assert!(records.iter().any(|r| r["action"] == "member.break_glass"));
 
     // Back to `all`: passwords sign everyone in again.
-    let r = put_sso(&app, &admin, "https://acme.okta.com", None, Some("all")).await;
+    let r = put_sso(&app, &admin, &idp.issuer, None, Some("all")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         app.login("default", "dave", MEMBER_PASSWORD).await.status,
@@ -539,11 +581,12 @@ async fn with_break_glass_only_passwords_sign_in_break_glass_members_alone() {
 async fn the_client_secret_survives_adopting_a_configured_kek() {
     // A first run under the generated KEK configures SSO.
     let first = TestApp::spawn().await;
+    let idp = StubIssuer::start().await;
     let admin = first.admin_session().await;
     let org: uuid::Uuid = first.org_of(&admin).await.parse().unwrap();
     let secret = "a-client-secret-sealed-before-adoption-42";
     crate::capture::note_secret(secret);
-    let r = put_sso(&first, &admin, "https://acme.okta.com", Some(secret), None).await;
+    let r = put_sso(&first, &admin, &idp.issuer, Some(secret), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let url = first.shutdown().await;
 
@@ -560,7 +603,7 @@ async fn the_client_secret_survives_adopting_a_configured_kek() {
         .expect("readable")
         .expect("configured");
     assert_eq!(opened.expose(), secret);
-    assert_eq!(config.issuer, "https://acme.okta.com");
+    assert_eq!(config.issuer, idp.issuer);
 }
 
 #[tokio::test]

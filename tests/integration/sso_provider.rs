@@ -233,3 +233,50 @@ impl Browser {
         panic!("too many redirects before {stop_at}");
     }
 }
+
+/// A discovery document on loopback, served without node: enough for
+/// `PUT /api/v1/sso` to accept an issuer that nobody signs in through
+/// (configuration tests).
+pub struct StubIssuer {
+    pub issuer: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StubIssuer {
+    /// A stub whose discovery document names itself.
+    pub async fn start() -> StubIssuer {
+        Self::naming(None).await
+    }
+
+    /// A stub whose discovery document names `issuer` (`None`: itself).
+    pub async fn naming(issuer: Option<&str>) -> StubIssuer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let own = format!("http://{}", listener.local_addr().expect("addr"));
+        let named = issuer.unwrap_or(&own).to_string();
+        let doc = json!({
+            "issuer": named,
+            "authorization_endpoint": format!("{own}/auth"),
+            "token_endpoint": format!("{own}/token"),
+            "jwks_uri": format!("{own}/jwks"),
+        });
+        let app = axum::Router::new().route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        StubIssuer { issuer: own, task }
+    }
+}
+
+impl Drop for StubIssuer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
