@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{IdentityError, check_name};
 use crate::store::dynamic::KnownList;
 use crate::store::page_anchors::{ListKey, PageAnchors};
-use crate::store::{Db, Timestamp, Tx};
+use crate::store::{Db, StoreError, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -193,8 +193,12 @@ pub async fn count_of(db: &Db, id: Uuid, what: Counted) -> Result<ListSize, Iden
         Counted::Members => "SELECT member_count, member_version FROM organizations WHERE id = $1",
         Counted::Groups => "SELECT group_count, group_version FROM organizations WHERE id = $1",
     };
-    let (count, version): (i64, i64) =
-        on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_one(pool).await)?;
+    let (count, version): (i64, i64) = match db.fetch_in_place(sql, [id]) {
+        Some(rows) => rows?
+            .pop()
+            .ok_or(StoreError::Sqlx(sqlx::Error::RowNotFound))?,
+        None => on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_one(pool).await)?,
+    };
     Ok(ListSize { count, version })
 }
 

@@ -159,6 +159,31 @@ impl SqlParts {
             .collect()
     }
 
+    /// Every row, read in place on SQLite (see [`super::InlineReads`]);
+    /// `None` where [`Db::read_in_place`] is.
+    pub fn fetch_in_place<T: super::FromInPlace>(
+        &self,
+        db: &Db,
+    ) -> Option<Result<Vec<T>, super::StoreError>> {
+        use rusqlite::types::Value;
+        let values: Vec<Value> = self
+            .0
+            .iter()
+            .filter_map(|p| match p {
+                Part::Sql(_) => None,
+                Part::Bind(a) => Some(match a {
+                    Arg::Text(v) => Value::Text(v.clone()),
+                    Arg::Num(v) => Value::Real(*v),
+                    Arg::Int(v) => Value::Integer(*v),
+                    Arg::Bool(v) => Value::Integer(i64::from(*v)),
+                    Arg::Uuid(v) => Value::Blob(v.as_bytes().to_vec()),
+                    Arg::Time(v) => Value::Text(v.to_canonical()),
+                }),
+            })
+            .collect();
+        db.fetch_in_place(&self.preview(), rusqlite::params_from_iter(values))
+    }
+
     /// A `QueryBuilder` for the backend at hand.
     pub fn build<DB: Database>(&self) -> QueryBuilder<DB>
     where
@@ -246,11 +271,18 @@ pub async fn fetch_page<T>(
     known: Option<KnownList<'_>>,
 ) -> Result<(Vec<T>, i64), super::StoreError>
 where
-    T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+    T: Send
+        + Unpin
+        + super::FromInPlace
+        + for<'r> sqlx::FromRow<'r, SqliteRow>
+        + for<'r> sqlx::FromRow<'r, PgRow>,
 {
     let count = async || -> Result<i64, super::StoreError> {
         let mut count = SqlParts::new();
         count.sql("SELECT COUNT(*)").append(scope.clone());
+        if let Some(counted) = count.fetch_in_place::<i64>(db) {
+            return Ok(counted?.first().copied().unwrap_or(0));
+        }
         Ok(crate::on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?)
     };
     if limit <= 0 {
@@ -288,8 +320,10 @@ where
         .sql(" OFFSET ")
         .bind(Arg::Int(skip));
     page.sql(") ORDER BY ").append(order);
-    let rows: Vec<T> =
-        crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?;
+    let rows: Vec<T> = match page.fetch_in_place(db) {
+        Some(rows) => rows?,
+        None => crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?,
+    };
     let total = match &known {
         Some(k) => k.total,
         // A first page that is not full holds every match: no count needed

@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::types::FromSql;
+use rusqlite::{Connection, OpenFlags, Params, Row};
 
 use super::StoreError;
 
@@ -62,6 +63,56 @@ impl InlineReads {
         let readers = self.0.as_ref()?;
         Some(readers.read(read))
     }
+}
+
+/// A row type read in place: how it decodes from SQLite's row, beside its
+/// sqlx `FromRow`.
+pub trait FromInPlace: Sized {
+    fn from_in_place(row: &Row<'_>) -> rusqlite::Result<Self>;
+}
+
+impl FromInPlace for i64 {
+    fn from_in_place(row: &Row<'_>) -> rusqlite::Result<Self> {
+        row.get(0)
+    }
+}
+
+impl FromInPlace for uuid::Uuid {
+    fn from_in_place(row: &Row<'_>) -> rusqlite::Result<Self> {
+        row.get(0)
+    }
+}
+
+impl<A: FromSql, B: FromSql> FromInPlace for (A, B) {
+    fn from_in_place(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?))
+    }
+}
+
+impl<A: FromSql, B: FromSql, C: FromSql> FromInPlace for (A, B, C) {
+    fn from_in_place(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    }
+}
+
+/// A column's text that did not convert to its type (an unknown role).
+pub fn unconverted(column: &str, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("{column}: {why}").into(),
+    )
+}
+
+/// Every row of `sql` (cached as a prepared statement) with `params`.
+pub fn rows<T: FromInPlace>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> rusqlite::Result<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| T::from_in_place(row))?;
+    rows.collect()
 }
 
 impl Readers {

@@ -16,7 +16,7 @@ pub mod statistics;
 mod timestamp;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
-pub use inline::InlineReads;
+pub use inline::{FromInPlace, InlineReads, unconverted};
 pub use timestamp::Timestamp;
 
 use std::sync::Arc;
@@ -224,6 +224,16 @@ impl Db {
             Db::Sqlite(_, _, inline) => inline.read(read),
             Db::Postgres(_) => None,
         }
+    }
+
+    /// Every row of `sql` with `params`, read in place on SQLite; `None`
+    /// where [`Self::read_in_place`] is.
+    pub fn fetch_in_place<T: FromInPlace>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Option<Result<Vec<T>, StoreError>> {
+        self.read_in_place(|conn| inline::rows(conn, sql, params))
     }
 
     pub fn backend_name(&self) -> &'static str {

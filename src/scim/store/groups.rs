@@ -5,7 +5,7 @@ use super::{Meta, memberships, stored_row, written};
 use crate::identity::orgs::{self, Counted};
 use crate::on_tx;
 use crate::scim::error::ScimError;
-use crate::store::{StoreError, Timestamp, Tx};
+use crate::store::{FromInPlace, StoreError, Timestamp, Tx};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct GroupRow {
@@ -20,6 +20,17 @@ stored_row! {
     GroupRow in "scim_groups r" where live "", Counted::Groups,
     columns "r.id, r.org_id, r.display_name, r.external_id, r.scim_doc, r.version, r.created_at, \
              r.updated_at",
+}
+
+impl FromInPlace for GroupRow {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(GroupRow {
+            meta: Meta::in_place(r)?,
+            display_name: r.get("display_name")?,
+            external_id: r.get("external_id")?,
+            scim_doc: r.get("scim_doc")?,
+        })
+    }
 }
 
 /// What a SCIM write sets on a group.

@@ -12,7 +12,7 @@ use crate::on_db;
 use crate::on_tx;
 use crate::scim::error::ScimError;
 use crate::store::dynamic::{Arg, SqlParts};
-use crate::store::{Db, Tx};
+use crate::store::{Db, FromInPlace, Tx};
 
 /// Ids per statement: well under SQLite's limit on bound values.
 const IDS_PER_STATEMENT: usize = 500;
@@ -24,6 +24,17 @@ pub struct MemberRef {
     pub member_type: String,
     pub member_id: Uuid,
     pub display: Option<String>,
+}
+
+impl FromInPlace for MemberRef {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(MemberRef {
+            group_id: r.get("group_id")?,
+            member_type: r.get("member_type")?,
+            member_id: r.get("member_id")?,
+            display: r.get("display")?,
+        })
+    }
 }
 
 /// A member to store: its type, id and the display name the client gave.
@@ -223,8 +234,10 @@ pub async fn of_groups(
     q.bind(Arg::Uuid(org_id)).sql(" AND m.group_id IN ");
     push_ids(&mut q, group_ids);
     q.sql(" ORDER BY m.group_id, m.member_id");
-    let rows: Vec<MemberRef> =
-        on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?;
+    let rows: Vec<MemberRef> = match q.fetch_in_place(db) {
+        Some(rows) => rows?,
+        None => on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?,
+    };
     for m in rows {
         out.entry(m.group_id).or_default().push(m);
     }
@@ -250,8 +263,10 @@ pub async fn groups_of(
     q.bind(Arg::Uuid(org_id)).sql(" AND m.member_id IN ");
     push_ids(&mut q, user_ids);
     q.sql(" ORDER BY g.display_name");
-    let rows: Vec<(Uuid, Uuid, String)> =
-        on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?;
+    let rows: Vec<(Uuid, Uuid, String)> = match q.fetch_in_place(db) {
+        Some(rows) => rows?,
+        None => on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?,
+    };
     for (user, group, name) in rows {
         out.entry(user).or_default().push((group, name));
     }

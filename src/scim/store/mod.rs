@@ -22,7 +22,7 @@ use super::error::ScimError;
 use crate::identity::orgs::{self, Counted};
 use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
 use crate::store::page_anchors::PageAnchors;
-use crate::store::{Db, Timestamp, Tx};
+use crate::store::{Db, FromInPlace, Timestamp, Tx};
 use crate::{on_db, on_tx};
 
 /// The table of one resource kind, aliased `r`, with its query texts made
@@ -95,6 +95,17 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// The meta columns of a row read in place.
+    pub fn in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            org_id: row.get("org_id")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+
     /// The meta of a row about to be inserted.
     pub fn new(org_id: Uuid, now: Timestamp) -> Self {
         Self {
@@ -116,12 +127,16 @@ pub trait StoredRow:
     + Unpin
     + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
     + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + FromInPlace
 {
     const TABLE: Table;
 }
 
 pub async fn get<R: StoredRow>(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<R>, ScimError> {
     let sql = R::TABLE.by_id;
+    if let Some(rows) = db.fetch_in_place(sql, (org_id, id)) {
+        return Ok(rows?.pop());
+    }
     Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?)
 }
 

@@ -10,10 +10,9 @@ use crate::identity::members::RoleColumn;
 use crate::identity::orgs::Counted;
 use crate::on_db;
 use crate::scim::error::ScimError;
-use rusqlite::OptionalExtension;
 
 use crate::store::dynamic::Dialect;
-use crate::store::{Db, StoreError};
+use crate::store::{Db, FromInPlace, unconverted};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ScimUserRow {
@@ -66,45 +65,28 @@ const WITH_GROUPS_POSTGRES: &str = user_with_groups_sql!(
     "json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name)::text"
 );
 
-/// [`with_groups`]'s statement run in place on SQLite (see
-/// [`InlineReads`](crate::store::InlineReads)).
-fn with_groups_in_place(
-    db: &Db,
-    org_id: Uuid,
-    id: Uuid,
-) -> Option<Result<Option<UserWithGroups>, StoreError>> {
-    db.read_in_place(|conn| {
-        conn.prepare_cached(WITH_GROUPS_SQLITE)?
-            .query_row((org_id, id), |r| {
-                let role: String = r.get("role")?;
-                let role = RoleColumn::try_from(role).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        6,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?;
-                Ok(UserWithGroups {
-                    row: ScimUserRow {
-                        meta: Meta {
-                            id: r.get("id")?,
-                            org_id: r.get("org_id")?,
-                            version: r.get("version")?,
-                            created_at: r.get("created_at")?,
-                            updated_at: r.get("updated_at")?,
-                        },
-                        user_name: r.get("user_name")?,
-                        display_name: r.get("display_name")?,
-                        external_id: r.get("external_id")?,
-                        active: r.get("active")?,
-                        role,
-                        scim_doc: r.get("scim_doc")?,
-                    },
-                    groups: r.get("groups")?,
-                })
-            })
-            .optional()
-    })
+impl FromInPlace for ScimUserRow {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let role: String = r.get("role")?;
+        Ok(ScimUserRow {
+            meta: Meta::in_place(r)?,
+            user_name: r.get("user_name")?,
+            display_name: r.get("display_name")?,
+            external_id: r.get("external_id")?,
+            active: r.get("active")?,
+            role: RoleColumn::try_from(role).map_err(|e| unconverted("role", e))?,
+            scim_doc: r.get("scim_doc")?,
+        })
+    }
+}
+
+impl FromInPlace for UserWithGroups {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(UserWithGroups {
+            row: ScimUserRow::from_in_place(r)?,
+            groups: r.get("groups")?,
+        })
+    }
 }
 
 /// One live user and the groups it is a direct member of, in one round
@@ -118,8 +100,8 @@ pub async fn with_groups(
         Dialect::Sqlite => WITH_GROUPS_SQLITE,
         Dialect::Postgres => WITH_GROUPS_POSTGRES,
     };
-    let found = match with_groups_in_place(db, org_id, id) {
-        Some(found) => found?,
+    let found: Option<UserWithGroups> = match db.fetch_in_place(sql, (org_id, id)) {
+        Some(found) => found?.pop(),
         None => {
             on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?
         }
