@@ -129,9 +129,12 @@ pub fn remember(heads: &mut Heads, stored: &[StoredEvent]) {
 }
 
 /// Appends records that accompany no change, in a transaction of their
-/// own, in the caller's `turn` to write: on SQLite, with one chain whose
-/// head is remembered, in a single round trip. If it cannot (another kind
-/// of batch, or the remembered head was stale, and then nothing was
+/// own, in the caller's `turn` to write, in a single round trip when the
+/// batch has one chain whose head is remembered: on SQLite a script with
+/// its `BEGIN` and `COMMIT`; on PostgreSQL, when `lazily` (the records of
+/// reads need not wait for the WAL flush), one statement on the
+/// [`LazyPool`](crate::store::LazyPool). If it cannot (another kind of
+/// batch, or the remembered head was stale, and then nothing was
 /// written), it hands the turn back for the caller to append in a
 /// transaction.
 pub async fn append_alone(
@@ -139,23 +142,33 @@ pub async fn append_alone(
     turn: WriterTurn,
     heads: &mut Heads,
     events: &[AuditEvent],
+    lazily: bool,
 ) -> Result<Option<WriterTurn>, AuditError> {
     let mut chains = by_chain(events.to_vec());
     let (Some((chain, events)), true) = (chains.pop(), chains.is_empty()) else {
         return Ok(Some(turn));
     };
-    if events.len() > ROWS_PER_INSERT {
+    if events.len() > ROWS_PER_INSERT || (matches!(db, Db::Postgres(..)) && !lazily) {
         return Ok(Some(turn));
     }
-    let (Db::Sqlite(..), Some(head)) = (db, heads.remove(&chain)) else {
+    let Some(head) = heads.remove(&chain) else {
         return Ok(Some(turn));
     };
     let stored = chained(&chain, head.seq, head.hash.clone(), Some(head.time), events);
-    let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
-    guarded_append(&mut script, &chain, &head, &stored);
-    script.push("; COMMIT");
-    let inserted = store::run_script(db, &turn, script).await?;
-    if inserted.first() != Some(&(stored.len() as i64)) {
+    let inserted = match db {
+        Db::Sqlite(..) => {
+            let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
+            guarded_append(&mut script, &chain, &head, &stored);
+            script.push("; COMMIT");
+            store::run_script(db, &turn, script).await?.first().copied()
+        }
+        Db::Postgres(..) => {
+            let mut statement = QueryBuilder::new("");
+            guarded_append_postgres(&mut statement, &chain, &head, &stored);
+            i64::try_from(store::execute_lazily(db, statement).await?).ok()
+        }
+    };
+    if inserted != Some(stored.len() as i64) {
         return Ok(Some(turn));
     }
     remember(heads, &stored);
@@ -206,6 +219,38 @@ fn guarded_append(
         bind_row!(b, s.clone());
     });
     q.push(") WHERE changes() = 1; SELECT changes()");
+}
+
+/// [`guarded_append`] as one PostgreSQL statement: the head update in a
+/// data-modifying `WITH`, and the records inserted only if it matched. It
+/// affects as many rows as it inserted.
+fn guarded_append_postgres(
+    q: &mut QueryBuilder<sqlx::Postgres>,
+    chain: &str,
+    head: &Head,
+    stored: &[StoredEvent],
+) {
+    let last = stored.last().expect("a chain's batch is never empty");
+    q.push("WITH moved AS (UPDATE audit_chain_heads SET last_seq = ")
+        .push_bind(last.seq)
+        .push(", last_hash = ")
+        .push_bind(last.hash.clone())
+        .push(", last_time = ")
+        .push_bind(last.occurred_at)
+        .push(" WHERE chain = ")
+        .push_bind(chain.to_string())
+        .push(" AND last_seq = ")
+        .push_bind(head.seq)
+        .push(" AND last_hash = ")
+        .push_bind(head.hash.clone())
+        .push(" RETURNING 1) INSERT INTO audit_events (");
+    q.push(stored_columns!()).push(") SELECT * FROM (");
+    q.push_values(stored, |mut b, s| {
+        bind_row!(b, s.clone());
+    });
+    q.push(") AS v (")
+        .push(stored_columns!())
+        .push(") WHERE EXISTS (SELECT 1 FROM moved)");
 }
 
 /// Appends after the remembered `head`, inside `tx`. `None` if the head

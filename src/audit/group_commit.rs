@@ -386,7 +386,8 @@ async fn commit(mut batch: Batch, turn: Option<WriterTurn>, inner: &Inner, heads
             remember(heads, &stored);
             (inner.on_commit)(&touched);
         } else if let Some(turn) = turn.filter(|_| !events.is_empty()) {
-            let Some(turn) = append_alone(&inner.db, turn, heads, &events).await? else {
+            let lazily = !inner.flush_records;
+            let Some(turn) = append_alone(&inner.db, turn, heads, &events, lazily).await? else {
                 return Ok(());
             };
             let mut tx = inner.db.begin_in(turn).await?;

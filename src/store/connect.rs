@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{Db, InlineReads, StoreError, WriterGate};
+use super::{Db, InlineReads, LazyPool, StoreError, WriterGate};
 
 /// A parsed `--database-url`. Its Debug form hides any password.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,6 +58,9 @@ impl FromStr for DatabaseUrl {
 /// `cache_size`): memory is taken only as a transaction needs it.
 const WRITER_CACHE_KIB: &str = "-16384";
 
+/// The pooled readers' page cache, in KiB.
+const READER_CACHE_KIB: &str = "-512";
+
 /// How much a committed SQLite write survives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -101,7 +104,11 @@ pub async fn connect_with(
                     .test_before_acquire(false)
             };
             let inline = InlineReads::of(options.get_filename());
-            let readers = pool(max_connections).connect_with(options.clone()).await?;
+            // The pooled readers serve the reads off the hot path (which
+            // are read in place): a small page cache each keeps memory low.
+            let readers = pool(max_connections)
+                .connect_with(options.clone().pragma("cache_size", READER_CACHE_KIB))
+                .await?;
             // Writes take turns anyway (see `WriterGate`): one connection,
             // with room in its page cache for a Bulk request's transaction
             // (SQLite writes pages out early, mid-transaction, when a
@@ -116,9 +123,16 @@ pub async fn connect_with(
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
-            Ok(Db::Postgres(pool))
+            // One statement at a time is appended this way (the group
+            // commit's committer), so two connections are plenty; opened
+            // when first used.
+            let lazy = PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+            Ok(Db::Postgres(pool, LazyPool(lazy)))
         }
     }
 }

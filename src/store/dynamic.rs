@@ -22,7 +22,7 @@ impl Dialect {
     pub fn of(db: &Db) -> Self {
         match db {
             Db::Sqlite(..) => Dialect::Sqlite,
-            Db::Postgres(_) => Dialect::Postgres,
+            Db::Postgres(..) => Dialect::Postgres,
         }
     }
 

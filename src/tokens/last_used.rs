@@ -272,7 +272,7 @@ mod tests {
                 let gate = crate::store::WriterGate::new(open().await.unwrap());
                 Db::Sqlite(open().await.unwrap(), gate, Default::default())
             }
-            Db::Postgres(_) => unreachable!("unit tests run on SQLite"),
+            Db::Postgres(..) => unreachable!("unit tests run on SQLite"),
         };
         broken.close().await;
         assert!(rec.flush(&broken).await.is_err());
