@@ -50,6 +50,11 @@ struct Args {
     /// scimitar URL.
     #[arg(long, env = "TRANSFORMATIONS_ISSUER")]
     issuer: Option<String>,
+    /// This service's organization SAT with `audit_logs:write`: report
+    /// every operation done with a workspace token to scimitar's audit log.
+    /// It may be the introspection token, if that one holds both.
+    #[arg(long, env = "TRANSFORMATIONS_AUDIT_TOKEN", hide_env_values = true)]
+    audit_token: Option<String>,
 }
 
 #[tokio::main]
@@ -64,6 +69,7 @@ async fn main() -> std::io::Result<()> {
     if let Some(issuer) = args.issuer {
         config.issuer = issuer;
     }
+    config.audit_token = args.audit_token;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "transformations service listening");
     let shutdown = async {

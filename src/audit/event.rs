@@ -91,6 +91,13 @@ pub struct AuditEvent {
     /// What changed. Never a secret or a password: callers put names, ids and
     /// permission lists here, not values.
     pub changes: Option<serde_json::Value>,
+    /// The organization SAT (its id) of the workspace service that reported
+    /// this event through the intake; `None` for everything scimitar
+    /// records itself.
+    pub reported_by: Option<String>,
+    /// The record's id, when the caller must know it before the record is
+    /// written (the intake answers with it); else one is made at append.
+    pub record_id: Option<Uuid>,
 }
 
 impl AuditEvent {
@@ -107,6 +114,8 @@ impl AuditEvent {
             http_status: None,
             context: context.clone(),
             changes: None,
+            reported_by: None,
+            record_id: None,
         }
     }
 
@@ -135,6 +144,11 @@ impl AuditEvent {
         self.changes = Some(changes);
         self
     }
+
+    pub fn reported_by(mut self, token_id: impl ToString) -> Self {
+        self.reported_by = Some(token_id.to_string());
+        self
+    }
 }
 
 /// A record as stored: the event plus its place in the chain.
@@ -160,6 +174,10 @@ pub struct StoredEvent {
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub changes: Option<String>,
+    /// The reporting service's SAT id, on records a workspace service
+    /// reported (canonical form version 2); absent from older exports.
+    #[serde(default)]
+    pub reported_by: Option<String>,
     #[serde(with = "hex_bytes")]
     pub prev_hash: Vec<u8>,
     #[serde(with = "hex_bytes")]
@@ -189,14 +207,17 @@ macro_rules! stored_columns {
     () => {
         "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
      actor_display, action, target_type, target_id, target_display, outcome, reason, http_status, \
-     request_id, source_ip, user_agent, changes, prev_hash, hash"
+     request_id, source_ip, user_agent, changes, reported_by, prev_hash, hash"
     };
 }
 pub(crate) use stored_columns;
 
 /// The canonical encoding hashed into the chain: a JSON object with a fixed
 /// field order built only from stored columns, so that anyone holding the
-/// rows (or an export of them) can recompute it.
+/// rows (or an export of them) can recompute it. Version 1 has 21 members;
+/// version 2, for records with a `reported_by`, is version 1 with `v` 2 and
+/// `reported_by` appended, so that every record without one hashes exactly
+/// as it always did (docs/audit-format.md).
 #[derive(Serialize)]
 struct Canonical<'a> {
     v: u8,
@@ -220,12 +241,20 @@ struct Canonical<'a> {
     source_ip: Option<&'a str>,
     user_agent: Option<&'a str>,
     changes: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported_by: Option<&'a str>,
 }
 
 impl StoredEvent {
+    /// The canonical form's version: 2 when the record names a reporting
+    /// service, else 1.
+    pub fn version(&self) -> u8 {
+        if self.reported_by.is_some() { 2 } else { 1 }
+    }
+
     pub fn canonical(&self) -> Vec<u8> {
         serde_json::to_vec(&Canonical {
-            v: 1,
+            v: self.version(),
             id: self.id.to_string(),
             chain: &self.chain,
             seq: self.seq,
@@ -246,6 +275,7 @@ impl StoredEvent {
             source_ip: self.source_ip.as_deref(),
             user_agent: self.user_agent.as_deref(),
             changes: self.changes.as_deref(),
+            reported_by: self.reported_by.as_deref(),
         })
         .expect("canonical record serializes")
     }
