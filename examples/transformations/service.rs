@@ -80,6 +80,8 @@ pub struct Config {
     pub audit_token: Option<String>,
     /// How long reported events gather before a batch is sent.
     pub report_interval: Duration,
+    /// Where to report, when not at `scimitar_url` (a relay, a test).
+    pub report_url: Option<String>,
 }
 
 impl Config {
@@ -94,6 +96,7 @@ impl Config {
             http_timeout: Duration::from_secs(5),
             audit_token: None,
             report_interval: Duration::from_millis(200),
+            report_url: None,
         }
     }
 }
@@ -117,7 +120,10 @@ pub fn router(config: Config) -> Router {
         .expect("an HTTP client");
     let reporter = config.audit_token.as_ref().map(|token| {
         let report = ReportConfig {
-            scimitar_url: config.scimitar_url.clone(),
+            scimitar_url: config
+                .report_url
+                .clone()
+                .unwrap_or_else(|| config.scimitar_url.clone()),
             token: token.clone(),
             interval: config.report_interval,
         };
