@@ -289,3 +289,51 @@ impl StoredEvent {
         h.finalize().to_vec()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(reported_by: Option<&str>) -> StoredEvent {
+        StoredEvent {
+            id: Uuid::nil(),
+            chain: "c".into(),
+            seq: 1,
+            org_id: None,
+            workspace_id: None,
+            occurred_at: Timestamp::parse_rfc3339("2026-12-06T10:00:00Z").unwrap(),
+            actor_kind: "sat".into(),
+            actor_id: Some("a".into()),
+            actor_display: None,
+            action: "transformations.update".into(),
+            target_type: None,
+            target_id: None,
+            target_display: None,
+            outcome: "success".into(),
+            reason: None,
+            http_status: None,
+            request_id: None,
+            source_ip: None,
+            user_agent: None,
+            changes: None,
+            reported_by: reported_by.map(str::to_string),
+            prev_hash: vec![0; 32],
+            hash: Vec::new(),
+        }
+    }
+
+    /// A record without `reported_by` is version 1, byte for byte as it was
+    /// before version 2 existed; one with it is version 2, which appends it.
+    #[test]
+    fn the_canonical_form_is_version_1_unless_a_service_reported_the_record() {
+        let v1 = String::from_utf8(record(None).canonical()).unwrap();
+        assert_eq!(
+            v1,
+            r#"{"v":1,"id":"00000000-0000-0000-0000-000000000000","chain":"c","seq":1,"org_id":null,"workspace_id":null,"occurred_at":"2026-12-06T10:00:00.000000Z","actor_kind":"sat","actor_id":"a","actor_display":null,"action":"transformations.update","target_type":null,"target_id":null,"target_display":null,"outcome":"success","reason":null,"http_status":null,"request_id":null,"source_ip":null,"user_agent":null,"changes":null}"#
+        );
+        let v2 = String::from_utf8(record(Some("svc")).canonical()).unwrap();
+        assert!(v2.starts_with(r#"{"v":2,"id":"#), "{v2}");
+        assert!(v2.ends_with(r#","changes":null,"reported_by":"svc"}"#), "{v2}");
+        assert_ne!(record(None).compute_hash(), record(Some("svc")).compute_hash());
+    }
+}

@@ -43,8 +43,10 @@ use super::{checkpoints, export, handlers, intake, streams};
         ReportedEvent,
         ReportedTarget,
         ReportedBatch,
+        IntakeBody,
         IntakeAnswer,
-        IntakeResults
+        IntakeResults,
+        IntakeProblem
     ))
 )]
 pub struct AuditApi;
@@ -258,9 +260,17 @@ pub struct ReportedTarget {
     /// `a-z`, `0-9`, `_`: `transformation`.
     #[serde(rename = "type")]
     kind: String,
-    /// A string (a number is taken as its decimal text).
+    /// A string (a number is also accepted, taken as its decimal text).
     id: Option<String>,
     display: Option<String>,
+}
+
+/// One event (answered as itself), or a batch (answered per event).
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum IntakeBody {
+    Event(ReportedEvent),
+    Batch(ReportedBatch),
 }
 
 /// Up to 500 events, answered one by one.
@@ -292,4 +302,19 @@ pub struct IntakeAnswer {
 #[derive(ToSchema)]
 pub struct IntakeResults {
     results: Vec<IntakeAnswer>,
+}
+
+/// A problem (RFC 9457) about one event sent alone: the four standard
+/// members, and the event's `id` and `error` code as a batch answer has
+/// them. (A malformed body is a plain problem, without them.)
+#[derive(ToSchema)]
+pub struct IntakeProblem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    id: Option<String>,
+    /// As [`IntakeAnswer`]'s `error`.
+    error: Option<String>,
 }

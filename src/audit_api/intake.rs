@@ -24,8 +24,9 @@ pub const MAX_INTAKE_BODY: usize = 8 * 1024 * 1024;
     path = "/audit-logs/events",
     tag = "Audit logs",
     summary = "Report workspace services' events to the audit log",
-    description = "For workspace services: an organization SAT holding `audit_logs:write` reports \
-        what it did with a workspace SAT (or the JWT exchanged for one). Each event is verified \
+    description = "Requires `audit_logs:write` (an organization SAT; no other credential may \
+        write audit events). For workspace services, which report \
+        what they did with a workspace SAT (or the JWT exchanged for one). Each event is verified \
         (the subject token was good for this organization at `occurred_at`, within the clock \
         skew and lateness window; it holds a permission on the action's resource at the level \
         the verb needs) and recorded in the organization's chain under the subject SAT, in its \
@@ -34,16 +35,13 @@ pub const MAX_INTAKE_BODY: usize = 8 * 1024 * 1024;
         is answered as the first time and recorded once; a different body under it is 409. \
         The body is one event (answered as itself) or `{\"events\": [...]}` of up to 500 \
         (answered 200, per event).",
-    request_body(content(
-        (super::doc::ReportedEvent = "application/json"),
-        (super::doc::ReportedBatch = "application/json"),
-    )),
+    request_body = super::doc::IntakeBody,
     responses(
         (status = 200, description = "A batch: one answer per event, in order", body = super::doc::IntakeResults),
         (status = 201, description = "One event, recorded (or a retry of one)", body = super::doc::IntakeAnswer),
-        (status = 400, description = "A malformed body or event", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "One event: its id was reported before with a different body", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "One event, refused after checking: the problem's `error` says why", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed body or event", body = super::doc::IntakeProblem, content_type = "application/problem+json"),
+        (status = 409, description = "One event: its id was reported before with a different body", body = super::doc::IntakeProblem, content_type = "application/problem+json"),
+        (status = 422, description = "One event, refused after checking: the problem's `error` says why", body = super::doc::IntakeProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
