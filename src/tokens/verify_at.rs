@@ -29,6 +29,9 @@ pub struct Standing {
     /// `None` for an organization SAT.
     pub workspace_id: Option<Uuid>,
     pub permissions: PermissionSet,
+    /// When the token was made: the caller decides how much clock skew
+    /// may put a moment before it.
+    pub created_at: Timestamp,
 }
 
 /// Checks the SAT `value` as of `at`: its secret (current, or previous
@@ -107,10 +110,6 @@ fn standing(id: TokenId, row: &VerifyRow, at: Timestamp) -> Result<Standing, Ver
     if row.expires_at.is_some_and(|e| e <= at) {
         return Err(refused(&id, row, TokenRefusal::Expired));
     }
-    if row.created_at > at {
-        // Credited with work before it existed.
-        return Err(refused(&id, row, TokenRefusal::Unknown));
-    }
     if row.workspace_deleted_at.is_some_and(|d| d <= at) {
         return Err(refused(&id, row, TokenRefusal::WorkspaceDeleted));
     }
@@ -120,5 +119,6 @@ fn standing(id: TokenId, row: &VerifyRow, at: Timestamp) -> Result<Standing, Ver
         org_id: row.org_id,
         workspace_id: row.workspace_id,
         permissions: PermissionSet::from_stored(&row.permissions),
+        created_at: row.created_at,
     })
 }

@@ -315,13 +315,23 @@ async fn forged_and_other_organization_subject_tokens_are_refused() {
         ])
         .await
         .json();
+    let foreign_id = foreign["id"].as_str().unwrap().to_string();
     let foreign = foreign["token"].as_str().unwrap().to_string();
     let r = s
         .report(event("foreign", &foreign, "transformations.update"))
         .await;
     assert_refused(&r, 422, "invalid_subject_token");
-    // Said exactly as a forgery is: nothing about the other organization.
+    // Said exactly as a forgery is: nothing about the other organization,
+    // not even that its token is revoked.
     let forged_detail = "invalid subject token";
+    assert_eq!(r.body["detail"], forged_detail, "{}", r.text);
+    s.app
+        .cli(&["token", "revoke", "--org", "other", &foreign_id])
+        .await;
+    let r = s
+        .report(event("foreign-revoked", &foreign, "transformations.update"))
+        .await;
+    assert_refused(&r, 422, "invalid_subject_token");
     assert_eq!(r.body["detail"], forged_detail, "{}", r.text);
 
     // An organization SAT acts in no workspace.
@@ -334,7 +344,7 @@ async fn forged_and_other_organization_subject_tokens_are_refused() {
     // failure in the reporting service's name.
     assert!(s.records_of("transformations.update").await.is_empty());
     let refusals = s.refusals().await;
-    assert_eq!(refusals.len(), 6, "{refusals:?}");
+    assert_eq!(refusals.len(), 7, "{refusals:?}");
     for r in &refusals {
         assert_eq!(r["actor_id"], s.service_id.as_str(), "{r}");
         assert_eq!(r["outcome"], "failure");

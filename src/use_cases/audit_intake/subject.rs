@@ -67,9 +67,9 @@ pub async fn check(
     skew: time::Duration,
 ) -> Result<Result<Subject, Refusal>, UseCaseError> {
     let outcome = if PlainToken::looks_like_token(value) {
-        sat(services, value, at).await?
+        sat(services, org_id, value, at).await?
     } else if value.split('.').count() == 3 {
-        jwt(services, jwks, value, at, skew).await?
+        jwt(services, jwks, org_id, value, at, skew).await?
     } else {
         Err(Refusal::invalid(
             "the subject token is neither a workspace SAT nor an exchanged JWT",
@@ -89,12 +89,22 @@ pub async fn check(
                 id,
             ));
         }
+        if s.standing.created_at > at + skew {
+            // Credited with work from before it existed (beyond the skew a
+            // service's clock, or a time without its fraction, may have).
+            return Err(Refusal {
+                inactive: true,
+                detail: "at occurred_at: the token did not exist yet".into(),
+                token_id: id,
+            });
+        }
         Ok(s)
     }))
 }
 
 async fn sat(
     services: &Services,
+    org_id: Uuid,
     value: &str,
     at: Timestamp,
 ) -> Result<Result<Subject, Refusal>, UseCaseError> {
@@ -104,15 +114,24 @@ async fn sat(
             standing,
             credential: Credential::Sat,
         })),
-        Err(VerifyError::Refused(r)) => Ok(Err(refusal(r.refusal, r.token_id, r.org_id))),
+        Err(VerifyError::Refused(r)) => Ok(Err(refusal(r.refusal, r.token_id, r.org_id, org_id))),
         Err(VerifyError::Store(e)) => Err(e.into()),
     }
 }
 
-/// A token refusal as the intake says it. Unknown ids, wrong secrets and
-/// malformed values read alike.
-fn refusal(r: TokenRefusal, token_id: Option<TokenId>, org: Option<Uuid>) -> Refusal {
-    let id = org.and(token_id).map(|i| i.to_string());
+/// A token refusal as the intake says it. Unknown ids, wrong secrets,
+/// malformed values and another organization's tokens (whatever their
+/// state) read alike.
+fn refusal(
+    r: TokenRefusal,
+    token_id: Option<TokenId>,
+    org: Option<Uuid>,
+    caller_org: Uuid,
+) -> Refusal {
+    if org != Some(caller_org) {
+        return Refusal::invalid("invalid subject token", None);
+    }
+    let id = token_id.map(|i| i.to_string());
     match r {
         TokenRefusal::Malformed(_) | TokenRefusal::Unknown | TokenRefusal::BadSecret => {
             Refusal::invalid("invalid subject token", None)
@@ -128,6 +147,7 @@ fn refusal(r: TokenRefusal, token_id: Option<TokenId>, org: Option<Uuid>) -> Ref
 async fn jwt(
     services: &Services,
     jwks: &Value,
+    org_id: Uuid,
     value: &str,
     at: Timestamp,
     skew: time::Duration,
@@ -159,6 +179,9 @@ async fn jwt(
     let Ok(permissions) = PermissionSet::for_level(TokenLevel::Workspace, &names) else {
         return invalid();
     };
+    if claims["org"].as_str() != Some(org_id.to_string().as_str()) {
+        return invalid();
+    }
     let at_secs = at.unix_seconds();
     if at_secs >= exp || at_secs + skew.whole_seconds() < iat {
         return Ok(Err(Refusal {
@@ -169,7 +192,9 @@ async fn jwt(
     }
     let standing = match sat_standing_at(&services.db, &services.tokens, &sub, at).await {
         Ok(s) => s,
-        Err(VerifyError::Refused(r)) => return Ok(Err(refusal(r.refusal, r.token_id, r.org_id))),
+        Err(VerifyError::Refused(r)) => {
+            return Ok(Err(refusal(r.refusal, r.token_id, r.org_id, org_id)));
+        }
         Err(VerifyError::Store(e)) => return Err(e.into()),
     };
     if claims["org"].as_str() != Some(standing.org_id.to_string().as_str()) {
