@@ -57,7 +57,11 @@ struct Args {
     audit_token: Option<String>,
     /// How long reported events gather before a batch is sent, in
     /// milliseconds.
-    #[arg(long, env = "TRANSFORMATIONS_REPORT_INTERVAL_MS", default_value_t = 200)]
+    #[arg(
+        long,
+        env = "TRANSFORMATIONS_REPORT_INTERVAL_MS",
+        default_value_t = 200
+    )]
     report_interval_ms: u64,
 }
 

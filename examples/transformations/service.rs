@@ -200,7 +200,13 @@ async fn list_transformations(
     };
     let target = json!({ "type": "workspace", "id": caller.workspace.to_string() });
     let changes = json!({ "count": items.len() });
-    svc.report(&headers, "transformations.list", target, None, Some(changes));
+    svc.report(
+        &headers,
+        "transformations.list",
+        target,
+        None,
+        Some(changes),
+    );
     Ok(Json(json!({ "transformations": items })).into_response())
 }
 
@@ -214,7 +220,13 @@ async fn create_transformation(
     let caller = svc.authorize(&headers, &ws, "create_delete").await?;
     let refused = |detail: String| {
         let target = json!({ "type": "transformation" });
-        svc.report(&headers, "transformations.create", target, Some("invalid request".into()), None);
+        svc.report(
+            &headers,
+            "transformations.create",
+            target,
+            Some("invalid request".into()),
+            None,
+        );
         Refusal::BadRequest(detail)
     };
     let Json(new) = body.map_err(|e| refused(e.body_text()))?;
@@ -238,7 +250,13 @@ async fn create_transformation(
     // anything.
     let target = json!({ "type": "transformation", "id": t.id.to_string(), "display": t.name });
     let changes = json!({ "name": t.name, "code_bytes": t.code.len() });
-    svc.report(&headers, "transformations.create", target, None, Some(changes));
+    svc.report(
+        &headers,
+        "transformations.create",
+        target,
+        None,
+        Some(changes),
+    );
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 

@@ -333,7 +333,13 @@ mod tests {
         );
         let v2 = String::from_utf8(record(Some("svc")).canonical()).unwrap();
         assert!(v2.starts_with(r#"{"v":2,"id":"#), "{v2}");
-        assert!(v2.ends_with(r#","changes":null,"reported_by":"svc"}"#), "{v2}");
-        assert_ne!(record(None).compute_hash(), record(Some("svc")).compute_hash());
+        assert!(
+            v2.ends_with(r#","changes":null,"reported_by":"svc"}"#),
+            "{v2}"
+        );
+        assert_ne!(
+            record(None).compute_hash(),
+            record(Some("svc")).compute_hash()
+        );
     }
 }

@@ -74,9 +74,10 @@ fn is_compact_jws(word: &str) -> bool {
     parts.len() == 3
         && parts[0].starts_with("eyJ")
         && parts[1].len() >= 4
-        && parts
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// Withholds the secrets of `value` in place, and returns the paths

@@ -269,7 +269,7 @@ pub struct ReportedTarget {
 #[derive(ToSchema)]
 #[serde(untagged)]
 pub enum IntakeBody {
-    Event(ReportedEvent),
+    Event(Box<ReportedEvent>),
     Batch(ReportedBatch),
 }
 

@@ -15,8 +15,8 @@ mod intake;
 mod streams;
 
 use crate::http::AppState;
-use crate::use_cases::audit_intake;
 use crate::http::route::{Routes, get, post};
+use crate::use_cases::audit_intake;
 
 pub use doc::AuditApi;
 
@@ -38,8 +38,9 @@ pub fn routes() -> Routes<AppState> {
         .route("/audit-logs/jwks", get("audit_logs.jwks", handlers::jwks))
         .route(
             "/audit-logs/events",
-            post(audit_intake::INGEST_ACTION, intake::ingest)
-                .layer(axum::extract::DefaultBodyLimit::max(intake::MAX_INTAKE_BODY)),
+            post(audit_intake::INGEST_ACTION, intake::ingest).layer(
+                axum::extract::DefaultBodyLimit::max(intake::MAX_INTAKE_BODY),
+            ),
         )
         .route("/audit-logs/{id}", get("audit_logs.read", handlers::get))
         .merge(streams::routes())

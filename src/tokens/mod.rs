@@ -25,10 +25,10 @@ pub use lifecycle::{
 pub use pepper::load_peppers;
 pub use record::{CidrList, TokenStatus, TokenView, parse_network};
 pub use usage::{UsageRecorder, Used, used_since};
-pub use verify_at::{Standing, sat_standing_at, verify_sat_at};
 pub use verify::{
     Refused, Source, TokenRefusal, Verified, VerifiedTokens, VerifyError, verify, verify_from,
 };
+pub use verify_at::{Standing, sat_standing_at, verify_sat_at};
 
 use crate::permissions::PermissionError;
 use crate::store::StoreError;

@@ -148,7 +148,11 @@ impl VerifiedTokens {
     }
 
     /// The row of `id`: kept, or read (a decoy's for an unknown id).
-    pub(super) async fn row(&self, db: &Db, id: &TokenId) -> Result<Option<Arc<VerifyRow>>, StoreError> {
+    pub(super) async fn row(
+        &self,
+        db: &Db,
+        id: &TokenId,
+    ) -> Result<Option<Arc<VerifyRow>>, StoreError> {
         if let Some(row) = self.0.get(id.as_str()) {
             return Ok(Some(row));
         }

@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use super::format::{PlainToken, TokenId, TokenKind};
 use super::hashing::Peppers;
-use super::verify::{Refused, TokenRefusal, VerifiedTokens, VerifyError, VerifyRow, secret_matches};
+use super::verify::{
+    Refused, TokenRefusal, VerifiedTokens, VerifyError, VerifyRow, secret_matches,
+};
 use crate::permissions::PermissionSet;
 use crate::store::{Db, Timestamp};
 

@@ -173,7 +173,10 @@ async fn an_event_is_recorded_under_the_subject_sat_in_its_workspace_naming_the_
     assert!(c["occurred_at"].is_string());
     // The token's value is nowhere in the log; its id is.
     let all = serde_json::to_string(&s.records().await).unwrap();
-    assert!(!all.contains(&s.subject), "the subject token's value was recorded");
+    assert!(
+        !all.contains(&s.subject),
+        "the subject token's value was recorded"
+    );
 
     // The API finds it by actor, by workspace and by action prefix.
     for query in [
@@ -200,7 +203,12 @@ async fn an_event_is_recorded_under_the_subject_sat_in_its_workspace_naming_the_
         .app
         .get(&format!("/api/v1/audit-logs/{record_id}"), &s.auditor)
         .await;
-    assert_eq!(one.body["reported_by"], s.service_id.as_str(), "{}", one.text);
+    assert_eq!(
+        one.body["reported_by"],
+        s.service_id.as_str(),
+        "{}",
+        one.text
+    );
 }
 
 #[tokio::test]
@@ -270,7 +278,11 @@ async fn forged_and_other_organization_subject_tokens_are_refused() {
     )
     .reveal();
     let r = s
-        .report(event("wrong-secret", &wrong_secret, "transformations.update"))
+        .report(event(
+            "wrong-secret",
+            &wrong_secret,
+            "transformations.update",
+        ))
         .await;
     assert_refused(&r, 422, "invalid_subject_token");
     // A JWT signed with a key that is not the server's.
@@ -294,7 +306,11 @@ async fn forged_and_other_organization_subject_tokens_are_refused() {
     assert_refused(&r, 422, "invalid_subject_token");
 
     // Another organization's workspace SAT, valid there.
-    let other_org = s.app.cli(&["--json", "org", "create", "other"]).await.json();
+    let other_org = s
+        .app
+        .cli(&["--json", "org", "create", "other"])
+        .await
+        .json();
     s.app
         .cli(&["workspace", "create", "--org", "other", "theirs"])
         .await;
@@ -354,10 +370,7 @@ async fn forged_and_other_organization_subject_tokens_are_refused() {
         assert_eq!(changes(r)["error"], "invalid_subject_token");
     }
     // No other organization's chain heard of it.
-    let theirs = s
-        .app
-        .audit_records(other_org["id"].as_str().unwrap())
-        .await;
+    let theirs = s.app.audit_records(other_org["id"].as_str().unwrap()).await;
     assert!(
         theirs.iter().all(|r| r["action"] != "audit_logs.ingest"),
         "{theirs:?}"
@@ -386,7 +399,11 @@ async fn a_token_revoked_before_occurred_at_is_refused_and_one_revoked_after_is_
     late["occurred_at"] = json!(rfc3339(after));
     let r = s.report(late).await;
     assert_refused(&r, 422, "subject_token_inactive");
-    assert!(r.body["detail"].as_str().unwrap().contains("revoked"), "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("revoked"),
+        "{}",
+        r.text
+    );
 
     // ...work done before it, reported within the lateness window, is not.
     let mut early = event("before", &s.subject, "transformations.update");
@@ -397,7 +414,10 @@ async fn a_token_revoked_before_occurred_at_is_refused_and_one_revoked_after_is_
     let refusals = s.refusals().await;
     assert_eq!(refusals.len(), 1);
     assert_eq!(changes(&refusals[0])["error"], "subject_token_inactive");
-    assert_eq!(changes(&refusals[0])["subject_token_id"], s.subject_id.as_str());
+    assert_eq!(
+        changes(&refusals[0])["subject_token_id"],
+        s.subject_id.as_str()
+    );
     assert_eq!(s.records_of("transformations.update").await.len(), 1);
 }
 
@@ -503,12 +523,17 @@ async fn a_caller_without_audit_logs_write_gets_403() {
         )
         .await;
     if let Some(pat) = admin_pat.body["token"].as_str() {
-        s.app.post(EVENTS, pat, body.clone()).await.assert_problem(403);
+        s.app
+            .post(EVENTS, pat, body.clone())
+            .await
+            .assert_problem(403);
     }
     assert!(s.records_of("transformations.update").await.is_empty());
     let denied = s.records_of("auth.denied").await;
     assert!(
-        denied.iter().any(|r| changes(r)["missing_permission"] == "audit_logs:write"),
+        denied
+            .iter()
+            .any(|r| changes(r)["missing_permission"] == "audit_logs:write"),
         "{denied:?}"
     );
     // Without a credential at all: 401.
@@ -595,11 +620,18 @@ async fn secrets_in_reported_changes_are_withheld() {
         .collect();
     assert_eq!(
         redacted,
-        ["changes.config.api_key", "changes.config.password", "changes.note"]
+        [
+            "changes.config.api_key",
+            "changes.config.password",
+            "changes.note"
+        ]
     );
     let rec = s.records_of("transformations.update").await.pop().unwrap();
     let text = rec["changes"].as_str().unwrap();
-    assert!(!text.contains("k-123") && !text.contains("hunter2"), "{text}");
+    assert!(
+        !text.contains("k-123") && !text.contains("hunter2"),
+        "{text}"
+    );
     assert!(!text.contains(&s.subject), "{text}");
     assert_eq!(changes(&rec)["changes"]["name"], "enrich");
 }
@@ -633,7 +665,12 @@ async fn malformed_bodies_and_events_are_refused_clearly() {
         .await;
     assert_eq!(r.body["results"][0]["status"], 201, "{}", r.text);
     assert_eq!(r.body["results"][1]["error"], "duplicate_id", "{}", r.text);
-    assert!(s.records().await.iter().all(|r| !r.to_string().contains(&s.subject)));
+    assert!(
+        s.records()
+            .await
+            .iter()
+            .all(|r| !r.to_string().contains(&s.subject))
+    );
 }
 
 #[tokio::test]
@@ -685,9 +722,16 @@ async fn the_chain_verifies_after_ingest_with_checkpoints() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(lines.iter().any(|l| l["reported_by"] == s.service_id.as_str()));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["reported_by"] == s.service_id.as_str())
+    );
     assert!(lines.iter().any(|l| l["reported_by"].is_null()));
-    let checkpoints = s.app.get("/api/v1/audit-logs/checkpoints", &s.auditor).await;
+    let checkpoints = s
+        .app
+        .get("/api/v1/audit-logs/checkpoints", &s.auditor)
+        .await;
     let jwks = s.app.get("/api/v1/audit-logs/jwks", &s.auditor).await;
     let report = scimitar::audit::offline::verify_export(
         export.text.as_bytes(),

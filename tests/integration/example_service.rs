@@ -606,7 +606,10 @@ async fn the_service_reports_what_it_did_and_the_audit_log_shows_it_under_the_sa
     let page = w.app.get(&query, &auditor).await.body;
     assert!(all_there, "{page}");
     let records = page["records"].as_array().unwrap();
-    let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
         [
@@ -670,7 +673,11 @@ async fn the_service_retries_reports_until_scimitar_takes_them() {
             .filter(|r| r["action"] == "transformations.create" && r["actor_id"] == sat_id)
             .count()
     }
-    assert_eq!(created(&w, &sat_id).await, 0, "nothing can have arrived yet");
+    assert_eq!(
+        created(&w, &sat_id).await,
+        0,
+        "nothing can have arrived yet"
+    );
 
     // The relay comes up: a plain TCP forwarder to scimitar.
     let relay = tokio::net::TcpListener::bind(relay_addr).await.unwrap();
@@ -688,7 +695,10 @@ async fn the_service_retries_reports_until_scimitar_takes_them() {
             });
         }
     });
-    let arrived = eventually(Duration::from_secs(20), || async { created(&w, &sat_id).await == 1 }).await;
+    let arrived = eventually(Duration::from_secs(20), || async {
+        created(&w, &sat_id).await == 1
+    })
+    .await;
     forward.abort();
     assert!(arrived, "the report was not retried");
     tokio::time::sleep(Duration::from_millis(200)).await;

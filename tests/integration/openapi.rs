@@ -334,13 +334,21 @@ async fn real_requests_and_answers_fit_the_document() {
     let refused = event("doc-2", "transformations.delete");
     doc.answer("post", EVENTS, &app.post(EVENTS, &reporter, refused).await);
     let malformed = event("doc-3", "transformations.frobnicate");
-    doc.answer("post", EVENTS, &app.post(EVENTS, &reporter, malformed).await);
+    doc.answer(
+        "post",
+        EVENTS,
+        &app.post(EVENTS, &reporter, malformed).await,
+    );
     let batch = json!({ "events": [event("doc-4", "transformations.read"), event("doc-2", "transformations.delete")] });
     doc.request("post", EVENTS, &batch);
     let r = app.post(EVENTS, &reporter, batch).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     doc.answer("post", EVENTS, &r);
-    doc.answer("post", EVENTS, &app.post(EVENTS, &sat, json!({ "events": [] })).await);
+    doc.answer(
+        "post",
+        EVENTS,
+        &app.post(EVENTS, &sat, json!({ "events": [] })).await,
+    );
     let r = app.post(EVENTS, &reporter, json!({ "events": [] })).await;
     doc.answer("post", EVENTS, &r);
 

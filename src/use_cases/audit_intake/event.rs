@@ -83,7 +83,11 @@ fn sorted(v: &Value) -> Value {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
@@ -223,7 +227,10 @@ mod tests {
     fn a_good_event_parses() {
         let e = parse(&good()).unwrap();
         assert_eq!(e.target_id.as_deref(), Some("42"));
-        assert_eq!((e.resource, e.level), (Resource::Transformations, Level::Edit));
+        assert_eq!(
+            (e.resource, e.level),
+            (Resource::Transformations, Level::Edit)
+        );
     }
 
     #[test]

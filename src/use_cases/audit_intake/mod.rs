@@ -222,8 +222,15 @@ async fn decide(
         .grants_workspace(reported.resource, reported.level)
     {
         let missing = format!("{}:{}", reported.resource.as_str(), reported.level.as_str());
-        let detail = format!("the subject token does not hold `{missing}` (or a level that implies it)");
-        return Ok(refuse(422, "permission_missing", detail, Some(&subject), workspace));
+        let detail =
+            format!("the subject token does not hold `{missing}` (or a level that implies it)");
+        return Ok(refuse(
+            422,
+            "permission_missing",
+            detail,
+            Some(&subject),
+            workspace,
+        ));
     }
     let record_id = Uuid::now_v7();
     let mut changes = json!({
@@ -338,60 +345,66 @@ async fn record(
         .collect();
     let mut run = services.audit.run().await?;
     let outcome = run
-        .write(async |tx| -> Result<Change<_>, UseCaseError> {
-            let claimed: HashSet<String> = intake::claim(tx, org_id, reporter, &entries)
-                .await?
-                .into_iter()
-                .collect();
-            let others: Vec<&str> = entries
-                .iter()
-                .map(|e| e.event_id.as_str())
-                .filter(|id| !claimed.contains(*id))
-                .collect();
-            let priors = if others.is_empty() {
-                HashMap::new()
-            } else {
-                intake::priors(tx, reporter, &others).await?
-            };
-            let mut answers = Vec::with_capacity(decided.len());
-            let mut records = Vec::new();
-            for d in &decided {
-                let id = d.answer.id.as_deref();
-                match id.filter(|i| !claimed.contains(*i)).and_then(|i| priors.get(i)) {
-                    // Answered before: the first answer, if the body is the
-                    // one first sent.
-                    Some(prior) if Some(&prior.body_digest) == d.digest.as_ref() => {
-                        let first: Answer = serde_json::from_str(&prior.answer)
-                            .map_err(|e| UseCaseError::Internal(e.to_string()))?;
-                        answers.push(first);
-                    }
-                    Some(_) => {
-                        let answer = Answer::refused(
-                            d.answer.id.clone(),
-                            409,
-                            "conflict",
-                            "this id was already reported with a different body",
-                        );
-                        let raw = json!({ "action": Value::Null });
-                        records.push(refusal_record(call, &raw, &answer, None, None));
-                        answers.push(answer);
-                    }
-                    None => {
-                        answers.push(d.answer.clone());
-                        records.extend(d.record.clone());
+        .write(
+            async |tx| -> Result<Change<_>, UseCaseError> {
+                let claimed: HashSet<String> = intake::claim(tx, org_id, reporter, &entries)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let others: Vec<&str> = entries
+                    .iter()
+                    .map(|e| e.event_id.as_str())
+                    .filter(|id| !claimed.contains(*id))
+                    .collect();
+                let priors = if others.is_empty() {
+                    HashMap::new()
+                } else {
+                    intake::priors(tx, reporter, &others).await?
+                };
+                let mut answers = Vec::with_capacity(decided.len());
+                let mut records = Vec::new();
+                for d in &decided {
+                    let id = d.answer.id.as_deref();
+                    match id
+                        .filter(|i| !claimed.contains(*i))
+                        .and_then(|i| priors.get(i))
+                    {
+                        // Answered before: the first answer, if the body is the
+                        // one first sent.
+                        Some(prior) if Some(&prior.body_digest) == d.digest.as_ref() => {
+                            let first: Answer = serde_json::from_str(&prior.answer)
+                                .map_err(|e| UseCaseError::Internal(e.to_string()))?;
+                            answers.push(first);
+                        }
+                        Some(_) => {
+                            let answer = Answer::refused(
+                                d.answer.id.clone(),
+                                409,
+                                "conflict",
+                                "this id was already reported with a different body",
+                            );
+                            let raw = json!({ "action": Value::Null });
+                            records.push(refusal_record(call, &raw, &answer, None, None));
+                            answers.push(answer);
+                        }
+                        None => {
+                            answers.push(d.answer.clone());
+                            records.extend(d.record.clone());
+                        }
                     }
                 }
-            }
-            let mut records = records.into_iter();
-            Ok(match records.next() {
-                Some(first) => Change::Made((answers, records.collect::<Vec<_>>()), first),
-                None => Change::Unchanged((answers, Vec::new())),
-            })
-        }, || {
-            if let Some(witness) = call.witness() {
-                witness.recorded();
-            }
-        })
+                let mut records = records.into_iter();
+                Ok(match records.next() {
+                    Some(first) => Change::Made((answers, records.collect::<Vec<_>>()), first),
+                    None => Change::Unchanged((answers, Vec::new())),
+                })
+            },
+            || {
+                if let Some(witness) = call.witness() {
+                    witness.recorded();
+                }
+            },
+        )
         .await;
     let (answers, more) = outcome?;
     for event in more {

@@ -23,7 +23,9 @@ use crate::use_cases::{Services, UseCaseError};
 pub enum Credential {
     Sat,
     /// An exchanged JWT, by its `jti`.
-    Jwt { jti: String },
+    Jwt {
+        jti: String,
+    },
 }
 
 /// A subject good at the moment asked about.
