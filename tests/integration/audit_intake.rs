@@ -758,3 +758,24 @@ async fn the_chain_verifies_after_ingest_with_checkpoints() {
             .unwrap();
     assert!(!report.ok);
 }
+
+#[tokio::test]
+async fn the_console_shows_reported_events_with_the_reporting_service() {
+    let s = setup().await;
+    let r = s
+        .report(event("evt-c", &s.subject, "transformations.update"))
+        .await;
+    let record_id = r.body["record_id"].as_str().unwrap().to_string();
+    let mut c = crate::console_client::Console::new(&s.app);
+    c.sign_in_admin().await;
+    let list = c.get("/console/audit-logs?action=transformations.*").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.text.contains("reported by a service"), "{}", list.text);
+    assert!(list.text.contains("ci-deploy"));
+    let detail = c.get(&format!("/console/audit-logs/{record_id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(detail.text.contains("Reported by"), "{}", detail.text);
+    assert!(detail.text.contains("transformations-service"));
+    assert!(detail.text.contains(&s.service_id));
+    assert!(detail.text.contains(&s.ws));
+}
