@@ -12,8 +12,13 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::AuditError;
-use crate::on_tx;
-use crate::store::{Timestamp, Tx};
+use crate::store::{Db, Timestamp, Tx};
+use crate::{on_db, on_tx};
+
+/// How long an answer is kept for retries: far longer than the lateness
+/// window within which a service may report an event at all, after which
+/// a retry would be refused as too late in any case.
+pub const KEEP_ANSWERS: time::Duration = time::Duration::days(1);
 
 /// Rows per statement: 6 bound values a row, far below both backends'
 /// limits.
@@ -91,4 +96,18 @@ pub async fn priors(
         found.extend(rows.into_iter().map(|p| (p.event_id.clone(), p)));
     }
     Ok(found)
+}
+
+/// Forgets answers older than [`KEEP_ANSWERS`] (run by the retention
+/// task); returns how many.
+pub async fn forget_old(db: &Db, now: Timestamp) -> Result<u64, AuditError> {
+    let cutoff = now - KEEP_ANSWERS;
+    let n = on_db!(db, pool => {
+        sqlx::query("DELETE FROM audit_intake WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n)
 }

@@ -100,6 +100,8 @@ struct Decided {
     answer: Answer,
     digest: Option<Vec<u8>>,
     record: Option<AuditEvent>,
+    /// The event's `action` as sent, for the record of a later conflict.
+    action: Value,
 }
 
 /// Verifies and records `events` for the caller (an organization SAT with
@@ -139,6 +141,7 @@ pub async fn ingest(
                 ),
                 digest: None,
                 record: None,
+                action: Value::Null,
             });
             continue;
         }
@@ -169,6 +172,7 @@ async fn decide(
             answer,
             digest: digest.clone(),
             record,
+            action: raw.get("action").cloned().unwrap_or_default(),
         }
     };
     let reported = match event::parse(raw) {
@@ -279,6 +283,7 @@ async fn decide(
         },
         digest,
         record: Some(record),
+        action: raw.get("action").cloned().unwrap_or_default(),
     })
 }
 
@@ -383,7 +388,7 @@ async fn record(
                                 "conflict",
                                 "this id was already reported with a different body",
                             );
-                            let raw = json!({ "action": Value::Null });
+                            let raw = json!({ "action": d.action });
                             records.push(refusal_record(call, &raw, &answer, None, None));
                             answers.push(answer);
                         }
