@@ -949,5 +949,9 @@ async fn reported_events_are_streamed_with_their_reporter() {
     assert_eq!(line["actor_id"], subject_id.as_str());
     assert_eq!(line["reported_by"], service_id.as_str());
     let event = &ocsf.lines()[0];
-    assert_eq!(event["unmapped"]["reported_by"], service_id.as_str(), "{event}");
+    assert_eq!(
+        event["unmapped"]["reported_by"],
+        service_id.as_str(),
+        "{event}"
+    );
 }

@@ -94,8 +94,9 @@ impl Answer {
 }
 
 /// One event's fate before the transaction: its answer, and the record
-/// that goes with it (none for a malformed event without a usable id,
-/// which cannot be answered twice anyway).
+/// that goes with it. (An event without a usable id, or whose id is
+/// already in the batch, is answered and recorded but not remembered: it
+/// cannot be retried as itself.)
 struct Decided {
     answer: Answer,
     digest: Option<Vec<u8>>,
@@ -132,15 +133,16 @@ pub async fn ingest(
         if let Some(id) = &id
             && !seen.insert(id.clone())
         {
+            let answer = Answer::refused(
+                Some(id.clone()),
+                400,
+                "duplicate_id",
+                "this id is already in this batch",
+            );
             decided.push(Decided {
-                answer: Answer::refused(
-                    Some(id.clone()),
-                    400,
-                    "duplicate_id",
-                    "this id is already in this batch",
-                ),
+                record: Some(refusal_record(call, raw, &answer, None, None)),
+                answer,
                 digest: None,
-                record: None,
                 action: Value::Null,
             });
             continue;
@@ -165,9 +167,7 @@ async fn decide(
     let digest = id.as_ref().map(|_| event::digest(raw));
     let refuse = |status, error: &str, detail: String, subject: Option<&Subject>, ws| {
         let answer = Answer::refused(id.clone(), status, error, detail);
-        let record = id
-            .as_ref()
-            .map(|_| refusal_record(call, raw, &answer, subject, ws));
+        let record = Some(refusal_record(call, raw, &answer, subject, ws));
         Decided {
             answer,
             digest: digest.clone(),
@@ -370,10 +370,12 @@ async fn record(
                 let mut records = Vec::new();
                 for d in &decided {
                     let id = d.answer.id.as_deref();
-                    match id
-                        .filter(|i| !claimed.contains(*i))
-                        .and_then(|i| priors.get(i))
-                    {
+                    // Only a remembered event (an id and a digest) can have
+                    // been answered before.
+                    let earlier = id
+                        .filter(|i| d.digest.is_some() && !claimed.contains(*i))
+                        .and_then(|i| priors.get(i));
+                    match earlier {
                         // Answered before: the first answer, if the body is the
                         // one first sent.
                         Some(prior) if Some(&prior.body_digest) == d.digest.as_ref() => {
