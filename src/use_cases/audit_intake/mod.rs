@@ -206,12 +206,12 @@ async fn decide(
     {
         Ok(s) => s,
         Err(r) => {
-            let (status, error) = if r.inactive {
-                (422, "subject_token_inactive")
+            let error = if r.inactive {
+                "subject_token_inactive"
             } else {
-                (422, "invalid_subject_token")
+                "invalid_subject_token"
             };
-            let mut d = refuse(status, error, r.detail, None, None);
+            let mut d = refuse(422, error, r.detail, None, None);
             if let (Some(rec), Some(token_id)) = (d.record.as_mut(), r.token_id)
                 && let Some(Value::Object(c)) = rec.changes.as_mut()
             {
