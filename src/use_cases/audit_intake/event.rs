@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::verbs;
 use crate::audit::Outcome;
+use crate::audit::redact::looks_like_secret;
 use crate::permissions::{Level, Resource};
 use crate::store::Timestamp;
 
@@ -66,8 +67,13 @@ pub fn id_of(raw: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A usable id: short printable ASCII, and nothing shaped like a
+/// credential (it is stored, echoed and recorded as is).
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| (0x21..0x7f).contains(&b))
+    !id.is_empty()
+        && id.len() <= MAX_ID
+        && id.bytes().all(|b| (0x21..0x7f).contains(&b))
+        && !looks_like_secret(id)
 }
 
 /// The SHA-256 of the event as sent (members in name order), which a retry
@@ -106,7 +112,8 @@ pub fn parse(raw: &Value) -> Result<Reported, String> {
     let id = required(m, "id")?;
     if !valid_id(id) {
         return Err(format!(
-            "`id` must be 1 to {MAX_ID} printable ASCII characters without spaces"
+            "`id` must be 1 to {MAX_ID} printable ASCII characters without spaces, \
+             and not shaped like a credential"
         ));
     }
     let subject_token = required(m, "subject_token")?;
@@ -245,6 +252,14 @@ mod tests {
         let mut v = good();
         v["extra"] = json!(1);
         assert!(parse(&v).unwrap_err().contains("extra"));
+    }
+
+    #[test]
+    fn an_id_shaped_like_a_credential_is_no_id() {
+        let mut v = good();
+        v["id"] = json!(format!("scim_sat_{}", "A".repeat(60)));
+        assert_eq!(id_of(&v), None);
+        assert!(parse(&v).unwrap_err().contains("`id`"));
     }
 
     #[test]
