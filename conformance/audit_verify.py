@@ -31,14 +31,19 @@ def b64(s):
 
 
 def canonical(r):
-    if r.get("v", 1) != 1:
+    # Version 2 is a record a workspace service reported: it names the
+    # reporting SAT in `reported_by`. Every other record is version 1.
+    version = 1 if r.get("reported_by") is None else 2
+    if r.get("v", version) != version:
         raise Break("malformed_record", r.get("seq"), f"unknown version {r['v']}")
     m = TIME.match(r["occurred_at"])
     if not m:
         raise Break("malformed_record", r.get("seq"), "occurred_at is not RFC 3339 UTC")
-    obj = {"v": 1}
+    obj = {"v": version}
     for name in ORDER:
         obj[name] = r[name]
+    if version == 2:
+        obj["reported_by"] = r["reported_by"]
     obj["occurred_at"] = f"{m.group(1)}.{(m.group(2) or '').ljust(6, '0')}Z"
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

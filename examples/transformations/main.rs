@@ -50,6 +50,19 @@ struct Args {
     /// scimitar URL.
     #[arg(long, env = "TRANSFORMATIONS_ISSUER")]
     issuer: Option<String>,
+    /// This service's organization SAT with `audit_logs:write`: report
+    /// every operation done with a workspace token to scimitar's audit log.
+    /// It may be the introspection token, if that one holds both.
+    #[arg(long, env = "TRANSFORMATIONS_AUDIT_TOKEN", hide_env_values = true)]
+    audit_token: Option<String>,
+    /// How long reported events gather before a batch is sent, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "TRANSFORMATIONS_REPORT_INTERVAL_MS",
+        default_value_t = 200
+    )]
+    report_interval_ms: u64,
 }
 
 #[tokio::main]
@@ -64,6 +77,8 @@ async fn main() -> std::io::Result<()> {
     if let Some(issuer) = args.issuer {
         config.issuer = issuer;
     }
+    config.audit_token = args.audit_token;
+    config.report_interval = Duration::from_millis(args.report_interval_ms);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "transformations service listening");
     let shutdown = async {

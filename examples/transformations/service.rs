@@ -14,6 +14,9 @@
 //! workspace named in the path: `transformations:read` to list,
 //! `transformations:create_delete` to create or delete.
 //!
+//! Every operation performed with a workspace token is reported to
+//! scimitar's audit log when `audit_token` is set (`reporter.rs`).
+//!
 //! Routes:
 //! - `GET /workspaces/{ws}/transformations` → 200 `{"transformations":[…]}`
 //! - `POST /workspaces/{ws}/transformations` `{"name","code"}` → 201 the transformation
@@ -36,6 +39,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use uuid::Uuid;
+
+#[path = "reporter.rs"]
+mod reporter;
+
+use reporter::{Operation, ReportConfig, Reporter};
 
 /// The resource this service owns, as named in scimitar's permission catalogue.
 const RESOURCE: &str = "transformations";
@@ -65,6 +73,15 @@ pub struct Config {
     pub issuer: String,
     /// Time limit for each call to scimitar.
     pub http_timeout: Duration,
+    /// This service's organization SAT holding `audit_logs:write`: when
+    /// set, every operation performed with a workspace token is reported
+    /// to scimitar's audit log (it may be the introspection SAT, if that
+    /// one holds both permissions).
+    pub audit_token: Option<String>,
+    /// How long reported events gather before a batch is sent.
+    pub report_interval: Duration,
+    /// Where to report, when not at `scimitar_url` (a relay, a test).
+    pub report_url: Option<String>,
 }
 
 impl Config {
@@ -77,6 +94,9 @@ impl Config {
             audience: RESOURCE.to_string(),
             cache_ttl: Duration::from_secs(10),
             http_timeout: Duration::from_secs(5),
+            audit_token: None,
+            report_interval: Duration::from_millis(200),
+            report_url: None,
         }
     }
 }
@@ -98,9 +118,21 @@ pub fn router(config: Config) -> Router {
         .timeout(config.http_timeout)
         .build()
         .expect("an HTTP client");
+    let reporter = config.audit_token.as_ref().map(|token| {
+        let report = ReportConfig {
+            scimitar_url: config
+                .report_url
+                .clone()
+                .unwrap_or_else(|| config.scimitar_url.clone()),
+            token: token.clone(),
+            interval: config.report_interval,
+        };
+        Reporter::spawn(report, http.clone())
+    });
     let state = Arc::new(Service {
         config,
         http,
+        reporter,
         introspection_cache: Mutex::new(HashMap::new()),
         jwks: tokio::sync::Mutex::new(None),
         store: Mutex::new(HashMap::new()),
@@ -124,6 +156,8 @@ pub fn router(config: Config) -> Router {
 struct Service {
     config: Config,
     http: reqwest::Client,
+    /// Sends what the service did to scimitar's audit log, if configured.
+    reporter: Option<Reporter>,
     /// SHA-256 of a presented SAT → (when it was asked, the answer).
     introspection_cache: Mutex<HashMap<[u8; 32], (Instant, Introspection)>>,
     /// The JWKS and when it was fetched. An async mutex: one fetch at a time.
@@ -160,8 +194,19 @@ async fn list_transformations(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let caller = svc.authorize(&headers, &ws, "read").await?;
-    let store = svc.store.lock().unwrap();
-    let items = store.get(&caller.workspace).cloned().unwrap_or_default();
+    let items = {
+        let store = svc.store.lock().unwrap();
+        store.get(&caller.workspace).cloned().unwrap_or_default()
+    };
+    let target = json!({ "type": "workspace", "id": caller.workspace.to_string() });
+    let changes = json!({ "count": items.len() });
+    svc.report(
+        &headers,
+        "transformations.list",
+        target,
+        None,
+        Some(changes),
+    );
     Ok(Json(json!({ "transformations": items })).into_response())
 }
 
@@ -173,12 +218,21 @@ async fn create_transformation(
 ) -> Result<Response, Refusal> {
     // Authorize before looking at the body.
     let caller = svc.authorize(&headers, &ws, "create_delete").await?;
-    let Json(new) = body.map_err(|e| Refusal::BadRequest(e.body_text()))?;
+    let refused = |detail: String| {
+        let target = json!({ "type": "transformation" });
+        svc.report(
+            &headers,
+            "transformations.create",
+            target,
+            Some("invalid request".into()),
+            None,
+        );
+        Refusal::BadRequest(detail)
+    };
+    let Json(new) = body.map_err(|e| refused(e.body_text()))?;
     let name = new.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(Refusal::BadRequest(
-            "`name` must be 1 to 200 characters".into(),
-        ));
+        return Err(refused("`name` must be 1 to 200 characters".into()));
     }
     let t = Transformation {
         id: Uuid::new_v4(),
@@ -186,8 +240,23 @@ async fn create_transformation(
         code: new.code,
         created_by: caller.subject,
     };
-    let mut store = svc.store.lock().unwrap();
-    store.entry(caller.workspace).or_default().push(t.clone());
+    svc.store
+        .lock()
+        .unwrap()
+        .entry(caller.workspace)
+        .or_default()
+        .push(t.clone());
+    // The code's size, not the code: it is the customer's, and may hold
+    // anything.
+    let target = json!({ "type": "transformation", "id": t.id.to_string(), "display": t.name });
+    let changes = json!({ "name": t.name, "code_bytes": t.code.len() });
+    svc.report(
+        &headers,
+        "transformations.create",
+        target,
+        None,
+        Some(changes),
+    );
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -197,15 +266,28 @@ async fn delete_transformation(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let caller = svc.authorize(&headers, &ws, "create_delete").await?;
-    let id: Option<Uuid> = id.parse().ok();
-    let mut store = svc.store.lock().unwrap();
-    let items = store.get_mut(&caller.workspace).ok_or(Refusal::NotFound)?;
-    let at = items
-        .iter()
-        .position(|t| Some(t.id) == id)
-        .ok_or(Refusal::NotFound)?;
-    items.remove(at);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let parsed: Option<Uuid> = id.parse().ok();
+    let removed = {
+        let mut store = svc.store.lock().unwrap();
+        store.get_mut(&caller.workspace).and_then(|items| {
+            let at = items.iter().position(|t| Some(t.id) == parsed)?;
+            Some(items.remove(at))
+        })
+    };
+    let shown: String = id.chars().take(64).collect();
+    match removed {
+        Some(t) => {
+            let target = json!({ "type": "transformation", "id": shown, "display": t.name });
+            svc.report(&headers, "transformations.delete", target, None, None);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        None => {
+            let target = json!({ "type": "transformation", "id": shown });
+            let failure = Some("no such transformation".to_string());
+            svc.report(&headers, "transformations.delete", target, failure, None);
+            Err(Refusal::NotFound)
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -229,6 +311,36 @@ struct Caller {
 }
 
 impl Service {
+    /// Reports an operation performed with the request's bearer token (which
+    /// `authorize` accepted) to scimitar's audit log, if reporting is on.
+    fn report(
+        &self,
+        headers: &HeaderMap,
+        action: &str,
+        target: Value,
+        failure: Option<String>,
+        changes: Option<Value>,
+    ) {
+        let (Some(reporter), Ok(token)) = (&self.reporter, bearer(headers)) else {
+            return;
+        };
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(128).collect::<String>())
+        };
+        reporter.report(Operation {
+            subject_token: token,
+            action,
+            target,
+            failure,
+            changes,
+            request_id: header("x-request-id"),
+            user_agent: header("user-agent"),
+        });
+    }
+
     /// Checks the bearer credential and that it grants `transformations:<level>`
     /// on the workspace in the path.
     async fn authorize(

@@ -28,7 +28,7 @@ use crate::{on_tx, store};
 /// so that a hostile client cannot bloat the log.
 const MAX_CLIENT_TEXT: usize = 512;
 
-/// Rows per INSERT: 22 bound values a row stays far below both backends'
+/// Rows per INSERT: 23 bound values a row stays far below both backends'
 /// limits on bound values per statement (32,766 and 65,535).
 const ROWS_PER_INSERT: usize = 500;
 
@@ -57,6 +57,7 @@ macro_rules! bind_row {
             .push_bind(s.source_ip)
             .push_bind(s.user_agent)
             .push_bind(s.changes)
+            .push_bind(s.reported_by)
             .push_bind(s.prev_hash)
             .push_bind(s.hash);
     }};
@@ -380,7 +381,7 @@ fn stored_event(chain: &str, seq: i64, occurred_at: Timestamp, event: AuditEvent
         None => (None, None, None),
     };
     StoredEvent {
-        id: Uuid::now_v7(),
+        id: event.record_id.unwrap_or_else(Uuid::now_v7),
         chain: chain.to_string(),
         seq,
         org_id: event.org_id,
@@ -400,6 +401,7 @@ fn stored_event(chain: &str, seq: i64, occurred_at: Timestamp, event: AuditEvent
         source_ip: event.context.source_ip,
         user_agent: clip(&event.context.user_agent),
         changes: event.changes.map(|c| c.to_string()),
+        reported_by: event.reported_by,
         prev_hash: Vec::new(),
         hash: Vec::new(),
     }

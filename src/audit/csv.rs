@@ -3,7 +3,7 @@
 
 use super::event::StoredEvent;
 
-pub const CSV_COLUMNS: [&str; 22] = [
+pub const CSV_COLUMNS: [&str; 23] = [
     "id",
     "chain",
     "seq",
@@ -24,6 +24,7 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "source_ip",
     "user_agent",
     "changes",
+    "reported_by",
     "prev_hash",
     "hash",
 ];

@@ -91,6 +91,13 @@ pub struct AuditEvent {
     /// What changed. Never a secret or a password: callers put names, ids and
     /// permission lists here, not values.
     pub changes: Option<serde_json::Value>,
+    /// The organization SAT (its id) of the workspace service that reported
+    /// this event through the intake; `None` for everything scimitar
+    /// records itself.
+    pub reported_by: Option<String>,
+    /// The record's id, when the caller must know it before the record is
+    /// written (the intake answers with it); else one is made at append.
+    pub record_id: Option<Uuid>,
 }
 
 impl AuditEvent {
@@ -107,6 +114,8 @@ impl AuditEvent {
             http_status: None,
             context: context.clone(),
             changes: None,
+            reported_by: None,
+            record_id: None,
         }
     }
 
@@ -135,6 +144,11 @@ impl AuditEvent {
         self.changes = Some(changes);
         self
     }
+
+    pub fn reported_by(mut self, token_id: impl ToString) -> Self {
+        self.reported_by = Some(token_id.to_string());
+        self
+    }
 }
 
 /// A record as stored: the event plus its place in the chain.
@@ -160,6 +174,10 @@ pub struct StoredEvent {
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub changes: Option<String>,
+    /// The reporting service's SAT id, on records a workspace service
+    /// reported (canonical form version 2); absent from older exports.
+    #[serde(default)]
+    pub reported_by: Option<String>,
     #[serde(with = "hex_bytes")]
     pub prev_hash: Vec<u8>,
     #[serde(with = "hex_bytes")]
@@ -189,14 +207,17 @@ macro_rules! stored_columns {
     () => {
         "id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
      actor_display, action, target_type, target_id, target_display, outcome, reason, http_status, \
-     request_id, source_ip, user_agent, changes, prev_hash, hash"
+     request_id, source_ip, user_agent, changes, reported_by, prev_hash, hash"
     };
 }
 pub(crate) use stored_columns;
 
 /// The canonical encoding hashed into the chain: a JSON object with a fixed
 /// field order built only from stored columns, so that anyone holding the
-/// rows (or an export of them) can recompute it.
+/// rows (or an export of them) can recompute it. Version 1 has 21 members;
+/// version 2, for records with a `reported_by`, is version 1 with `v` 2 and
+/// `reported_by` appended, so that every record without one hashes exactly
+/// as it always did (docs/audit-format.md).
 #[derive(Serialize)]
 struct Canonical<'a> {
     v: u8,
@@ -220,12 +241,20 @@ struct Canonical<'a> {
     source_ip: Option<&'a str>,
     user_agent: Option<&'a str>,
     changes: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported_by: Option<&'a str>,
 }
 
 impl StoredEvent {
+    /// The canonical form's version: 2 when the record names a reporting
+    /// service, else 1.
+    pub fn version(&self) -> u8 {
+        if self.reported_by.is_some() { 2 } else { 1 }
+    }
+
     pub fn canonical(&self) -> Vec<u8> {
         serde_json::to_vec(&Canonical {
-            v: 1,
+            v: self.version(),
             id: self.id.to_string(),
             chain: &self.chain,
             seq: self.seq,
@@ -246,6 +275,7 @@ impl StoredEvent {
             source_ip: self.source_ip.as_deref(),
             user_agent: self.user_agent.as_deref(),
             changes: self.changes.as_deref(),
+            reported_by: self.reported_by.as_deref(),
         })
         .expect("canonical record serializes")
     }
@@ -257,5 +287,59 @@ impl StoredEvent {
         h.update(&self.prev_hash);
         h.update(self.canonical());
         h.finalize().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(reported_by: Option<&str>) -> StoredEvent {
+        StoredEvent {
+            id: Uuid::nil(),
+            chain: "c".into(),
+            seq: 1,
+            org_id: None,
+            workspace_id: None,
+            occurred_at: Timestamp::parse_rfc3339("2026-12-06T10:00:00Z").unwrap(),
+            actor_kind: "sat".into(),
+            actor_id: Some("a".into()),
+            actor_display: None,
+            action: "transformations.update".into(),
+            target_type: None,
+            target_id: None,
+            target_display: None,
+            outcome: "success".into(),
+            reason: None,
+            http_status: None,
+            request_id: None,
+            source_ip: None,
+            user_agent: None,
+            changes: None,
+            reported_by: reported_by.map(str::to_string),
+            prev_hash: vec![0; 32],
+            hash: Vec::new(),
+        }
+    }
+
+    /// A record without `reported_by` is version 1, byte for byte as it was
+    /// before version 2 existed; one with it is version 2, which appends it.
+    #[test]
+    fn the_canonical_form_is_version_1_unless_a_service_reported_the_record() {
+        let v1 = String::from_utf8(record(None).canonical()).unwrap();
+        assert_eq!(
+            v1,
+            r#"{"v":1,"id":"00000000-0000-0000-0000-000000000000","chain":"c","seq":1,"org_id":null,"workspace_id":null,"occurred_at":"2026-12-06T10:00:00.000000Z","actor_kind":"sat","actor_id":"a","actor_display":null,"action":"transformations.update","target_type":null,"target_id":null,"target_display":null,"outcome":"success","reason":null,"http_status":null,"request_id":null,"source_ip":null,"user_agent":null,"changes":null}"#
+        );
+        let v2 = String::from_utf8(record(Some("svc")).canonical()).unwrap();
+        assert!(v2.starts_with(r#"{"v":2,"id":"#), "{v2}");
+        assert!(
+            v2.ends_with(r#","changes":null,"reported_by":"svc"}"#),
+            "{v2}"
+        );
+        assert_ne!(
+            record(None).compute_hash(),
+            record(Some("svc")).compute_hash()
+        );
     }
 }

@@ -75,6 +75,10 @@ pub fn spawn(db: Db, interval: std::time::Duration) -> tokio::task::JoinHandle<(
                 Ok(n) => tracing::info!(records = n, "purged expired audit records"),
                 Err(e) => tracing::warn!(error = %e, "audit retention purge failed; will retry"),
             }
+            // The intake's answers kept for retries (not records).
+            if let Err(e) = super::intake::forget_old(&db, Timestamp::now()).await {
+                tracing::warn!(error = %e, "forgetting old intake answers failed; will retry");
+            }
         }
     })
 }

@@ -453,6 +453,7 @@ pub(crate) mod tests {
                     source_ip: None,
                     user_agent: None,
                     changes: Some(r#"{"a":1}"#.into()),
+                    reported_by: None,
                     prev_hash: prev.clone(),
                     hash: Vec::new(),
                 };

@@ -7,7 +7,7 @@
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{checkpoints, export, handlers, streams};
+use super::{checkpoints, export, handlers, intake, streams};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use super::{checkpoints, export, handlers, streams};
         checkpoints::checkpoints,
         handlers::jwks,
         handlers::get,
+        intake::ingest,
         streams::create,
         streams::list,
         streams::read,
@@ -38,7 +39,14 @@ use super::{checkpoints, export, handlers, streams};
         AuditStreamList,
         AuditStreamFilter,
         AuditStreamStatus,
-        AuditStreamTest
+        AuditStreamTest,
+        ReportedEvent,
+        ReportedTarget,
+        ReportedBatch,
+        IntakeBody,
+        IntakeAnswer,
+        IntakeResults,
+        IntakeProblem
     ))
 )]
 pub struct AuditApi;
@@ -72,6 +80,9 @@ pub struct AuditRecord {
     user_agent: Option<String>,
     /// A JSON document, as text: what changed (never a secret).
     changes: Option<String>,
+    /// On a record a workspace service reported through the intake: the id
+    /// of the reporting service's organization SAT. `null` otherwise.
+    reported_by: Option<String>,
     /// Lowercase hex.
     prev_hash: String,
     /// Lowercase hex.
@@ -212,5 +223,98 @@ pub struct AuditStreamTest {
     delivered: bool,
     /// The receiver's status, when it answered 2xx.
     status: Option<u16>,
+    error: Option<String>,
+}
+
+/// One event a workspace service reports (`POST /audit-logs/events`).
+#[derive(ToSchema)]
+pub struct ReportedEvent {
+    /// The service's own unique id for the event (1 to 128 printable ASCII
+    /// characters): a retry under the same id is answered as the first
+    /// call was.
+    id: String,
+    /// The workspace SAT (or the JWT it was exchanged for) the operation
+    /// was performed with. Verified, then forgotten: only its id is kept.
+    subject_token: String,
+    /// `<resource>.<verb>`, e.g. `transformations.update`; the verb decides
+    /// the level needed (README, "verb → level").
+    action: String,
+    target: ReportedTarget,
+    #[schema(pattern = "^(success|failure)$")]
+    outcome: String,
+    /// Required with `failure`.
+    reason: Option<String>,
+    /// RFC 3339; at most 60 s ahead of the server's clock, at most 10
+    /// minutes behind it.
+    #[schema(format = DateTime)]
+    occurred_at: String,
+    /// What changed, an object (at most 16 KiB); secrets are withheld.
+    changes: Option<std::collections::HashMap<String, serde_json::Value>>,
+    request_id: Option<String>,
+    source_ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ReportedTarget {
+    /// `a-z`, `0-9`, `_`: `transformation`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// A string (a number is also accepted, taken as its decimal text).
+    id: Option<String>,
+    display: Option<String>,
+}
+
+/// One event (answered as itself), or a batch (answered per event).
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum IntakeBody {
+    Event(Box<ReportedEvent>),
+    Batch(ReportedBatch),
+}
+
+/// Up to 500 events, answered one by one.
+#[derive(ToSchema)]
+pub struct ReportedBatch {
+    events: Vec<ReportedEvent>,
+}
+
+/// The answer for one event.
+#[derive(ToSchema)]
+pub struct IntakeAnswer {
+    /// The event's id, as sent (null when it had no usable one).
+    id: Option<String>,
+    /// 201 recorded; 400 malformed; 409 a different body under an id
+    /// already answered; 422 refused after checking.
+    status: u16,
+    /// The record made, for 201.
+    record_id: Option<Uuid>,
+    /// Why it was refused: `invalid_event`, `duplicate_id`, `conflict`,
+    /// `invalid_subject_token`, `subject_token_inactive`,
+    /// `permission_missing`, `occurred_at_in_future`, `occurred_at_too_late`.
+    error: Option<String>,
+    detail: Option<String>,
+    /// Where `changes` held something withheld as a secret.
+    redacted: Option<Vec<String>>,
+}
+
+/// The answers of a batch, in the order of its events.
+#[derive(ToSchema)]
+pub struct IntakeResults {
+    results: Vec<IntakeAnswer>,
+}
+
+/// A problem (RFC 9457) about one event sent alone: the four standard
+/// members, and the event's `id` and `error` code as a batch answer has
+/// them. (A malformed body is a plain problem, without them.)
+#[derive(ToSchema)]
+pub struct IntakeProblem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    id: Option<String>,
+    /// As [`IntakeAnswer`]'s `error`.
     error: Option<String>,
 }

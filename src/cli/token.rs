@@ -16,7 +16,8 @@ use crate::use_cases::{Expiry, revoke_any_token};
 /// The permissions a token may hold, for `--permission`'s help (a unit
 /// test keeps it in step with the catalogue).
 const PERMISSIONS_HELP: &str = "A permission (repeat for several). \
-An organization token takes scim:read, scim:write, audit_logs:read and \
+An organization token takes scim:read, scim:write, audit_logs:read, \
+audit_logs:write and \
 tokens:introspect; a workspace token (--workspace) takes RESOURCE:LEVEL, where \
 RESOURCE is sources, destinations, transformations, tracking_plans, data_catalog, \
 profiles, reverse_etl or pipeline_tests, and LEVEL is read, edit, create_delete \

@@ -159,7 +159,10 @@ fn actor(r: &StoredEvent) -> Markup {
         .clone()
         .or_else(|| r.actor_id.clone())
         .unwrap_or_else(|| "—".into());
-    html! { (who) br; span class="muted small" { (r.actor_kind) } }
+    html! {
+        (who) br; span class="muted small" { (r.actor_kind) }
+        @if r.reported_by.is_some() { span class="muted small" { " · reported by a service" } }
+    }
 }
 
 fn target(r: &StoredEvent) -> Markup {
@@ -291,6 +294,23 @@ pub async fn detail(
         .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
         .and_then(|v| serde_json::to_string_pretty(&v).ok());
     let hex = |b: &[u8]| crate::store::settings::to_hex(b);
+    // The reporting service of an event a workspace service reported: its
+    // SAT's name, when the token is still there to name it.
+    let reporter = match r.reported_by.as_deref() {
+        Some(id) => {
+            let name = match (crate::tokens::TokenId::parse(id), r.org_id) {
+                (Some(tid), Some(org)) => {
+                    crate::tokens::get(&state.db, org, &tid, crate::store::Timestamp::now())
+                        .await
+                        .ok()
+                        .map(|t| t.name)
+                }
+                _ => None,
+            };
+            Some((id.to_string(), name))
+        }
+        None => None,
+    };
     let body = html! {
         nav aria-label="Breadcrumb" class="crumbs" { a href="/console/audit-logs" { "Audit Logs" } (layout::sep()) "Record " (r.seq) }
         h1 { code { (r.action) } }
@@ -304,6 +324,13 @@ pub async fn detail(
             dt { "Target type" } dd { (opt(&r.target_type)) }
             dt { "Target id" } dd class="mono" { (opt(&r.target_id)) }
             dt { "Target" } dd { (opt(&r.target_display)) }
+            @if let Some((id, name)) = &reporter {
+                dt { "Reported by" } dd {
+                    (name.clone().unwrap_or_else(|| "a service token".into()))
+                    " " span class="mono small" { (id) }
+                    br; span class="muted small" { "the workspace service that reported this event" }
+                }
+            }
             dt { "Workspace" } dd class="mono" { (r.workspace_id.map(|w| w.to_string()).unwrap_or_else(|| "—".into())) }
             dt { "Source address" } dd class="mono" { (opt(&r.source_ip)) }
             dt { "User agent" } dd { (opt(&r.user_agent)) }

@@ -164,6 +164,7 @@ fn holds(principal: &Principal, p: Permission, workspace: Option<Uuid>) -> bool 
             OrgPermission::ScimRead => Action::ScimRead,
             OrgPermission::ScimWrite => Action::ScimWrite,
             OrgPermission::AuditLogsRead => Action::ReadAuditLogs,
+            OrgPermission::AuditLogsWrite => Action::WriteAuditLogs,
             OrgPermission::TokensIntrospect => Action::IntrospectTokens,
         },
     };

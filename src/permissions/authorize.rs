@@ -165,6 +165,9 @@ pub enum Action {
     ScimRead,
     ScimWrite,
     ReadAuditLogs,
+    /// Report a workspace service's events to the audit intake: an
+    /// organization SAT's alone (no role grants it).
+    WriteAuditLogs,
     IntrospectTokens,
     /// Create, list, change, rotate and revoke Service Access Tokens.
     ManageServiceTokens,
@@ -195,6 +198,7 @@ impl Action {
             Action::ScimRead => OrgPermission::ScimRead.as_str().to_string(),
             Action::ScimWrite => OrgPermission::ScimWrite.as_str().to_string(),
             Action::ReadAuditLogs => OrgPermission::AuditLogsRead.as_str().to_string(),
+            Action::WriteAuditLogs => OrgPermission::AuditLogsWrite.as_str().to_string(),
             Action::IntrospectTokens => OrgPermission::TokensIntrospect.as_str().to_string(),
             Action::ManageServiceTokens => "service_access_tokens:manage".to_string(),
             Action::ManageMembers => "members:manage".to_string(),
@@ -213,6 +217,7 @@ impl Action {
             Action::ScimRead => Some(OrgPermission::ScimRead),
             Action::ScimWrite => Some(OrgPermission::ScimWrite),
             Action::ReadAuditLogs => Some(OrgPermission::AuditLogsRead),
+            Action::WriteAuditLogs => Some(OrgPermission::AuditLogsWrite),
             Action::IntrospectTokens => Some(OrgPermission::TokensIntrospect),
             _ => None,
         }

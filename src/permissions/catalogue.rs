@@ -13,14 +13,17 @@ pub enum OrgPermission {
     ScimRead,
     ScimWrite,
     AuditLogsRead,
+    /// Report events to the audit log's intake (workspace services).
+    AuditLogsWrite,
     TokensIntrospect,
 }
 
 impl OrgPermission {
-    pub const ALL: [OrgPermission; 4] = [
+    pub const ALL: [OrgPermission; 5] = [
         OrgPermission::ScimRead,
         OrgPermission::ScimWrite,
         OrgPermission::AuditLogsRead,
+        OrgPermission::AuditLogsWrite,
         OrgPermission::TokensIntrospect,
     ];
 
@@ -29,6 +32,7 @@ impl OrgPermission {
             OrgPermission::ScimRead => "scim:read",
             OrgPermission::ScimWrite => "scim:write",
             OrgPermission::AuditLogsRead => "audit_logs:read",
+            OrgPermission::AuditLogsWrite => "audit_logs:write",
             OrgPermission::TokensIntrospect => "tokens:introspect",
         }
     }

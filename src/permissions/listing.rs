@@ -70,6 +70,11 @@ fn org_entry(p: OrgPermission) -> Entry {
             "read",
             "Read, export and verify the organization's audit log",
         ),
+        OrgPermission::AuditLogsWrite => (
+            "audit_logs",
+            "write",
+            "Report what a workspace token did in a workspace service to the audit log",
+        ),
         OrgPermission::TokensIntrospect => (
             "tokens",
             "introspect",
@@ -189,7 +194,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count, "no permission twice");
-        assert_eq!(count, 4 + 5 + 8 * 4);
+        assert_eq!(count, 5 + 5 + 8 * 4);
         for e in &list {
             assert!(!e.description.is_empty() && !e.resource.is_empty(), "{e:?}");
             if e.level == "workspace" {

@@ -435,7 +435,8 @@ mod migrations {
                 (9, "access"),
                 (11, "audit_streams"),
                 (13, "lean_audit_indexes"),
-                (14, "sso")
+                (14, "sso"),
+                (15, "audit_intake")
             ]
         )
     }
@@ -455,7 +456,8 @@ mod migrations {
                 (9, "access"),
                 (11, "audit_streams"),
                 (13, "lean_audit_indexes"),
-                (14, "sso")
+                (14, "sso"),
+                (15, "audit_intake")
             ]
         )
     }

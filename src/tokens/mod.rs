@@ -12,6 +12,7 @@ mod pepper;
 mod record;
 mod usage;
 mod verify;
+mod verify_at;
 
 pub use cache::FRESH_FOR;
 pub use format::{MalformedToken, PlainToken, TokenId, TokenKind};
@@ -27,6 +28,7 @@ pub use usage::{UsageRecorder, Used, used_since};
 pub use verify::{
     Refused, Source, TokenRefusal, Verified, VerifiedTokens, VerifyError, verify, verify_from,
 };
+pub use verify_at::{Standing, sat_standing_at, verify_sat_at};
 
 use crate::permissions::PermissionError;
 use crate::store::StoreError;

@@ -101,30 +101,30 @@ pub struct Verified {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct VerifyRow {
-    id: String,
-    org_id: Uuid,
-    kind: String,
-    workspace_id: Option<Uuid>,
-    member_id: Option<Uuid>,
-    name: String,
-    permissions: String,
-    secret_hash: Vec<u8>,
-    pepper_version: i32,
-    previous_secret_hash: Option<Vec<u8>>,
-    previous_pepper_version: Option<i32>,
-    previous_valid_until: Option<Timestamp>,
-    allowed_cidrs: Option<String>,
-    created_at: Timestamp,
-    expires_at: Option<Timestamp>,
-    revoked_at: Option<Timestamp>,
-    workspace_deleted_at: Option<Timestamp>,
-    member_user_name: Option<String>,
-    member_role: Option<String>,
-    member_active: Option<bool>,
-    member_deleted_at: Option<Timestamp>,
-    member_access_role: Option<String>,
-    member_access_workspaces: Option<String>,
-    scope_workspace_id: Option<Uuid>,
+    pub(super) id: String,
+    pub(super) org_id: Uuid,
+    pub(super) kind: String,
+    pub(super) workspace_id: Option<Uuid>,
+    pub(super) member_id: Option<Uuid>,
+    pub(super) name: String,
+    pub(super) permissions: String,
+    pub(super) secret_hash: Vec<u8>,
+    pub(super) pepper_version: i32,
+    pub(super) previous_secret_hash: Option<Vec<u8>>,
+    pub(super) previous_pepper_version: Option<i32>,
+    pub(super) previous_valid_until: Option<Timestamp>,
+    pub(super) allowed_cidrs: Option<String>,
+    pub(super) created_at: Timestamp,
+    pub(super) expires_at: Option<Timestamp>,
+    pub(super) revoked_at: Option<Timestamp>,
+    pub(super) workspace_deleted_at: Option<Timestamp>,
+    pub(super) member_user_name: Option<String>,
+    pub(super) member_role: Option<String>,
+    pub(super) member_active: Option<bool>,
+    pub(super) member_deleted_at: Option<Timestamp>,
+    pub(super) member_access_role: Option<String>,
+    pub(super) member_access_workspaces: Option<String>,
+    pub(super) scope_workspace_id: Option<Uuid>,
 }
 
 impl Dependencies for Arc<VerifyRow> {
@@ -148,7 +148,11 @@ impl VerifiedTokens {
     }
 
     /// The row of `id`: kept, or read (a decoy's for an unknown id).
-    async fn row(&self, db: &Db, id: &TokenId) -> Result<Option<Arc<VerifyRow>>, StoreError> {
+    pub(super) async fn row(
+        &self,
+        db: &Db,
+        id: &TokenId,
+    ) -> Result<Option<Arc<VerifyRow>>, StoreError> {
         if let Some(row) = self.0.get(id.as_str()) {
             return Ok(Some(row));
         }
@@ -256,33 +260,7 @@ async fn check(
     let id = plain.id().clone();
     let row = cache.row(db, &id).await?;
 
-    // Exactly two HMACs and two constant-time comparisons on every path
-    // (unknown id, wrong secret, right secret, with or without a previous
-    // secret), against decoys where there is no real hash, so that the
-    // time taken does not tell an existing id from an unknown one.
-    let decoy = peppers.decoy();
-    // (For an unknown id, `row` is the decoy, whose hashes are compared
-    // and then ignored.)
-    let (current, previous) = match &row {
-        Some(row) => (
-            HashedSecret {
-                bytes: row.secret_hash.clone(),
-                pepper_version: row.pepper_version,
-            },
-            match (&row.previous_secret_hash, row.previous_pepper_version) {
-                (Some(bytes), Some(pepper_version)) => Some(HashedSecret {
-                    bytes: bytes.clone(),
-                    pepper_version,
-                }),
-                _ => None,
-            },
-        ),
-        None => (decoy.clone(), None),
-    };
-    let matches_current = peppers.matches(plain.secret(), &current);
-    let has_previous = previous.is_some();
-    let matches_previous =
-        peppers.matches(plain.secret(), previous.as_ref().unwrap_or(&decoy)) & has_previous;
+    let (matches_current, matches_previous) = secret_matches(peppers, &plain, row.as_deref());
 
     let Some(row) = row.filter(|r| r.id == id.as_str()) else {
         return Err(VerifyError::Refused(Refused {
@@ -362,4 +340,39 @@ async fn check(
         expires_at: row.expires_at,
         created_at: row.created_at,
     })
+}
+
+/// Whether `plain`'s secret matches the current and the previous secret of
+/// `row`: exactly two HMACs and two constant-time comparisons on every path
+/// (unknown id, wrong secret, right secret, with or without a previous
+/// secret), against decoys where there is no real hash, so that the time
+/// taken does not tell an existing id from an unknown one. (For an unknown
+/// id, `row` is the decoy, whose hashes are compared and then ignored.)
+pub(super) fn secret_matches(
+    peppers: &Peppers,
+    plain: &PlainToken,
+    row: Option<&VerifyRow>,
+) -> (bool, bool) {
+    let decoy = peppers.decoy();
+    let (current, previous) = match row {
+        Some(row) => (
+            HashedSecret {
+                bytes: row.secret_hash.clone(),
+                pepper_version: row.pepper_version,
+            },
+            match (&row.previous_secret_hash, row.previous_pepper_version) {
+                (Some(bytes), Some(pepper_version)) => Some(HashedSecret {
+                    bytes: bytes.clone(),
+                    pepper_version,
+                }),
+                _ => None,
+            },
+        ),
+        None => (decoy.clone(), None),
+    };
+    let matches_current = peppers.matches(plain.secret(), &current);
+    let has_previous = previous.is_some();
+    let matches_previous =
+        peppers.matches(plain.secret(), previous.as_ref().unwrap_or(&decoy)) & has_previous;
+    (matches_current, matches_previous)
 }

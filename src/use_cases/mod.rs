@@ -13,6 +13,7 @@
 //! HTTP, pages or the command line; it imports only the core.
 
 mod any_token;
+pub mod audit_intake;
 pub mod audit_streams;
 mod call;
 mod error;

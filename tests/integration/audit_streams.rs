@@ -891,3 +891,67 @@ async fn a_stream_keeps_its_secret_when_a_configured_kek_is_adopted() {
     let test = receiver.deliveries().pop().unwrap();
     assert!(signature_ok(&test, &secret));
 }
+
+/// An event a workspace service reported through the intake is streamed
+/// like any record, naming its reporter (issue 18).
+#[tokio::test]
+async fn reported_events_are_streamed_with_their_reporter() {
+    let ndjson = Receiver::start().await;
+    let ocsf = Receiver::start().await;
+    let app = TestApp::builder().allow_private_streams().start().await;
+    let session = app.admin_session().await;
+    for (receiver, format) in [(&ndjson, "ndjson"), (&ocsf, "ocsf")] {
+        let r = app
+            .post(
+                "/api/v1/audit-streams",
+                &session,
+                json!({ "url": receiver.url(), "format": format, "filter": { "action": "transformations.*" } }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        note_secret(r.body["secret"].as_str().unwrap());
+    }
+    let ws = app.create_workspace(&session, "prod").await;
+    let (subject_id, subject) = app
+        .create_sat(
+            &session,
+            json!({ "name": "ci", "workspace_id": ws, "permissions": ["transformations:edit"] }),
+        )
+        .await;
+    let (service_id, service) = app
+        .create_sat(
+            &session,
+            json!({ "name": "svc", "permissions": ["audit_logs:write"] }),
+        )
+        .await;
+    let occurred_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = app
+        .post(
+            "/api/v1/audit-logs/events",
+            &service,
+            json!({
+                "id": "s-1", "subject_token": subject, "action": "transformations.update",
+                "target": { "type": "transformation", "id": "42" },
+                "outcome": "success", "occurred_at": occurred_at,
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let arrived = eventually(Duration::from_secs(15), || async {
+        !ndjson.lines().is_empty() && !ocsf.lines().is_empty()
+    })
+    .await;
+    assert!(arrived, "both streams delivered");
+    let line = &ndjson.lines()[0];
+    assert_eq!(line["action"], "transformations.update");
+    assert_eq!(line["actor_id"], subject_id.as_str());
+    assert_eq!(line["reported_by"], service_id.as_str());
+    let event = &ocsf.lines()[0];
+    assert_eq!(
+        event["unmapped"]["reported_by"],
+        service_id.as_str(),
+        "{event}"
+    );
+}

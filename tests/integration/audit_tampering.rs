@@ -56,7 +56,7 @@ async fn records(app: &TestApp, chain: &str) -> Vec<StoredEvent> {
         sqlx::query_as(
             "SELECT id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
              actor_display, action, target_type, target_id, target_display, outcome, reason, \
-             http_status, request_id, source_ip, user_agent, changes, prev_hash, hash \
+             http_status, request_id, source_ip, user_agent, changes, reported_by, prev_hash, hash \
              FROM audit_events WHERE chain = $1 ORDER BY seq",
         )
         .bind(chain)

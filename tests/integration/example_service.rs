@@ -554,3 +554,153 @@ async fn jwts_need_no_introspection_and_follow_key_rotation() {
     );
     assert_eq!(svc.list(ws, &before).await.status, 200);
 }
+
+/// The round trip of issue 18: a client calls the example service with a
+/// workspace SAT (and with the JWT it was exchanged for); the service
+/// reports what it did, batched; scimitar's audit log shows each operation
+/// under that SAT, in its workspace, naming the reporting service.
+#[tokio::test]
+async fn the_service_reports_what_it_did_and_the_audit_log_shows_it_under_the_sat() {
+    let w = World::new().await;
+    // The service's own SAT: introspection and audit reporting in one.
+    let (service_id, service_sat) = w
+        .app
+        .create_sat(
+            &w.session,
+            json!({ "name": "transformations-reporter", "permissions": ["tokens:introspect", "audit_logs:write"] }),
+        )
+        .await;
+    let (_, auditor) = w
+        .app
+        .create_sat(
+            &w.session,
+            json!({ "name": "auditor", "permissions": ["audit_logs:read"] }),
+        )
+        .await;
+    let mut config = service::Config::new(&w.app.base, &service_sat);
+    config.issuer = "scimitar".into();
+    config.cache_ttl = TTL;
+    config.audit_token = Some(service_sat.clone());
+    config.report_interval = Duration::from_millis(50);
+    let svc = Svc::start_with(config).await;
+
+    let (sat_id, sat) = w.sat(&w.ws, &["transformations:create_delete"]).await;
+    let created = svc.create(&w.ws, &sat, "enrich").await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let t_id = created.body["id"].as_str().unwrap().to_string();
+    let jwt = w.jwt(&sat, &[]).await;
+    assert_eq!(svc.list(&w.ws, &jwt).await.status, 200);
+    assert_eq!(svc.remove(&w.ws, &sat, &t_id).await.status, 204);
+    assert_eq!(svc.remove(&w.ws, &sat, &t_id).await.status, 404);
+
+    // The audit log shows the four operations under the SAT.
+    let query = format!(
+        "/api/v1/audit-logs?actor_id={sat_id}&workspace_id={}&action=transformations.*",
+        w.ws
+    );
+    let all_there = eventually(Duration::from_secs(10), || async {
+        let page = w.app.get(&query, &auditor).await.body;
+        page["records"].as_array().is_some_and(|r| r.len() == 4)
+    })
+    .await;
+    let page = w.app.get(&query, &auditor).await.body;
+    assert!(all_there, "{page}");
+    let records = page["records"].as_array().unwrap();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "transformations.create",
+            "transformations.list",
+            "transformations.delete",
+            "transformations.delete"
+        ]
+    );
+    for r in records {
+        assert_eq!(r["actor_kind"], "sat", "{r}");
+        assert_eq!(r["actor_id"], sat_id.as_str());
+        assert_eq!(r["actor_display"], "caller");
+        assert_eq!(r["workspace_id"], w.ws.as_str());
+        assert_eq!(r["reported_by"], service_id.as_str());
+    }
+    assert_eq!(records[0]["target_id"], t_id.as_str());
+    assert_eq!(records[0]["target_display"], "enrich");
+    assert_eq!(records[2]["outcome"], "success");
+    assert_eq!(records[3]["outcome"], "failure");
+    assert_eq!(records[3]["reason"], "no such transformation");
+    // The JWT's operation names the JWT it came with.
+    let list_changes: Value =
+        serde_json::from_str(records[1]["changes"].as_str().unwrap()).unwrap();
+    assert!(list_changes["jti"].is_string(), "{list_changes}");
+    // Neither credential's value reached the log.
+    let everything = serde_json::to_string(&w.app.audit_records(&w.org).await).unwrap();
+    assert!(!everything.contains(&sat) && !everything.contains(&jwt));
+}
+
+/// Reports that could not be delivered are sent again, and recorded once.
+#[tokio::test]
+async fn the_service_retries_reports_until_scimitar_takes_them() {
+    let w = World::new().await;
+    let (_, service_sat) = w
+        .app
+        .create_sat(
+            &w.session,
+            json!({ "name": "transformations-reporter", "permissions": ["tokens:introspect", "audit_logs:write"] }),
+        )
+        .await;
+    // Reports go to a port that refuses connections at first, then to
+    // scimitar through a relay that starts late.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    drop(relay);
+    let mut config = service::Config::new(&w.app.base, &service_sat);
+    config.issuer = "scimitar".into();
+    config.audit_token = Some(service_sat.clone());
+    config.report_interval = Duration::from_millis(50);
+    config.report_url = Some(format!("http://{relay_addr}"));
+    let svc = Svc::start_with(config).await;
+    let (sat_id, sat) = w.sat(&w.ws, &["transformations:create_delete"]).await;
+    assert_eq!(svc.create(&w.ws, &sat, "late").await.status, 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    async fn created(w: &World, sat_id: &str) -> usize {
+        w.app
+            .audit_records(&w.org)
+            .await
+            .iter()
+            .filter(|r| r["action"] == "transformations.create" && r["actor_id"] == sat_id)
+            .count()
+    }
+    assert_eq!(
+        created(&w, &sat_id).await,
+        0,
+        "nothing can have arrived yet"
+    );
+
+    // The relay comes up: a plain TCP forwarder to scimitar.
+    let relay = tokio::net::TcpListener::bind(relay_addr).await.unwrap();
+    let target = w.app.base.trim_start_matches("http://").to_string();
+    let forward = tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = relay.accept().await else {
+                return;
+            };
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    let arrived = eventually(Duration::from_secs(20), || async {
+        created(&w, &sat_id).await == 1
+    })
+    .await;
+    forward.abort();
+    assert!(arrived, "the report was not retried");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(created(&w, &sat_id).await, 1, "recorded once");
+}

@@ -10,6 +10,7 @@ mod support;
 mod abuse_tenants;
 mod advisor;
 mod audit_api;
+mod audit_intake;
 mod audit_params;
 mod audit_recording;
 mod audit_retention;

@@ -290,6 +290,68 @@ async fn real_requests_and_answers_fit_the_document() {
     let r = app.get("/api/v1/audit-logs?limit=0", &sat).await;
     doc.answer("get", "/api/v1/audit-logs", &r);
 
+    // The audit event intake: one event, a batch, each kind of answer.
+    let (_, reporter) = app
+        .create_sat(
+            &session,
+            json!({ "name": "reporter", "permissions": ["audit_logs:write"] }),
+        )
+        .await;
+    let (_, subject) = app
+        .create_sat(
+            &session,
+            json!({ "name": "subject", "workspace_id": ws, "permissions": ["transformations:edit"] }),
+        )
+        .await;
+    let occurred_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let event = |id: &str, action: &str| {
+        json!({
+            "id": id,
+            "subject_token": subject,
+            "action": action,
+            "target": { "type": "transformation", "id": "42", "display": "enrich" },
+            "outcome": "success",
+            "occurred_at": occurred_at,
+            "changes": { "password": "x" },
+            "request_id": "r-1",
+            "source_ip": "203.0.113.1",
+            "user_agent": "svc/1",
+        })
+    };
+    const EVENTS: &str = "/api/v1/audit-logs/events";
+    let one = event("doc-1", "transformations.update");
+    doc.request("post", EVENTS, &one);
+    let r = app.post(EVENTS, &reporter, one.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    doc.answer("post", EVENTS, &r);
+    let mut changed = one;
+    changed["outcome"] = json!("failure");
+    changed["reason"] = json!("it broke");
+    doc.request("post", EVENTS, &changed);
+    doc.answer("post", EVENTS, &app.post(EVENTS, &reporter, changed).await);
+    let refused = event("doc-2", "transformations.delete");
+    doc.answer("post", EVENTS, &app.post(EVENTS, &reporter, refused).await);
+    let malformed = event("doc-3", "transformations.frobnicate");
+    doc.answer(
+        "post",
+        EVENTS,
+        &app.post(EVENTS, &reporter, malformed).await,
+    );
+    let batch = json!({ "events": [event("doc-4", "transformations.read"), event("doc-2", "transformations.delete")] });
+    doc.request("post", EVENTS, &batch);
+    let r = app.post(EVENTS, &reporter, batch).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    doc.answer("post", EVENTS, &r);
+    doc.answer(
+        "post",
+        EVENTS,
+        &app.post(EVENTS, &sat, json!({ "events": [] })).await,
+    );
+    let r = app.post(EVENTS, &reporter, json!({ "events": [] })).await;
+    doc.answer("post", EVENTS, &r);
+
     // The token authority.
     let body = json!({ "token": pat });
     doc.request("post", "/api/v1/tokens/introspect", &body);

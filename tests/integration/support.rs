@@ -674,7 +674,7 @@ macro_rules! audit_select {
         concat!(
             "SELECT id, chain, seq, org_id, workspace_id, occurred_at, actor_kind, actor_id, \
              actor_display, action, target_type, target_id, target_display, outcome, reason, \
-             http_status, request_id, source_ip, user_agent, changes, prev_hash, hash \
+             http_status, request_id, source_ip, user_agent, changes, reported_by, prev_hash, hash \
              FROM audit_events ",
             $rest
         )

@@ -170,6 +170,7 @@ pub fn event(r: &StoredEvent) -> Value {
         object(&[
             ("chain", json!(r.chain)),
             ("changes", changes),
+            ("reported_by", json!(r.reported_by)),
             (
                 "prev_hash",
                 json!(crate::store::settings::to_hex(&r.prev_hash)),
@@ -208,6 +209,7 @@ mod tests {
             source_ip: Some("203.0.113.9".into()),
             user_agent: None,
             changes: Some("{\"a\":1}".into()),
+            reported_by: None,
             prev_hash: vec![0; 32],
             hash: vec![1; 32],
         }
