@@ -362,7 +362,33 @@ async fn two_instances_behave_as_one() {
     }
     let verify = a.get(&client, "/api/v1/audit-logs/verify", &session).await;
     assert_eq!(verify.body["ok"], true, "{}", verify.text);
-    assert!(verify.body["records"].as_i64().unwrap() > 20);
+    let written = verify.body["records"].as_i64().unwrap();
+    assert!(written > 20);
+
+    // Reads on both at once: each instance appends its batches of read
+    // records after the chain head it remembers, which the other keeps
+    // moving, so most batches find it stale and must not write.
+    let mut reads = Vec::new();
+    for i in 0..40 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        reads.push(
+            client
+                .get(format!("{base}/scim/v2/Users?count=1"))
+                .bearer_auth(&new)
+                .send(),
+        );
+    }
+    for r in futures_util::future::join_all(reads).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    let verify = b.get(&client, "/api/v1/audit-logs/verify", &session).await;
+    assert_eq!(verify.body["ok"], true, "{}", verify.text);
+    // The 40 reads and the first verification, each recorded once.
+    assert!(
+        verify.body["records"].as_i64().unwrap() >= written + 41,
+        "{}",
+        verify.text
+    );
 
     // Last use merges: the newest use, from either instance, wins.
     a.get(&client, "/api/v1/tokens/self", &new).await;
