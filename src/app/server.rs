@@ -53,6 +53,7 @@ impl Server {
             state.sso = Arc::new(crate::sso::Relying::new(&format!("http://{addr}")));
         }
         let router = super::router::router(state.clone(), &config);
+        let wal_checkpointer = crate::store::take_over_checkpoints(&state.db).await?;
         let flusher = state
             .last_used
             .spawn_flusher(state.db.clone(), config.last_used_flush);
@@ -111,6 +112,7 @@ impl Server {
                 task.abort();
             }
             checkpointer.abort();
+            drop(wal_checkpointer);
             key_refresher.abort();
             retention.abort();
             // Not an abort: it gives up its streams' leases, so that a

@@ -54,6 +54,11 @@ impl InlineReads {
         })))
     }
 
+    /// The database file, if there is one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.0.as_deref().map(|r| r.path.as_path())
+    }
+
     /// Runs `read` on an idle connection, or `None` when this database has
     /// no in-place readers.
     pub fn read<T>(

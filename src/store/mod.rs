@@ -14,10 +14,12 @@ pub mod page_anchors;
 pub mod settings;
 pub mod statistics;
 mod timestamp;
+mod wal;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
 pub use inline::{FromInPlace, InlineReads, unconverted};
 pub use timestamp::Timestamp;
+pub use wal::{WalCheckpointer, take_over_checkpoints};
 
 use std::sync::Arc;
 

@@ -1,0 +1,143 @@
+//! SQLite's WAL checkpoints, taken off the commit path.
+//!
+//! By default SQLite checkpoints from inside a commit: the commit that
+//! takes the WAL past 1,000 pages copies them back into the database file
+//! and syncs it, and everyone waiting on that commit (every read whose
+//! record is in the batch) waits for the copy. The server instead turns
+//! that off on its writer and checkpoints from a thread of its own, a few
+//! times a second, in PASSIVE mode, which never blocks a reader or the
+//! writer. A CLI command or a test that opens the database without a
+//! server keeps SQLite's own checkpoints.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::{Db, StoreError};
+
+/// How often the checkpointer looks at the WAL.
+const EVERY: Duration = Duration::from_millis(250);
+
+/// The checkpointing thread: it stops when this is dropped.
+#[derive(Debug)]
+pub struct WalCheckpointer {
+    _stop: mpsc::Sender<()>,
+}
+
+/// Takes over the checkpoints of `db` (SQLite with a file; `None`
+/// otherwise): the writer stops checkpointing, and a thread checkpoints
+/// until the returned value is dropped.
+pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, StoreError> {
+    let (Db::Sqlite(_, gate, _), Some(path)) = (db, db.sqlite_file()) else {
+        return Ok(None);
+    };
+    let conn = open(&path)?;
+    let mut writer = gate.writer.acquire().await?;
+    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(&mut *writer)
+        .await?;
+    // A burst (a large Bulk request) can grow the WAL file far past its
+    // usual size; SQLite cuts it back to this when it next starts over.
+    sqlx::query("PRAGMA journal_size_limit = 67108864")
+        .execute(&mut *writer)
+        .await?;
+    drop(writer);
+    let (stop, stopped) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("wal-checkpoints".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+                if let Err(e) = checkpoint(&conn) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+            // The last one, as the server stops: a restart finds a short WAL.
+            let _ = checkpoint(&conn);
+        })
+        .map_err(|e| StoreError::Url(format!("cannot start the WAL checkpointer: {e}")))?;
+    Ok(Some(WalCheckpointer { _stop: stop }))
+}
+
+fn open(path: &PathBuf) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// Copies what it can of the WAL into the database, waiting for nobody.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
+
+impl Db {
+    /// The SQLite database file, if there is one.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        match self {
+            Db::Sqlite(_, _, inline) => inline.path().map(Path::to_path_buf),
+            Db::Postgres(..) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::on_tx;
+
+    /// The writer no longer checkpoints, the thread does: a committed row
+    /// reaches the database file itself (read with `immutable=1`, which
+    /// ignores the WAL) within a few of its rounds.
+    #[tokio::test]
+    async fn the_thread_moves_commits_into_the_database_file() {
+        let dir = std::env::temp_dir().join("scimitar-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("wal-{}.db", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", path.display()).parse().unwrap();
+        let db = crate::store::connect(&url, 2).await.unwrap();
+        db.migrate().await.unwrap();
+        let _checkpointer = take_over_checkpoints(&db).await.unwrap().expect("a file");
+        let Db::Sqlite(_, gate, _) = &db else {
+            unreachable!()
+        };
+        let mut writer = gate.writer.acquire().await.unwrap();
+        let auto: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&mut *writer)
+            .await
+            .unwrap();
+        assert_eq!(auto, 0, "the writer leaves checkpoints to the thread");
+        drop(writer);
+
+        let mut tx = db.begin().await.unwrap();
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO server_settings (key, value) VALUES ('wal-probe', 'x')"
+        ).execute(&mut *conn).await.map(|_| ()))
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let file_only = format!("file:{}?immutable=1", path.display());
+        let in_file = || -> bool {
+            let conn = Connection::open_with_flags(
+                &file_only,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+            .unwrap();
+            // Until the migrations themselves are checkpointed, the file
+            // has no such table.
+            conn.query_row(
+                "SELECT COUNT(*) FROM server_settings WHERE key = 'wal-probe'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .is_ok_and(|n| n == 1)
+        };
+        for _ in 0..40 {
+            if in_file() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the commit never reached the database file");
+    }
+}
