@@ -191,16 +191,19 @@ fn by_chain(events: Vec<AuditEvent>) -> Vec<(String, Vec<AuditEvent>)> {
     by_chain
 }
 
-/// The SQLite statements that append `stored` after the remembered
-/// `head`: a head update that matches only if the head is unchanged, then
-/// the records, inserted only if it matched (`changes()` is the row count
-/// of the statement before), then the number of records inserted.
-fn guarded_append(
-    q: &mut QueryBuilder<sqlx::Sqlite>,
+/// The head update of a guarded append: `stored` becomes the chain's head
+/// only if the head is still the remembered `head`.
+fn move_head<DB: sqlx::Database>(
+    q: &mut QueryBuilder<DB>,
     chain: &str,
     head: &Head,
     stored: &[StoredEvent],
-) {
+) where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Vec<u8>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Timestamp: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
     let last = stored.last().expect("a chain's batch is never empty");
     q.push("UPDATE audit_chain_heads SET last_seq = ")
         .push_bind(last.seq)
@@ -213,8 +216,21 @@ fn guarded_append(
         .push(" AND last_seq = ")
         .push_bind(head.seq)
         .push(" AND last_hash = ")
-        .push_bind(head.hash.clone())
-        .push("; INSERT INTO audit_events (");
+        .push_bind(head.hash.clone());
+}
+
+/// The SQLite statements that append `stored` after the remembered
+/// `head`: a head update that matches only if the head is unchanged, then
+/// the records, inserted only if it matched (`changes()` is the row count
+/// of the statement before), then the number of records inserted.
+fn guarded_append(
+    q: &mut QueryBuilder<sqlx::Sqlite>,
+    chain: &str,
+    head: &Head,
+    stored: &[StoredEvent],
+) {
+    move_head(q, chain, head, stored);
+    q.push("; INSERT INTO audit_events (");
     q.push(stored_columns!()).push(") SELECT * FROM (");
     q.push_values(stored, |mut b, s| {
         bind_row!(b, s.clone());
@@ -231,20 +247,9 @@ fn guarded_append_postgres(
     head: &Head,
     stored: &[StoredEvent],
 ) {
-    let last = stored.last().expect("a chain's batch is never empty");
-    q.push("WITH moved AS (UPDATE audit_chain_heads SET last_seq = ")
-        .push_bind(last.seq)
-        .push(", last_hash = ")
-        .push_bind(last.hash.clone())
-        .push(", last_time = ")
-        .push_bind(last.occurred_at)
-        .push(" WHERE chain = ")
-        .push_bind(chain.to_string())
-        .push(" AND last_seq = ")
-        .push_bind(head.seq)
-        .push(" AND last_hash = ")
-        .push_bind(head.hash.clone())
-        .push(" RETURNING 1) INSERT INTO audit_events (");
+    q.push("WITH moved AS (");
+    move_head(q, chain, head, stored);
+    q.push(" RETURNING 1) INSERT INTO audit_events (");
     q.push(stored_columns!()).push(") SELECT * FROM (");
     q.push_values(stored, |mut b, s| {
         bind_row!(b, s.clone());
