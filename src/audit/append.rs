@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::AuditError;
 use super::chain::{GENESIS, UNATTRIBUTED_CHAIN, org_chain};
 use super::event::{AuditEvent, StoredEvent, stored_columns};
-use crate::store::{Db, Timestamp, Tx, TxConn, WriterTurn};
+use crate::store::{Db, InPlaceValues, Timestamp, Tx, TxConn, WriterTurn};
 use crate::{on_tx, store};
 
 /// Longest text kept from client-controlled fields (user agent, request id),
@@ -158,10 +158,22 @@ pub async fn append_alone(
     let stored = chained(&chain, head.seq, head.hash.clone(), Some(head.time), events);
     let inserted = match db {
         Db::Sqlite(..) => {
-            let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
-            guarded_append(&mut script, &chain, &head, &stored);
-            script.push("; COMMIT");
-            store::run_script(db, &turn, script).await?.first().copied()
+            let in_place = lazily
+                .then(|| {
+                    db.write_in_place(&turn, |conn| {
+                        guarded_append_in_place(conn, &chain, &head, &stored)
+                    })
+                })
+                .flatten();
+            match in_place {
+                Some(inserted) => inserted?,
+                None => {
+                    let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
+                    guarded_append(&mut script, &chain, &head, &stored);
+                    script.push("; COMMIT");
+                    store::run_script(db, &turn, script).await?.first().copied()
+                }
+            }
         }
         Db::Postgres(..) => {
             let mut statement = QueryBuilder::new("");
@@ -237,6 +249,55 @@ fn guarded_append(
     });
     q.push(") WHERE changes() = 1; SELECT changes()");
 }
+
+/// [`guarded_append`] in place on SQLite's writer of records alone (see
+/// [`crate::store::InlineReads`]), as a transaction of its own: no round
+/// trip to a worker thread at all. `None` if the head has moved, and then
+/// nothing was written.
+fn guarded_append_in_place(
+    conn: &mut rusqlite::Connection,
+    chain: &str,
+    head: &Head,
+    stored: &[StoredEvent],
+) -> rusqlite::Result<Option<i64>> {
+    let last = stored.last().expect("a chain's batch is never empty");
+    let tx = rusqlite::Transaction::new(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let moved = tx
+        .prepare_cached(
+            "UPDATE audit_chain_heads SET last_seq = ?1, last_hash = ?2, last_time = ?3 \
+             WHERE chain = ?4 AND last_seq = ?5 AND last_hash = ?6",
+        )?
+        .execute((
+            last.seq,
+            &last.hash,
+            last.occurred_at,
+            chain,
+            head.seq,
+            &head.hash,
+        ))?;
+    if moved != 1 {
+        // Dropped: rolled back.
+        return Ok(None);
+    }
+    let mut values = InPlaceValues::default();
+    for s in stored {
+        bind_row!(values, s.clone());
+    }
+    let row = format!("({})", vec!["?"; COLUMNS].join(", "));
+    let sql = format!(
+        "INSERT INTO audit_events ({}) VALUES {}",
+        stored_columns!(),
+        vec![row; stored.len()].join(", ")
+    );
+    let inserted = tx
+        .prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(values.into_values()?))?;
+    tx.commit()?;
+    Ok(Some(inserted as i64))
+}
+
+/// The columns of a stored record (`stored_columns!`).
+const COLUMNS: usize = 23;
 
 /// [`guarded_append`] as one PostgreSQL statement: the head update in a
 /// data-modifying `WITH`, and the records inserted only if it matched. It
@@ -423,4 +484,14 @@ async fn insert(tx: &mut Tx, rows: &[StoredEvent]) -> Result<(), AuditError> {
         q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_in_place_insert_has_a_value_for_every_column() {
+        assert_eq!(stored_columns!().split(',').count(), COLUMNS);
+    }
 }

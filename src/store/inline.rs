@@ -28,7 +28,8 @@ use super::StoreError;
 /// `cache_size`).
 const READER_CACHE_KIB: i64 = -256;
 
-/// The in-place readers of one SQLite file. Cloning shares them.
+/// The in-place readers of one SQLite file, and its in-place writer of
+/// records. Cloning shares them.
 #[derive(Clone, Debug, Default)]
 pub struct InlineReads(Option<Arc<Readers>>);
 
@@ -39,6 +40,9 @@ struct Readers {
     /// of one synchronous call, so there are never more of them than
     /// threads that read at once.
     idle: Mutex<Vec<Connection>>,
+    /// The connection that appends batches of records alone (see
+    /// [`InlineReads::write`]), opened when first used.
+    writer: Mutex<Option<Connection>>,
 }
 
 impl InlineReads {
@@ -51,6 +55,7 @@ impl InlineReads {
         Self(Some(Arc::new(Readers {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
         })))
     }
 
@@ -120,6 +125,52 @@ pub fn rows<T: FromInPlace>(
     rows.collect()
 }
 
+/// Values bound in place, gathered with the same `push_bind` calls that
+/// bind them to a sqlx `QueryBuilder`, so that a row's columns are listed
+/// once for both.
+#[derive(Default)]
+pub struct InPlaceValues {
+    pub values: Vec<rusqlite::types::Value>,
+    failed: Option<rusqlite::Error>,
+}
+
+impl InPlaceValues {
+    pub fn push_bind<T: rusqlite::types::ToSql>(&mut self, value: T) -> &mut Self {
+        use rusqlite::types::{ToSqlOutput, Value};
+        match value.to_sql() {
+            Ok(ToSqlOutput::Owned(v)) => self.values.push(v),
+            Ok(ToSqlOutput::Borrowed(v)) => match Value::try_from(v) {
+                Ok(v) => self.values.push(v),
+                Err(e) => self.failed = Some(e.into()),
+            },
+            Ok(_) => self.values.push(Value::Null),
+            Err(e) => self.failed = Some(e),
+        }
+        self
+    }
+
+    /// The values, or the first that would not convert.
+    pub fn into_values(self) -> rusqlite::Result<Vec<rusqlite::types::Value>> {
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(self.values),
+        }
+    }
+}
+
+impl InlineReads {
+    /// Runs `write` on the in-place writer, in the caller's turn to write;
+    /// `None` when this database has none.
+    pub fn write<T>(
+        &self,
+        _turn: &super::WriterTurn,
+        write: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T, StoreError>> {
+        let readers = self.0.as_ref()?;
+        Some(readers.write(write))
+    }
+}
+
 impl Readers {
     fn read<T>(
         &self,
@@ -135,6 +186,39 @@ impl Readers {
             idle.push(conn);
         }
         Ok(out)
+    }
+
+    fn write<T>(
+        &self,
+        write: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Url("the in-place writer was poisoned".into()))?;
+        let conn = match writer.as_mut() {
+            Some(conn) => conn,
+            None => writer.insert(self.open_writer()?),
+        };
+        let out = write(conn);
+        if out.is_err() {
+            // Whatever state it is in, the next batch starts afresh.
+            *writer = None;
+        }
+        Ok(out?)
+    }
+
+    fn open_writer(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // As the server's other connections in `Durability::Normal` (the
+        // only one this writer serves): a commit survives a killed process.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // Never a checkpoint inside a commit: the server's checkpointer
+        // (`store::wal`) or the sqlx writer takes them.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(conn)
     }
 
     fn open(&self) -> Result<Connection, StoreError> {

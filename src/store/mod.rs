@@ -17,7 +17,7 @@ mod timestamp;
 mod wal;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
-pub use inline::{FromInPlace, InlineReads, unconverted};
+pub use inline::{FromInPlace, InPlaceValues, InlineReads, unconverted};
 pub use timestamp::Timestamp;
 pub use wal::{WalCheckpointer, take_over_checkpoints};
 
@@ -238,6 +238,20 @@ impl Db {
         match self {
             Db::Sqlite(_, _, inline) => inline.read(read),
             Db::Postgres(..) => None,
+        }
+    }
+
+    /// Runs `write` in place on SQLite's writer of records alone (see
+    /// [`InlineReads`]), in the caller's `turn`; `None` where
+    /// [`Self::read_in_place`] is.
+    pub fn write_in_place<T>(
+        &self,
+        turn: &WriterTurn,
+        write: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T, StoreError>> {
+        match self {
+            Db::Sqlite(_, _, inline) if turn.0.is_some() => inline.write(turn, write),
+            _ => None,
         }
     }
 

@@ -113,6 +113,14 @@ impl rusqlite::types::FromSql for Timestamp {
     }
 }
 
+/// Written in place (see `store::inline`): the canonical text, as sqlx
+/// writes it.
+impl rusqlite::types::ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.to_canonical().into())
+    }
+}
+
 impl Type<Postgres> for Timestamp {
     fn type_info() -> <Postgres as sqlx::Database>::TypeInfo {
         <OffsetDateTime as Type<Postgres>>::type_info()
