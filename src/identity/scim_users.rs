@@ -149,3 +149,85 @@ pub async fn delete(
     orgs::bump_count(tx, org_id, Counted::Members, -1).await?;
     Ok(())
 }
+
+/// Rows per multi-row INSERT of members: 11 bound values a row, well under
+/// SQLite's and PostgreSQL's limits on bound values.
+const MEMBERS_PER_STATEMENT: usize = 250;
+
+/// Creates many members from SCIM Users in multi-row INSERTs (one Bulk
+/// request's run of creates), with one update of the count; returns their
+/// ids in order. All or nothing: a taken userName fails the whole call, so
+/// callers check [`taken_user_names`] first and keep a fallback.
+pub async fn insert_many(
+    tx: &mut Tx,
+    org_id: Uuid,
+    writes: &[ScimUserWrite<'_>],
+    now: Timestamp,
+) -> Result<Vec<Uuid>, IdentityError> {
+    for w in writes {
+        check(w)?;
+    }
+    let ids: Vec<Uuid> = writes.iter().map(|_| Uuid::now_v7()).collect();
+    for (chunk, chunk_ids) in writes
+        .chunks(MEMBERS_PER_STATEMENT)
+        .zip(ids.chunks(MEMBERS_PER_STATEMENT))
+    {
+        on_tx!(tx, conn => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO members (id, org_id, user_name, user_name_key, display_name, role, active, \
+                 password_hash, sessions_valid_from, created_at, updated_at, external_id, scim_doc, version) ",
+            );
+            q.push_values(chunk.iter().zip(chunk_ids), |mut row, (w, id)| {
+                row.push_bind(*id)
+                    .push_bind(org_id)
+                    .push_bind(w.user_name)
+                    .push_bind(user_name_key(w.user_name))
+                    .push_bind(w.display_name)
+                    .push_bind(Role::Member.as_str())
+                    .push_bind(w.active)
+                    .push_bind(w.password_hash.clone())
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(w.external_id)
+                    .push_bind(w.doc)
+                    .push("1");
+            });
+            q.build().execute(&mut *conn).await.map(|_| ())
+        })
+        .map_err(|e| {
+            IdentityError::conflict_on_unique(e, || {
+                "a userName of the batch is already taken in this organization".to_string()
+            })
+        })?;
+    }
+    orgs::bump_count(tx, org_id, Counted::Members, writes.len() as i64).await?;
+    Ok(ids)
+}
+
+/// Which of `user_names` are taken by live members of the organization, as
+/// their case-folded keys: one SELECT for a whole Bulk run of creates.
+pub async fn taken_user_names(
+    tx: &mut Tx,
+    org_id: Uuid,
+    user_names: &[&str],
+) -> Result<std::collections::HashSet<String>, IdentityError> {
+    let mut taken = std::collections::HashSet::new();
+    for chunk in user_names.chunks(MEMBERS_PER_STATEMENT * 4) {
+        let keys: Vec<String> = chunk.iter().map(|u| user_name_key(u)).collect();
+        let found: Vec<String> = on_tx!(tx, conn => {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT user_name_key FROM members WHERE deleted_at IS NULL AND org_id = ",
+            );
+            q.push_bind(org_id).push(" AND user_name_key IN (");
+            let mut list = q.separated(", ");
+            for k in &keys {
+                list.push_bind(k.clone());
+            }
+            q.push(")");
+            q.build_query_scalar::<String>().fetch_all(&mut *conn).await
+        })?;
+        taken.extend(found);
+    }
+    Ok(taken)
+}

@@ -6,7 +6,7 @@
 //! the group-commit writer: its operations share one transaction and one
 //! append of their records, and the response goes out once that commits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,10 +20,14 @@ use super::kind::{ScimWrite, location};
 use super::limits::MAX_BULK_OPERATIONS;
 use super::schema::{BULK_REQUEST_URN, BULK_RESPONSE_URN};
 use super::users::Users;
-use super::write::{Request, write_in_run};
+use super::write::{Request, admit_create, create_users_in_run, write_in_run};
 use crate::audit::Run;
 use crate::http::AppState;
+use crate::identity::members::user_name_key;
+use crate::identity::scim_users::taken_user_names;
 use crate::permissions::Action;
+use crate::store::Tx;
+use crate::use_cases::Change;
 
 /// What one operation produced.
 struct Outcome {
@@ -83,7 +87,38 @@ pub async fn bulk(
     // Policy refusals inside the batch (a password SCIM may not set, say):
     // the batch's one record names each, so none goes unrecorded.
     let mut refusals = Vec::new();
-    for (index, op) in ops.iter().enumerate() {
+    // Operations from `one_by_one` on run alone, as they did before runs
+    // of creates were batched: the operations of a batch that failed.
+    let mut one_by_one = 0;
+    let mut index = 0;
+    while index < ops.len() {
+        if index >= one_by_one {
+            let news = plain_creates(&state, &caller, &mut run, &ops[index..], &created).await;
+            if !news.is_empty() {
+                let (bulk_ids, incoming): (Vec<&str>, Vec<_>) = news.into_iter().unzip();
+                match create_users_in_run(&caller, &mut run, &incoming).await {
+                    Ok(rows) => {
+                        for (bulk_id, row) in bulk_ids.iter().zip(rows) {
+                            let meta = row.as_ref();
+                            created.insert(bulk_id.to_string(), meta.id);
+                            results.push(json!({
+                                "method": "POST",
+                                "bulkId": bulk_id,
+                                "status": "201",
+                                "location": location::<Users>(&base, meta.id),
+                                "version": http::etag(meta.version),
+                            }));
+                        }
+                        index += bulk_ids.len();
+                        continue;
+                    }
+                    // Each operation of the run on its own, for its own
+                    // answer.
+                    Err(_) => one_by_one = index + bulk_ids.len(),
+                }
+            }
+        }
+        let op = &ops[index];
         let method = op
             .get("method")
             .and_then(Value::as_str)
@@ -119,6 +154,7 @@ pub async fn bulk(
             }
         }
         results.push(Value::Object(result));
+        index += 1;
         if fail_on_errors.is_some_and(|limit| errors >= limit) {
             break;
         }
@@ -134,6 +170,89 @@ pub async fn bulk(
     crate::store::statistics::rows_created(&state.db, created.len() as u64);
     let body = json!({ "schemas": [BULK_RESPONSE_URN], "Operations": results });
     Ok(http::respond(StatusCode::OK, &body, None, None))
+}
+
+/// The longest run of operations at the front of `ops` that can be created
+/// together, admitted (parsed, normalized, passwords checked and hashed):
+/// `POST /Users` with a fresh `bulkId`, no `bulkId` reference in its data,
+/// and a userName that is neither taken in the organization nor used by an
+/// earlier operation of the run. The run ends before the first operation
+/// that is not such a create, or would fail: that one goes on its own
+/// through [`operation`], in order, so that its error and `failOnErrors`
+/// come out exactly as they would have one by one.
+async fn plain_creates<'o>(
+    state: &AppState,
+    caller: &ScimCaller,
+    run: &mut Run<'_>,
+    ops: &'o [Value],
+    created: &HashMap<String, uuid::Uuid>,
+) -> Vec<(&'o str, super::users::Incoming)> {
+    let mut news = Vec::new();
+    let mut bulk_ids = HashSet::new();
+    for op in ops {
+        let Some(data) = plain_create(op) else { break };
+        let Some(bulk_id) = op.get("bulkId").and_then(Value::as_str) else {
+            break;
+        };
+        if created.contains_key(bulk_id) || !bulk_ids.insert(bulk_id) {
+            break;
+        }
+        match admit_create::<Users>(&state.db, caller.org_id(), data).await {
+            Ok(new) if !new.user_name().trim().is_empty() => news.push((bulk_id, new)),
+            _ => break,
+        }
+    }
+    if news.is_empty() {
+        return news;
+    }
+    // One SELECT for the run's userNames; the run is cut at the first that
+    // is taken, in the organization or earlier in the run.
+    let names: Vec<&str> = news.iter().map(|(_, new)| new.user_name()).collect();
+    let taken = match run
+        .write(
+            async |tx: &mut Tx| -> Result<Change<_>, ScimError> {
+                Ok(Change::Unchanged(
+                    taken_user_names(tx, caller.org_id(), &names).await?,
+                ))
+            },
+            || (),
+        )
+        .await
+    {
+        Ok(taken) => taken,
+        Err(_) => return Vec::new(),
+    };
+    let mut seen = HashSet::new();
+    let fits = names
+        .iter()
+        .take_while(|name| {
+            let key = user_name_key(name);
+            !taken.contains(&key) && seen.insert(key)
+        })
+        .count();
+    news.truncate(fits);
+    news
+}
+
+/// The data of a `POST /Users` operation with no `bulkId` reference, which
+/// can join a batched run of creates.
+fn plain_create(op: &Value) -> Option<&Value> {
+    let method = op.get("method").and_then(Value::as_str)?;
+    let path = op.get("path").and_then(Value::as_str)?;
+    if !method.eq_ignore_ascii_case("POST") || path.trim_matches('/') != "Users" {
+        return None;
+    }
+    op.get("data").filter(|d| !has_refs(d))
+}
+
+/// Whether `v` holds a `"bulkId:<id>"` string anywhere.
+fn has_refs(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with("bulkId:"),
+        Value::Array(items) => items.iter().any(has_refs),
+        Value::Object(fields) => fields.values().any(has_refs),
+        _ => false,
+    }
 }
 
 /// Replaces every `"bulkId:<id>"` string with the id created for it.

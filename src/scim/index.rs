@@ -132,10 +132,35 @@ pub async fn insert(
     resource_id: Uuid,
     rows: &[IndexRow],
 ) -> Result<(), StoreError> {
+    let rows: Vec<(Uuid, &IndexRow)> = rows.iter().map(|r| (resource_id, r)).collect();
+    insert_rows(tx, org_id, rt, &rows).await
+}
+
+/// Indexes many new resources (one Bulk request's run of creates) in
+/// multi-row INSERTs shared between them.
+pub async fn insert_many(
+    tx: &mut Tx,
+    org_id: Uuid,
+    rt: ResourceType,
+    resources: &[(Uuid, Vec<IndexRow>)],
+) -> Result<(), StoreError> {
+    let rows: Vec<(Uuid, &IndexRow)> = resources
+        .iter()
+        .flat_map(|(id, rows)| rows.iter().map(move |r| (*id, r)))
+        .collect();
+    insert_rows(tx, org_id, rt, &rows).await
+}
+
+async fn insert_rows(
+    tx: &mut Tx,
+    org_id: Uuid,
+    rt: ResourceType,
+    rows: &[(Uuid, &IndexRow)],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut q = SqlParts::new();
         q.sql("INSERT INTO scim_values (org_id, resource_type, resource_id, attr, path, elem, v_text, v_lower, v_num) VALUES ");
-        for (i, r) in chunk.iter().enumerate() {
+        for (i, (resource_id, r)) in chunk.iter().enumerate() {
             if i > 0 {
                 q.sql(", ");
             }
@@ -144,7 +169,7 @@ pub async fn insert(
                 .sql(", ")
                 .bind(Arg::Text(rt.name().into()));
             q.sql(", ")
-                .bind(Arg::Uuid(resource_id))
+                .bind(Arg::Uuid(*resource_id))
                 .sql(", ")
                 .bind(Arg::Text(r.attr.clone()));
             q.sql(", ")

@@ -194,6 +194,34 @@ impl ScimWrite for Users {
     }
 }
 
+/// Creates many users (one Bulk request's run of creates whose userNames
+/// were checked free) in multi-row INSERTs: the rows as written, in order.
+pub(super) async fn insert_many(
+    tx: &mut Tx,
+    org_id: Uuid,
+    news: &[Incoming],
+) -> Result<Vec<ScimUserRow>, ScimError> {
+    let stored: Vec<String> = news.iter().map(Incoming::stored).collect();
+    let writes: Vec<ScimUserWrite<'_>> = news
+        .iter()
+        .zip(&stored)
+        .map(|(new, doc)| new.write(doc, true))
+        .collect();
+    let now = Timestamp::now();
+    let ids = scim_users::insert_many(tx, org_id, &writes, now).await?;
+    Ok(ids
+        .into_iter()
+        .zip(&writes)
+        .map(|(id, write)| {
+            let meta = Meta {
+                id,
+                ..Meta::new(org_id, now)
+            };
+            written(meta, write, Role::Member)
+        })
+        .collect())
+}
+
 /// A user's row as a write left it.
 fn written(meta: Meta, write: &ScimUserWrite<'_>, role: Role) -> ScimUserRow {
     ScimUserRow {
@@ -250,7 +278,7 @@ impl Incoming {
             .map_err(|m| ScimError::invalid_value(m).reason("weak_password"))
     }
 
-    fn user_name(&self) -> &str {
+    pub(super) fn user_name(&self) -> &str {
         self.doc
             .get("userName")
             .and_then(Value::as_str)

@@ -13,10 +13,11 @@ use uuid::Uuid;
 use super::error::ScimError;
 use super::http::{self, ScimCaller};
 use super::index::{self, IndexRow};
-use super::kind::{ScimWrite, Via};
+use super::kind::{ScimResource, ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
+use super::users::Users;
 use crate::audit::{AuditEvent, Run, Target};
 use crate::http::AppState;
 use crate::identity::access;
@@ -124,6 +125,78 @@ pub async fn write_in_run<R: ScimWrite>(
 ) -> Result<R::Row, ScimError> {
     let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
     apply::<R>(state, caller, run, parsed).await
+}
+
+/// Parses and admits a new resource of a Bulk request before its run of
+/// creates opens a savepoint: what [`write_in_run`] does first for a
+/// create.
+pub async fn admit_create<R: ScimWrite>(
+    db: &Db,
+    org: Uuid,
+    body: &Value,
+) -> Result<R::Incoming, ScimError> {
+    match parse::<R>(db, org, Request::Create { body }).await? {
+        Parsed::Create(new) => Ok(new),
+        Parsed::Existing { .. } => unreachable!("a create parses as a create"),
+    }
+}
+
+/// Creates a run of admitted users of one Bulk request in one savepoint of
+/// `run`: the member rows and their index rows in multi-row INSERTs, the
+/// count once, and one `scim.user.create` record per user, exactly as
+/// [`write_in_run`] would have written them one by one. All or nothing: on
+/// an error nothing of the run is left, and the caller goes through the
+/// operations one by one for their own answers. The userNames must have
+/// been checked free (see [`crate::identity::scim_users::taken_user_names`]).
+pub async fn create_users_in_run(
+    caller: &ScimCaller,
+    run: &mut Run<'_>,
+    news: &[super::users::Incoming],
+) -> Result<Vec<<Users as ScimResource>::Row>, ScimError> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let org = caller.org_id();
+    let (rows, rest) = run
+        .write(
+            async |tx: &mut Tx| -> Result<Change<(Vec<_>, Vec<AuditEvent>)>, ScimError> {
+                tx.take_access_source_changes();
+                let rows = super::users::insert_many(tx, org, news).await?;
+                let index_rows: Vec<(Uuid, Vec<IndexRow>)> = rows
+                    .iter()
+                    .zip(news)
+                    .map(|(row, new)| (row.as_ref().id, index::rows(Users::RT, Users::doc(new))))
+                    .collect();
+                index::insert_many(tx, org, Users::RT, &index_rows).await?;
+                // A new member changes nobody's access (no groups yet); were
+                // that ever to change, the one-by-one path records it.
+                if !tx.take_access_source_changes().is_empty() {
+                    return Err(ScimError::internal("a batched create changed access"));
+                }
+                let mut events = rows.iter().zip(news).map(|(row, new)| {
+                    caller
+                        .event(Users::NAMES.create)
+                        .target(Target::new(
+                            Users::NAMES.target,
+                            row.as_ref().id,
+                            Some(Users::name(row)),
+                        ))
+                        .status(201)
+                        .changes(Users::summary(new))
+                });
+                let first = events.next().expect("a run of at least one create");
+                let rest = events.collect();
+                Ok(Change::Made((rows, rest), first))
+            },
+            || (),
+        )
+        .await?;
+    // The first record was queued by the savepoint; the others follow in
+    // the operations' order.
+    for event in rest {
+        run.record(event);
+    }
+    Ok(rows)
 }
 
 /// A change's row and the `member.access_change` records it caused.

@@ -135,3 +135,163 @@ async fn bulk_limits_are_enforced() {
         "only the bootstrap admin"
     );
 }
+
+/// The ids in the `location`s of a Bulk response, by bulkId, for the
+/// operations that created something.
+fn created_ids(body: &Value) -> Vec<(String, String)> {
+    body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["status"] == "201")
+        .map(|o| {
+            let id = o["location"].as_str().unwrap().rsplit('/').next().unwrap();
+            (o["bulkId"].as_str().unwrap().to_string(), id.to_string())
+        })
+        .collect()
+}
+
+fn statuses(body: &Value) -> Vec<String> {
+    body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn runs_of_creates_answer_each_operation_as_alone() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    scim.create_user(user("taken@example.com")).await;
+    let op = |name: &str, bulk: &str| {
+        json!({ "method": "POST", "path": "/Users", "bulkId": bulk,
+                "data": { "schemas": [USER_SCHEMA], "userName": name, "title": "Batched" } })
+    };
+    let r = scim
+        .post(
+            "/Bulk",
+            json!({ "schemas": [BULK], "Operations": [
+                op("one@example.com", "a"),
+                // Taken by an existing user, whatever the case.
+                op("TAKEN@example.com", "b"),
+                op("two@example.com", "c"),
+                // Taken earlier in this request.
+                op("One@Example.com", "d"),
+                // A reference between plain creates.
+                { "method": "POST", "path": "/Groups", "bulkId": "g", "data": { "schemas": [GROUP_SCHEMA], "displayName": "Batch", "members": [{ "type": "User", "value": "bulkId:a" }] } },
+                // A bulkId used twice.
+                op("three@example.com", "c"),
+                op("four@example.com", "e"),
+                op("five@example.com", "f"),
+            ] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        statuses(&r.body),
+        ["201", "409", "201", "409", "201", "400", "201", "201"],
+        "{}",
+        r.text
+    );
+    let ops = r.body["Operations"].as_array().unwrap();
+    assert_eq!(ops[1]["response"]["scimType"], "uniqueness");
+    assert_eq!(ops[3]["response"]["scimType"], "uniqueness");
+    for o in ops.iter().filter(|o| o["status"] == "201") {
+        assert_eq!(o["method"], "POST");
+        assert!(o["version"].as_str().unwrap().starts_with("W/"), "{o}");
+    }
+
+    // Every created user is stored, indexed (found by a filter on an
+    // attribute only the index holds), counted, and in the group.
+    let created = created_ids(&r.body);
+    let batched = scim.filter("/Users", "title eq \"Batched\"").await;
+    assert_eq!(batched.body["totalResults"], 4, "{}", batched.text);
+    for name in [
+        "one@example.com",
+        "two@example.com",
+        "four@example.com",
+        "five@example.com",
+    ] {
+        let found = scim
+            .filter("/Users", &format!("userName eq \"{name}\""))
+            .await;
+        assert_eq!(found.body["totalResults"], 1, "{name}");
+    }
+    assert_eq!(
+        scim.get("/Users").await.body["totalResults"],
+        6,
+        "the admin, taken@ and four new users"
+    );
+    let user_a = &created.iter().find(|(b, _)| b == "a").unwrap().1;
+    let group = &created.iter().find(|(b, _)| b == "g").unwrap().1;
+    let g = scim.get(&format!("/Groups/{group}")).await;
+    assert_eq!(g.body["members"][0]["value"], user_a.as_str());
+
+    // One record per created user, naming it, and one for the request.
+    let org = app.get("/api/v1/tokens/self", &scim.token).await.body["org_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let records = app.audit_records(&org).await;
+    let user_creates: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "scim.user.create")
+        .collect();
+    assert_eq!(
+        user_creates.len(),
+        5,
+        "taken@ and four from the Bulk request"
+    );
+    for (bulk_id, id) in created.iter().filter(|(b, _)| b != "g") {
+        assert!(
+            user_creates.iter().any(|r| r["target_id"] == id.as_str()),
+            "a record for {bulk_id}"
+        );
+    }
+    let bulk = records.iter().find(|r| r["action"] == "scim.bulk").unwrap();
+    let changes = match &bulk["changes"] {
+        Value::String(s) => serde_json::from_str(s).unwrap(),
+        v => v.clone(),
+    };
+    assert_eq!(changes["errors"], 3, "{bulk}");
+    assert_eq!(changes["processed"], 8, "{bulk}");
+}
+
+#[tokio::test]
+async fn fail_on_errors_counts_inside_runs_of_creates() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    scim.create_user(user("taken@example.com")).await;
+    let op = |name: &str, bulk: &str| json!({ "method": "POST", "path": "/Users", "bulkId": bulk, "data": user(name) });
+    let r = scim
+        .post(
+            "/Bulk",
+            json!({ "schemas": [BULK], "failOnErrors": 2, "Operations": [
+                op("a@example.com", "a"),
+                op("taken@example.com", "b"),
+                op("c@example.com", "c"),
+                op("a@example.com", "d"),
+                op("e@example.com", "e"),
+            ] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        statuses(&r.body),
+        ["201", "409", "201", "409"],
+        "{}",
+        r.text
+    );
+    for (name, n) in [
+        ("a@example.com", 1),
+        ("c@example.com", 1),
+        ("e@example.com", 0),
+    ] {
+        let found = scim
+            .filter("/Users", &format!("userName eq \"{name}\""))
+            .await;
+        assert_eq!(found.body["totalResults"], n, "{name}");
+    }
+}
