@@ -94,6 +94,24 @@ fn event(id: &str, token: &str, action: &str) -> Value {
 }
 
 impl Setup {
+    /// The subject SAT exchanged for a JWT, with one more form field.
+    async fn exchange(&self, extra: (&str, &str)) -> Resp {
+        crate::support::read(
+            self.app
+                .client
+                .post(self.app.url("/api/v1/tokens/exchange"))
+                .form(&[
+                    ("grant_type", GRANT),
+                    ("subject_token", self.subject.as_str()),
+                    extra,
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     async fn report(&self, body: Value) -> Resp {
         self.app.post(EVENTS, &self.service, body).await
     }
@@ -214,20 +232,7 @@ async fn an_event_is_recorded_under_the_subject_sat_in_its_workspace_naming_the_
 #[tokio::test]
 async fn an_exchanged_jwt_is_credited_to_the_sat_behind_it() {
     let s = setup().await;
-    let x = crate::support::read(
-        s.app
-            .client
-            .post(s.app.url("/api/v1/tokens/exchange"))
-            .form(&[
-                ("grant_type", GRANT),
-                ("subject_token", s.subject.as_str()),
-                ("audience", "transformations"),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let x = s.exchange(("audience", "transformations")).await;
     assert_eq!(x.status, StatusCode::OK, "{}", x.text);
     let jwt = x.body["access_token"].as_str().unwrap().to_string();
     let r = s
@@ -241,20 +246,7 @@ async fn an_exchanged_jwt_is_credited_to_the_sat_behind_it() {
     assert!(!rec.to_string().contains(&jwt));
 
     // A JWT narrowed to `read` does not cover an update.
-    let narrow = crate::support::read(
-        s.app
-            .client
-            .post(s.app.url("/api/v1/tokens/exchange"))
-            .form(&[
-                ("grant_type", GRANT),
-                ("subject_token", s.subject.as_str()),
-                ("scope", "transformations:read"),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let narrow = s.exchange(("scope", "transformations:read")).await;
     let narrow = narrow.body["access_token"].as_str().unwrap().to_string();
     let r = s
         .report(event("evt-narrow", &narrow, "transformations.update"))
