@@ -34,6 +34,7 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
         return Ok(None);
     };
     let conn = open(&path)?;
+    let turn = gate.turn.clone();
     let mut writer = gate.writer.acquire().await?;
     sqlx::query("PRAGMA wal_autocheckpoint = 0")
         .execute(&mut *writer)
@@ -49,12 +50,29 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
         .name("wal-checkpoints".into())
         .spawn(move || {
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                if let Err(e) = checkpoint(&conn) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                let long = match checkpoint(&conn, "PASSIVE") {
+                    Ok(log) => log > LONG_WAL_PAGES,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                        continue;
+                    }
+                };
+                // SQLite starts the WAL over only at a write that finds it
+                // wholly copied and no reader in it, which under steady
+                // reads and writes may never happen: the file would grow
+                // without end. So once it is long, the rest is copied in
+                // the writers' turn (little is left by then), waiting for
+                // the readers in it to finish, and the next write starts
+                // the WAL over.
+                if long {
+                    let _turn = turn.blocking_lock();
+                    if let Err(e) = checkpoint(&conn, "RESTART") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
                 }
             }
             // The last one, as the server stops: a restart finds a short WAL.
-            let _ = checkpoint(&conn);
+            let _ = checkpoint(&conn, "PASSIVE");
         })
         .map_err(|e| StoreError::Url(format!("cannot start the WAL checkpointer: {e}")))?;
     Ok(Some(WalCheckpointer { _stop: stop }))
@@ -66,9 +84,19 @@ fn open(path: &PathBuf) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Copies what it can of the WAL into the database, waiting for nobody.
-fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+/// How long the WAL may grow, in pages, before the checkpointer catches up
+/// in the writers' turn (SQLite's own threshold).
+const LONG_WAL_PAGES: i64 = 1000;
+
+/// Copies what it can of the WAL into the database, in `mode` (PASSIVE
+/// waits for nobody; RESTART waits for the readers in the WAL), and
+/// returns the WAL's length in pages.
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
+    let sql = match mode {
+        "RESTART" => "PRAGMA wal_checkpoint(RESTART)",
+        _ => "PRAGMA wal_checkpoint(PASSIVE)",
+    };
+    conn.query_row(sql, [], |r| r.get(1))
 }
 
 impl Db {
