@@ -812,6 +812,24 @@ async fn a_5xx_is_retried_and_a_paused_stream_resumes_where_it_stopped() {
     assert_eq!(s.body["status"]["consecutive_failures"], 0);
 }
 
+/// Signs in as the admin with `password` and has stream `id` send its test
+/// delivery, which must arrive: the delivery as `receiver` got it.
+async fn test_delivery(app: &TestApp, password: &str, id: &str, receiver: &Receiver) -> Delivery {
+    let session = app.login("default", "admin", password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = app
+        .post(
+            &format!("/api/v1/audit-streams/{id}/test"),
+            &session,
+            json!({}),
+        )
+        .await;
+    assert_eq!(t.body["delivered"], true, "{}", t.text);
+    receiver.deliveries().pop().unwrap()
+}
+
 /// Adopting a configured key-encryption key deletes the generated one: the
 /// streams' secrets are re-encrypted under the configured key with the
 /// signing keys, so that a stream still signs with the secret its receiver
@@ -851,19 +869,7 @@ async fn a_stream_keeps_its_secret_when_a_configured_kek_is_adopted() {
         generated,
         "re-encrypted under the configured KEK"
     );
-    let session = app.login("default", "admin", &password).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let t = app
-        .post(
-            &format!("/api/v1/audit-streams/{id}/test"),
-            &session,
-            json!({}),
-        )
-        .await;
-    assert_eq!(t.body["delivered"], true, "{}", t.text);
-    let test = receiver.deliveries().pop().unwrap();
+    let test = test_delivery(&app, &password, &id, &receiver).await;
     assert!(
         signature_ok(&test, &secret),
         "signed with the secret first shown"
@@ -876,19 +882,7 @@ async fn a_stream_keeps_its_secret_when_a_configured_kek_is_adopted() {
         .key_encryption_key(KEK)
         .start_on(url)
         .await;
-    let session = app.login("default", "admin", &password).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let t = app
-        .post(
-            &format!("/api/v1/audit-streams/{id}/test"),
-            &session,
-            json!({}),
-        )
-        .await;
-    assert_eq!(t.body["delivered"], true, "{}", t.text);
-    let test = receiver.deliveries().pop().unwrap();
+    let test = test_delivery(&app, &password, &id, &receiver).await;
     assert!(signature_ok(&test, &secret));
 }
 

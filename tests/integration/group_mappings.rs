@@ -255,50 +255,29 @@ async fn mappings_are_validated_in_the_problem_form() {
         }))
         .await;
     let missing = uuid::Uuid::now_v7().to_string();
-    let r = app
-        .post(
-            MAPPINGS,
-            &root,
-            json!({ "group": missing, "role": "admin" }),
-        )
-        .await;
-    r.assert_problem(404);
-    let r = app
-        .post(
-            MAPPINGS,
-            &root,
+    let refused = [
+        (json!({ "group": missing, "role": "admin" }), 404),
+        (
             json!({ "group": group, "workspace": "w", "permissions": ["transformations:write"] }),
-        )
-        .await;
-    r.assert_problem(400);
-    let r = app
-        .post(
-            MAPPINGS,
-            &root,
+            400,
+        ),
+        (
             json!({ "group": group, "workspace": "w", "permissions": ["scim:read"] }),
-        )
-        .await;
-    r.assert_problem(400);
-    let r = app
-        .post(
-            MAPPINGS,
-            &root,
+            400,
+        ),
+        (
             json!({ "group": group, "workspace": "nope", "permissions": ["sources:read"] }),
-        )
-        .await;
-    r.assert_problem(404);
-    let r = app
-        .post(MAPPINGS, &root, json!({ "group": group, "role": "owner" }))
-        .await;
-    r.assert_problem(400);
-    let r = app
-        .post(
-            MAPPINGS,
-            &root,
+            404,
+        ),
+        (json!({ "group": group, "role": "owner" }), 400),
+        (
             json!({ "group": group, "role": "admin", "workspace": "w" }),
-        )
-        .await;
-    r.assert_problem(400);
+            400,
+        ),
+    ];
+    for (body, status) in refused {
+        app.post(MAPPINGS, &root, body).await.assert_problem(status);
+    }
     // Nothing was written.
     assert_eq!(
         app.get(MAPPINGS, &root).await.body["group_mappings"],
