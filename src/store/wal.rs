@@ -66,7 +66,7 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
                 // the WAL over.
                 if long {
                     let _turn = turn.blocking_lock();
-                    if let Err(e) = checkpoint(&conn, "RESTART") {
+                    if let Err(e) = restart(&conn) {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                     }
                 }
@@ -80,9 +80,29 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
 
 fn open(path: &PathBuf) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_WAIT)?;
     Ok(conn)
 }
+
+/// How long a RESTART checkpoint may wait for readers to leave the WAL.
+/// It holds SQLite's write lock while it waits, so every writer outside
+/// this process's turn (another instance on the same file, the CLI) waits
+/// with it; and a reader there may itself be waiting on a write (another
+/// instance's transaction that read, then wants to write), which would
+/// hold both until a busy timeout ran out. It gives up soon instead, and
+/// the thread tries again in its next round.
+const RESTART_WAIT: Duration = Duration::from_millis(100);
+
+/// A RESTART checkpoint that waits at most [`RESTART_WAIT`].
+fn restart(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.busy_timeout(RESTART_WAIT)?;
+    let done = checkpoint(conn, "RESTART");
+    conn.busy_timeout(BUSY_WAIT)?;
+    done
+}
+
+/// How long the checkpointer's connection otherwise waits for a lock.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
 
 /// How long the WAL may grow, in pages, before the checkpointer catches up
 /// in the writers' turn (SQLite's own threshold).
