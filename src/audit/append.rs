@@ -260,9 +260,26 @@ fn guarded_append_in_place(
     head: &Head,
     stored: &[StoredEvent],
 ) -> rusqlite::Result<Option<i64>> {
-    let last = stored.last().expect("a chain's batch is never empty");
     let tx = rusqlite::Transaction::new(conn, rusqlite::TransactionBehavior::Immediate)?;
-    let moved = tx
+    let inserted = guarded_statements_in_place(&tx, chain, head, stored)?;
+    if inserted.is_some() {
+        tx.commit()?;
+    }
+    // Otherwise dropped: rolled back.
+    Ok(inserted)
+}
+
+/// The statements of [`guarded_append`], run in place inside a transaction
+/// already open on `conn`. `None` if the head has moved, and then nothing
+/// was written.
+fn guarded_statements_in_place(
+    conn: &rusqlite::Connection,
+    chain: &str,
+    head: &Head,
+    stored: &[StoredEvent],
+) -> rusqlite::Result<Option<i64>> {
+    let last = stored.last().expect("a chain's batch is never empty");
+    let moved = conn
         .prepare_cached(
             "UPDATE audit_chain_heads SET last_seq = ?1, last_hash = ?2, last_time = ?3 \
              WHERE chain = ?4 AND last_seq = ?5 AND last_hash = ?6",
@@ -276,7 +293,6 @@ fn guarded_append_in_place(
             &head.hash,
         ))?;
     if moved != 1 {
-        // Dropped: rolled back.
         return Ok(None);
     }
     let mut values = InPlaceValues::default();
@@ -289,10 +305,9 @@ fn guarded_append_in_place(
         stored_columns!(),
         vec![row; stored.len()].join(", ")
     );
-    let inserted = tx
+    let inserted = conn
         .prepare_cached(&sql)?
         .execute(rusqlite::params_from_iter(values.into_values()?))?;
-    tx.commit()?;
     Ok(Some(inserted as i64))
 }
 
@@ -341,11 +356,11 @@ async fn append_after(
     );
     let last = stored.last().expect("a chain's batch is never empty");
     let moved = match &mut tx.conn {
-        TxConn::Sqlite(t, _) => {
-            let mut script = QueryBuilder::new("");
-            guarded_append(&mut script, chain, head, &stored);
-            let inserted: Vec<i64> = script.build_query_scalar().fetch_all(&mut **t).await?;
-            return Ok((inserted.first() == Some(&(stored.len() as i64))).then_some(stored));
+        TxConn::Sqlite(t) => {
+            let conn = t.in_place().await?;
+            let inserted = guarded_statements_in_place(conn, chain, head, &stored)
+                .map_err(crate::store::StoreError::from)?;
+            return Ok((inserted == Some(stored.len() as i64)).then_some(stored));
         }
         TxConn::Postgres(t) => sqlx::query(
             "UPDATE audit_chain_heads SET last_seq = $1, last_hash = $2, last_time = $3 \

@@ -28,7 +28,6 @@ use tokio::task::JoinHandle;
 
 use super::append::{Heads, append_alone, append_remembering, remember};
 use super::{AuditError, AuditEvent};
-use crate::on_tx;
 use crate::store::{Db, Durability, StoreError, Touched, Tx, WriterTurn};
 
 /// What a change did.
@@ -72,7 +71,7 @@ async fn run(tx: &mut Option<Tx>, sql: &'static str) -> Result<(), StoreError> {
     let tx = tx
         .as_mut()
         .expect("a savepoint is taken in a begun transaction");
-    on_tx!(tx, conn => sqlx::query(sql).execute(&mut *conn).await.map(|_| ()))?;
+    crate::tx_execute!(tx, sql)?;
     Ok(())
 }
 
@@ -422,8 +421,8 @@ mod tests {
 
     use super::*;
     use crate::audit::{Actor, RequestContext};
-    use crate::on_db;
     use crate::store::Db;
+    use crate::{on_db, on_tx};
 
     async fn sqlite() -> Db {
         let dir = std::env::temp_dir().join("scimitar-tests");

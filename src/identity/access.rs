@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::IdentityError;
 use crate::permissions::{Access, PermissionSet, Role};
 use crate::store::dynamic::{Arg, SqlParts};
-use crate::store::{Db, Timestamp, Touched, Tx};
+use crate::store::{Db, FromInPlace, Timestamp, Touched, Tx};
 use crate::{on_db, on_tx};
 
 /// Ids per statement: well under SQLite's limit on bound values.
@@ -155,6 +155,44 @@ struct MappedRow {
     role: Option<String>,
     workspace_id: Option<Uuid>,
     permissions: Option<String>,
+}
+
+impl FromInPlace for MemberRow {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(MemberRow {
+            id: r.get("id")?,
+            user_name: r.get("user_name")?,
+            role: r.get("role")?,
+            active: r.get("active")?,
+            deleted_at: r.get("deleted_at")?,
+            access_role: r.get("access_role")?,
+            access_workspaces: r.get("access_workspaces")?,
+        })
+    }
+}
+
+impl FromInPlace for DirectRow {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(DirectRow {
+            member_id: r.get("member_id")?,
+            workspace_id: r.get("workspace_id")?,
+            permissions: r.get("permissions")?,
+        })
+    }
+}
+
+impl FromInPlace for MappedRow {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(MappedRow {
+            member_id: r.get("member_id")?,
+            mapping_id: r.get("mapping_id")?,
+            group_id: r.get("group_id")?,
+            group_name: r.get("group_name")?,
+            role: r.get("role")?,
+            workspace_id: r.get("workspace_id")?,
+            permissions: r.get("permissions")?,
+        })
+    }
 }
 
 fn push_ids(q: &mut SqlParts, ids: &[Uuid]) {
@@ -313,13 +351,11 @@ pub async fn refresh(
             direct_sql(org, chunk),
             mapped_sql(org, chunk),
         );
-        let rows = on_tx!(tx, conn => {
-            Ok::<_, sqlx::Error>(Rows {
-                members: m.build().build_query_as().fetch_all(&mut *conn).await?,
-                direct: d.build().build_query_as().fetch_all(&mut *conn).await?,
-                mapped: p.build().build_query_as().fetch_all(&mut *conn).await?,
-            })
-        })?;
+        let rows = Rows {
+            members: tx.fetch_parts(&m).await?,
+            direct: tx.fetch_parts(&d).await?,
+            mapped: tx.fetch_parts(&p).await?,
+        };
         for (row, grants) in rows.grants() {
             let grants: Grants = grants;
             let role = Role::parse(&row.role).unwrap_or(Role::Member);
@@ -334,15 +370,13 @@ pub async fn refresh(
                 continue;
             }
             let workspaces = after.workspaces_to_stored();
-            on_tx!(tx, conn => {
-                sqlx::query("UPDATE members SET access_role = $1, access_workspaces = $2 WHERE id = $3")
-                    .bind(after.role.as_str())
-                    .bind(&workspaces)
-                    .bind(row.id)
-                    .execute(&mut *conn)
-                    .await
-                    .map(|_| ())
-            })?;
+            crate::tx_execute!(
+                tx,
+                "UPDATE members SET access_role = $1, access_workspaces = $2 WHERE id = $3",
+                after.role.as_str(),
+                workspaces,
+                row.id
+            )?;
             tx.touch(Touched::Member(row.id));
             if before != after {
                 changes.push(AccessChange {

@@ -43,6 +43,24 @@ impl TryFrom<String> for RoleColumn {
     }
 }
 
+impl crate::store::FromInPlace for Member {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let role: String = r.get("role")?;
+        Ok(Member {
+            id: r.get("id")?,
+            org_id: r.get("org_id")?,
+            user_name: r.get("user_name")?,
+            display_name: r.get("display_name")?,
+            role: RoleColumn::try_from(role).map_err(|e| crate::store::unconverted("role", e))?,
+            active: r.get("active")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+            access_role: r.get("access_role")?,
+            access_workspaces: r.get("access_workspaces")?,
+        })
+    }
+}
+
 impl Member {
     /// The direct role, given by hand.
     pub fn role(&self) -> Role {
@@ -228,9 +246,7 @@ pub async fn get_in(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Member, Ident
         columns!(),
         " FROM members WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
     );
-    let m: Option<Member> = on_tx!(tx, conn => {
-        sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await
-    })?;
+    let m = crate::tx_fetch!(tx, Member, sql, org_id, id)?.pop();
     m.ok_or(IdentityError::NotFound("member"))
 }
 
@@ -267,19 +283,22 @@ pub async fn update(
     let is_admin = member.active && member.role() == Role::Admin;
     let loses_access = before.active && !member.active || was_admin && !is_admin;
     member.updated_at = now;
-    on_tx!(tx, conn => {
-        let mut q = sqlx::QueryBuilder::new("UPDATE members SET role = ");
-        q.push_bind(member.role().as_str())
-            .push(", active = ")
-            .push_bind(member.active)
-            .push(", updated_at = ")
-            .push_bind(now);
-        if loses_access {
-            q.push(", sessions_valid_from = ").push_bind(now);
-        }
-        q.push(" WHERE id = ").push_bind(id).push(" AND org_id = ").push_bind(org_id);
-        q.build().execute(&mut *conn).await.map(|r| r.rows_affected())
-    })?;
+    // Losing access also ends every session signed in before now.
+    let sql = if loses_access {
+        "UPDATE members SET role = $1, active = $2, updated_at = $3, sessions_valid_from = $3 \
+         WHERE id = $4 AND org_id = $5"
+    } else {
+        "UPDATE members SET role = $1, active = $2, updated_at = $3 WHERE id = $4 AND org_id = $5"
+    };
+    crate::tx_execute!(
+        tx,
+        sql,
+        member.role().as_str(),
+        member.active,
+        now,
+        id,
+        org_id
+    )?;
     tx.touch(Touched::Member(id));
     tx.access_source_changed(id);
     let revoked_tokens = if loses_access {

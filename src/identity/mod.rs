@@ -38,8 +38,11 @@ impl From<sqlx::Error> for IdentityError {
 
 impl IdentityError {
     /// Maps a unique violation to a conflict with `what` as the message.
-    pub(crate) fn conflict_on_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> Self {
-        let e = StoreError::from(e);
+    pub(crate) fn conflict_on_unique(
+        e: impl Into<StoreError>,
+        what: impl FnOnce() -> String,
+    ) -> Self {
+        let e = e.into();
         if e.is_unique_violation() {
             IdentityError::Conflict(what())
         } else {

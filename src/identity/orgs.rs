@@ -173,9 +173,7 @@ pub async fn bump_count(
              group_version = group_version + 1 WHERE id = $2"
         }
     };
-    on_tx!(tx, conn => {
-        sqlx::query(sql).bind(delta).bind(id).execute(&mut *conn).await.map(|r| r.rows_affected())
-    })?;
+    crate::tx_execute!(tx, sql, delta, id)?;
     Ok(())
 }
 

@@ -49,27 +49,15 @@ pub async fn insert(
 ) -> Result<Uuid, IdentityError> {
     check(w)?;
     let id = Uuid::now_v7();
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO members (id, org_id, user_name, user_name_key, display_name, role, active, \
-             password_hash, sessions_valid_from, created_at, updated_at, external_id, scim_doc, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10, $11, 1)",
-        )
-        .bind(id)
-        .bind(org_id)
-        .bind(w.user_name)
-        .bind(user_name_key(w.user_name))
-        .bind(w.display_name)
-        .bind(Role::Member.as_str())
-        .bind(w.active)
-        .bind(&w.password_hash)
-        .bind(now)
-        .bind(w.external_id)
-        .bind(w.doc)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-    })
+    let (name, key, display) = (w.user_name, user_name_key(w.user_name), w.display_name);
+    let (role, active, hash) = (Role::Member.as_str(), w.active, &w.password_hash);
+    crate::tx_execute!(
+        tx,
+        "INSERT INTO members (id, org_id, user_name, user_name_key, display_name, role, active, \
+         password_hash, sessions_valid_from, created_at, updated_at, external_id, scim_doc, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10, $11, 1)",
+        id, org_id, name, key, display, role, active, hash, now, w.external_id, w.doc
+    )
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
     orgs::bump_count(tx, org_id, Counted::Members, 1).await?;
     Ok(id)
@@ -92,27 +80,40 @@ pub async fn replace(
     if was_active != w.active {
         members::update(tx, org_id, id, None, Some(w.active), now).await?;
     }
-    on_tx!(tx, conn => {
-        let mut q = sqlx::QueryBuilder::new("UPDATE members SET user_name = ");
-        q.push_bind(w.user_name)
-            .push(", user_name_key = ")
-            .push_bind(user_name_key(w.user_name))
-            .push(", display_name = ")
-            .push_bind(w.display_name)
-            .push(", external_id = ")
-            .push_bind(w.external_id)
-            .push(", scim_doc = ")
-            .push_bind(w.doc)
-            .push(", version = version + 1, updated_at = ")
-            .push_bind(now);
-        if let Some(hash) = &w.password_hash {
-            // A new password ends every session signed in with the old one.
-            q.push(", password_hash = ").push_bind(hash);
-            q.push(", sessions_valid_from = ").push_bind(now);
-        }
-        q.push(" WHERE id = ").push_bind(id).push(" AND org_id = ").push_bind(org_id);
-        q.build().execute(&mut *conn).await.map(|_| ())
-    })
+    let key = user_name_key(w.user_name);
+    let (name, display, external, doc) = (w.user_name, w.display_name, w.external_id, w.doc);
+    match &w.password_hash {
+        None => crate::tx_execute!(
+            tx,
+            "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
+             external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6 \
+             WHERE id = $7 AND org_id = $8",
+            name,
+            key,
+            display,
+            external,
+            doc,
+            now,
+            id,
+            org_id
+        ),
+        // A new password ends every session signed in with the old one.
+        Some(hash) => crate::tx_execute!(
+            tx,
+            "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
+             external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
+             password_hash = $9, sessions_valid_from = $6 WHERE id = $7 AND org_id = $8",
+            name,
+            key,
+            display,
+            external,
+            doc,
+            now,
+            id,
+            org_id,
+            hash
+        ),
+    }
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
     // A PAT's principal carries its member's user name.
     tx.touch(Touched::Member(id));

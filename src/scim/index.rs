@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::resource::{core_attr, extension_named};
 use super::schema::{AttrDef, AttrType, ResourceType, Returned};
-use crate::on_tx;
 use crate::store::dynamic::{Arg, SqlParts};
 use crate::store::{StoreError, Tx};
 
@@ -187,22 +186,18 @@ async fn insert_rows(
             };
             q.sql(")");
         }
-        on_tx!(tx, conn => {
-            q.build().build().execute(&mut *conn).await.map(|_| ())
-        })?;
+        tx.execute_parts(&q).await?;
     }
     Ok(())
 }
 
 /// Removes a resource from the index.
 pub async fn remove(tx: &mut Tx, resource_id: Uuid) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query("DELETE FROM scim_values WHERE resource_id = $1")
-            .bind(resource_id)
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-    })?;
+    crate::tx_execute!(
+        tx,
+        "DELETE FROM scim_values WHERE resource_id = $1",
+        resource_id
+    )?;
     Ok(())
 }
 

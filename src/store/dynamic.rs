@@ -159,15 +159,10 @@ impl SqlParts {
             .collect()
     }
 
-    /// Every row, read in place on SQLite (see [`super::InlineReads`]);
-    /// `None` where [`Db::read_in_place`] is.
-    pub fn fetch_in_place<T: super::FromInPlace>(
-        &self,
-        db: &Db,
-    ) -> Option<Result<Vec<T>, super::StoreError>> {
+    /// The bound values, as rusqlite binds them in place.
+    pub(crate) fn in_place_values(&self) -> Vec<rusqlite::types::Value> {
         use rusqlite::types::Value;
-        let values: Vec<Value> = self
-            .0
+        self.0
             .iter()
             .filter_map(|p| match p {
                 Part::Sql(_) => None,
@@ -180,8 +175,19 @@ impl SqlParts {
                     Arg::Time(v) => Value::Text(v.to_canonical()),
                 }),
             })
-            .collect();
-        db.fetch_in_place(&self.preview(), rusqlite::params_from_iter(values))
+            .collect()
+    }
+
+    /// Every row, read in place on SQLite (see [`super::InlineReads`]);
+    /// `None` where [`Db::read_in_place`] is.
+    pub fn fetch_in_place<T: super::FromInPlace>(
+        &self,
+        db: &Db,
+    ) -> Option<Result<Vec<T>, super::StoreError>> {
+        db.fetch_in_place(
+            &self.preview(),
+            rusqlite::params_from_iter(self.in_place_values()),
+        )
     }
 
     /// A `QueryBuilder` for the backend at hand.

@@ -93,6 +93,12 @@ impl FromInPlace for uuid::Uuid {
     }
 }
 
+impl<A: FromSql> FromInPlace for (A,) {
+    fn from_in_place(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?,))
+    }
+}
+
 impl<A: FromSql, B: FromSql> FromInPlace for (A, B) {
     fn from_in_place(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok((row.get(0)?, row.get(1)?))

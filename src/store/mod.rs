@@ -9,6 +9,7 @@
 
 mod connect;
 pub mod dynamic;
+pub mod in_place_tx;
 mod inline;
 pub mod page_anchors;
 pub mod settings;
@@ -17,6 +18,7 @@ mod timestamp;
 mod wal;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
+pub use in_place_tx::SqliteTx;
 pub use inline::{FromInPlace, InPlaceValues, InlineReads, unconverted};
 pub use timestamp::Timestamp;
 pub use wal::{WalCheckpointer, take_over_checkpoints};
@@ -46,6 +48,11 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Sqlx(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
             _ => false,
         }
     }
@@ -118,9 +125,10 @@ pub struct Tx {
 }
 
 /// The transaction itself. For SQLite it also holds the writer gate,
-/// released when the transaction ends.
+/// released when the transaction ends, and runs some statements in place
+/// (see [`SqliteTx`]).
 pub enum TxConn {
-    Sqlite(Transaction<'static, Sqlite>, OwnedMutexGuard<()>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -166,8 +174,8 @@ macro_rules! locking_select {
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match &mut ($tx).conn {
-            $crate::store::TxConn::Sqlite(t, _) => {
-                let $conn = &mut **t;
+            $crate::store::TxConn::Sqlite(t) => {
+                let $conn = t.sqlx();
                 $body
             }
             $crate::store::TxConn::Postgres(t) => {
@@ -207,7 +215,7 @@ impl Db {
                     None => gate.turn.clone().lock_owned().await,
                 };
                 let tx = gate.writer.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx::new(TxConn::Sqlite(tx, guard)))
+                Ok(Tx::new(TxConn::Sqlite(SqliteTx::new(tx, guard))))
             }
             Db::Postgres(pool, _) => Ok(Tx::new(TxConn::Postgres(pool.begin().await?))),
         }
@@ -408,7 +416,7 @@ impl Tx {
 
     pub async fn commit(self) -> Result<Vec<Touched>, StoreError> {
         match self.conn {
-            TxConn::Sqlite(tx, _guard) => tx.commit().await?,
+            TxConn::Sqlite(tx) => tx.commit().await?,
             TxConn::Postgres(tx) => tx.commit().await?,
         }
         Ok(self.touched)

@@ -407,7 +407,15 @@ pub async fn revoke_for_member(
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, TokenError> {
-    revoke_where(tx, "member_id", member_id, reason, now).await
+    revoke_where(
+        tx,
+        "UPDATE tokens SET revoked_at = $1, revoked_reason = $2 \
+         WHERE revoked_at IS NULL AND member_id = $3 RETURNING id",
+        member_id,
+        reason,
+        now,
+    )
+    .await
 }
 
 /// Revokes every live SAT of a deleted workspace.
@@ -417,23 +425,30 @@ pub async fn revoke_for_workspace(
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, TokenError> {
-    revoke_where(tx, "workspace_id", workspace_id, reason, now).await
+    revoke_where(
+        tx,
+        "UPDATE tokens SET revoked_at = $1, revoked_reason = $2 \
+         WHERE revoked_at IS NULL AND workspace_id = $3 RETURNING id",
+        workspace_id,
+        reason,
+        now,
+    )
+    .await
 }
 
+/// Runs `revoke` (an UPDATE … RETURNING id of the live tokens of `owner`)
+/// and notes the tokens it revoked.
 async fn revoke_where(
     tx: &mut Tx,
-    column: &'static str,
+    revoke: &'static str,
     owner: Uuid,
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, TokenError> {
-    let ids: Vec<String> = on_tx!(tx, conn => {
-        let mut q = QueryBuilder::new("UPDATE tokens SET revoked_at = ");
-        q.push_bind(now).push(", revoked_reason = ").push_bind(reason.to_string());
-        q.push(" WHERE revoked_at IS NULL AND ").push(column).push(" = ").push_bind(owner);
-        q.push(" RETURNING id");
-        q.build_query_scalar().fetch_all(&mut *conn).await
-    })?;
+    let ids: Vec<String> = crate::tx_fetch!(tx, (String,), revoke, now, reason, owner)?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect();
     for id in &ids {
         tx.touch(Touched::Token(id.clone()));
     }

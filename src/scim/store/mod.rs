@@ -20,10 +20,10 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use crate::identity::orgs::{self, Counted};
+use crate::on_db;
 use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
 use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, FromInPlace, Timestamp, Tx};
-use crate::{on_db, on_tx};
 
 /// The table of one resource kind, aliased `r`, with its query texts made
 /// at compile time (see [`stored_row!`]).
@@ -151,9 +151,7 @@ pub async fn lock<R: StoredRow>(
     } else {
         R::TABLE.by_id_for_update
     };
-    Ok(
-        on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(&mut *conn).await)?,
-    )
+    Ok(crate::tx_fetch!(tx, R, sql, org_id, id)?.pop())
 }
 
 /// A row the transaction has just written, read back.
