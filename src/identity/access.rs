@@ -346,15 +346,27 @@ pub async fn refresh(
     ids.dedup();
     let mut changes = Vec::new();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
-        let (m, d, p) = (
-            members_sql(org, chunk),
-            direct_sql(org, chunk),
-            mapped_sql(org, chunk),
-        );
-        let rows = Rows {
-            members: tx.fetch_parts(&m).await?,
-            direct: tx.fetch_parts(&d).await?,
-            mapped: tx.fetch_parts(&p).await?,
+        let m = members_sql(org, chunk);
+        let members: Vec<MemberRow> = tx.fetch_parts(&m).await?;
+        // An inactive or deleted member holds nothing whatever their
+        // grants (see [`Grants::effective`]): a deactivation reads none.
+        let holding: Vec<Uuid> = members
+            .iter()
+            .filter(|m| m.active && m.deleted_at.is_none())
+            .map(|m| m.id)
+            .collect();
+        let rows = if holding.is_empty() {
+            Rows {
+                members,
+                ..Rows::default()
+            }
+        } else {
+            let (d, p) = (direct_sql(org, &holding), mapped_sql(org, &holding));
+            Rows {
+                members,
+                direct: tx.fetch_parts(&d).await?,
+                mapped: tx.fetch_parts(&p).await?,
+            }
         };
         for (row, grants) in rows.grants() {
             let grants: Grants = grants;

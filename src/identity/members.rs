@@ -260,6 +260,44 @@ pub struct MemberUpdate {
     pub revoked_tokens: Vec<String>,
 }
 
+/// Whether going from `before` to `after` (role, active) takes access
+/// away: a deactivation, or a demotion from admin.
+fn loses_access(before: (Role, bool), after: (Role, bool)) -> bool {
+    let was_admin = before.1 && before.0 == Role::Admin;
+    let is_admin = after.1 && after.0 == Role::Admin;
+    before.1 && !after.1 || was_admin && !is_admin
+}
+
+/// Writes a member's role and active flag, going from `before` (as the
+/// caller read them, locked, in this transaction) to `after`. Losing
+/// access ends sessions and revokes PATs in this transaction; returns the
+/// PATs revoked.
+pub async fn write_role_and_active(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    before: (Role, bool),
+    after: (Role, bool),
+    now: Timestamp,
+) -> Result<Vec<String>, IdentityError> {
+    let loses_access = loses_access(before, after);
+    // Losing access also ends every session signed in before now.
+    let sql = if loses_access {
+        "UPDATE members SET role = $1, active = $2, updated_at = $3, sessions_valid_from = $3 \
+         WHERE id = $4 AND org_id = $5"
+    } else {
+        "UPDATE members SET role = $1, active = $2, updated_at = $3 WHERE id = $4 AND org_id = $5"
+    };
+    crate::tx_execute!(tx, sql, after.0.as_str(), after.1, now, id, org_id)?;
+    tx.touch(Touched::Member(id));
+    tx.access_source_changed(id);
+    if loses_access {
+        Ok(tokens::revoke_for_member(tx, id, "member lost access", now).await?)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// Changes a member's role and/or active flag. Losing access (deactivation
 /// or demotion from admin) ends sessions and revokes PATs in this
 /// transaction.
@@ -279,33 +317,16 @@ pub async fn update(
     if let Some(active) = active {
         member.active = active;
     }
-    let was_admin = before.active && before.role() == Role::Admin;
-    let is_admin = member.active && member.role() == Role::Admin;
-    let loses_access = before.active && !member.active || was_admin && !is_admin;
     member.updated_at = now;
-    // Losing access also ends every session signed in before now.
-    let sql = if loses_access {
-        "UPDATE members SET role = $1, active = $2, updated_at = $3, sessions_valid_from = $3 \
-         WHERE id = $4 AND org_id = $5"
-    } else {
-        "UPDATE members SET role = $1, active = $2, updated_at = $3 WHERE id = $4 AND org_id = $5"
-    };
-    crate::tx_execute!(
+    let revoked_tokens = write_role_and_active(
         tx,
-        sql,
-        member.role().as_str(),
-        member.active,
-        now,
+        org_id,
         id,
-        org_id
-    )?;
-    tx.touch(Touched::Member(id));
-    tx.access_source_changed(id);
-    let revoked_tokens = if loses_access {
-        tokens::revoke_for_member(tx, id, "member lost access", now).await?
-    } else {
-        Vec::new()
-    };
+        (before.role(), before.active),
+        (member.role(), member.active),
+        now,
+    )
+    .await?;
     Ok(MemberUpdate {
         member,
         before_role: before.role(),
@@ -344,4 +365,21 @@ pub async fn set_password(
         updated_at: now,
         ..member
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_is_lost_by_deactivation_or_an_active_admins_demotion_only() {
+        let (admin, member) = (Role::Admin, Role::Member);
+        assert!(loses_access((member, true), (member, false)));
+        assert!(loses_access((admin, true), (member, true)));
+        assert!(loses_access((admin, true), (admin, false)));
+        assert!(!loses_access((member, true), (admin, true)));
+        assert!(!loses_access((member, false), (member, true)));
+        assert!(!loses_access((admin, false), (member, false)));
+        assert!(!loses_access((member, true), (member, true)));
+    }
 }

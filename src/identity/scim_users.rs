@@ -5,7 +5,7 @@
 //!
 //! SCIM reads these rows itself, next to its Groups (`scim::store`); the
 //! writes are here because they carry the member's lifecycle, which is
-//! identity's whoever asks: deactivation through [`members::update`], a new
+//! identity's whoever asks: deactivation through [`members::write_role_and_active`], a new
 //! password ending sessions, deletion revoking personal tokens, the count.
 
 use uuid::Uuid;
@@ -64,21 +64,21 @@ pub async fn insert(
 }
 
 /// Replaces a member's SCIM attributes and bumps its version. A change of
-/// `active` goes through [`members::update`], so that deactivation ends
-/// sessions and revokes personal tokens in this transaction. `was_active`
-/// is the member's state as the caller read it, locked, in this
-/// transaction.
+/// `active` goes through [`members::write_role_and_active`], so that
+/// deactivation ends sessions and revokes personal tokens in this
+/// transaction. `was` is the member's role and active flag as the caller
+/// read them, locked, in this transaction.
 pub async fn replace(
     tx: &mut Tx,
     org_id: Uuid,
     id: Uuid,
-    was_active: bool,
+    was: (Role, bool),
     w: &ScimUserWrite<'_>,
     now: Timestamp,
 ) -> Result<(), IdentityError> {
     check(w)?;
-    if was_active != w.active {
-        members::update(tx, org_id, id, None, Some(w.active), now).await?;
+    if was.1 != w.active {
+        members::write_role_and_active(tx, org_id, id, was, (was.0, w.active), now).await?;
     }
     let key = user_name_key(w.user_name);
     let (name, display, external, doc) = (w.user_name, w.display_name, w.external_id, w.doc);

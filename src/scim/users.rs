@@ -175,7 +175,7 @@ impl ScimWrite for Users {
         let write = new.write(&stored, default_active);
         let Meta { org_id, id, .. } = before.meta;
         let now = Timestamp::now();
-        scim_users::replace(tx, org_id, id, before.active, &write, now).await?;
+        scim_users::replace(tx, org_id, id, (before.role.0, before.active), &write, now).await?;
         // The row as just written (the version one up), rather than read back.
         let meta = Meta {
             version: before.meta.version + 1,
