@@ -425,13 +425,7 @@ mod tests {
     use crate::{on_db, on_tx};
 
     async fn sqlite() -> Db {
-        let dir = std::env::temp_dir().join("scimitar-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("commit-{}.db", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", path.display()).parse().unwrap();
-        let db = crate::store::connect(&url, 4).await.unwrap();
-        db.migrate().await.unwrap();
-        db
+        crate::store::testing::migrated_sqlite().await
     }
 
     fn event(action: &str) -> AuditEvent {

@@ -82,38 +82,26 @@ pub async fn replace(
     }
     let key = user_name_key(w.user_name);
     let (name, display, external, doc) = (w.user_name, w.display_name, w.external_id, w.doc);
-    match &w.password_hash {
-        None => crate::tx_execute!(
-            tx,
-            "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
-             external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6 \
-             WHERE id = $7 AND org_id = $8",
-            name,
-            key,
-            display,
-            external,
-            doc,
-            now,
-            id,
-            org_id
-        ),
-        // A new password ends every session signed in with the old one.
-        Some(hash) => crate::tx_execute!(
-            tx,
-            "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
-             external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
-             password_hash = $9, sessions_valid_from = $6 WHERE id = $7 AND org_id = $8",
-            name,
-            key,
-            display,
-            external,
-            doc,
-            now,
-            id,
-            org_id,
-            hash
-        ),
-    }
+    // A new password (`$9`, NULL to keep the current one) ends every
+    // session signed in with the old one.
+    let hash = &w.password_hash;
+    crate::tx_execute!(
+        tx,
+        "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
+         external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
+         password_hash = COALESCE($9, password_hash), \
+         sessions_valid_from = CASE WHEN $9 IS NULL THEN sessions_valid_from ELSE $6 END \
+         WHERE id = $7 AND org_id = $8",
+        name,
+        key,
+        display,
+        external,
+        doc,
+        now,
+        id,
+        org_id,
+        hash
+    )
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
     // A PAT's principal carries its member's user name.
     tx.touch(Touched::Member(id));

@@ -239,16 +239,10 @@ impl super::Tx {
 #[cfg(test)]
 mod tests {
     use crate::on_tx;
-    use crate::store::{Db, connect};
+    use crate::store::Db;
 
     async fn sqlite() -> Db {
-        let dir = std::env::temp_dir().join("scimitar-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("in-place-{}.db", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", path.display()).parse().unwrap();
-        let db = connect(&url, 2).await.unwrap();
-        db.migrate().await.unwrap();
-        db
+        crate::store::testing::migrated_sqlite().await
     }
 
     async fn settings(db: &Db) -> i64 {

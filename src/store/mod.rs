@@ -423,6 +423,28 @@ impl Tx {
     }
 }
 
+/// Fresh, migrated SQLite databases for unit tests.
+#[cfg(test)]
+pub mod testing {
+    use std::path::PathBuf;
+
+    /// A new database file in the temp dir, migrated, and its path.
+    pub async fn migrated_sqlite_file() -> (super::Db, PathBuf) {
+        let dir = std::env::temp_dir().join("scimitar-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("unit-{}.db", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", path.display()).parse().unwrap();
+        let db = super::connect(&url, 4).await.unwrap();
+        db.migrate().await.unwrap();
+        (db, path)
+    }
+
+    /// [`migrated_sqlite_file`] without the path.
+    pub async fn migrated_sqlite() -> super::Db {
+        migrated_sqlite_file().await.0
+    }
+}
+
 mod migrations {
     //! Migrations are embedded in the binary so that it runs from anywhere.
     //! Each backend has its own folder; a migration added to one must be

@@ -139,12 +139,7 @@ mod tests {
     /// ignores the WAL) within a few of its rounds.
     #[tokio::test]
     async fn the_thread_moves_commits_into_the_database_file() {
-        let dir = std::env::temp_dir().join("scimitar-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("wal-{}.db", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", path.display()).parse().unwrap();
-        let db = crate::store::connect(&url, 2).await.unwrap();
-        db.migrate().await.unwrap();
+        let (db, path) = crate::store::testing::migrated_sqlite_file().await;
         let _checkpointer = take_over_checkpoints(&db).await.unwrap().expect("a file");
         let Db::Sqlite(_, gate, _) = &db else {
             unreachable!()

@@ -156,12 +156,7 @@ mod tests {
 
     /// A fresh SQLite database holding one organization SAT.
     async fn db_with_token() -> (Db, Uuid, TokenId) {
-        let dir = std::env::temp_dir().join("scimitar-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("unit-{}.db", Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", path.display()).parse().unwrap();
-        let db = crate::store::connect(&url, 4).await.unwrap();
-        db.migrate().await.unwrap();
+        let db = crate::store::testing::migrated_sqlite().await;
         let now = Timestamp::now();
         let org = Uuid::now_v7();
         let mut tx = db.begin().await.unwrap();

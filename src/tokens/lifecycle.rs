@@ -407,15 +407,7 @@ pub async fn revoke_for_member(
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, TokenError> {
-    revoke_where(
-        tx,
-        "UPDATE tokens SET revoked_at = $1, revoked_reason = $2 \
-         WHERE revoked_at IS NULL AND member_id = $3 RETURNING id",
-        member_id,
-        reason,
-        now,
-    )
-    .await
+    revoke_where(tx, TokensOf::Member, member_id, reason, now).await
 }
 
 /// Revokes every live SAT of a deleted workspace.
@@ -425,26 +417,33 @@ pub async fn revoke_for_workspace(
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, TokenError> {
-    revoke_where(
-        tx,
-        "UPDATE tokens SET revoked_at = $1, revoked_reason = $2 \
-         WHERE revoked_at IS NULL AND workspace_id = $3 RETURNING id",
-        workspace_id,
-        reason,
-        now,
-    )
-    .await
+    revoke_where(tx, TokensOf::Workspace, workspace_id, reason, now).await
 }
 
-/// Runs `revoke` (an UPDATE … RETURNING id of the live tokens of `owner`)
-/// and notes the tokens it revoked.
+/// Whose live tokens [`revoke_where`] revokes.
+enum TokensOf {
+    Member,
+    Workspace,
+}
+
+/// Revokes the live tokens of `owner` and notes them as touched.
 async fn revoke_where(
     tx: &mut Tx,
-    revoke: &'static str,
+    kind: TokensOf,
     owner: Uuid,
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, TokenError> {
+    let revoke = match kind {
+        TokensOf::Member => {
+            "UPDATE tokens SET revoked_at = $1, revoked_reason = $2 \
+             WHERE revoked_at IS NULL AND member_id = $3 RETURNING id"
+        }
+        TokensOf::Workspace => {
+            "UPDATE tokens SET revoked_at = $1, revoked_reason = $2 \
+             WHERE revoked_at IS NULL AND workspace_id = $3 RETURNING id"
+        }
+    };
     let ids: Vec<String> = crate::tx_fetch!(tx, (String,), revoke, now, reason, owner)?
         .into_iter()
         .map(|(id,)| id)

@@ -17,12 +17,7 @@ use crate::tokens::Peppers;
 use crate::{on_db, use_cases};
 
 async fn services() -> Services {
-    let dir = std::env::temp_dir().join("scimitar-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("unit-{}.db", Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}", path.display()).parse().unwrap();
-    let db = crate::store::connect(&url, 4).await.unwrap();
-    db.migrate().await.unwrap();
+    let db = crate::store::testing::migrated_sqlite().await;
     Services::new(
         db,
         Arc::new(Peppers::new(1, vec![7; 32])),
