@@ -321,10 +321,10 @@ where
     ));
     page.append(skipped);
     page.sql(" ORDER BY ").append(order.clone());
-    page.sql(" LIMIT ")
-        .bind(Arg::Int(limit))
-        .sql(" OFFSET ")
-        .bind(Arg::Int(skip));
+    // Written into the text, not bound: SQLite plans with a bound LIMIT's
+    // value, so a statement with one is prepared again at every run (a
+    // sixth of a `userName eq` filter's CPU). Both are numbers of ours.
+    page.sql(format!(" LIMIT {limit} OFFSET {skip}"));
     page.sql(") ORDER BY ").append(order);
     let rows: Vec<T> = match page.fetch_in_place(db) {
         Some(rows) => rows?,
