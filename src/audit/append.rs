@@ -166,8 +166,11 @@ pub async fn append_alone(
                 })
                 .flatten();
             match in_place {
-                Some(inserted) => inserted?,
-                None => {
+                // Locked by another connection: waiting is for the path
+                // below, whose wait is on sqlx's thread, not this one.
+                Some(Err(e)) if !e.is_busy() => return Err(e.into()),
+                Some(Ok(inserted)) => inserted,
+                _ => {
                     let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
                     guarded_append(&mut script, &chain, &head, &stored);
                     script.push("; COMMIT");

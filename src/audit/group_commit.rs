@@ -481,6 +481,37 @@ mod tests {
         assert_eq!(report.records, 400);
     }
 
+    /// A read's record written while another connection (another
+    /// instance, the CLI) holds the write lock waits for it without
+    /// stalling its thread: on a one-thread runtime, the holder below
+    /// still gets to finish, and the record commits after it.
+    #[tokio::test]
+    async fn a_record_waits_for_another_connections_lock_off_its_thread() {
+        let (db, path) = crate::store::testing::migrated_sqlite_file().await;
+        let (writer, _) = AuditWriter::spawn(db.clone(), Durability::Normal, Box::new(|_| ()));
+        // The first record makes the chain's head known, so that the next
+        // is appended in place.
+        writer.record(event("read")).await.unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let holder = async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            other.execute_batch("COMMIT").unwrap();
+        };
+        let started = std::time::Instant::now();
+        let (recorded, ()) = tokio::join!(writer.record(event("read")), holder);
+        recorded.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let report = crate::audit::verify_chain(&db, crate::audit::UNATTRIBUTED_CHAIN)
+            .await
+            .unwrap();
+        assert_eq!(report.records, 2);
+    }
+
     /// A change that fails rolls back only itself; the others in its batch
     /// commit with their records.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -216,7 +216,12 @@ impl Readers {
 
     fn open_writer(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open(&self.path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        // Never wait for the write lock here: this runs on the calling
+        // thread, and a wait there would stall every task of that thread,
+        // among them, with two instances in one process (tests), the one
+        // holding the lock. A busy database is the caller's to take the
+        // waiting path for (see `StoreError::is_busy`).
+        conn.busy_timeout(Duration::ZERO)?;
         // As the server's other connections in `Durability::Normal` (the
         // only one this writer serves): a commit survives a killed process.
         conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -43,6 +43,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when an in-place write found the database locked by another
+    /// connection (another instance, the CLI) and did not wait for it.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+        )
+    }
+
     /// True when the error is a unique-constraint violation, which callers map
     /// to a conflict rather than a server error.
     pub fn is_unique_violation(&self) -> bool {
