@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Resp, TestApp, eventually};
+use crate::support::{Resp, TestApp, eventually, record_changes as changes};
 
 const EVENTS: &str = "/api/v1/audit-logs/events";
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -139,10 +139,6 @@ impl Setup {
             .filter(|r| r["target_type"] == "audit_event")
             .collect()
     }
-}
-
-fn changes(record: &Value) -> Value {
-    serde_json::from_str(record["changes"].as_str().unwrap_or("null")).unwrap()
 }
 
 /// One event's refusal, answered as a problem.

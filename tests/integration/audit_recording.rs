@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Resp, TestApp};
+use crate::support::{Resp, TestApp, record_changes as changes};
 
 const USER_AGENT: &str = "audit-test/1.0";
 
@@ -64,11 +64,6 @@ fn assert_traced(
     assert_eq!(r["request_id"], request_id, "{r}");
     assert_eq!(r["source_ip"], "127.0.0.1", "{r}");
     assert_eq!(r["user_agent"], USER_AGENT, "{r}");
-}
-
-/// The record's `changes`, parsed.
-fn changes(r: &Value) -> Value {
-    serde_json::from_str(r["changes"].as_str().unwrap()).unwrap()
 }
 
 /// The one record of the request with this id.

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::capture::note_secret;
-use crate::support::{TestApp, eventually};
+use crate::support::{Resp, TestApp, eventually};
 
 /// One POST the receiver got.
 #[derive(Clone, Debug)]
@@ -620,17 +620,7 @@ async fn delivery_checks_the_resolved_address() {
     let (id, _) = create_stream(&app, &session, &receiver.host_url(), "ndjson").await;
     let url = app.shutdown().await;
     let app = TestApp::builder().start_on(url).await;
-    let session = app.login("default", "admin", &password).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let t = app
-        .post(
-            &format!("/api/v1/audit-streams/{id}/test"),
-            &session,
-            json!({}),
-        )
-        .await;
+    let t = send_test(&app, &password, &id).await;
     assert_eq!(t.status, 200, "{}", t.text);
     assert_eq!(t.body["delivered"], false, "{}", t.text);
     assert!(
@@ -812,20 +802,24 @@ async fn a_5xx_is_retried_and_a_paused_stream_resumes_where_it_stopped() {
     assert_eq!(s.body["status"]["consecutive_failures"], 0);
 }
 
-/// Signs in as the admin with `password` and has stream `id` send its test
-/// delivery, which must arrive: the delivery as `receiver` got it.
-async fn test_delivery(app: &TestApp, password: &str, id: &str, receiver: &Receiver) -> Delivery {
+/// Signs in as the admin with `password` and asks stream `id` for its test
+/// delivery: the answer.
+async fn send_test(app: &TestApp, password: &str, id: &str) -> Resp {
     let session = app.login("default", "admin", password).await.body["access_token"]
         .as_str()
         .unwrap()
         .to_string();
-    let t = app
-        .post(
-            &format!("/api/v1/audit-streams/{id}/test"),
-            &session,
-            json!({}),
-        )
-        .await;
+    app.post(
+        &format!("/api/v1/audit-streams/{id}/test"),
+        &session,
+        json!({}),
+    )
+    .await
+}
+
+/// [`send_test`], for a delivery that must arrive: the delivery as `receiver` got it.
+async fn test_delivery(app: &TestApp, password: &str, id: &str, receiver: &Receiver) -> Delivery {
+    let t = send_test(app, password, id).await;
     assert_eq!(t.body["delivered"], true, "{}", t.text);
     receiver.deliveries().pop().unwrap()
 }

@@ -13,14 +13,7 @@ use serde_json::{Value, json};
 use crate::console_client::Console;
 use crate::sso::nobody_listens;
 use crate::sso_provider::StubIssuer;
-use crate::support::{MEMBER_PASSWORD, TestApp};
-
-fn changes(record: &Value) -> Value {
-    record["changes"]
-        .as_str()
-        .map(|c| serde_json::from_str(c).expect("changes are JSON"))
-        .unwrap_or(Value::Null)
-}
+use crate::support::{MEMBER_PASSWORD, TestApp, record_changes as changes};
 
 fn form<'a>(
     csrf: &'a str,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{Resp, TestApp};
+use crate::support::{Resp, TestApp, record_changes};
 use scimitar::http::limits::{LimitsConfig, Rate};
 
 const SELF: &str = "/api/v1/tokens/self";
@@ -56,10 +56,7 @@ async fn throttle_records(app: &TestApp, chain: &str) -> Vec<(Value, Value)> {
         .into_iter()
         .filter(|r| r["http_status"] == json!(429))
         .map(|r| {
-            let changes = match &r["changes"] {
-                Value::String(s) => serde_json::from_str(s).unwrap(),
-                other => other.clone(),
-            };
+            let changes = record_changes(&r);
             (r, changes)
         })
         .collect()

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{GROUP_SCHEMA, TestApp, USER_SCHEMA, user};
+use crate::support::{GROUP_SCHEMA, Scim, TestApp, USER_SCHEMA, record_changes, user};
 
 const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
@@ -72,7 +72,7 @@ async fn fail_on_errors_stops_the_run() {
     let app = TestApp::spawn().await;
     let scim = app.scim().await;
     scim.create_user(user("taken@example.com")).await;
-    let op = |name: &str, bulk: &str| json!({ "method": "POST", "path": "/Users", "bulkId": bulk, "data": user(name) });
+    let op = |name: &str, bulk: &str| create(bulk, user(name));
     let r = scim
         .post(
             "/Bulk",
@@ -83,12 +83,7 @@ async fn fail_on_errors_stops_the_run() {
     assert_eq!(ops.len(), 1, "{}", r.text);
     assert_eq!(ops[0]["status"], "409");
     assert_eq!(ops[0]["response"]["scimType"], "uniqueness");
-    assert_eq!(
-        scim.filter("/Users", "userName eq \"new@example.com\"")
-            .await
-            .body["totalResults"],
-        0
-    );
+    assert_eq!(users_named(&scim, "new@example.com").await, 0);
 
     // Without failOnErrors every operation runs, and an unknown reference is
     // that operation's error.
@@ -103,13 +98,12 @@ async fn fail_on_errors_stops_the_run() {
             ] }),
         )
         .await;
-    let statuses: Vec<&str> = r.body["Operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["409", "201", "409", "400"], "{}", r.text);
+    assert_eq!(
+        statuses(&r.body),
+        ["409", "201", "409", "400"],
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]
@@ -151,6 +145,19 @@ fn created_ids(body: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A Bulk operation creating a User from `data`, under `bulk_id`.
+fn create(bulk_id: &str, data: Value) -> Value {
+    json!({ "method": "POST", "path": "/Users", "bulkId": bulk_id, "data": data })
+}
+
+/// How many users a `userName eq` filter finds.
+async fn users_named(scim: &Scim<'_>, name: &str) -> i64 {
+    let found = scim
+        .filter("/Users", &format!("userName eq \"{name}\""))
+        .await;
+    found.body["totalResults"].as_i64().unwrap()
+}
+
 fn statuses(body: &Value) -> Vec<String> {
     body["Operations"]
         .as_array()
@@ -166,8 +173,10 @@ async fn runs_of_creates_answer_each_operation_as_alone() {
     let scim = app.scim().await;
     scim.create_user(user("taken@example.com")).await;
     let op = |name: &str, bulk: &str| {
-        json!({ "method": "POST", "path": "/Users", "bulkId": bulk,
-                "data": { "schemas": [USER_SCHEMA], "userName": name, "title": "Batched" } })
+        create(
+            bulk,
+            json!({ "schemas": [USER_SCHEMA], "userName": name, "title": "Batched" }),
+        )
     };
     let r = scim
         .post(
@@ -214,10 +223,7 @@ async fn runs_of_creates_answer_each_operation_as_alone() {
         "four@example.com",
         "five@example.com",
     ] {
-        let found = scim
-            .filter("/Users", &format!("userName eq \"{name}\""))
-            .await;
-        assert_eq!(found.body["totalResults"], 1, "{name}");
+        assert_eq!(users_named(&scim, name).await, 1, "{name}");
     }
     assert_eq!(
         scim.get("/Users").await.body["totalResults"],
@@ -251,10 +257,7 @@ async fn runs_of_creates_answer_each_operation_as_alone() {
         );
     }
     let bulk = records.iter().find(|r| r["action"] == "scim.bulk").unwrap();
-    let changes = match &bulk["changes"] {
-        Value::String(s) => serde_json::from_str(s).unwrap(),
-        v => v.clone(),
-    };
+    let changes = record_changes(bulk);
     assert_eq!(changes["errors"], 3, "{bulk}");
     assert_eq!(changes["processed"], 8, "{bulk}");
 }
@@ -264,7 +267,7 @@ async fn fail_on_errors_counts_inside_runs_of_creates() {
     let app = TestApp::spawn().await;
     let scim = app.scim().await;
     scim.create_user(user("taken@example.com")).await;
-    let op = |name: &str, bulk: &str| json!({ "method": "POST", "path": "/Users", "bulkId": bulk, "data": user(name) });
+    let op = |name: &str, bulk: &str| create(bulk, user(name));
     let r = scim
         .post(
             "/Bulk",
@@ -289,9 +292,6 @@ async fn fail_on_errors_counts_inside_runs_of_creates() {
         ("c@example.com", 1),
         ("e@example.com", 0),
     ] {
-        let found = scim
-            .filter("/Users", &format!("userName eq \"{name}\""))
-            .await;
-        assert_eq!(found.body["totalResults"], n, "{name}");
+        assert_eq!(users_named(&scim, name).await, n, "{name}");
     }
 }

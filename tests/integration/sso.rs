@@ -7,7 +7,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::sso_provider::{Browser, CLIENT_ID, StubIssuer, TestIdp};
-use crate::support::{MEMBER_PASSWORD, Resp, TestApp, USER_SCHEMA, patch_op};
+use crate::support::{
+    MEMBER_PASSWORD, Resp, TestApp, USER_SCHEMA, patch_op, record_changes as changes,
+};
 
 /// An app with SSO configured against a fresh test provider (claim
 /// `email`), and the admin's session; `None` when node is missing.
@@ -111,14 +113,6 @@ async fn sso_records(app: &TestApp, session: &str) -> Vec<Value> {
         .into_iter()
         .filter(|r| r["action"] == "auth.sso")
         .collect()
-}
-
-/// A record's change summary, parsed.
-fn changes(record: &Value) -> Value {
-    record["changes"]
-        .as_str()
-        .map(|c| serde_json::from_str(c).expect("changes are JSON"))
-        .unwrap_or(Value::Null)
 }
 
 /// Asserts a refusal with this status and reason code, recorded as such.

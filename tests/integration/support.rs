@@ -891,3 +891,11 @@ pub fn user(user_name: &str) -> Value {
 pub fn patch_op(ops: Value) -> Value {
     json!({ "schemas": [PATCH_OP], "Operations": ops })
 }
+
+/// A record's `changes`, parsed (stored as JSON text; `null` for none).
+pub fn record_changes(record: &Value) -> Value {
+    match &record["changes"] {
+        Value::String(s) => serde_json::from_str(s).expect("changes are JSON"),
+        other => other.clone(),
+    }
+}
