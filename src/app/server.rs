@@ -43,15 +43,16 @@ impl Server {
         config: Config,
         listener: TcpListener,
     ) -> Result<(Server, Option<BootstrapCredential>), StartError> {
-        let mut state = open(&config).await?;
+        let mut parts = open(&config).await?;
         // Refusals made before routing answer in the form of the edge that
         // serves the path, which only the composition root knows.
-        state.limits = Arc::new(Limiter::new(config.limits).with_refusal_form(refusal_form));
-        let bootstrap = bootstrap_if_empty(&state.db).await?;
+        parts.limits = Arc::new(Limiter::new(config.limits).with_refusal_form(refusal_form));
+        let bootstrap = bootstrap_if_empty(&parts.db).await?;
         let addr = listener.local_addr()?;
         if config.public_url.is_none() {
-            state.sso = Arc::new(crate::sso::Relying::new(&format!("http://{addr}")));
+            parts.sso = Arc::new(crate::sso::Relying::new(&format!("http://{addr}")));
         }
+        let state = AppState::new(parts);
         let router = super::router::router(state.clone(), &config);
         let wal_checkpointer = crate::store::take_over_checkpoints(&state.db).await?;
         let flusher = state

@@ -38,7 +38,7 @@ impl Operator {
             .key_encryption_key()
             .map_err(|e| CliError::Usage(e.to_string()))?;
         config.db_max_connections = 2;
-        let state = crate::config::open(&config).await.map_err(failed)?;
+        let state = AppState::new(crate::config::open(&config).await.map_err(failed)?);
         Ok(Self {
             state,
             ctx: RequestContext {

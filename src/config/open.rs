@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::Config;
 use crate::audit::stream::StreamSettings;
-use crate::http::AppState;
+use crate::http::AppParts;
 use crate::http::limits::Limiter;
 use crate::identity::IdentityError;
 use crate::identity::sessions::SessionKeys;
@@ -40,7 +40,7 @@ fn public_base(config: &Config) -> String {
 /// Opens the database, runs migrations and loads the server's keys. The CLI
 /// uses this too, so that the pepper is created on first use by whichever
 /// runs first.
-pub async fn open(config: &Config) -> Result<AppState, StartError> {
+pub async fn open(config: &Config) -> Result<AppParts, StartError> {
     let db = store::connect_with(
         &config.database_url,
         config.db_max_connections,
@@ -63,7 +63,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     let signer = Arc::new(Signer::load(&db, kek).await?);
     let sessions = SessionKeys::new(signer.clone(), config.session_ttl_seconds);
     let console = Arc::new(crate::http::csrf::CsrfKey::load(&db).await?);
-    Ok(AppState {
+    Ok(AppParts {
         services: Services::new(db, Arc::new(peppers), config.durability),
         sessions: Arc::new(sessions),
         signer,

@@ -28,7 +28,7 @@ pub mod strict_json;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Caller};
 pub use problem::{ApiError, problem_response, problem_type};
-pub use state::AppState;
+pub use state::{AppParts, AppState};
 
 use axum::extract::Request;
 use axum::http::{StatusCode, header};

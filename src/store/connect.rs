@@ -118,9 +118,19 @@ pub async fn connect_with(
             // temp file, a fifth of a Bulk import's time in the kernel. It
             // only ever serves rolling back inside a live transaction, so
             // durability does not change.
+            //
+            // The one connection is never recycled: the statements prepared
+            // on it in place are kept across transactions (see
+            // `in_place_tx::KeptStatements`), and so are the WAL settings
+            // the checkpointer gives it (`store::wal`). Serialized mode
+            // (SQLite's own mutex per connection, uncontended) makes those
+            // kept statements safe to finalize from any thread.
             let writer = pool(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .connect_with(
                     options
+                        .serialized(true)
                         .pragma("cache_size", WRITER_CACHE_KIB)
                         .pragma("temp_store", "MEMORY"),
                 )

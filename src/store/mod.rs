@@ -106,16 +106,28 @@ pub struct PoolUse {
 /// connection's page cache whenever another connection has written: the
 /// writer that always writes keeps the pages it writes to in memory, where
 /// a write on any pooled connection would read them again from the file.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WriterGate {
     turn: Arc<Mutex<()>>,
+    /// Declared before `writer`, so dropped first: the statements kept on
+    /// the writer's handle are finalized before sqlx closes it.
+    statements: in_place_tx::KeptStatements,
     writer: SqlitePool,
+}
+
+impl std::fmt::Debug for WriterGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterGate")
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WriterGate {
     pub(crate) fn new(writer: SqlitePool) -> Self {
         Self {
             turn: Arc::default(),
+            statements: Arc::default(),
             writer,
         }
     }
@@ -225,7 +237,10 @@ impl Db {
                     None => gate.turn.clone().lock_owned().await,
                 };
                 let tx = gate.writer.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx::new(TxConn::Sqlite(SqliteTx::new(tx, guard))))
+                let statements = gate.statements.clone();
+                Ok(Tx::new(TxConn::Sqlite(SqliteTx::new(
+                    tx, statements, guard,
+                ))))
             }
             Db::Postgres(pool, _) => Ok(Tx::new(TxConn::Postgres(pool.begin().await?))),
         }
@@ -315,6 +330,15 @@ impl Db {
         match self {
             Db::Sqlite(readers, gate, _) => {
                 readers.close().await;
+                // In the writer's turn, so that no transaction holds them.
+                let turn = gate.turn.lock().await;
+                drop(
+                    gate.statements
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take(),
+                );
+                drop(turn);
                 gate.writer.close().await;
             }
             Db::Postgres(pool, lazy) => {
