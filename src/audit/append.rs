@@ -140,7 +140,7 @@ pub fn remember(heads: &mut Heads, stored: &[StoredEvent]) {
 /// transaction.
 pub async fn append_alone(
     db: &Db,
-    turn: WriterTurn,
+    mut turn: WriterTurn,
     heads: &mut Heads,
     events: &[AuditEvent],
     lazily: bool,
@@ -174,7 +174,10 @@ pub async fn append_alone(
                     let mut script = QueryBuilder::new("BEGIN IMMEDIATE; ");
                     guarded_append(&mut script, &chain, &head, &stored);
                     script.push("; COMMIT");
-                    store::run_script(db, &turn, script).await?.first().copied()
+                    store::run_script(db, &mut turn, script)
+                        .await?
+                        .first()
+                        .copied()
                 }
             }
         }

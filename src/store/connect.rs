@@ -3,8 +3,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::{Db, InlineReads, LazyPool, StoreError, WriterGate};
 
@@ -54,6 +57,10 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+/// How long a SQLite connection waits for another's lock (a CLI command
+/// running beside the server waits instead of failing).
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The writer connection's page cache, in KiB (as SQLite's negative
 /// `cache_size`): memory is taken only as a transaction needs it.
 const WRITER_CACHE_KIB: &str = "-16384";
@@ -95,7 +102,7 @@ pub async fn connect_with(
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(BUSY_TIMEOUT);
             let pool = |n| {
                 SqlitePoolOptions::new()
                     .max_connections(n)
@@ -119,23 +126,26 @@ pub async fn connect_with(
             // only ever serves rolling back inside a live transaction, so
             // durability does not change.
             //
-            // The one connection is never recycled: the statements prepared
-            // on it in place are kept across transactions (see
-            // `in_place_tx::KeptStatements`), and so are the WAL settings
-            // the checkpointer gives it (`store::wal`). Serialized mode
-            // (SQLite's own mutex per connection, uncontended) makes those
-            // kept statements safe to finalize from any thread.
-            let writer = pool(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(
-                    options
-                        .serialized(true)
-                        .pragma("cache_size", WRITER_CACHE_KIB)
-                        .pragma("temp_store", "MEMORY"),
-                )
-                .await?;
-            Ok(Db::Sqlite(readers, WriterGate::new(writer), inline))
+            // The one connection is opened once, outside any pool (see
+            // `store::writer`): the statements prepared on it in place are
+            // kept across transactions (`in_place_tx::KeptStatements`), as
+            // are the WAL settings the checkpointer gives it (`store::wal`).
+            // Serialized mode (SQLite's own mutex per connection,
+            // uncontended) makes those kept statements safe to finalize
+            // from any thread.
+            let writer = SqliteConnection::connect_with(
+                &options
+                    .serialized(true)
+                    .pragma("cache_size", WRITER_CACHE_KIB)
+                    .pragma("temp_store", "MEMORY"),
+            )
+            .await?;
+            let commit_in_place = durability == Durability::Normal;
+            Ok(Db::Sqlite(
+                readers,
+                WriterGate::new(writer, commit_in_place),
+                inline,
+            ))
         }
         DatabaseUrl::Postgres(s) => {
             let options = PgConnectOptions::from_str(s)?;

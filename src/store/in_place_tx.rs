@@ -21,21 +21,29 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, ToSql};
 use sqlx::sqlite::{LockedSqliteHandle, SqliteConnection};
-use sqlx::{Sqlite, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
 use super::dynamic::SqlParts;
+use super::writer::Writer;
 use super::{FromInPlace, StoreError};
 
-/// SQLite's write transaction: sqlx's, the writer's turn, and, while
-/// statements run in place, the borrowed handle.
+/// SQLite's write transaction: the writer's turn and connection, and,
+/// while statements run in place, the borrowed handle. It begins, commits
+/// and rolls back in place too where it can, so that a transaction whose
+/// statements all run in place costs one round trip to sqlx's worker (the
+/// borrow) where sqlx's own transaction took three more (`BEGIN`,
+/// `COMMIT`, the pool's checkout and return).
 pub struct SqliteTx {
     /// Declared first, so dropped first: the handle goes back to sqlx's
-    /// worker before the transaction ends (and rolls back, if it must).
+    /// worker before the turn is let go.
     in_place: Option<InPlace>,
-    tx: Transaction<'static, Sqlite>,
+    /// Declared before `turn`: if this transaction holds the last handles
+    /// on the database, the kept statements go before the connection.
     statements: KeptStatements,
-    _turn: OwnedMutexGuard<()>,
+    turn: OwnedMutexGuard<Writer>,
+    commit_in_place: bool,
+    /// Committed or rolled back, or never begun: nothing to end on drop.
+    ended: bool,
 }
 
 /// The rusqlite connection over the writer's handle, kept from one
@@ -74,37 +82,61 @@ impl Drop for InPlace {
 }
 
 impl SqliteTx {
-    pub(super) fn new(
-        tx: Transaction<'static, Sqlite>,
+    /// Begins a write transaction (`BEGIN IMMEDIATE`) on the writer whose
+    /// turn this is.
+    pub(super) async fn begin(
+        mut turn: OwnedMutexGuard<Writer>,
         statements: KeptStatements,
-        turn: OwnedMutexGuard<()>,
-    ) -> Self {
-        Self {
+        commit_in_place: bool,
+    ) -> Result<Self, StoreError> {
+        turn.connection().await?;
+        let mut tx = Self {
             in_place: None,
-            tx,
             statements,
-            _turn: turn,
+            turn,
+            commit_in_place,
+            ended: true,
+        };
+        let began = begin_without_waiting(tx.in_place().await?);
+        if let Err(e) = began {
+            let e = StoreError::from(e);
+            if !e.is_busy() {
+                return Err(e);
+            }
+            // Another process (an instance, the CLI) holds SQLite's write
+            // lock: wait for it on sqlx's thread, never on this one, whose
+            // other tasks may be what the holder waits for.
+            sqlx::query("BEGIN IMMEDIATE").execute(tx.sqlx()).await?;
         }
+        tx.ended = false;
+        Ok(tx)
     }
 
-    /// sqlx's connection, for a statement through sqlx: the handle is given
-    /// back first if it was borrowed.
+    /// The writer's connection, for a statement through sqlx: the handle
+    /// is given back first if it was borrowed.
     pub fn sqlx(&mut self) -> &mut SqliteConnection {
         self.in_place = None;
-        &mut self.tx
+        self.turn
+            .conn_mut()
+            .expect("a transaction begins only on an open writer")
     }
 
     /// The connection to run statements in place on, borrowing the handle
     /// if it is not borrowed yet.
     pub async fn in_place(&mut self) -> Result<&Connection, StoreError> {
         if self.in_place.is_none() {
-            let lock = self.tx.lock_handle().await?;
+            let conn = self
+                .turn
+                .conn_mut()
+                .ok_or_else(|| StoreError::Url("the database is closed".into()))?;
+            let lock = conn.lock_handle().await?;
             // SAFETY: the guard borrows the connection's shared state,
-            // which lives as long as the connection, owned by `self.tx`.
-            // `in_place` is declared before `tx`, so it is dropped first,
-            // and it is cleared by `sqlx()` and `commit()` before `tx` is
-            // used again: the guard never outlives the connection nor
-            // coexists with a use of it through sqlx.
+            // which lives as long as the connection, owned by the writer
+            // whose turn `self.turn` holds. `in_place` is declared before
+            // `turn`, so it is dropped first, and it is cleared by `sqlx()`
+            // before the connection is used again: the guard never
+            // outlives the connection nor coexists with a use of it
+            // through sqlx.
             let mut lock: LockedSqliteHandle<'static> = unsafe { std::mem::transmute(lock) };
             let handle = lock.as_raw_handle().as_ptr();
             let kept = self
@@ -140,10 +172,54 @@ impl SqliteTx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        self.in_place = None;
-        self.tx.commit().await?;
+        if self.commit_in_place {
+            self.in_place().await?.execute_batch("COMMIT")?;
+        } else {
+            sqlx::query("COMMIT").execute(self.sqlx()).await?;
+        }
+        self.ended = true;
         Ok(())
     }
+}
+
+impl Drop for SqliteTx {
+    /// Rolls back an unfinished transaction (its request was cancelled, or
+    /// it failed): on the spot if the handle is borrowed, else as soon as
+    /// the turn is free, before any other use of the writer (see
+    /// [`Writer`]).
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let rolled_back = self
+            .in_place
+            .as_ref()
+            .and_then(|p| p.conn.as_ref())
+            .is_some_and(|conn| conn.execute_batch("ROLLBACK").is_ok());
+        if !rolled_back {
+            self.turn.unended = true;
+            // Until then the transaction holds SQLite's write lock, which
+            // other processes wait on: the next holder may be a while.
+            // Whoever takes the turn first rolls it back.
+            let writer = OwnedMutexGuard::mutex(&self.turn).clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(e) = writer.lock().await.connection().await {
+                        tracing::warn!(error = %e, "rolling back an unfinished write");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// `BEGIN IMMEDIATE` in place, failing at once (`SQLITE_BUSY`) rather than
+/// waiting for another process's write lock on this thread.
+fn begin_without_waiting(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    let began = conn.execute_batch("BEGIN IMMEDIATE");
+    conn.busy_timeout(super::connect::BUSY_TIMEOUT)?;
+    began
 }
 
 /// Binds `args` to the parameters of `statement` as sqlx does: `$N` or
@@ -422,5 +498,32 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(10), db.close())
             .await
             .expect("the writer closes");
+    }
+
+    /// A transaction dropped right after a statement through sqlx (the
+    /// handle not borrowed, so it cannot roll back on the spot) still lets
+    /// go of SQLite's write lock at once, without waiting for the writer's
+    /// next user: another process can write, and nothing of it is kept.
+    #[tokio::test]
+    async fn a_dropped_transaction_lets_go_of_the_lock_without_another_write() {
+        let (db, path) = crate::store::testing::migrated_sqlite_file().await;
+        let mut tx = db.begin().await.unwrap();
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO server_settings (key, value) VALUES ('in-place-x', 'x')"
+        ).execute(&mut *conn).await.map(|_| ()))
+        .unwrap();
+        drop(tx);
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        let write =
+            tokio::task::spawn_blocking(move || other.execute_batch("BEGIN IMMEDIATE; ROLLBACK"));
+        tokio::time::timeout(std::time::Duration::from_secs(3), write)
+            .await
+            .expect("the lock is let go at once")
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings(&db).await, 0, "nothing of it is kept");
     }
 }

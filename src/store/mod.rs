@@ -16,17 +16,16 @@ pub mod settings;
 pub mod statistics;
 mod timestamp;
 mod wal;
+mod writer;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
 pub use in_place_tx::SqliteTx;
 pub use inline::{FromInPlace, InPlaceValues, InlineReads, unconverted};
 pub use timestamp::Timestamp;
 pub use wal::{WalCheckpointer, take_over_checkpoints};
-
-use std::sync::Arc;
+pub use writer::{WriterGate, WriterTurn};
 
 use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Errors from the storage layer. Callers usually wrap this in their own
 /// error type; the HTTP edge turns it into a 500 (or 503 for readiness).
@@ -98,43 +97,6 @@ pub struct PoolUse {
     pub size: u32,
     pub idle: u32,
 }
-
-/// SQLite allows one writer at a time. Letting pooled connections race for
-/// the file lock keeps throughput but makes tail latency 10-20x worse, so
-/// writers queue here, in process, and then `BEGIN IMMEDIATE` on the one
-/// connection kept for writing. One connection, because SQLite empties a
-/// connection's page cache whenever another connection has written: the
-/// writer that always writes keeps the pages it writes to in memory, where
-/// a write on any pooled connection would read them again from the file.
-#[derive(Clone)]
-pub struct WriterGate {
-    turn: Arc<Mutex<()>>,
-    /// Declared before `writer`, so dropped first: the statements kept on
-    /// the writer's handle are finalized before sqlx closes it.
-    statements: in_place_tx::KeptStatements,
-    writer: SqlitePool,
-}
-
-impl std::fmt::Debug for WriterGate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriterGate")
-            .field("writer", &self.writer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl WriterGate {
-    pub(crate) fn new(writer: SqlitePool) -> Self {
-        Self {
-            turn: Arc::default(),
-            statements: Arc::default(),
-            writer,
-        }
-    }
-}
-
-/// A turn to write (see [`Db::writer_turn`]).
-pub struct WriterTurn(Option<OwnedMutexGuard<()>>);
 
 /// A write transaction, and the rows it changed that credential checks
 /// read (see [`Touched`]).
@@ -236,11 +198,8 @@ impl Db {
                     Some(guard) => guard,
                     None => gate.turn.clone().lock_owned().await,
                 };
-                let tx = gate.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let statements = gate.statements.clone();
-                Ok(Tx::new(TxConn::Sqlite(SqliteTx::new(
-                    tx, statements, guard,
-                ))))
+                let tx = SqliteTx::begin(guard, gate.statements.clone(), gate.commit_in_place);
+                Ok(Tx::new(TxConn::Sqlite(tx.await?)))
             }
             Db::Postgres(pool, _) => Ok(Tx::new(TxConn::Postgres(pool.begin().await?))),
         }
@@ -317,7 +276,7 @@ impl Db {
         match self {
             Db::Sqlite(readers, gate, _) => vec![
                 of("sqlite_readers", readers.size(), readers.num_idle()),
-                of("sqlite_writer", gate.writer.size(), gate.writer.num_idle()),
+                of("sqlite_writer", 1, usize::from(!gate.busy())),
             ],
             Db::Postgres(pool, lazy) => vec![
                 of("postgres", pool.size(), pool.num_idle()),
@@ -330,16 +289,7 @@ impl Db {
         match self {
             Db::Sqlite(readers, gate, _) => {
                 readers.close().await;
-                // In the writer's turn, so that no transaction holds them.
-                let turn = gate.turn.lock().await;
-                drop(
-                    gate.statements
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take(),
-                );
-                drop(turn);
-                gate.writer.close().await;
+                gate.close().await;
             }
             Db::Postgres(pool, lazy) => {
                 pool.close().await;
@@ -355,30 +305,27 @@ impl Db {
 /// `SELECT`s produced. (Row counts of a script cannot be read from the
 /// result: SQLite reports a `COMMIT` as changing what the statement before
 /// it changed. A script that needs one selects `changes()`.) If the script
-/// fails midway, its transaction is rolled back (or the connection closed)
-/// before the connection goes back to the pool. On PostgreSQL, which takes
+/// fails midway, its transaction is rolled back before the turn is let go
+/// (or, failing that, by the writer's next holder). On PostgreSQL, which takes
 /// one statement per round trip with bound values, this is refused.
 pub async fn run_script(
     db: &Db,
-    turn: &WriterTurn,
+    turn: &mut WriterTurn,
     mut script: QueryBuilder<Sqlite>,
 ) -> Result<Vec<i64>, StoreError> {
-    let Db::Sqlite(_, gate, _) = db else {
-        return Err(StoreError::Url("a statement script needs SQLite".into()));
-    };
-    if turn.0.is_none() {
+    let (Db::Sqlite(..), Some(writer)) = (db, turn.0.as_mut()) else {
         return Err(StoreError::Url(
             "a statement script needs SQLite's writer turn".into(),
         ));
-    }
-    let mut conn = gate.writer.acquire().await?;
+    };
+    let conn = writer.connection().await?;
     match script.build_query_scalar().fetch_all(&mut *conn).await {
         Ok(values) => Ok(values),
         Err(e) => {
             if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
                 // No transaction was open, or the connection is broken:
-                // either way it must not be reused as it is.
-                drop(conn.detach());
+                // the next holder tries again.
+                writer.unended = true;
             }
             Err(e.into())
         }

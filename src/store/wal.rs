@@ -35,14 +35,15 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
     };
     let conn = open(&path)?;
     let turn = gate.turn.clone();
-    let mut writer = gate.writer.acquire().await?;
+    let mut writer = gate.turn.lock().await;
+    let writer_conn = writer.connection().await?;
     sqlx::query("PRAGMA wal_autocheckpoint = 0")
-        .execute(&mut *writer)
+        .execute(&mut *writer_conn)
         .await?;
     // A burst (a large Bulk request) can grow the WAL file far past its
     // usual size; SQLite cuts it back to this when it next starts over.
     sqlx::query("PRAGMA journal_size_limit = 67108864")
-        .execute(&mut *writer)
+        .execute(&mut *writer_conn)
         .await?;
     drop(writer);
     let (stop, stopped) = mpsc::channel();
@@ -144,9 +145,9 @@ mod tests {
         let Db::Sqlite(_, gate, _) = &db else {
             unreachable!()
         };
-        let mut writer = gate.writer.acquire().await.unwrap();
+        let mut writer = gate.turn.lock().await;
         let auto: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
-            .fetch_one(&mut *writer)
+            .fetch_one(writer.connection().await.unwrap())
             .await
             .unwrap();
         assert_eq!(auto, 0, "the writer leaves checkpoints to the thread");

@@ -263,9 +263,13 @@ mod tests {
         let broken = match &db {
             Db::Sqlite(pool, ..) => {
                 let options = (*pool.connect_options()).clone();
-                let open = || sqlx::SqlitePool::connect_with(options.clone());
-                let gate = crate::store::WriterGate::new(open().await.unwrap());
-                Db::Sqlite(open().await.unwrap(), gate, Default::default())
+                let writer: sqlx::SqliteConnection =
+                    <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
+                        .await
+                        .unwrap();
+                let gate = crate::store::WriterGate::new(writer, true);
+                let readers = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                Db::Sqlite(readers, gate, Default::default())
             }
             Db::Postgres(..) => unreachable!("unit tests run on SQLite"),
         };
