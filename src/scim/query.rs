@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use super::filter::{Expr, Literal, Op};
-use super::index::column_backed;
+use super::index::{Slot, column_backed};
 use super::schema::{AttrType, Resolved, ResourceType};
 use crate::store::dynamic::{Arg, Dialect, MatchKind, PageOrder, SqlParts};
 
@@ -24,14 +24,6 @@ enum Col {
     Time(&'static str),
     /// A constant, such as `meta.resourceType`.
     Const(&'static str),
-}
-
-/// Where the index keeps a value: which column, and how to fold the literal.
-#[derive(Clone, Copy, Debug)]
-enum Slot {
-    Folded,
-    Exact,
-    Num,
 }
 
 pub struct Compiler {
@@ -190,12 +182,7 @@ impl Compiler {
         lit: &Literal,
     ) -> Result<(), ScimError> {
         let leaf = t.leaf();
-        let slot = match leaf.ty {
-            AttrType::Integer | AttrType::Decimal => Slot::Num,
-            AttrType::Boolean | AttrType::DateTime => Slot::Exact,
-            _ if leaf.case_exact => Slot::Exact,
-            _ => Slot::Folded,
-        };
+        let slot = Slot::of(leaf);
         let (column, arg) = match (slot, lit) {
             (Slot::Num, Literal::Num(n)) => ("v.v_num", Arg::Num(*n)),
             (Slot::Exact, Literal::Bool(b)) => ("v.v_text", Arg::Text(b.to_string())),
@@ -446,13 +433,7 @@ impl Compiler {
                 ));
             }
             None => {
-                let leaf = t.leaf();
-                let column = match leaf.ty {
-                    AttrType::Integer | AttrType::Decimal => "v_num",
-                    AttrType::Boolean | AttrType::DateTime => "v_text",
-                    _ if leaf.case_exact => "v_text",
-                    _ => "v_lower",
-                };
+                let column = Slot::of(t.leaf()).column();
                 q.sql(format!("(SELECT MIN(s.{column}) FROM scim_values s WHERE s.resource_id = r.id AND s.path = "));
                 q.bind(Arg::Text(t.index_path()));
                 q.sql(format!(") {dir} NULLS LAST, "));
@@ -558,5 +539,37 @@ mod tests {
         assert!(s.starts_with("NOT (r.id IN"), "{s}");
         let s = sql(ResourceType::User, "not (title pr)");
         assert!(s.starts_with("NOT (r.id IN"), "{s}");
+    }
+
+    /// The index keeps each value in one column, indexed only where it is
+    /// set (migration 16): SQLite's planner must still take that partial
+    /// index for the filters that read the column.
+    #[tokio::test]
+    async fn filters_on_the_index_use_its_partial_indexes() {
+        let (_db, path) = crate::store::testing::migrated_sqlite_file().await;
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let plan = |f: &str| {
+            let c = Compiler::new(ResourceType::User, Uuid::nil(), Dialect::Sqlite);
+            let parts = c.filter(&parse(ResourceType::User, f).unwrap()).unwrap();
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT r.id FROM members r WHERE {}",
+                parts.preview()
+            );
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(parts.in_place_values()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        for (filter, index) in [
+            ("name.familyName eq \"Jensen\"", "scim_values_folded"),
+            ("name.familyName sw \"Jen\"", "scim_values_folded"),
+            ("emails.primary eq true", "scim_values_exact"),
+        ] {
+            let plan = plan(filter);
+            assert!(plan.contains(index), "{filter}: {plan}");
+        }
     }
 }

@@ -463,7 +463,8 @@ mod migrations {
                 (11, "audit_streams"),
                 (13, "lean_audit_indexes"),
                 (14, "sso"),
-                (15, "audit_intake")
+                (15, "audit_intake"),
+                (16, "lean_search_index")
             ]
         )
     }
@@ -484,7 +485,8 @@ mod migrations {
                 (11, "audit_streams"),
                 (13, "lean_audit_indexes"),
                 (14, "sso"),
-                (15, "audit_intake")
+                (15, "audit_intake"),
+                (16, "lean_search_index")
             ]
         )
     }
