@@ -21,7 +21,9 @@ pub async fn member_for(db: &Db, org_id: Uuid, value: &str) -> Result<Member, Ss
         ));
     }
     // userName first (it is unique among live members); then the primary
-    // email, which must name one member only.
+    // email, which must name one member only. The search index keeps each
+    // value in its attribute's column (`scim::index::Slot`): an email's
+    // folded, `primary` (a boolean) exact.
     let by_name: Option<Uuid> = on_db!(db, pool => {
         sqlx::query_scalar(
             "SELECT id FROM members WHERE org_id = $1 AND user_name_key = $2 \
@@ -39,7 +41,7 @@ pub async fn member_for(db: &Db, org_id: Uuid, value: &str) -> Result<Member, Ss
                 sqlx::query_scalar(
                     "SELECT DISTINCT m.id FROM scim_values v \
                      JOIN scim_values p ON p.resource_id = v.resource_id AND p.elem = v.elem \
-                       AND p.path = 'emails.primary' AND p.v_lower = 'true' \
+                       AND p.path = 'emails.primary' AND p.v_text = 'true' \
                      JOIN members m ON m.id = v.resource_id \
                      WHERE v.org_id = $1 AND v.resource_type = 'User' AND v.path = 'emails.value' \
                        AND v.v_lower = $2 AND m.org_id = $1 AND m.deleted_at IS NULL \
