@@ -157,6 +157,14 @@ pub trait ScimWrite: ScimResource {
         ops: Option<&[PatchOperation]>,
     ) -> impl Future<Output = Result<Self::Current, ScimError>> + Send;
 
+    /// [`Self::current`] when it is read with the row alone (a user's
+    /// writes read nothing more), so that a PATCH that would change nothing
+    /// can be told from a snapshot, outside the write (see
+    /// `write::unchanged_by_patch`). `None`: it is read in the write.
+    fn current_of_row(_before: &Self::Row) -> Option<Self::Current> {
+        None
+    }
+
     /// The document a PATCH starts from: what the client could have PUT.
     fn patchable(before: &Self::Row, current: &Self::Current) -> Map<String, Value>;
 

@@ -138,6 +138,10 @@ impl ScimWrite for Users {
         Ok(())
     }
 
+    fn current_of_row(_: &ScimUserRow) -> Option<()> {
+        Some(())
+    }
+
     fn patchable(before: &ScimUserRow, _: &()) -> Map<String, Value> {
         Self::attributes(before)
     }

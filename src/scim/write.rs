@@ -3,6 +3,9 @@
 //! authorize → parse → begin → load and lock → precondition (`If-Match`) →
 //! change → index rows → audit record → commit.
 //!
+//! A PATCH that would change nothing stops after parsing: it is told from
+//! a snapshot, without the writer (see [`unchanged_by_patch`]).
+//!
 //! The change, its index rows and its audit record (`scim.user.patch`, with
 //! the attribute paths changed, never a value) are durable together or not
 //! at all. What differs between kinds is supplied by [`ScimWrite`].
@@ -104,6 +107,9 @@ pub async fn write<R: ScimWrite>(
     caller.require(state, Action::ScimWrite).await?;
     let creates = matches!(request, Request::Create { .. });
     let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
+    if let Some(row) = unchanged_by_patch::<R>(&state.db, caller.org_id(), &parsed).await? {
+        return Ok(row);
+    }
     let mut run = state.audit.run().await?;
     let row = apply::<R>(state, caller, &mut run, parsed).await?;
     run.finish().await?;
@@ -112,6 +118,45 @@ pub async fn write<R: ScimWrite>(
         crate::store::statistics::rows_created(&state.db, 1);
     }
     Ok(row)
+}
+
+/// The resource as it is, when `parsed` is a PATCH that would leave it
+/// so, told from a snapshot of the row without taking the writer's turn.
+/// Identity providers send such PATCHes all the time (a sync cycle asserts
+/// again what it asserted before), and through the writer each one held
+/// every other write up for its savepoint, lock read and rollback. It
+/// writes nothing and records nothing, as the same PATCH through the writer
+/// does (the audit trail records the call). Had the row changed since the
+/// snapshot, the answer is that of this PATCH ordered just before the
+/// change. Anything else (a change, a failed `If-Match`, an error, a kind
+/// whose PATCH reads more than its row) goes through the writer.
+async fn unchanged_by_patch<R: ScimWrite>(
+    db: &Db,
+    org: Uuid,
+    parsed: &Parsed<'_, R>,
+) -> Result<Option<R::Row>, ScimError> {
+    let Parsed::Existing {
+        id,
+        if_match,
+        edit: Edit::Patch(ops),
+    } = parsed
+    else {
+        return Ok(None);
+    };
+    let Some((before, _)) = R::read(db, org, *id, false).await? else {
+        return Ok(None);
+    };
+    let Some(current) = R::current_of_row(&before) else {
+        return Ok(None);
+    };
+    if http::check_if_match(*if_match, before.as_ref().version).is_err() {
+        return Ok(None);
+    }
+    let mut doc = R::patchable(&before, &current);
+    Ok(match patch::apply(R::RT, &mut doc, ops) {
+        Ok(changed) if changed.is_empty() => Some(before),
+        _ => None,
+    })
 }
 
 /// One operation of a Bulk request, inside the request's run of the

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ENTERPRISE, TestApp, USER_SCHEMA, patch_op, user};
+use crate::support::{ENTERPRISE, TestApp, USER_SCHEMA, patch_op, record_changes, user};
 
 #[tokio::test]
 async fn create_get_replace_delete() {
@@ -429,4 +429,68 @@ async fn active_can_be_unassigned_without_deactivating() {
     assert!(got.body.get("active").is_none(), "{}", got.text);
     let active = scim.filter("/Users", "active eq true").await;
     assert!(active.text.contains("u@example.com"), "{}", active.text);
+}
+
+/// A PATCH that leaves a user as it was (an identity provider asserting
+/// again what it sent before) answers with the user as it is: the same
+/// version and ETag, no change recorded, the call itself audited. It is
+/// told from a snapshot, without the writer; a stale `If-Match` and an
+/// unknown id are refused as before.
+#[tokio::test]
+async fn a_patch_that_changes_nothing_answers_the_user_as_it_is_and_records_no_change() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    let id = scim.create_user(user("again@example.com")).await;
+    let path = format!("/Users/{id}");
+    let stale = scim.get(&path).await.header("etag").unwrap().to_string();
+    let deactivate = patch_op(json!([{ "op": "replace", "path": "active", "value": false }]));
+    let first = scim.patch(&path, deactivate.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let again = scim.patch(&path, deactivate.clone()).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(again.body["active"], false);
+    assert_eq!(again.body["meta"], first.body["meta"]);
+
+    let org = app.get("/api/v1/tokens/self", &scim.token).await.body["org_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patches: Vec<Value> = app
+        .audit_records(&org)
+        .await
+        .into_iter()
+        .filter(|r| r["action"] == "scim.user.patch")
+        .collect();
+    let changes: Vec<Value> = patches.iter().map(record_changes).collect();
+    assert_eq!(
+        changes,
+        vec![json!({ "attributes": ["active"] }), Value::Null],
+        "the change recorded once, the second call with none: {patches:#?}"
+    );
+    assert!(
+        patches
+            .iter()
+            .all(|r| r["outcome"] == "success" && r["http_status"] == 200)
+    );
+
+    let refused = app
+        .client
+        .patch(scim.url(&path))
+        .bearer_auth(&scim.token)
+        .header("if-match", stale)
+        .header("content-type", "application/scim+json")
+        .body(deactivate.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        412,
+        "a stale If-Match is refused"
+    );
+    let missing = scim
+        .patch(&format!("/Users/{}", uuid::Uuid::new_v4()), deactivate)
+        .await;
+    missing.assert_scim_error(404, None);
 }
