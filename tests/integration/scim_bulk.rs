@@ -47,10 +47,7 @@ async fn bulk_creates_and_links_by_bulk_id() {
     assert_eq!(u.body["title"], "Lead");
     assert_eq!(u.body["groups"][0]["value"], group_id.as_str());
 
-    let org = app.get("/api/v1/tokens/self", &scim.token).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let org = app.org_of(&scim.token).await;
     let actions: Vec<String> = app
         .audit_records(&org)
         .await
@@ -236,10 +233,7 @@ async fn runs_of_creates_answer_each_operation_as_alone() {
     assert_eq!(g.body["members"][0]["value"], user_a.as_str());
 
     // One record per created user, naming it, and one for the request.
-    let org = app.get("/api/v1/tokens/self", &scim.token).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let org = app.org_of(&scim.token).await;
     let records = app.audit_records(&org).await;
     let user_creates: Vec<&Value> = records
         .iter()

@@ -341,10 +341,7 @@ async fn writes_are_audited_with_paths_and_never_values() {
     scim.put(&format!("/Users/{id}"), user("audit@example.com"))
         .await;
     scim.delete(&format!("/Users/{id}")).await;
-    let org = app.get("/api/v1/tokens/self", &scim.token).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let org = app.org_of(&scim.token).await;
     let records: Vec<Value> = app
         .audit_records(&org)
         .await
@@ -452,10 +449,7 @@ async fn a_patch_that_changes_nothing_answers_the_user_as_it_is_and_records_no_c
     assert_eq!(again.body["active"], false);
     assert_eq!(again.body["meta"], first.body["meta"]);
 
-    let org = app.get("/api/v1/tokens/self", &scim.token).await.body["org_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let org = app.org_of(&scim.token).await;
     let patches: Vec<Value> = app
         .audit_records(&org)
         .await
