@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use super::http::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
-use super::kind::{ScimResource, ScimWrite, location, render};
+use super::kind::{Read, ScimResource, ScimWrite, location, render};
 use super::list::{self, ListRequest};
 use super::resource::{self, Projection};
 use super::store;
@@ -139,30 +139,26 @@ pub async fn search<R: ScimResource>(
 ) -> Result<(Vec<Map<String, Value>>, i64), ScimError> {
     let db = &state.db;
     let compiled = list::compile(R::RT, req, org, Dialect::of(db))?;
-    let filter = compiled.filter.as_ref();
-    let (rows, total) = store::search::<R::Row>(
-        db,
-        &state.page_anchors,
-        org,
-        filter,
-        &compiled.order,
+    let page = store::Page {
+        filter: compiled.filter.as_ref(),
+        order: &compiled.order,
         limit,
         offset,
-    )
-    .await?;
-    let mut related = if req.projection.may_include(R::RT, R::RELATED) {
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.as_ref().id).collect();
-        Some(R::related(db, org, &ids).await?)
+    };
+    let (rows, total): (Vec<Read<R>>, i64) = if req.projection.may_include(R::RT, R::RELATED) {
+        R::search_related(db, &state.page_anchors, org, &page).await?
     } else {
-        None
+        let (rows, total) = store::search::<R::Row>(db, &state.page_anchors, org, &page).await?;
+        (rows.into_iter().map(|r| (r, None)).collect(), total)
     };
     let resources = rows
-        .iter()
-        .map(|r| {
-            let rel = related
-                .as_mut()
-                .map(|all| all.remove(&r.as_ref().id).unwrap_or_default());
-            resource::project(R::RT, render::<R>(r, rel.as_deref(), base), &req.projection)
+        .into_iter()
+        .map(|(r, related)| {
+            resource::project(
+                R::RT,
+                render::<R>(&r, related.as_deref(), base),
+                &req.projection,
+            )
         })
         .collect();
     Ok((resources, total))

@@ -14,7 +14,8 @@ use super::error::ScimError;
 use super::http;
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
-use super::store::StoredRow;
+use super::store::{Page, StoredRow};
+use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, Tx};
 
 /// The actions a kind's routes and audit records are named by, so that a
@@ -111,6 +112,31 @@ pub trait ScimResource: Send + Sync + 'static {
                 None
             };
             Ok(Some((row, related)))
+        }
+    }
+
+    /// One page of a search, each row with its [`Self::RELATED`]: the
+    /// page, then the related of all its rows in one more read, unless the
+    /// kind can do it in one.
+    fn search_related(
+        db: &Db,
+        anchors: &PageAnchors,
+        org_id: Uuid,
+        page: &Page<'_>,
+    ) -> impl Future<Output = Result<(Vec<Read<Self>>, i64), ScimError>> + Send {
+        async move {
+            let (rows, total) =
+                super::store::search::<Self::Row>(db, anchors, org_id, page).await?;
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.as_ref().id).collect();
+            let mut all = Self::related(db, org_id, &ids).await?;
+            let rows = rows
+                .into_iter()
+                .map(|r| {
+                    let related = all.remove(&r.as_ref().id).unwrap_or_default();
+                    (r, Some(related))
+                })
+                .collect();
+            Ok((rows, total))
         }
     }
 }

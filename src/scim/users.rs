@@ -13,11 +13,12 @@ use super::kind::{ById, Names, Read, ScimResource, ScimWrite, Via, location, nam
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::users::ScimUserRow;
-use super::store::{self, Meta, memberships};
+use super::store::{self, Meta, Page, memberships};
 use crate::identity::members::RoleColumn;
 use crate::identity::scim_users::{self, ScimUserWrite};
 use crate::identity::{orgs, passwords};
 use crate::permissions::Role;
+use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, Timestamp, Tx};
 
 pub struct Users;
@@ -85,6 +86,21 @@ impl ScimResource for Users {
         Ok(store::users::with_groups(db, org_id, id)
             .await?
             .map(|(row, groups)| (row, Some(groups))))
+    }
+
+    /// A page of users and their groups are one statement too.
+    async fn search_related(
+        db: &Db,
+        anchors: &PageAnchors,
+        org_id: Uuid,
+        page: &Page<'_>,
+    ) -> Result<(Vec<Read<Self>>, i64), ScimError> {
+        let (rows, total) = store::users::search_with_groups(db, anchors, org_id, page).await?;
+        let rows = rows
+            .into_iter()
+            .map(|(row, groups)| (row, Some(groups)))
+            .collect();
+        Ok((rows, total))
     }
 }
 

@@ -166,17 +166,48 @@ pub async fn written<R: StoredRow>(
         .ok_or_else(|| ScimError::not_found(what))
 }
 
-/// Live rows of the organization matching `filter` (a WHERE fragment over
+/// Live rows of the organization matching the page's filter (a WHERE fragment over
 /// `r`), one page in `order`, with the total count.
 pub async fn search<R: StoredRow>(
     db: &Db,
     anchors: &PageAnchors,
     org_id: Uuid,
-    filter: Option<&SqlParts>,
-    order: &PageOrder,
-    limit: i64,
-    offset: i64,
+    page: &Page<'_>,
 ) -> Result<(Vec<R>, i64), ScimError> {
+    search_as::<R, R>(db, anchors, org_id, page, R::TABLE.columns).await
+}
+
+/// What one page of a search asks for.
+#[derive(Clone, Copy)]
+pub struct Page<'a> {
+    pub filter: Option<&'a SqlParts>,
+    pub order: &'a PageOrder,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// [`search`] over the table of `R`, reading `columns` into `T` (the
+/// row's columns and more, such as a user's groups).
+pub async fn search_as<R: StoredRow, T>(
+    db: &Db,
+    anchors: &PageAnchors,
+    org_id: Uuid,
+    page: &Page<'_>,
+    columns: &str,
+) -> Result<(Vec<T>, i64), ScimError>
+where
+    T: Send
+        + Unpin
+        + FromInPlace
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let Page {
+        filter,
+        order,
+        limit,
+        offset,
+    } = *page;
     let table = &R::TABLE;
     let mut scope = SqlParts::new();
     scope
@@ -195,7 +226,7 @@ pub async fn search<R: StoredRow>(
     Ok(dynamic::fetch_page(
         db,
         table.from,
-        table.columns,
+        columns,
         &scope,
         order,
         (limit, offset),

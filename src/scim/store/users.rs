@@ -5,13 +5,14 @@
 
 use uuid::Uuid;
 
-use super::{Meta, stored_row};
+use super::{Meta, Page, stored_row};
 use crate::identity::members::RoleColumn;
 use crate::identity::orgs::Counted;
 use crate::on_db;
 use crate::scim::error::ScimError;
 
 use crate::store::dynamic::Dialect;
+use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, FromInPlace, unconverted};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -44,26 +45,48 @@ struct UserWithGroups {
     groups: Option<String>,
 }
 
-/// The groups column: SQLite has no UUID type, so its ids are hex.
-macro_rules! user_with_groups_sql {
+/// The user's columns and its groups (`groups`). The groups column:
+/// SQLite has no UUID type, so its ids are hex.
+macro_rules! with_groups_columns {
     ($aggregate:literal) => {
         concat!(
-            "SELECT r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, \
+            "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, \
              r.scim_doc, r.version, r.created_at, r.updated_at, (SELECT ",
             $aggregate,
             " FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
-             WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups \
-             FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
+             WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups"
         )
     };
 }
 
-const WITH_GROUPS_SQLITE: &str = user_with_groups_sql!(
-    "json_group_array(json_array(lower(hex(g.id)), g.display_name) ORDER BY g.display_name)"
-);
-const WITH_GROUPS_POSTGRES: &str = user_with_groups_sql!(
-    "json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name)::text"
-);
+macro_rules! with_groups_by_id {
+    ($columns:expr) => {
+        concat!(
+            "SELECT ",
+            $columns,
+            " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
+        )
+    };
+}
+
+macro_rules! sqlite_groups {
+    () => {
+        with_groups_columns!(
+            "json_group_array(json_array(lower(hex(g.id)), g.display_name) ORDER BY g.display_name)"
+        )
+    };
+}
+
+macro_rules! postgres_groups {
+    () => {
+        with_groups_columns!(
+            "json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name)::text"
+        )
+    };
+}
+
+const WITH_GROUPS_SQLITE: &str = with_groups_by_id!(sqlite_groups!());
+const WITH_GROUPS_POSTGRES: &str = with_groups_by_id!(postgres_groups!());
 
 impl FromInPlace for ScimUserRow {
     fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
@@ -109,18 +132,48 @@ pub async fn with_groups(
     let Some(found) = found else {
         return Ok(None);
     };
-    let pairs: Vec<(String, String)> = match found.groups.as_deref() {
-        None => Vec::new(),
-        Some(json) => serde_json::from_str(json)
-            .map_err(|e| ScimError::internal(format!("a user's groups did not read back: {e}")))?,
+    Ok(Some(found.split()?))
+}
+
+/// One page of a search of users, each with its groups, in one statement
+/// (a page and then its groups were two: two round trips on PostgreSQL,
+/// two read transactions on SQLite).
+pub async fn search_with_groups(
+    db: &Db,
+    anchors: &PageAnchors,
+    org_id: Uuid,
+    page: &Page<'_>,
+) -> Result<(Vec<(ScimUserRow, Vec<(Uuid, String)>)>, i64), ScimError> {
+    let columns = match Dialect::of(db) {
+        Dialect::Sqlite => sqlite_groups!(),
+        Dialect::Postgres => postgres_groups!(),
     };
-    let groups = pairs
+    let (found, total) =
+        super::search_as::<ScimUserRow, UserWithGroups>(db, anchors, org_id, page, columns).await?;
+    let rows = found
         .into_iter()
-        .map(|(gid, name)| {
-            Uuid::parse_str(&gid)
-                .map(|gid| (gid, name))
-                .map_err(|e| ScimError::internal(format!("a group id did not read back: {e}")))
-        })
+        .map(UserWithGroups::split)
         .collect::<Result<_, _>>()?;
-    Ok(Some((found.row, groups)))
+    Ok((rows, total))
+}
+
+impl UserWithGroups {
+    /// The row, and its groups decoded from the column.
+    fn split(self) -> Result<(ScimUserRow, Vec<(Uuid, String)>), ScimError> {
+        let pairs: Vec<(String, String)> = match self.groups.as_deref() {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                ScimError::internal(format!("a user's groups did not read back: {e}"))
+            })?,
+        };
+        let groups = pairs
+            .into_iter()
+            .map(|(gid, name)| {
+                Uuid::parse_str(&gid)
+                    .map(|gid| (gid, name))
+                    .map_err(|e| ScimError::internal(format!("a group id did not read back: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((self.row, groups))
+    }
 }
