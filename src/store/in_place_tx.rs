@@ -147,9 +147,8 @@ impl SqliteTx {
             let conn = match kept {
                 // SAFETY (of using it): the same handle, borrowed again.
                 Some(conn) if unsafe { conn.handle() } == handle => conn,
-                // A handle this process no longer writes with (or none
-                // yet). Its statements, if any, kept sqlx from closing it,
-                // so it is still valid to finalize them on.
+                // The first borrow of this writer's handle (each writer
+                // has its own slot, and its connection is never reopened).
                 _ => {
                     // SAFETY: the handle is valid while the guard is held,
                     // and the guard means sqlx's worker thread makes no
