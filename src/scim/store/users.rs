@@ -45,10 +45,27 @@ struct UserWithGroups {
     groups: Option<String>,
 }
 
-/// The user's columns and its groups (`groups`). The groups column:
-/// SQLite has no UUID type, so its ids are hex.
-macro_rules! with_groups_columns {
-    ($aggregate:literal) => {
+/// The user's columns and its groups (`groups`), per backend, as
+/// compile-time texts: `with_groups!(columns sqlite)` for a page,
+/// `with_groups!(by_id sqlite)` for one user. The groups column: SQLite
+/// has no UUID type, so its ids are hex.
+macro_rules! with_groups {
+    (columns sqlite) => {
+        with_groups!(@columns
+            "json_group_array(json_array(lower(hex(g.id)), g.display_name) ORDER BY g.display_name)")
+    };
+    (columns postgres) => {
+        with_groups!(@columns
+            "json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name)::text")
+    };
+    (by_id $backend:ident) => {
+        concat!(
+            "SELECT ",
+            with_groups!(columns $backend),
+            " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
+        )
+    };
+    (@columns $aggregate:literal) => {
         concat!(
             "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, \
              r.scim_doc, r.version, r.created_at, r.updated_at, (SELECT ",
@@ -58,35 +75,6 @@ macro_rules! with_groups_columns {
         )
     };
 }
-
-macro_rules! with_groups_by_id {
-    ($columns:expr) => {
-        concat!(
-            "SELECT ",
-            $columns,
-            " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
-        )
-    };
-}
-
-macro_rules! sqlite_groups {
-    () => {
-        with_groups_columns!(
-            "json_group_array(json_array(lower(hex(g.id)), g.display_name) ORDER BY g.display_name)"
-        )
-    };
-}
-
-macro_rules! postgres_groups {
-    () => {
-        with_groups_columns!(
-            "json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name)::text"
-        )
-    };
-}
-
-const WITH_GROUPS_SQLITE: &str = with_groups_by_id!(sqlite_groups!());
-const WITH_GROUPS_POSTGRES: &str = with_groups_by_id!(postgres_groups!());
 
 impl FromInPlace for ScimUserRow {
     fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
@@ -120,8 +108,8 @@ pub async fn with_groups(
     id: Uuid,
 ) -> Result<Option<(ScimUserRow, Vec<(Uuid, String)>)>, ScimError> {
     let sql = match Dialect::of(db) {
-        Dialect::Sqlite => WITH_GROUPS_SQLITE,
-        Dialect::Postgres => WITH_GROUPS_POSTGRES,
+        Dialect::Sqlite => with_groups!(by_id sqlite),
+        Dialect::Postgres => with_groups!(by_id postgres),
     };
     let found: Option<UserWithGroups> = match db.fetch_in_place(sql, (org_id, id)) {
         Some(found) => found?.pop(),
@@ -145,8 +133,8 @@ pub async fn search_with_groups(
     page: &Page<'_>,
 ) -> Result<(Vec<(ScimUserRow, Vec<(Uuid, String)>)>, i64), ScimError> {
     let columns = match Dialect::of(db) {
-        Dialect::Sqlite => sqlite_groups!(),
-        Dialect::Postgres => postgres_groups!(),
+        Dialect::Sqlite => with_groups!(columns sqlite),
+        Dialect::Postgres => with_groups!(columns postgres),
     };
     let (found, total) =
         super::search_as::<ScimUserRow, UserWithGroups>(db, anchors, org_id, page, columns).await?;
