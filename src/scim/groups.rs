@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::ScimError;
-use super::kind::{ById, Names, ScimResource, ScimWrite, Via, location, names};
+use super::kind::{ById, Column, Columns, Names, ScimResource, ScimWrite, Via, location, names};
 use super::patch::PatchOperation;
 use super::patch::scope as patch_scope;
 use super::schema::{GROUP, ResourceType};
@@ -42,14 +42,15 @@ impl ScimResource for Groups {
         &row.display_name
     }
 
-    fn attributes(row: &GroupRow) -> Map<String, Value> {
-        let mut doc: Map<String, Value> = serde_json::from_str(&row.scim_doc).unwrap_or_default();
-        doc.insert("displayName".into(), json!(row.display_name));
-        match &row.external_id {
-            Some(e) => doc.insert("externalId".into(), json!(e)),
-            None => doc.remove("externalId"),
-        };
-        doc
+    fn stored(row: &GroupRow) -> Option<&str> {
+        Some(&row.scim_doc)
+    }
+
+    fn columns<'a>(row: &'a GroupRow, _stored_has: &dyn Fn(&str) -> bool) -> Columns<'a> {
+        vec![
+            ("displayName", Some(Column::Text(&row.display_name))),
+            ("externalId", row.external_id.as_deref().map(Column::Text)),
+        ]
     }
 
     fn reference(m: &MemberRef, base: &str) -> Value {

@@ -7,14 +7,14 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::ScimError;
 use super::http::{self, Base, ScimBody, ScimCaller, ScimParams, ScimPath};
-use super::kind::{Read, ScimResource, ScimWrite, location, render};
+use super::kind::{Read, ScimResource, ScimWrite, location};
 use super::list::{self, ListRequest};
-use super::resource::{self, Projection};
+use super::render;
+use super::resource::Projection;
 use super::store;
 use super::write::{Request, write};
 use crate::http::AppState;
@@ -128,7 +128,8 @@ pub async fn search_post<R: ScimResource>(
     respond_list::<R>(&state, &caller, &req, &base).await
 }
 
-/// One page of a list request, rendered and projected, with the total.
+/// One page of a list request, rendered and projected (as JSON text), with
+/// the total.
 pub async fn search<R: ScimResource>(
     state: &AppState,
     org: Uuid,
@@ -136,7 +137,7 @@ pub async fn search<R: ScimResource>(
     base: &str,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Map<String, Value>>, i64), ScimError> {
+) -> Result<(Vec<String>, i64), ScimError> {
     let db = &state.db;
     let compiled = list::compile(R::RT, req, org, Dialect::of(db))?;
     let page = store::Page {
@@ -154,11 +155,7 @@ pub async fn search<R: ScimResource>(
     let resources = rows
         .into_iter()
         .map(|(r, related)| {
-            resource::project(
-                R::RT,
-                render::<R>(&r, related.as_deref(), base),
-                &req.projection,
-            )
+            render::resource_text::<R>(&r, related.as_deref(), base, &req.projection)
         })
         .collect();
     Ok((resources, total))
@@ -172,8 +169,8 @@ async fn respond_list<R: ScimResource>(
 ) -> Result<Response, ScimError> {
     let org = caller.org_id();
     let (resources, total) = search::<R>(state, org, req, base, req.count, req.offset()).await?;
-    let body = list::list_response(total, req.start_index, resources);
-    Ok(http::respond(StatusCode::OK, &body, None, None))
+    let body = render::list_text(total, req.start_index, &resources);
+    Ok(http::respond_text(StatusCode::OK, body, None, None))
 }
 
 /// One resource in SCIM form, as the client's projection asks.
@@ -206,8 +203,7 @@ fn rendered<R: ScimResource>(
     base: &str,
 ) -> Response {
     let meta = row.as_ref();
-    let full = render::<R>(row, related.as_deref(), base);
-    let body = Value::Object(resource::project(R::RT, full, proj));
+    let body = render::resource_text::<R>(row, related.as_deref(), base, proj);
     let location = (status == StatusCode::CREATED).then(|| location::<R>(base, meta.id));
-    http::respond(status, &body, Some(meta.version), location.as_deref())
+    http::respond_text(status, body, Some(meta.version), location.as_deref())
 }

@@ -184,7 +184,18 @@ pub fn respond(
     version: Option<i64>,
     location: Option<&str>,
 ) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+    let text = serde_json::to_string(body).expect("a JSON value always serializes");
+    respond_text(status, text, version, location)
+}
+
+/// [`respond`] with a body already in JSON text.
+pub fn respond_text(
+    status: StatusCode,
+    body: String,
+    version: Option<i64>,
+    location: Option<&str>,
+) -> Response {
+    let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, scim_content_type());
     if let Some(v) = version.and_then(|v| HeaderValue::from_str(&etag(v)).ok()) {

@@ -79,9 +79,30 @@ pub trait ScimResource: Send + Sync + 'static {
     /// The name an audit record shows for a row.
     fn name(row: &Self::Row) -> &str;
 
-    /// The kind's own attributes of a row, as stored: [`render`] adds
-    /// `schemas`, `id`, `meta` and [`Self::RELATED`].
-    fn attributes(row: &Self::Row) -> Map<String, Value>;
+    /// The row's stored document: its attributes that have no column of
+    /// their own, as a JSON object's text.
+    fn stored(row: &Self::Row) -> Option<&str>;
+
+    /// The attributes kept in the row's columns, which take the place of
+    /// the stored document's keys of the same name (`None` removes one).
+    /// `stored_has` says whether the stored document has a key.
+    fn columns<'a>(row: &'a Self::Row, stored_has: &dyn Fn(&str) -> bool) -> Columns<'a>;
+
+    /// The kind's own attributes of a row: the stored document with the
+    /// [`Self::columns`] put in. [`render`] adds `schemas`, `id`, `meta` and
+    /// [`Self::RELATED`].
+    fn attributes(row: &Self::Row) -> Map<String, Value> {
+        let mut doc: Map<String, Value> = Self::stored(row)
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        for (name, column) in Self::columns(row, &|k| doc.contains_key(k)) {
+            match column {
+                Some(c) => doc.insert(name.into(), c.into()),
+                None => doc.remove(name),
+            };
+        }
+        doc
+    }
 
     /// One element of [`Self::RELATED`] as rendered.
     fn reference(item: &Self::Reference, base: &str) -> Value;
@@ -140,6 +161,25 @@ pub trait ScimResource: Send + Sync + 'static {
         }
     }
 }
+
+/// One attribute kept in a column of the row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Column<'a> {
+    Text(&'a str),
+    Bool(bool),
+}
+
+impl From<Column<'_>> for Value {
+    fn from(c: Column<'_>) -> Value {
+        match c {
+            Column::Text(t) => Value::String(t.to_owned()),
+            Column::Bool(b) => Value::Bool(b),
+        }
+    }
+}
+
+/// A row's [`Column`]s by attribute name (see [`ScimResource::columns`]).
+pub type Columns<'a> = Vec<(&'static str, Option<Column<'a>>)>;
 
 /// A row as read, with its [`ScimResource::RELATED`] when asked for.
 pub type Read<R> = (

@@ -2,7 +2,7 @@
 //! the SearchRequest body, compiled to SQL through `query`, paged by
 //! `startIndex` / `count`, rendered as a ListResponse.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::error::ScimError;
 use super::filter;
@@ -10,7 +10,7 @@ use super::http::ScimParams;
 use super::limits::MAX_FILTER_RESULTS;
 use super::query::Compiler;
 use super::resource::Projection;
-use super::schema::{LIST_URN, Resolved, ResourceType, SEARCH_URN, resolve, split_path};
+use super::schema::{Resolved, ResourceType, SEARCH_URN, resolve, split_path};
 use crate::store::dynamic::{Dialect, PageOrder, SqlParts};
 
 /// Items per page when the client does not say.
@@ -185,20 +185,10 @@ pub fn compile(
     Ok(Compiled { filter, order })
 }
 
-/// A ListResponse.
-pub fn list_response(total: i64, start_index: i64, resources: Vec<Map<String, Value>>) -> Value {
-    json!({
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn params(q: &str) -> ScimParams {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).unwrap();

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod list;
 pub mod patch;
 pub mod query;
+pub mod render;
 pub mod resource;
 pub mod routes;
 pub mod schema;

@@ -308,6 +308,11 @@ impl Projection {
 }
 
 impl Projection {
+    /// Whether the client asked for nothing (the `returned` rules alone).
+    pub fn is_default(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
     /// Whether the projection can include the core attribute `attr`, so
     /// that it is worth loading (group memberships, for one).
     pub fn may_include(&self, rt: ResourceType, attr: &str) -> bool {

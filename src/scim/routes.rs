@@ -11,7 +11,8 @@ use super::groups::Groups;
 use super::handlers;
 use super::http::{self, Base, ScimBody, ScimCaller, ScimPath};
 use super::kind::ScimWrite;
-use super::list::{self, ListRequest};
+use super::list::ListRequest;
+use super::render;
 use super::users::Users;
 use super::{bulk, discovery};
 use crate::http::AppState;
@@ -146,14 +147,11 @@ async fn service_provider_config(
 
 /// A discovery list: every item on one page.
 fn whole_list(items: Vec<Value>) -> Response {
-    let items: Vec<serde_json::Map<String, Value>> = items
-        .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .collect();
+    let items: Vec<String> = items.iter().map(Value::to_string).collect();
     let total = items.len() as i64;
-    http::respond(
+    http::respond_text(
         StatusCode::OK,
-        &list::list_response(total, 1, items),
+        render::list_text(total, 1, &items),
         None,
         None,
     )
@@ -228,9 +226,9 @@ async fn root_search(
             (items, ut + gt)
         }
     };
-    Ok(http::respond(
+    Ok(http::respond_text(
         StatusCode::OK,
-        &list::list_response(total, req.start_index, resources),
+        render::list_text(total, req.start_index, &resources),
         None,
         None,
     ))

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use super::groups::Groups;
-use super::kind::{ById, Names, Read, ScimResource, ScimWrite, Via, location, names};
+use super::kind::{
+    ById, Column, Columns, Names, Read, ScimResource, ScimWrite, Via, location, names,
+};
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::users::ScimUserRow;
@@ -39,28 +41,23 @@ impl ScimResource for Users {
         &row.user_name
     }
 
-    fn attributes(row: &ScimUserRow) -> Map<String, Value> {
-        let mut doc: Map<String, Value> = row
-            .scim_doc
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or_default();
-        doc.insert("userName".into(), json!(row.user_name));
+    fn stored(row: &ScimUserRow) -> Option<&str> {
+        row.scim_doc.as_deref()
+    }
+
+    fn columns<'a>(row: &'a ScimUserRow, stored_has: &dyn Fn(&str) -> bool) -> Columns<'a> {
         // `active` is the member column. A user whose client never set it (or
         // removed it) shows none, unless the member has been deactivated.
-        let assigned = row.scim_doc.is_none() || doc.contains_key("active");
-        if assigned || !row.active {
-            doc.insert("active".into(), json!(row.active));
-        }
-        match &row.display_name {
-            Some(d) => doc.insert("displayName".into(), json!(d)),
-            None => doc.remove("displayName"),
-        };
-        match &row.external_id {
-            Some(e) => doc.insert("externalId".into(), json!(e)),
-            None => doc.remove("externalId"),
-        };
-        doc
+        let assigned = row.scim_doc.is_none() || stored_has("active");
+        vec![
+            ("userName", Some(Column::Text(&row.user_name))),
+            (
+                "active",
+                (assigned || !row.active).then_some(Column::Bool(row.active)),
+            ),
+            ("displayName", row.display_name.as_deref().map(Column::Text)),
+            ("externalId", row.external_id.as_deref().map(Column::Text)),
+        ]
     }
 
     /// A group the user is a direct member of.

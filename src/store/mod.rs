@@ -20,7 +20,7 @@ mod writer;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
 pub use in_place_tx::SqliteTx;
-pub use inline::{FromInPlace, InPlaceValues, InlineReads, unconverted};
+pub use inline::{FromInPlace, InOrder, InPlaceValues, InlineReads, unconverted};
 pub use timestamp::Timestamp;
 pub use wal::{WalCheckpointer, take_over_checkpoints};
 pub use writer::{WriterGate, WriterTurn};

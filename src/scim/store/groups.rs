@@ -5,7 +5,7 @@ use super::{Meta, memberships, stored_row, written};
 use crate::identity::orgs::{self, Counted};
 use crate::on_tx;
 use crate::scim::error::ScimError;
-use crate::store::{FromInPlace, StoreError, Timestamp, Tx};
+use crate::store::{FromInPlace, InOrder, StoreError, Timestamp, Tx};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct GroupRow {
@@ -18,12 +18,12 @@ pub struct GroupRow {
 
 stored_row! {
     GroupRow in "scim_groups r" where live "", Counted::Groups,
-    columns "r.id, r.org_id, r.display_name, r.external_id, r.scim_doc, r.version, r.created_at, \
-             r.updated_at",
+    columns "r.display_name, r.external_id, r.scim_doc",
 }
 
 impl FromInPlace for GroupRow {
     fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let r = &mut InOrder::new(r);
         Ok(GroupRow {
             meta: Meta::in_place(r)?,
             display_name: r.get("display_name")?,

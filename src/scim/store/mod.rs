@@ -23,7 +23,7 @@ use crate::identity::orgs::{self, Counted};
 use crate::on_db;
 use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
 use crate::store::page_anchors::PageAnchors;
-use crate::store::{Db, FromInPlace, Timestamp, Tx};
+use crate::store::{Db, FromInPlace, InOrder, Timestamp, Tx};
 
 /// The table of one resource kind, aliased `r`, with its query texts made
 /// at compile time (see [`stored_row!`]).
@@ -46,7 +46,7 @@ pub struct Table {
 /// are joined with `concat!`, so that no SQL is formatted at run time) and
 /// its [`Meta`] (the field `meta`).
 macro_rules! stored_row {
-    ($row:ident in $from:literal where live $live:literal, $counted:expr, columns $cols:literal $(,)?) => {
+    ($row:ident in $from:literal where live $live:literal, $counted:expr, columns $cols:expr $(,)?) => {
         impl AsRef<$crate::scim::store::Meta> for $row {
             fn as_ref(&self) -> &$crate::scim::store::Meta {
                 &self.meta
@@ -56,12 +56,12 @@ macro_rules! stored_row {
         impl $crate::scim::store::StoredRow for $row {
             const TABLE: $crate::scim::store::Table = $crate::scim::store::Table {
                 from: $from,
-                columns: $cols,
+                columns: $crate::scim::store::row_columns!($cols),
                 live: $live,
                 counted: $counted,
                 by_id: concat!(
                     "SELECT ",
-                    $cols,
+                    $crate::scim::store::row_columns!($cols),
                     " FROM ",
                     $from,
                     " WHERE r.org_id = $1 AND r.id = $2",
@@ -69,7 +69,7 @@ macro_rules! stored_row {
                 ),
                 by_id_for_update: concat!(
                     "SELECT ",
-                    $cols,
+                    $crate::scim::store::row_columns!($cols),
                     " FROM ",
                     $from,
                     " WHERE r.org_id = $1 AND r.id = $2",
@@ -81,6 +81,18 @@ macro_rules! stored_row {
     };
 }
 use stored_row;
+
+/// The columns a stored row selects: [`Meta`]'s first (in the order
+/// [`Meta::in_place`] reads them), then the row's own.
+macro_rules! row_columns {
+    ($own:expr) => {
+        concat!(
+            "r.id, r.org_id, r.version, r.created_at, r.updated_at, ",
+            $own
+        )
+    };
+}
+pub(crate) use row_columns;
 
 /// The columns every resource has: its id, its organization, and what SCIM
 /// shows under `meta`.
@@ -95,8 +107,9 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// The meta columns of a row read in place.
-    pub fn in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    /// The meta columns of a row read in place: the first columns (see
+    /// [`row_columns`]).
+    pub fn in_place(row: &mut InOrder<'_, '_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: row.get("id")?,
             org_id: row.get("org_id")?,
@@ -256,11 +269,9 @@ mod tests {
     #[test]
     fn reads_by_id_keep_to_live_rows_and_lock_on_postgres_only() {
         let users = ScimUserRow::TABLE;
-        assert!(
-            users
-                .by_id
-                .starts_with("SELECT r.id, r.org_id, r.user_name, ")
-        );
+        assert!(users.by_id.starts_with(
+            "SELECT r.id, r.org_id, r.version, r.created_at, r.updated_at, r.user_name, "
+        ));
         assert!(users.by_id.ends_with(
             " FROM members r WHERE r.org_id = $1 AND r.id = $2 AND r.deleted_at IS NULL"
         ));
@@ -272,7 +283,7 @@ mod tests {
         assert!(
             groups
                 .by_id
-                .ends_with("r.updated_at FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2")
+                .ends_with("r.scim_doc FROM scim_groups r WHERE r.org_id = $1 AND r.id = $2")
         );
         assert_eq!(
             groups.by_id_for_update,

@@ -13,7 +13,7 @@ use crate::scim::error::ScimError;
 
 use crate::store::dynamic::Dialect;
 use crate::store::page_anchors::PageAnchors;
-use crate::store::{Db, FromInPlace, unconverted};
+use crate::store::{Db, FromInPlace, InOrder, unconverted};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ScimUserRow {
@@ -32,9 +32,16 @@ pub struct ScimUserRow {
 
 stored_row! {
     ScimUserRow in "members r" where live " AND r.deleted_at IS NULL", Counted::Members,
-    columns "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, \
-             r.scim_doc, r.version, r.created_at, r.updated_at",
+    columns user_columns!(),
 }
+
+/// A user's own columns, in the order [`ScimUserRow`] reads them in place.
+macro_rules! user_columns {
+    () => {
+        "r.user_name, r.display_name, r.external_id, r.active, r.role, r.scim_doc"
+    };
+}
+use user_columns;
 
 /// A user with its groups, read in one statement (see [`with_groups`]).
 #[derive(sqlx::FromRow)]
@@ -67,8 +74,8 @@ macro_rules! with_groups {
     };
     (@columns $aggregate:literal) => {
         concat!(
-            "r.id, r.org_id, r.user_name, r.display_name, r.external_id, r.active, r.role, \
-             r.scim_doc, r.version, r.created_at, r.updated_at, (SELECT ",
+            super::row_columns!(user_columns!()),
+            ", (SELECT ",
             $aggregate,
             " FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
              WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups"
@@ -76,25 +83,38 @@ macro_rules! with_groups {
     };
 }
 
-impl FromInPlace for ScimUserRow {
-    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+impl ScimUserRow {
+    /// The row's columns, in the order of [`user_columns`].
+    fn in_order(r: &mut InOrder<'_, '_>) -> rusqlite::Result<Self> {
+        let meta = Meta::in_place(r)?;
+        let user_name = r.get("user_name")?;
+        let display_name = r.get("display_name")?;
+        let external_id = r.get("external_id")?;
+        let active = r.get("active")?;
         let role: String = r.get("role")?;
         Ok(ScimUserRow {
-            meta: Meta::in_place(r)?,
-            user_name: r.get("user_name")?,
-            display_name: r.get("display_name")?,
-            external_id: r.get("external_id")?,
-            active: r.get("active")?,
+            meta,
+            user_name,
+            display_name,
+            external_id,
+            active,
             role: RoleColumn::try_from(role).map_err(|e| unconverted("role", e))?,
             scim_doc: r.get("scim_doc")?,
         })
     }
 }
 
+impl FromInPlace for ScimUserRow {
+    fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Self::in_order(&mut InOrder::new(r))
+    }
+}
+
 impl FromInPlace for UserWithGroups {
     fn from_in_place(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let mut r = InOrder::new(r);
         Ok(UserWithGroups {
-            row: ScimUserRow::from_in_place(r)?,
+            row: ScimUserRow::in_order(&mut r)?,
             groups: r.get("groups")?,
         })
     }
