@@ -149,21 +149,41 @@ pub async fn connect_with(
         }
         DatabaseUrl::Postgres(s) => {
             let options = PgConnectOptions::from_str(s)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+            let pool = postgres_pool(max_connections)
                 .connect_with(options.clone())
                 .await?;
             // One statement at a time is appended this way (the group
             // commit's committer), so two connections are plenty; opened
             // when first used.
-            let lazy = PgPoolOptions::new()
-                .max_connections(2)
-                .acquire_timeout(Duration::from_secs(10))
+            let lazy = postgres_pool(2)
                 .connect_lazy_with(options.options([("synchronous_commit", "off")]));
             Ok(Db::Postgres(pool, LazyPool(lazy)))
         }
     }
+}
+
+/// How long a PostgreSQL connection may sit idle before a checkout checks
+/// that it still works.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// PostgreSQL pool options. sqlx pings every connection it hands out, by
+/// default: a round trip before every statement of the hot path (a GET
+/// made four where two do). A connection in steady use is known to work,
+/// so only one that sat idle (when a restarted server or a dropped link
+/// would show) is pinged; sqlx then replaces it if the ping fails.
+fn postgres_pool(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 #[cfg(test)]

@@ -87,14 +87,9 @@ impl Relay {
     }
 }
 
-/// On PostgreSQL, a database that stops answering (its connections cut,
-/// new ones refused) makes `/readyz` answer 503 promptly, and 200 again
-/// once it is back.
-#[tokio::test]
-async fn readiness_follows_an_unreachable_postgres() {
-    if !crate::support::on_postgres() {
-        return;
-    }
+/// A fresh PostgreSQL database behind a [`Relay`]: the relay, the URL that
+/// goes through it, and the database's own address.
+async fn relayed_database() -> (Relay, String, String) {
     let url = crate::support::fresh_database_url().await;
     let (scheme, rest) = url.split_once("://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -109,6 +104,54 @@ async fn readiness_follows_an_unreachable_postgres() {
     };
     let relay = Relay::start("127.0.0.1:0", upstream.clone());
     let relayed = format!("{scheme}://{userinfo}{}{path}", relay.addr);
+    (relay, relayed, upstream)
+}
+
+/// On PostgreSQL, connections that were cut while they sat idle in the
+/// pool are replaced before they are used: a checkout pings a connection
+/// idle for a second or more (never one in steady use, which would cost
+/// every statement a round trip). The first SCIM read and write after the
+/// cut both succeed.
+#[tokio::test]
+async fn connections_cut_while_idle_are_replaced_before_use() {
+    if !crate::support::on_postgres() {
+        return;
+    }
+    let (relay, relayed, upstream) = relayed_database().await;
+    let app = TestApp::builder().start_on(relayed).await;
+    let scim = app.scim().await;
+    let user = |name: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+        })
+    };
+    let created = scim.post("/Users", user("before.cut")).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_string();
+
+    let addr = relay.cut();
+    let relay = Relay::start(&addr.to_string(), upstream);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let read = scim.get(&format!("/Users/{id}")).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    let written = scim.post("/Users", user("after.cut")).await;
+    assert_eq!(written.status, 201, "{}", written.text);
+    // Before the relay: the app's drop reads the audit log through it.
+    drop(app);
+    relay.cut();
+}
+
+/// On PostgreSQL, a database that stops answering (its connections cut,
+/// new ones refused) makes `/readyz` answer 503 promptly, and 200 again
+/// once it is back.
+#[tokio::test]
+async fn readiness_follows_an_unreachable_postgres() {
+    if !crate::support::on_postgres() {
+        return;
+    }
+    let (relay, relayed, upstream) = relayed_database().await;
     let app = TestApp::builder().start_on(relayed).await;
     let ready = || async {
         app.request(reqwest::Method::GET, "/readyz", None, None)
