@@ -28,8 +28,8 @@ pub async fn create<R: ScimWrite>(
     params: ScimParams,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let row = write::<R>(&state, &caller, Request::Create { body: &body }).await?;
-    respond::<R>(&state, StatusCode::CREATED, &row, &base, &params).await
+    let written = write::<R>(&state, &caller, Request::Create { body: &body }).await?;
+    respond::<R>(&state, StatusCode::CREATED, written, &base, &params).await
 }
 
 pub async fn get<R: ScimResource>(
@@ -70,8 +70,8 @@ pub async fn replace<R: ScimWrite>(
         body: &body,
         if_match,
     };
-    let row = write::<R>(&state, &caller, request).await?;
-    respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
+    let written = write::<R>(&state, &caller, request).await?;
+    respond::<R>(&state, StatusCode::OK, written, &base, &params).await
 }
 
 pub async fn patch<R: ScimWrite>(
@@ -90,8 +90,8 @@ pub async fn patch<R: ScimWrite>(
         body: &body,
         if_match,
     };
-    let row = write::<R>(&state, &caller, request).await?;
-    respond::<R>(&state, StatusCode::OK, &row, &base, &params).await
+    let written = write::<R>(&state, &caller, request).await?;
+    respond::<R>(&state, StatusCode::OK, written, &base, &params).await
 }
 
 pub async fn delete<R: ScimWrite>(
@@ -173,18 +173,22 @@ async fn respond_list<R: ScimResource>(
     Ok(http::respond_text(StatusCode::OK, body, None, None))
 }
 
-/// One resource in SCIM form, as the client's projection asks.
+/// One resource in SCIM form, as the client's projection asks: its related
+/// as given, or read now.
 async fn respond<R: ScimResource>(
     state: &AppState,
     status: StatusCode,
-    row: &R::Row,
+    (row, read_related): Read<R>,
     base: &str,
     params: &ScimParams,
 ) -> Result<Response, ScimError> {
+    let row = &row;
     let proj = Projection::from_params(params.get("attributes"), params.get("excludedAttributes"));
     let meta = row.as_ref();
     let related = if !proj.may_include(R::RT, R::RELATED) {
         None
+    } else if read_related.is_some() {
+        read_related
     } else if status == StatusCode::CREATED && R::RELATED_STARTS_EMPTY {
         Some(Vec::new())
     } else {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::error::ScimError;
 use super::http::{self, ScimCaller};
 use super::index::{self, IndexRow};
-use super::kind::{ScimResource, ScimWrite, Via};
+use super::kind::{Read, ScimResource, ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
@@ -98,17 +98,18 @@ enum Changed<Row> {
 
 /// Runs one write. Returns the row as it is after the write: as it was for
 /// a delete, or for a PATCH that changed nothing (which writes nothing and
-/// records nothing).
+/// records nothing, and then comes with the [`ScimResource::RELATED`] read
+/// with the row, where the kind reads both at once).
 pub async fn write<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     request: Request<'_>,
-) -> Result<R::Row, ScimError> {
+) -> Result<Read<R>, ScimError> {
     caller.require(state, Action::ScimWrite).await?;
     let creates = matches!(request, Request::Create { .. });
     let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
-    if let Some(row) = unchanged_by_patch::<R>(&state.db, caller.org_id(), &parsed).await? {
-        return Ok(row);
+    if let Some(read) = unchanged_by_patch::<R>(&state.db, caller.org_id(), &parsed).await? {
+        return Ok(read);
     }
     let mut run = state.audit.run().await?;
     let row = apply::<R>(state, caller, &mut run, parsed).await?;
@@ -117,7 +118,7 @@ pub async fn write<R: ScimWrite>(
         // A directory pushed one user at a time is an import too.
         crate::store::statistics::rows_created(&state.db, 1);
     }
-    Ok(row)
+    Ok((row, None))
 }
 
 /// The resource as it is, when `parsed` is a PATCH that would leave it
@@ -134,7 +135,7 @@ async fn unchanged_by_patch<R: ScimWrite>(
     db: &Db,
     org: Uuid,
     parsed: &Parsed<'_, R>,
-) -> Result<Option<R::Row>, ScimError> {
+) -> Result<Option<Read<R>>, ScimError> {
     let Parsed::Existing {
         id,
         if_match,
@@ -143,7 +144,9 @@ async fn unchanged_by_patch<R: ScimWrite>(
     else {
         return Ok(None);
     };
-    let Some((before, _)) = R::read(db, org, *id, false).await? else {
+    // With its related: the answer shows them, and a kind that reads both
+    // in one statement saves the response a round trip.
+    let Some((before, related)) = R::read(db, org, *id, true).await? else {
         return Ok(None);
     };
     let Some(current) = R::current_of_row(&before) else {
@@ -154,7 +157,7 @@ async fn unchanged_by_patch<R: ScimWrite>(
     }
     let mut doc = R::patchable(&before, &current);
     Ok(match patch::apply(R::RT, &mut doc, ops) {
-        Ok(changed) if changed.is_empty() => Some(before),
+        Ok(changed) if changed.is_empty() => Some((before, related)),
         _ => None,
     })
 }

@@ -439,6 +439,17 @@ async fn a_patch_that_changes_nothing_answers_the_user_as_it_is_and_records_no_c
     let scim = app.scim().await;
     let id = scim.create_user(user("again@example.com")).await;
     let path = format!("/Users/{id}");
+    let group = scim
+        .post(
+            "/Groups",
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Repeaters",
+                "members": [{ "value": id }],
+            }),
+        )
+        .await;
+    assert_eq!(group.status, 201, "{}", group.text);
     let stale = scim.get(&path).await.header("etag").unwrap().to_string();
     let deactivate = patch_op(json!([{ "op": "replace", "path": "active", "value": false }]));
     let first = scim.patch(&path, deactivate.clone()).await;
@@ -448,6 +459,20 @@ async fn a_patch_that_changes_nothing_answers_the_user_as_it_is_and_records_no_c
     assert_eq!(again.header("etag"), first.header("etag"));
     assert_eq!(again.body["active"], false);
     assert_eq!(again.body["meta"], first.body["meta"]);
+    assert_eq!(
+        again.body["groups"][0]["display"], "Repeaters",
+        "{}",
+        again.text
+    );
+    assert_eq!(again.body["groups"], first.body["groups"]);
+    let narrowed = scim
+        .patch(
+            &format!("{path}?excludedAttributes=groups"),
+            deactivate.clone(),
+        )
+        .await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.text);
+    assert!(narrowed.body.get("groups").is_none(), "{}", narrowed.text);
 
     let org = app.org_of(&scim.token).await;
     let patches: Vec<Value> = app
@@ -459,7 +484,11 @@ async fn a_patch_that_changes_nothing_answers_the_user_as_it_is_and_records_no_c
     let changes: Vec<Value> = patches.iter().map(record_changes).collect();
     assert_eq!(
         changes,
-        vec![json!({ "attributes": ["active"] }), Value::Null],
+        vec![
+            json!({ "attributes": ["active"] }),
+            Value::Null,
+            Value::Null
+        ],
         "the change recorded once, the second call with none: {patches:#?}"
     );
     assert!(
