@@ -148,6 +148,20 @@ pub async fn set_audit_retention(tx: &mut Tx, id: Uuid, days: i32) -> Result<i32
     replace_setting!(tx, id, "audit_retention_days", days, i32)
 }
 
+/// The `SET … WHERE` of [`bump_count`] for members, moving the count by
+/// `$delta` (SQL text), where the organization's id is `$2`: for a
+/// statement that moves the count along with something else.
+macro_rules! member_count_moved {
+    ($delta:literal) => {
+        concat!(
+            "member_count = member_count ",
+            $delta,
+            ", member_version = member_version + 1 WHERE id = $2"
+        )
+    };
+}
+pub(crate) use member_count_moved;
+
 /// Which per-organization count to move.
 #[derive(Clone, Copy, Debug)]
 pub enum Counted {
@@ -164,10 +178,7 @@ pub async fn bump_count(
     delta: i64,
 ) -> Result<(), IdentityError> {
     let sql = match what {
-        Counted::Members => {
-            "UPDATE organizations SET member_count = member_count + $1, \
-             member_version = member_version + 1 WHERE id = $2"
-        }
+        Counted::Members => concat!("UPDATE organizations SET ", member_count_moved!("+ $1")),
         Counted::Groups => {
             "UPDATE organizations SET group_count = group_count + $1, \
              group_version = group_version + 1 WHERE id = $2"

@@ -51,15 +51,45 @@ pub async fn insert(
     let id = Uuid::now_v7();
     let (name, key, display) = (w.user_name, user_name_key(w.user_name), w.display_name);
     let (role, active, hash) = (Role::Member.as_str(), w.active, &w.password_hash);
+    macro_rules! insert {
+        () => {
+            "INSERT INTO members (id, org_id, user_name, user_name_key, display_name, role, \
+             active, password_hash, sessions_valid_from, created_at, updated_at, external_id, \
+             scim_doc, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10, $11, 1)"
+        };
+    }
+    // PostgreSQL moves the organization's count in the same statement: one
+    // round trip in the writers' turn where two were (a failed insert fails
+    // the whole statement). SQLite's statements run in place, in turn.
+    let sql = if tx.is_sqlite() {
+        insert!()
+    } else {
+        concat!(
+            "WITH counted AS (UPDATE organizations SET ",
+            orgs::member_count_moved!("+ 1"),
+            ") ",
+            insert!()
+        )
+    };
     crate::tx_execute!(
         tx,
-        "INSERT INTO members (id, org_id, user_name, user_name_key, display_name, role, active, \
-         password_hash, sessions_valid_from, created_at, updated_at, external_id, scim_doc, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10, $11, 1)",
-        id, org_id, name, key, display, role, active, hash, now, w.external_id, w.doc
+        sql,
+        id,
+        org_id,
+        name,
+        key,
+        display,
+        role,
+        active,
+        hash,
+        now,
+        w.external_id,
+        w.doc
     )
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
-    orgs::bump_count(tx, org_id, Counted::Members, 1).await?;
+    if tx.is_sqlite() {
+        orgs::bump_count(tx, org_id, Counted::Members, 1).await?;
+    }
     Ok(id)
 }
 

@@ -93,6 +93,8 @@ async fn create_get_replace_delete() {
 async fn user_names_are_unique_without_regard_to_case() {
     let app = TestApp::spawn().await;
     let scim = app.scim().await;
+    let total = || async { scim.get("/Users?count=0").await.body["totalResults"].clone() };
+    let before = total().await.as_i64().unwrap();
     let first = scim.create_user(user("Alice@Example.com")).await;
     scim.post("/Users", user("alice@example.COM"))
         .await
@@ -107,6 +109,9 @@ async fn user_names_are_unique_without_regard_to_case() {
     )
     .await
     .assert_scim_error(409, Some("uniqueness"));
+    // The refused create moved no count: the list's total is that of the
+    // users created.
+    assert_eq!(total().await, json!(before + 2));
     // Changing one's own case is fine.
     let r = scim
         .put(&format!("/Users/{first}"), user("ALICE@EXAMPLE.COM"))
