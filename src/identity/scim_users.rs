@@ -61,7 +61,8 @@ pub async fn insert(
     // PostgreSQL moves the organization's count in the same statement: one
     // round trip in the writers' turn where two were (a failed insert fails
     // the whole statement). SQLite's statements run in place, in turn.
-    let sql = if tx.is_sqlite() {
+    let counted_apart = tx.is_sqlite();
+    let sql = if counted_apart {
         insert!()
     } else {
         concat!(
@@ -87,7 +88,7 @@ pub async fn insert(
         w.doc
     )
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
-    if tx.is_sqlite() {
+    if counted_apart {
         orgs::bump_count(tx, org_id, Counted::Members, 1).await?;
     }
     Ok(id)

@@ -126,9 +126,7 @@ async fn connections_cut_while_idle_are_replaced_before_use() {
             "userName": name,
         })
     };
-    let created = scim.post("/Users", user("before.cut")).await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = scim.create_user(user("before.cut")).await;
 
     let addr = relay.cut();
     let relay = Relay::start(&addr.to_string(), upstream);

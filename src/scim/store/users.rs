@@ -84,21 +84,17 @@ macro_rules! with_groups {
 }
 
 impl ScimUserRow {
-    /// The row's columns, in the order of [`user_columns`].
+    /// The row's columns, in the order of [`user_columns`] (a struct's
+    /// fields are evaluated in the order written).
     fn in_order(r: &mut InOrder<'_, '_>) -> rusqlite::Result<Self> {
-        let meta = Meta::in_place(r)?;
-        let user_name = r.get("user_name")?;
-        let display_name = r.get("display_name")?;
-        let external_id = r.get("external_id")?;
-        let active = r.get("active")?;
-        let role: String = r.get("role")?;
         Ok(ScimUserRow {
-            meta,
-            user_name,
-            display_name,
-            external_id,
-            active,
-            role: RoleColumn::try_from(role).map_err(|e| unconverted("role", e))?,
+            meta: Meta::in_place(r)?,
+            user_name: r.get("user_name")?,
+            display_name: r.get("display_name")?,
+            external_id: r.get("external_id")?,
+            active: r.get("active")?,
+            role: RoleColumn::try_from(r.get::<String>("role")?)
+                .map_err(|e| unconverted("role", e))?,
             scim_doc: r.get("scim_doc")?,
         })
     }
