@@ -72,6 +72,10 @@ impl Server {
         let key_refresher = crate::signing::spawn_refresher(state.db.clone(), state.signer.clone());
         let retention =
             crate::audit::retention::spawn(state.db.clone(), config.audit_retention_check);
+        let audit_index = crate::audit::filter_index::spawn(
+            state.db.clone(),
+            crate::audit::filter_index::EVERY,
+        );
         let streams = crate::audit::stream::spawn(state.db.clone(), state.audit_streams.clone());
         let connection_limits = crate::http::listener::ConnectionLimits {
             max_connections: config.max_connections,
@@ -116,6 +120,7 @@ impl Server {
             drop(wal_checkpointer);
             key_refresher.abort();
             retention.abort();
+            audit_index.abort();
             // Not an abort: it gives up its streams' leases, so that a
             // restart (or another instance) resumes delivery at once.
             streams.stop().await;

@@ -15,6 +15,7 @@ pub mod checkpoints;
 mod csv;
 pub mod event;
 mod export;
+pub mod filter_index;
 mod group_commit;
 pub mod intake;
 pub mod offline;

@@ -15,17 +15,34 @@ use crate::store::{Db, StoreError, Timestamp};
 /// common one, whose records are never far apart).
 const MAX_MERGED_ACTIONS: usize = 16;
 
-/// The distinct actions recorded in `chain`, in index order: one index seek
-/// each, from the smallest to the next larger, rather than a scan of the
-/// records (there are dozens of actions and millions of records).
+/// The distinct actions recorded in `chain`: one seek each in the filter
+/// index, from the smallest to the next larger, rather than a scan of the
+/// records (there are dozens of actions and millions of records), and
+/// those of the short tail the index does not hold yet.
 async fn distinct_actions(db: &Db, chain: &str) -> Result<Vec<String>, StoreError> {
     let sql = "WITH RECURSIVE acts(action) AS ( \
-         SELECT MIN(action) FROM audit_events WHERE chain = $1 \
+         SELECT MIN(action) FROM audit_index WHERE chain = $1 \
          UNION ALL \
-         SELECT (SELECT MIN(e.action) FROM audit_events e WHERE e.chain = $1 AND e.action > acts.action) \
+         SELECT (SELECT MIN(e.action) FROM audit_index e WHERE e.chain = $1 AND e.action > acts.action) \
          FROM acts WHERE acts.action IS NOT NULL) \
-         SELECT action FROM acts WHERE action IS NOT NULL LIMIT 10000";
+         SELECT action FROM acts WHERE action IS NOT NULL \
+         UNION SELECT action FROM audit_events WHERE chain = $1 \
+         AND seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_index WHERE chain = $1)";
     Ok(crate::on_db!(db, pool => sqlx::query_scalar(sql).bind(chain).fetch_all(pool).await)?)
+}
+
+/// Where a query's scope reads a chain from.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    /// The records themselves, the whole chain: for a query with nothing
+    /// to filter, which walks the chain in sequence order.
+    Records,
+    /// The filter index (`audit_index`), which holds the chain up to some
+    /// record and is kept off the write path by `audit::filter_index`.
+    Index,
+    /// The records past those the index holds: a short tail, read in
+    /// sequence order and filtered as it is read.
+    Tail,
 }
 
 /// `(action LIKE '%.read' OR …)`: the action is a read's.
@@ -100,11 +117,35 @@ impl AuditQuery {
         Ok(())
     }
 
-    /// The WHERE clause for `chain`, with the cursor applied.
-    fn scope(&self, chain: &str) -> SqlParts {
+    /// Whether the query asks for anything but a range of the chain in
+    /// sequence order: such a query is served through the filter index.
+    fn filters(&self) -> bool {
+        self.actor_type.is_some()
+            || self.actor_id.is_some()
+            || self.target_type.is_some()
+            || self.target_id.is_some()
+            || self.outcome.is_some()
+            || self.action.is_some()
+            || self.workspace_id.is_some()
+            || self.kinds.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+    }
+
+    /// The FROM and WHERE clauses for `chain` read from `source`, with the
+    /// cursor applied.
+    fn scope(&self, chain: &str, source: Source) -> SqlParts {
         let mut q = SqlParts::new();
-        q.sql(" FROM audit_events WHERE chain = ")
-            .bind(Arg::Text(chain.to_string()));
+        q.sql(match source {
+            Source::Index => " FROM audit_index WHERE chain = ",
+            Source::Records | Source::Tail => " FROM audit_events WHERE chain = ",
+        })
+        .bind(Arg::Text(chain.to_string()));
+        if source == Source::Tail {
+            q.sql(" AND seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_index WHERE chain = ")
+                .bind(Arg::Text(chain.to_string()))
+                .sql(")");
+        }
         let eq = |q: &mut SqlParts, col: &str, v: &Option<String>| {
             if let Some(v) = v {
                 q.sql(format!(" AND {col} = ")).bind(Arg::Text(v.clone()));
@@ -138,10 +179,11 @@ impl AuditQuery {
             kind_filter(&mut q, kinds);
         }
         // Times only grow along a chain, so a time bound is also a sequence
-        // bound: the first record at or after it. Pages then walk the
-        // (chain, seq) order instead of sorting a whole time window.
+        // bound: the first indexed record at or after it. The index then
+        // walks the (chain, seq) order instead of sorting a whole time
+        // window. The tail is short: its times are compared as it is read.
         let first_at = |q: &mut SqlParts, t: Timestamp| {
-            q.sql("COALESCE((SELECT b.seq FROM audit_events b WHERE b.chain = ")
+            q.sql("COALESCE((SELECT b.seq FROM audit_index b WHERE b.chain = ")
                 .bind(Arg::Text(chain.to_string()))
                 .sql(" AND b.occurred_at >= ")
                 .bind(Arg::Time(t))
@@ -151,13 +193,17 @@ impl AuditQuery {
         };
         if let Some(t) = self.since {
             q.sql(" AND occurred_at >= ").bind(Arg::Time(t));
-            q.sql(" AND seq >= ");
-            first_at(&mut q, t);
+            if source == Source::Index {
+                q.sql(" AND seq >= ");
+                first_at(&mut q, t);
+            }
         }
         if let Some(t) = self.until {
             q.sql(" AND occurred_at < ").bind(Arg::Time(t));
-            q.sql(" AND seq < ");
-            first_at(&mut q, t);
+            if source == Source::Index {
+                q.sql(" AND seq < ");
+                first_at(&mut q, t);
+            }
         }
         if let Some(c) = self.cursor {
             q.sql(if self.descending {
@@ -167,6 +213,21 @@ impl AuditQuery {
             })
             .bind(Arg::Int(c));
         }
+        q
+    }
+
+    /// The sequence numbers of a filtered page: the first `limit` the index
+    /// holds, and those of the tail past it (few: the index is at most a
+    /// moment behind).
+    fn matching(&self, chain: &str) -> SqlParts {
+        let mut q = SqlParts::new();
+        q.sql("SELECT seq FROM (SELECT seq")
+            .append(self.scope(chain, Source::Index))
+            .sql(self.order_by())
+            .sql(" LIMIT ")
+            .bind(Arg::Int(self.limit))
+            .sql(") AS indexed UNION ALL SELECT seq")
+            .append(self.scope(chain, Source::Tail));
         q
     }
 
@@ -184,11 +245,14 @@ impl AuditQuery {
                 match actions.len() {
                     0 => return Ok(Vec::new()),
                     n if n <= MAX_MERGED_ACTIONS => q.append(self.merged_scope(chain, &actions)),
-                    _ => q.append(self.scope(chain)),
+                    _ => q.append(self.filtered_scope(chain)),
                 };
             }
+            _ if self.filters() => {
+                q.append(self.filtered_scope(chain));
+            }
             _ => {
-                q.append(self.scope(chain));
+                q.append(self.scope(chain, Source::Records));
             }
         }
         q.sql(self.order_by());
@@ -202,6 +266,18 @@ impl AuditQuery {
         } else {
             " ORDER BY seq ASC"
         }
+    }
+
+    /// The scope of a filtered query: the records whose sequence numbers
+    /// [`Self::matching`] gives.
+    fn filtered_scope(&self, chain: &str) -> SqlParts {
+        let mut q = SqlParts::new();
+        q.sql(" FROM audit_events WHERE chain = ")
+            .bind(Arg::Text(chain.to_string()))
+            .sql(" AND seq IN (")
+            .append(self.matching(chain))
+            .sql(")");
+        q
     }
 
     /// The scope of a prefix filter that names `actions`: the page's
@@ -222,11 +298,8 @@ impl AuditQuery {
             if i > 0 {
                 q.sql(" UNION ALL ");
             }
-            q.sql("SELECT seq FROM (SELECT seq")
-                .append(one.scope(chain))
-                .sql(self.order_by())
-                .sql(" LIMIT ")
-                .bind(Arg::Int(self.limit))
+            q.sql("SELECT seq FROM (")
+                .append(one.matching(chain))
                 .sql(format!(") AS a{i}"));
         }
         q.sql(self.order_by())

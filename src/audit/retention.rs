@@ -55,6 +55,19 @@ pub async fn purge_chain(db: &Db, chain: &str, cutoff: Timestamp) -> Result<u64,
             .await
             .map(|r| r.rows_affected())
         })?;
+        // Their filter index entries (see `filter_index`), up to the same
+        // record: the lowest remaining one is past them.
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "DELETE FROM audit_index WHERE chain = $1 AND seq < \
+                 COALESCE((SELECT MIN(seq) FROM audit_events WHERE chain = $1), $2 + 1)",
+            )
+            .bind(chain)
+            .bind(boundary)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })?;
         tx.commit().await?;
         deleted += n;
         if n < BATCH as u64 {

@@ -404,7 +404,7 @@ impl Tx {
     }
 }
 
-/// Fresh, migrated SQLite databases for unit tests.
+/// Fresh, migrated databases for unit tests.
 #[cfg(test)]
 pub mod testing {
     use std::path::PathBuf;
@@ -423,6 +423,35 @@ pub mod testing {
     /// [`migrated_sqlite_file`] without the path.
     pub async fn migrated_sqlite() -> super::Db {
         migrated_sqlite_file().await.0
+    }
+
+    /// A fresh, migrated schema of the PostgreSQL database named by
+    /// `SCIMITAR_TEST_POSTGRES_URL`, if it is set.
+    pub async fn migrated_postgres() -> Option<super::Db> {
+        use sqlx::Connection;
+        let base = std::env::var("SCIMITAR_TEST_POSTGRES_URL").ok()?;
+        if base.is_empty() {
+            return None;
+        }
+        let schema = format!("unit_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]={schema}");
+        let db = super::connect(&url.parse().unwrap(), 4).await.unwrap();
+        db.migrate().await.unwrap();
+        Some(db)
+    }
+
+    /// A migrated SQLite database, and a PostgreSQL one when the tests
+    /// have one: for a test that must hold on both backends.
+    pub async fn each_backend() -> Vec<super::Db> {
+        let mut dbs = vec![migrated_sqlite().await];
+        dbs.extend(migrated_postgres().await);
+        dbs
     }
 }
 
@@ -464,7 +493,8 @@ mod migrations {
                 (13, "lean_audit_indexes"),
                 (14, "sso"),
                 (15, "audit_intake"),
-                (16, "lean_search_index")
+                (16, "lean_search_index"),
+                (17, "audit_filter_index")
             ]
         )
     }
@@ -486,7 +516,8 @@ mod migrations {
                 (13, "lean_audit_indexes"),
                 (14, "sso"),
                 (15, "audit_intake"),
-                (16, "lean_search_index")
+                (16, "lean_search_index"),
+                (17, "audit_filter_index")
             ]
         )
     }

@@ -1,0 +1,262 @@
+//! The Audit Log API's filter index (`audit_index`): the columns a query
+//! filters on, copied from the records in large batches a few times a
+//! second, with an index per filter.
+//!
+//! Those indexes used to sit on the records table, and every append wrote
+//! them: seven B-trees more per commit, most of whose pages were the same
+//! right-hand edge rewritten commit after commit. Every read is recorded
+//! before it is answered, so that commit is most of what a read costs. A
+//! batch of a thousand records writes each of those pages once.
+//!
+//! Nothing waits for the index. A filtered query reads the part of a chain
+//! the index holds through it, and the records past it (the tail, at most
+//! a moment's worth) straight from the records table (see
+//! `query_sql::Source`). The index holds, for each chain, every record up
+//! to its newest entry: it is filled in sequence order, and records commit
+//! in sequence order (the chain head is moved in the same transaction).
+//! It is derived from the records and never the other way round: emptied,
+//! it fills again from them.
+
+use std::time::Duration;
+
+use super::AuditError;
+use crate::store::Db;
+use crate::{on_db, on_tx};
+
+/// Records indexed per transaction: on SQLite a transaction holds the one
+/// writer's turn, and a request's commit waits behind it.
+const BATCH: i64 = 1000;
+
+/// How often the index catches up with the records.
+pub const EVERY: Duration = Duration::from_millis(100);
+
+/// Copies the filter columns of the next `BATCH` records of `chain` past
+/// the index's newest entry. A second instance doing the same at the same
+/// moment (PostgreSQL) inserts nothing twice.
+const CATCH_UP: &str = "INSERT INTO audit_index \
+     (chain, seq, occurred_at, actor_kind, actor_id, action, target_type, target_id, workspace_id, outcome) \
+     SELECT chain, seq, occurred_at, actor_kind, actor_id, action, target_type, target_id, workspace_id, outcome \
+     FROM audit_events WHERE chain = $1 \
+     AND seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_index WHERE chain = $1) \
+     ORDER BY seq LIMIT $2 \
+     ON CONFLICT DO NOTHING";
+
+/// Indexes every record not indexed yet; returns how many.
+pub async fn catch_up(db: &Db) -> Result<u64, AuditError> {
+    // The chains whose head is past their newest indexed record: one
+    // lookup per chain (there is one chain per organization).
+    let behind: Vec<String> = on_db!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT h.chain FROM audit_chain_heads h WHERE h.last_seq > \
+             (SELECT COALESCE(MAX(i.seq), 0) FROM audit_index i WHERE i.chain = h.chain)",
+        )
+        .fetch_all(pool)
+        .await
+    })?;
+    let mut indexed = 0;
+    for chain in behind {
+        loop {
+            let mut tx = db.begin().await?;
+            let n = on_tx!(&mut tx, conn => {
+                sqlx::query(CATCH_UP)
+                    .bind(&chain)
+                    .bind(BATCH)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected())
+            })?;
+            tx.commit().await?;
+            indexed += n;
+            if n < BATCH as u64 {
+                break;
+            }
+        }
+    }
+    Ok(indexed)
+}
+
+/// Catches up every `every` until the handle is aborted.
+pub fn spawn(db: Db, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = catch_up(&db).await {
+                // Queries read the unindexed tail from the records, so a
+                // lagging index costs time, never results.
+                tracing::warn!(error = %e, "indexing audit records failed; will retry");
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{
+        Actor, AuditEvent, AuditQuery, Kinds, RequestContext, StoredEvent, Target,
+        UNATTRIBUTED_CHAIN, record,
+    };
+
+    async fn append(db: &Db, from: usize, to: usize) {
+        for i in from..to {
+            let actor = Actor {
+                kind: "operator".into(),
+                id: Some(format!("actor-{}", i % 2)),
+                display: None,
+            };
+            let action = if i % 3 == 0 { "token.create" } else { "scim.user.read" };
+            let mut event = AuditEvent::new(None, actor, action, &RequestContext::default())
+                .target(Target::new("user", format!("u{}", i % 4), None));
+            if i % 5 == 0 {
+                event = event.failure("refused");
+            }
+            let mut tx = db.begin().await.unwrap();
+            record(&mut tx, event).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+
+    fn query(limit: i64, descending: bool) -> AuditQuery {
+        AuditQuery {
+            since: None,
+            until: None,
+            actor_type: None,
+            actor_id: None,
+            action: None,
+            target_type: None,
+            target_id: None,
+            workspace_id: None,
+            outcome: None,
+            kinds: None,
+            limit,
+            descending,
+            cursor: None,
+        }
+    }
+
+    /// Every page of `q`, following its cursor.
+    async fn walk(db: &Db, mut q: AuditQuery) -> Vec<i64> {
+        let mut seqs = Vec::new();
+        loop {
+            let page = q.page(db, UNATTRIBUTED_CHAIN).await.unwrap();
+            let Some(last) = page.last() else {
+                return seqs;
+            };
+            q.cursor = Some(last.seq);
+            seqs.extend(page.iter().map(|e| e.seq));
+        }
+    }
+
+    /// The filters of the Audit Log API, each with what it must select.
+    fn filters(all: &[StoredEvent]) -> Vec<(AuditQuery, Vec<i64>)> {
+        let pick = |keep: &dyn Fn(&StoredEvent) -> bool| -> Vec<i64> {
+            all.iter().filter(|e| keep(e)).map(|e| e.seq).collect()
+        };
+        let middle = all[all.len() / 2].occurred_at;
+        let q = query(4, false);
+        vec![
+            (
+                AuditQuery { action: Some(("token.create".into(), false)), ..q.clone() },
+                pick(&|e| e.action == "token.create"),
+            ),
+            (
+                AuditQuery { action: Some(("scim.".into(), true)), ..q.clone() },
+                pick(&|e| e.action.starts_with("scim.")),
+            ),
+            (
+                AuditQuery { target_id: Some("u1".into()), ..q.clone() },
+                pick(&|e| e.target_id.as_deref() == Some("u1")),
+            ),
+            (
+                AuditQuery {
+                    actor_id: Some("actor-0".into()),
+                    outcome: Some("failure".into()),
+                    ..q.clone()
+                },
+                pick(&|e| e.actor_id.as_deref() == Some("actor-0") && e.outcome == "failure"),
+            ),
+            (
+                AuditQuery { since: Some(middle), ..q.clone() },
+                pick(&|e| e.occurred_at >= middle),
+            ),
+            (
+                AuditQuery { until: Some(middle), ..q.clone() },
+                pick(&|e| e.occurred_at < middle),
+            ),
+            (
+                AuditQuery {
+                    kinds: Some(Kinds { read: true, ..Kinds::default() }),
+                    ..q.clone()
+                },
+                pick(&|e| e.outcome == "success" && e.action.ends_with(".read")),
+            ),
+        ]
+    }
+
+    /// Filtered queries find the records the index holds and those past
+    /// it alike, in both orders, across pages that span the two.
+    #[tokio::test]
+    async fn queries_read_the_index_and_the_tail_past_it_alike() {
+        for db in crate::store::testing::each_backend().await {
+            index_and_tail_alike(&db).await;
+        }
+    }
+
+    async fn index_and_tail_alike(db: &Db) {
+        let db = db.clone();
+        append(&db, 0, 23).await;
+        assert_eq!(catch_up(&db).await.unwrap(), 23);
+        append(&db, 23, 37).await;
+        let all = walk(&db, query(1000, false)).await;
+        assert_eq!(all, (1..=37).collect::<Vec<_>>());
+        let all = query(1000, false).page(&db, UNATTRIBUTED_CHAIN).await.unwrap();
+        for (q, expected) in filters(&all) {
+            assert!(!expected.is_empty(), "{q:?}");
+            assert_eq!(walk(&db, q.clone()).await, expected, "{q:?}");
+            let mut newest_first = expected.clone();
+            newest_first.reverse();
+            let down = AuditQuery { descending: true, ..q.clone() };
+            assert_eq!(walk(&db, down).await, newest_first, "{q:?} descending");
+        }
+        // Once the index holds everything, the same answers.
+        assert_eq!(catch_up(&db).await.unwrap(), 14);
+        assert_eq!(catch_up(&db).await.unwrap(), 0);
+        for (q, expected) in filters(&all) {
+            assert_eq!(walk(&db, q.clone()).await, expected, "{q:?} all indexed");
+        }
+    }
+
+    /// The index catches up in batches, each its own transaction, and
+    /// leaves nothing behind.
+    #[tokio::test]
+    async fn catching_up_takes_batches_until_nothing_is_left() {
+        for db in crate::store::testing::each_backend().await {
+            batches_until_nothing_is_left(&db).await;
+        }
+    }
+
+    async fn batches_until_nothing_is_left(db: &Db) {
+        let db = db.clone();
+        let mut tx = db.begin().await.unwrap();
+        for i in 0..(BATCH as usize + 5) {
+            let actor = Actor {
+                kind: "operator".into(),
+                id: None,
+                display: None,
+            };
+            let action = if i % 2 == 0 { "a.one" } else { "a.two" };
+            record(&mut tx, AuditEvent::new(None, actor, action, &RequestContext::default()))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(catch_up(&db).await.unwrap(), BATCH as u64 + 5);
+        let indexed: i64 = on_db!(&db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_index").fetch_one(pool).await
+        })
+        .unwrap();
+        assert_eq!(indexed, BATCH + 5);
+    }
+}
