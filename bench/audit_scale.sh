@@ -135,7 +135,7 @@ log "  $VERIFY_CODE in ${VERIFY_SECONDS}s: $VERIFY"
 python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-ok = r["ok"] and r["records"] >= int(sys.argv[2]) and r["from_seq"] == 1
+ok = r["ok"] and r["records"] >= int(sys.argv[2]) and r["first_seq"] == 1
 sys.exit(0 if ok else 1)' "$VERIFY" "$LAST_SEQ" || die "the seeded chain does not verify"
 
 SOME_ACTOR=$(sed -n 1p "$DATA/actors.txt")

@@ -10,7 +10,12 @@
 -- indexed part of a chain here and the short unindexed tail from the
 -- records themselves, so nothing is missed while the index catches up.
 -- Its rows are derived: the records stay the only source of truth, and the
--- table can be emptied and rebuilt from them at any time.
+-- table can be emptied and rebuilt from them at any time. A rowid table, as
+-- the records are: a WITHOUT ROWID one would make its primary key a
+-- covering walk of the whole chain in seq order, which the planner then
+-- prefers to the (chain, target_id, seq) index when a query also names a
+-- column that index lacks (target_type with target_id: 200 ms instead of 1
+-- ms on a million records).
 CREATE TABLE audit_index (
     chain        TEXT NOT NULL,
     seq          INTEGER NOT NULL,
@@ -23,7 +28,7 @@ CREATE TABLE audit_index (
     workspace_id BLOB,
     outcome      TEXT NOT NULL,
     PRIMARY KEY (chain, seq)
-) WITHOUT ROWID;
+);
 
 INSERT INTO audit_index (chain, seq, occurred_at, actor_kind, actor_id, action, target_type,
                          target_id, workspace_id, outcome)
