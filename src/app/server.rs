@@ -72,10 +72,8 @@ impl Server {
         let key_refresher = crate::signing::spawn_refresher(state.db.clone(), state.signer.clone());
         let retention =
             crate::audit::retention::spawn(state.db.clone(), config.audit_retention_check);
-        let audit_index = crate::audit::filter_index::spawn(
-            state.db.clone(),
-            crate::audit::filter_index::EVERY,
-        );
+        let audit_index =
+            crate::audit::filter_index::spawn(state.db.clone(), crate::audit::filter_index::EVERY);
         let streams = crate::audit::stream::spawn(state.db.clone(), state.audit_streams.clone());
         let connection_limits = crate::http::listener::ConnectionLimits {
             max_connections: config.max_connections,

@@ -99,14 +99,22 @@ mod tests {
         UNATTRIBUTED_CHAIN, record,
     };
 
+    fn operator(id: Option<String>) -> Actor {
+        Actor {
+            kind: "operator".into(),
+            id,
+            display: None,
+        }
+    }
+
     async fn append(db: &Db, from: usize, to: usize) {
         for i in from..to {
-            let actor = Actor {
-                kind: "operator".into(),
-                id: Some(format!("actor-{}", i % 2)),
-                display: None,
+            let actor = operator(Some(format!("actor-{}", i % 2)));
+            let action = if i % 3 == 0 {
+                "token.create"
+            } else {
+                "scim.user.read"
             };
-            let action = if i % 3 == 0 { "token.create" } else { "scim.user.read" };
             let mut event = AuditEvent::new(None, actor, action, &RequestContext::default())
                 .target(Target::new("user", format!("u{}", i % 4), None));
             if i % 5 == 0 {
@@ -158,15 +166,24 @@ mod tests {
         let q = query(4, false);
         vec![
             (
-                AuditQuery { action: Some(("token.create".into(), false)), ..q.clone() },
+                AuditQuery {
+                    action: Some(("token.create".into(), false)),
+                    ..q.clone()
+                },
                 pick(&|e| e.action == "token.create"),
             ),
             (
-                AuditQuery { action: Some(("scim.".into(), true)), ..q.clone() },
+                AuditQuery {
+                    action: Some(("scim.".into(), true)),
+                    ..q.clone()
+                },
                 pick(&|e| e.action.starts_with("scim.")),
             ),
             (
-                AuditQuery { target_id: Some("u1".into()), ..q.clone() },
+                AuditQuery {
+                    target_id: Some("u1".into()),
+                    ..q.clone()
+                },
                 pick(&|e| e.target_id.as_deref() == Some("u1")),
             ),
             (
@@ -178,16 +195,25 @@ mod tests {
                 pick(&|e| e.actor_id.as_deref() == Some("actor-0") && e.outcome == "failure"),
             ),
             (
-                AuditQuery { since: Some(middle), ..q.clone() },
+                AuditQuery {
+                    since: Some(middle),
+                    ..q.clone()
+                },
                 pick(&|e| e.occurred_at >= middle),
             ),
             (
-                AuditQuery { until: Some(middle), ..q.clone() },
+                AuditQuery {
+                    until: Some(middle),
+                    ..q.clone()
+                },
                 pick(&|e| e.occurred_at < middle),
             ),
             (
                 AuditQuery {
-                    kinds: Some(Kinds { read: true, ..Kinds::default() }),
+                    kinds: Some(Kinds {
+                        read: true,
+                        ..Kinds::default()
+                    }),
                     ..q.clone()
                 },
                 pick(&|e| e.outcome == "success" && e.action.ends_with(".read")),
@@ -211,13 +237,19 @@ mod tests {
         append(&db, 23, 37).await;
         let all = walk(&db, query(1000, false)).await;
         assert_eq!(all, (1..=37).collect::<Vec<_>>());
-        let all = query(1000, false).page(&db, UNATTRIBUTED_CHAIN).await.unwrap();
+        let all = query(1000, false)
+            .page(&db, UNATTRIBUTED_CHAIN)
+            .await
+            .unwrap();
         for (q, expected) in filters(&all) {
             assert!(!expected.is_empty(), "{q:?}");
             assert_eq!(walk(&db, q.clone()).await, expected, "{q:?}");
             let mut newest_first = expected.clone();
             newest_first.reverse();
-            let down = AuditQuery { descending: true, ..q.clone() };
+            let down = AuditQuery {
+                descending: true,
+                ..q.clone()
+            };
             assert_eq!(walk(&db, down).await, newest_first, "{q:?} descending");
         }
         // Once the index holds everything, the same answers.
@@ -241,15 +273,9 @@ mod tests {
         let db = db.clone();
         let mut tx = db.begin().await.unwrap();
         for i in 0..(BATCH as usize + 5) {
-            let actor = Actor {
-                kind: "operator".into(),
-                id: None,
-                display: None,
-            };
             let action = if i % 2 == 0 { "a.one" } else { "a.two" };
-            record(&mut tx, AuditEvent::new(None, actor, action, &RequestContext::default()))
-                .await
-                .unwrap();
+            let event = AuditEvent::new(None, operator(None), action, &RequestContext::default());
+            record(&mut tx, event).await.unwrap();
         }
         tx.commit().await.unwrap();
         assert_eq!(catch_up(&db).await.unwrap(), BATCH as u64 + 5);
