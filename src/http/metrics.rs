@@ -36,6 +36,7 @@ pub const DB_POOL_CONNECTIONS: &str = "scimitar_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "scimitar_db_pool_idle_connections";
 pub const CHECKPOINT_AGE: &str = "scimitar_audit_checkpoint_age_seconds";
 pub const STREAM_LAG: &str = "scimitar_audit_stream_lag_records";
+pub const INDEX_LAG: &str = "scimitar_audit_index_lag_records";
 
 /// Latency buckets, in seconds: a token check from memory is well under a
 /// millisecond, a Bulk request may take seconds.
@@ -135,6 +136,10 @@ fn describe() {
         STREAM_LAG,
         "Records of its organization's chain an audit stream has not yet delivered (or filtered out)"
     );
+    describe_gauge!(
+        INDEX_LAG,
+        "Audit records the Audit Log API's filter index does not hold yet"
+    );
 }
 
 /// Labels come from fixed sets only: the route template as registered
@@ -213,5 +218,9 @@ async fn sample(state: &AppState) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "metrics: reading the audit streams' lag failed"),
+    }
+    match crate::audit::filter_index::lag(&state.db).await {
+        Ok(lag) => gauge!(INDEX_LAG).set(lag as f64),
+        Err(e) => tracing::warn!(error = %e, "metrics: reading the audit index's lag failed"),
     }
 }

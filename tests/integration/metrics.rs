@@ -118,6 +118,13 @@ async fn the_named_series_move_with_requests_verifications_and_commits() {
     );
     assert!(after.contains("\nscimitar_db_pool_idle_connections{"));
     assert!(after.contains("\nscimitar_audit_queue_depth "));
+    // The filter index is at most a moment behind the records.
+    let caught_up = eventually(Duration::from_secs(10), || async {
+        let text = scrape(&app, &metrics).await;
+        value(&text, "scimitar_audit_index_lag_records", &[]) == 0.0
+    })
+    .await;
+    assert!(caught_up, "the audit index lag never reached 0");
     // Once the checkpointer (about once a second) has signed one.
     let signed = eventually(Duration::from_secs(10), || async {
         let text = scrape(&app, &metrics).await;
