@@ -82,8 +82,9 @@ pub async fn catch_up(db: &Db) -> Result<u64, AuditError> {
 pub async fn lag(db: &Db) -> Result<i64, AuditError> {
     Ok(on_db!(db, pool => {
         sqlx::query_scalar(
-            "SELECT COALESCE(SUM((SELECT COUNT(*) FROM audit_events e WHERE e.chain = h.chain \
-             AND e.seq > (SELECT COALESCE(MAX(i.seq), 0) FROM audit_index i WHERE i.chain = h.chain))), 0) \
+            // PostgreSQL's SUM of a BIGINT is a NUMERIC.
+            "SELECT CAST(COALESCE(SUM((SELECT COUNT(*) FROM audit_events e WHERE e.chain = h.chain \
+             AND e.seq > (SELECT COALESCE(MAX(i.seq), 0) FROM audit_index i WHERE i.chain = h.chain))), 0) AS BIGINT) \
              FROM audit_chain_heads h",
         )
         .fetch_one(pool)

@@ -121,7 +121,9 @@ async fn the_named_series_move_with_requests_verifications_and_commits() {
     // The filter index is at most a moment behind the records.
     let caught_up = eventually(Duration::from_secs(10), || async {
         let text = scrape(&app, &metrics).await;
-        value(&text, "scimitar_audit_index_lag_records", &[]) == 0.0
+        text.lines()
+            .any(|l| l.starts_with("scimitar_audit_index_lag_records "))
+            && value(&text, "scimitar_audit_index_lag_records", &[]) == 0.0
     })
     .await;
     assert!(caught_up, "the audit index lag never reached 0");
