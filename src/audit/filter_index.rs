@@ -1,6 +1,6 @@
 //! The Audit Log API's filter index (`audit_index`): the columns a query
-//! filters on, copied from the records in large batches a few times a
-//! second, with an index per filter.
+//! filters on, copied from the records in batches ten times a second
+//! ([`EVERY`]), with an index per filter.
 //!
 //! Those indexes used to sit on the records table, and every append wrote
 //! them: seven B-trees more per commit, most of whose pages were the same
@@ -248,36 +248,35 @@ mod tests {
     }
 
     async fn index_and_tail_alike(db: &Db) {
-        let db = db.clone();
-        append(&db, 0, 23).await;
-        assert_eq!(lag(&db).await.unwrap(), 23);
-        assert_eq!(catch_up(&db).await.unwrap(), 23);
-        assert_eq!(lag(&db).await.unwrap(), 0);
-        append(&db, 23, 37).await;
-        assert_eq!(lag(&db).await.unwrap(), 14);
-        let all = walk(&db, query(1000, false)).await;
+        append(db, 0, 23).await;
+        assert_eq!(lag(db).await.unwrap(), 23);
+        assert_eq!(catch_up(db).await.unwrap(), 23);
+        assert_eq!(lag(db).await.unwrap(), 0);
+        append(db, 23, 37).await;
+        assert_eq!(lag(db).await.unwrap(), 14);
+        let all = walk(db, query(1000, false)).await;
         assert_eq!(all, (1..=37).collect::<Vec<_>>());
         let all = query(1000, false)
-            .page(&db, UNATTRIBUTED_CHAIN)
+            .page(db, UNATTRIBUTED_CHAIN)
             .await
             .unwrap();
         for (q, expected) in filters(&all) {
             assert!(!expected.is_empty(), "{q:?}");
-            assert_eq!(walk(&db, q.clone()).await, expected, "{q:?}");
+            assert_eq!(walk(db, q.clone()).await, expected, "{q:?}");
             let mut newest_first = expected.clone();
             newest_first.reverse();
             let down = AuditQuery {
                 descending: true,
                 ..q.clone()
             };
-            assert_eq!(walk(&db, down).await, newest_first, "{q:?} descending");
+            assert_eq!(walk(db, down).await, newest_first, "{q:?} descending");
         }
         // Once the index holds everything, the same answers.
-        assert_eq!(catch_up(&db).await.unwrap(), 14);
-        assert_eq!(catch_up(&db).await.unwrap(), 0);
-        assert_eq!(lag(&db).await.unwrap(), 0);
+        assert_eq!(catch_up(db).await.unwrap(), 14);
+        assert_eq!(catch_up(db).await.unwrap(), 0);
+        assert_eq!(lag(db).await.unwrap(), 0);
         for (q, expected) in filters(&all) {
-            assert_eq!(walk(&db, q.clone()).await, expected, "{q:?} all indexed");
+            assert_eq!(walk(db, q.clone()).await, expected, "{q:?} all indexed");
         }
     }
 
@@ -291,7 +290,6 @@ mod tests {
     }
 
     async fn batches_until_nothing_is_left(db: &Db) {
-        let db = db.clone();
         let mut tx = db.begin().await.unwrap();
         for i in 0..(BATCH as usize + 5) {
             let action = if i % 2 == 0 { "a.one" } else { "a.two" };
@@ -299,8 +297,8 @@ mod tests {
             record(&mut tx, event).await.unwrap();
         }
         tx.commit().await.unwrap();
-        assert_eq!(catch_up(&db).await.unwrap(), BATCH as u64 + 5);
-        let indexed: i64 = on_db!(&db, pool => {
+        assert_eq!(catch_up(db).await.unwrap(), BATCH as u64 + 5);
+        let indexed: i64 = on_db!(db, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM audit_index").fetch_one(pool).await
         })
         .unwrap();
