@@ -23,6 +23,20 @@ use super::AuditError;
 use crate::store::Db;
 use crate::{on_db, on_tx};
 
+/// The newest sequence number the index holds for the chain that the SQL
+/// expression `$chain` names (0 for none): the index holds every record of
+/// that chain up to there, and none past it.
+macro_rules! indexed_upto {
+    ($chain:literal) => {
+        concat!(
+            "(SELECT COALESCE(MAX(seq), 0) FROM audit_index WHERE chain = ",
+            $chain,
+            ")"
+        )
+    };
+}
+pub(crate) use indexed_upto;
+
 /// Records indexed per transaction: on SQLite a transaction holds the one
 /// writer's turn, and a request's commit waits behind it.
 const BATCH: i64 = 1000;
@@ -33,23 +47,24 @@ pub const EVERY: Duration = Duration::from_millis(100);
 /// Copies the filter columns of the next `BATCH` records of `chain` past
 /// the index's newest entry. A second instance doing the same at the same
 /// moment (PostgreSQL) inserts nothing twice.
-const CATCH_UP: &str = "INSERT INTO audit_index \
+const CATCH_UP: &str = concat!(
+    "INSERT INTO audit_index \
      (chain, seq, occurred_at, actor_kind, actor_id, action, target_type, target_id, workspace_id, outcome) \
      SELECT chain, seq, occurred_at, actor_kind, actor_id, action, target_type, target_id, workspace_id, outcome \
-     FROM audit_events WHERE chain = $1 \
-     AND seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_index WHERE chain = $1) \
-     ORDER BY seq LIMIT $2 \
-     ON CONFLICT DO NOTHING";
+     FROM audit_events WHERE chain = $1 AND seq > ",
+    indexed_upto!("$1"),
+    " ORDER BY seq LIMIT $2 ON CONFLICT DO NOTHING"
+);
 
 /// Indexes every record not indexed yet; returns how many.
 pub async fn catch_up(db: &Db) -> Result<u64, AuditError> {
     // The chains whose head is past their newest indexed record: one
     // lookup per chain (there is one chain per organization).
     let behind: Vec<String> = on_db!(db, pool => {
-        sqlx::query_scalar(
-            "SELECT h.chain FROM audit_chain_heads h WHERE h.last_seq > \
-             (SELECT COALESCE(MAX(i.seq), 0) FROM audit_index i WHERE i.chain = h.chain)",
-        )
+        sqlx::query_scalar(concat!(
+            "SELECT h.chain FROM audit_chain_heads h WHERE h.last_seq > ",
+            indexed_upto!("h.chain")
+        ))
         .fetch_all(pool)
         .await
     })?;
@@ -81,12 +96,13 @@ pub async fn catch_up(db: &Db) -> Result<u64, AuditError> {
 /// the index cannot keep up, and filtered queries slow down with it.
 pub async fn lag(db: &Db) -> Result<i64, AuditError> {
     Ok(on_db!(db, pool => {
-        sqlx::query_scalar(
-            // PostgreSQL's SUM of a BIGINT is a NUMERIC.
-            "SELECT CAST(COALESCE(SUM((SELECT COUNT(*) FROM audit_events e WHERE e.chain = h.chain \
-             AND e.seq > (SELECT COALESCE(MAX(i.seq), 0) FROM audit_index i WHERE i.chain = h.chain))), 0) AS BIGINT) \
-             FROM audit_chain_heads h",
-        )
+        // PostgreSQL's SUM of a BIGINT is a NUMERIC.
+        sqlx::query_scalar(concat!(
+            "SELECT CAST(COALESCE(SUM((SELECT COUNT(*) FROM audit_events e \
+             WHERE e.chain = h.chain AND e.seq > ",
+            indexed_upto!("h.chain"),
+            ")), 0) AS BIGINT) FROM audit_chain_heads h"
+        ))
         .fetch_one(pool)
         .await
     })?)

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::AuditError;
 use super::event::{StoredEvent, stored_columns};
+use super::filter_index::indexed_upto;
 use super::query::{AuditQuery, Kinds, READ_VERBS};
 use crate::store::dynamic::{Arg, SqlParts};
 use crate::store::{Db, StoreError, Timestamp};
@@ -20,14 +21,16 @@ const MAX_MERGED_ACTIONS: usize = 16;
 /// records (there are dozens of actions and millions of records), and
 /// those of the short tail the index does not hold yet.
 async fn distinct_actions(db: &Db, chain: &str) -> Result<Vec<String>, StoreError> {
-    let sql = "WITH RECURSIVE acts(action) AS ( \
+    let sql = concat!(
+        "WITH RECURSIVE acts(action) AS ( \
          SELECT MIN(action) FROM audit_index WHERE chain = $1 \
          UNION ALL \
          SELECT (SELECT MIN(e.action) FROM audit_index e WHERE e.chain = $1 AND e.action > acts.action) \
          FROM acts WHERE acts.action IS NOT NULL) \
          SELECT action FROM acts WHERE action IS NOT NULL \
-         UNION SELECT action FROM audit_events WHERE chain = $1 \
-         AND seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_index WHERE chain = $1)";
+         UNION SELECT action FROM audit_events WHERE chain = $1 AND seq > ",
+        indexed_upto!("$1")
+    );
     Ok(crate::on_db!(db, pool => sqlx::query_scalar(sql).bind(chain).fetch_all(pool).await)?)
 }
 
@@ -142,6 +145,9 @@ impl AuditQuery {
         })
         .bind(Arg::Text(chain.to_string()));
         if source == Source::Tail {
+            // The chain is bound here, so that the bound is a constant the
+            // (chain, seq) index ranges over; `indexed_upto!` names the
+            // chain by an SQL expression.
             q.sql(" AND seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_index WHERE chain = ")
                 .bind(Arg::Text(chain.to_string()))
                 .sql(")");
