@@ -60,19 +60,23 @@ struct Batch {
     /// A savepoint could not be released or rolled back, so the
     /// transaction may hold part of a change: it must never commit.
     broken: bool,
+    /// The last kept change's savepoint is still open: it is released by
+    /// the next change's savepoint, in the same round trip, or by the
+    /// commit, which releases every savepoint (see [`Batch::savepoint`]).
+    unreleased: bool,
 }
 
-/// A savepoint name; one at a time is open, so one name serves all.
+/// A savepoint name: a statement naming it acts on the newest savepoint of
+/// that name, which is always the current change's, so one name serves all.
 const SAVEPOINT: &str = "SAVEPOINT one_write";
 const RELEASE: &str = "RELEASE SAVEPOINT one_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT one_write";
 
-async fn run(tx: &mut Option<Tx>, sql: &'static str) -> Result<(), StoreError> {
-    let tx = tx
-        .as_mut()
-        .expect("a savepoint is taken in a begun transaction");
-    crate::tx_execute!(tx, sql)?;
-    Ok(())
+async fn run(tx: &mut Option<Tx>, statements: &[&'static str]) -> Result<(), StoreError> {
+    tx.as_mut()
+        .expect("a savepoint is taken in a begun transaction")
+        .execute_statements(statements)
+        .await
 }
 
 impl Batch {
@@ -83,20 +87,34 @@ impl Batch {
             done: watch::channel(None).0,
             dangling: false,
             broken: false,
+            unreleased: false,
         }
     }
 
-    /// Ends the savepoint, keeping its change or not. A failure here
-    /// breaks the batch.
-    async fn settle(&mut self, keep: bool) -> Result<(), StoreError> {
-        let outcome = if keep {
-            run(&mut self.tx, RELEASE).await
+    /// Opens a change's savepoint. A kept change's savepoint is released
+    /// here rather than when it settled: on PostgreSQL each statement is a
+    /// round trip in the writers' turn, and the two go as one.
+    async fn savepoint(&mut self) -> Result<(), StoreError> {
+        let outcome = if self.unreleased {
+            run(&mut self.tx, &[RELEASE, SAVEPOINT]).await
         } else {
-            match run(&mut self.tx, ROLLBACK_TO).await {
-                Ok(()) => run(&mut self.tx, RELEASE).await,
-                Err(e) => Err(e),
-            }
+            run(&mut self.tx, &[SAVEPOINT]).await
         };
+        self.unreleased = false;
+        self.broken |= outcome.is_err();
+        outcome
+    }
+
+    /// Ends the savepoint, keeping its change (released by the next
+    /// savepoint or the commit) or not. A failure here breaks the batch.
+    async fn settle(&mut self, keep: bool) -> Result<(), StoreError> {
+        if keep {
+            self.unreleased = true;
+            return Ok(());
+        }
+        // The newest savepoint is this change's; the one a kept change
+        // before it left open (if any) stays open below it, unreleased.
+        let outcome = run(&mut self.tx, &[ROLLBACK_TO, RELEASE]).await;
         self.broken |= outcome.is_err();
         outcome
     }
@@ -320,7 +338,7 @@ impl Run<'_> {
         if batch.tx.is_none() {
             batch.tx = Some(db.begin().await?);
         }
-        run(&mut batch.tx, SAVEPOINT).await?;
+        batch.savepoint().await?;
         // Until the savepoint is settled: if this call is dropped (its
         // request cancelled) in between, the next user of the batch rolls
         // the savepoint back before anything else.
@@ -510,6 +528,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(report.records, 2);
+    }
+
+    /// In one batch, a failed change between two kept ones rolls back
+    /// only itself: a kept change's savepoint is released only when the
+    /// next one opens, so the rollback must reach exactly the newest.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_change_between_kept_ones_in_one_batch_rolls_back_alone() {
+        for db in crate::store::testing::each_backend().await {
+            let (writer, _) = AuditWriter::spawn(db.clone(), Durability::Normal, Box::new(|_| ()));
+            let mut run = writer.run().await.unwrap();
+            for (key, fails) in [("kept-1", false), ("refused", true), ("kept-2", false)] {
+                let outcome = run
+                    .write(
+                        async |tx: &mut Tx| -> Result<Change<()>, AuditError> {
+                            on_tx!(tx, conn => sqlx::query(
+                                "INSERT INTO server_settings (key, value) VALUES ($1, 'x')",
+                            )
+                            .bind(key)
+                            .execute(&mut *conn)
+                            .await
+                            .map(|_| ()))?;
+                            if fails {
+                                return Err(AuditError::Invalid("refused".into()));
+                            }
+                            Ok(Change::Made((), event(key)))
+                        },
+                        || (),
+                    )
+                    .await;
+                assert_eq!(outcome.is_err(), fails, "{key} on {}", db.backend_name());
+            }
+            run.finish().await.unwrap();
+            let kept: Vec<String> = on_db!(&db, pool => sqlx::query_scalar(
+                "SELECT key FROM server_settings WHERE key IN ('kept-1', 'refused', 'kept-2') ORDER BY key"
+            ).fetch_all(pool).await)
+            .unwrap();
+            assert_eq!(kept, ["kept-1", "kept-2"], "on {}", db.backend_name());
+            let report = crate::audit::verify_chain(&db, crate::audit::UNATTRIBUTED_CHAIN)
+                .await
+                .unwrap();
+            assert!(report.ok, "{report:?}");
+            assert_eq!(report.records, 2, "on {}", db.backend_name());
+        }
     }
 
     /// A change that fails rolls back only itself; the others in its batch

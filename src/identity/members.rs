@@ -262,7 +262,7 @@ pub struct MemberUpdate {
 
 /// Whether going from `before` to `after` (role, active) takes access
 /// away: a deactivation, or a demotion from admin.
-fn loses_access(before: (Role, bool), after: (Role, bool)) -> bool {
+pub(super) fn loses_access(before: (Role, bool), after: (Role, bool)) -> bool {
     let was_admin = before.1 && before.0 == Role::Admin;
     let is_admin = after.1 && after.0 == Role::Admin;
     before.1 && !after.1 || was_admin && !is_admin
@@ -289,6 +289,19 @@ pub async fn write_role_and_active(
         "UPDATE members SET role = $1, active = $2, updated_at = $3 WHERE id = $4 AND org_id = $5"
     };
     crate::tx_execute!(tx, sql, after.0.as_str(), after.1, now, id, org_id)?;
+    role_or_active_written(tx, id, loses_access, now).await
+}
+
+/// What follows a write of a member's role or active flag in its
+/// transaction (by [`write_role_and_active`], or by a statement that also
+/// wrote other columns): the token cache and the effective access hear of
+/// it, and losing access revokes the member's PATs. Returns those PATs.
+pub(super) async fn role_or_active_written(
+    tx: &mut Tx,
+    id: Uuid,
+    loses_access: bool,
+    now: Timestamp,
+) -> Result<Vec<String>, IdentityError> {
     tx.touch(Touched::Member(id));
     tx.access_source_changed(id);
     if loses_access {

@@ -5,7 +5,8 @@
 //!
 //! SCIM reads these rows itself, next to its Groups (`scim::store`); the
 //! writes are here because they carry the member's lifecycle, which is
-//! identity's whoever asks: deactivation through [`members::write_role_and_active`], a new
+//! identity's whoever asks: deactivation ending sessions and revoking personal
+//! tokens (as [`members::write_role_and_active`] does for the admin API), a new
 //! password ending sessions, deletion revoking personal tokens, the count.
 
 use uuid::Uuid;
@@ -95,10 +96,12 @@ pub async fn insert(
 }
 
 /// Replaces a member's SCIM attributes and bumps its version. A change of
-/// `active` goes through [`members::write_role_and_active`], so that
-/// deactivation ends sessions and revokes personal tokens in this
-/// transaction. `was` is the member's role and active flag as the caller
-/// read them, locked, in this transaction.
+/// `active` is written by the same statement (one round trip in the
+/// writers' turn on PostgreSQL) and followed as
+/// [`members::write_role_and_active`] follows it, so that deactivation ends
+/// sessions and revokes personal tokens in this transaction. `was` is the
+/// member's role and active flag as the caller read them, locked, in this
+/// transaction.
 pub async fn replace(
     tx: &mut Tx,
     org_id: Uuid,
@@ -108,20 +111,18 @@ pub async fn replace(
     now: Timestamp,
 ) -> Result<(), IdentityError> {
     check(w)?;
-    if was.1 != w.active {
-        members::write_role_and_active(tx, org_id, id, was, (was.0, w.active), now).await?;
-    }
+    let loses_access = members::loses_access(was, (was.0, w.active));
     let key = user_name_key(w.user_name);
     let (name, display, external, doc) = (w.user_name, w.display_name, w.external_id, w.doc);
     // A new password (`$9`, NULL to keep the current one) ends every
-    // session signed in with the old one.
+    // session signed in with the old one, as losing access (`$11`) does.
     let hash = &w.password_hash;
     crate::tx_execute!(
         tx,
         "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
          external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
-         password_hash = COALESCE($9, password_hash), \
-         sessions_valid_from = CASE WHEN $9 IS NULL THEN sessions_valid_from ELSE $6 END \
+         password_hash = COALESCE($9, password_hash), active = $10, \
+         sessions_valid_from = CASE WHEN $9 IS NULL AND NOT $11 THEN sessions_valid_from ELSE $6 END \
          WHERE id = $7 AND org_id = $8",
         name,
         key,
@@ -131,9 +132,14 @@ pub async fn replace(
         now,
         id,
         org_id,
-        hash
+        hash,
+        w.active,
+        loses_access
     )
     .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
+    if was.1 != w.active {
+        members::role_or_active_written(tx, id, loses_access, now).await?;
+    }
     // A PAT's principal carries its member's user name.
     tx.touch(Touched::Member(id));
     Ok(())

@@ -344,6 +344,30 @@ impl super::Tx {
         }
     }
 
+    /// Runs statements without bound values (savepoint bookkeeping) inside
+    /// this transaction, in order: on SQLite each in place, on PostgreSQL
+    /// all in one round trip (the simple query protocol takes several
+    /// statements in one message, where a prepared statement is one).
+    pub async fn execute_statements(
+        &mut self,
+        statements: &[&'static str],
+    ) -> Result<(), StoreError> {
+        match &mut self.conn {
+            super::TxConn::Sqlite(t) => {
+                let conn = t.in_place().await?;
+                for sql in statements {
+                    conn.prepare_cached(sql)?.execute([])?;
+                }
+            }
+            super::TxConn::Postgres(t) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statements.join("; ")))
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every row of `parts` inside this transaction: on SQLite in place
     /// (see [`SqliteTx`]), on PostgreSQL through sqlx.
     pub async fn fetch_parts<T>(&mut self, parts: &SqlParts) -> Result<Vec<T>, StoreError>
