@@ -57,7 +57,7 @@ pub fn parse(rt: ResourceType, raw: &str) -> Result<Expr, ScimError> {
         return Err(ScimError::invalid_filter("the filter is too long"));
     }
     let text = super::value_path_compare::fold(&quote_bare_values(raw));
-    let parsed: Filter = text.parse().map_err(|e| {
+    let parsed = super::filter_shapes::parse(&text).map_err(|e| {
         ScimError::invalid_filter(format!("cannot parse the filter: {}", short(&e)))
     })?;
     resolve_filter(rt, &parsed)

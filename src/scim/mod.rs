@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;
+mod filter_shapes;
 pub mod groups;
 pub mod handlers;
 pub mod http;
