@@ -1,7 +1,7 @@
 //! Filters parsed once per shape. Identity providers send the same few
 //! filters over and over with different values (`userName eq "…"` for
 //! every user they look up), and `scim_v2`'s lexer builds its regex
-//! automaton's states again on every call: a tenth of a filtered request's
+//! automaton's states again on every call: 12% of a filtered request's
 //! CPU. So a filter's string literals are numbered (`userName eq "0"`),
 //! `scim_v2` parses that shape once, and each request puts its own
 //! literals, decoded as `scim_v2` decodes them (`serde_json`), back into a

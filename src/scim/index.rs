@@ -195,6 +195,14 @@ pub async fn insert_many(
     insert_rows(tx, org_id, rt, &rows).await
 }
 
+/// The head of an index row INSERT, up to its values.
+macro_rules! insert_values {
+    () => {
+        "INSERT INTO scim_values (org_id, resource_type, resource_id, attr, path, elem, \
+         v_text, v_lower, v_num) VALUES "
+    };
+}
+
 async fn insert_rows(
     tx: &mut Tx,
     org_id: Uuid,
@@ -207,10 +215,10 @@ async fn insert_rows(
         // built its text and an owned copy of every value each time (a
         // sixth of a Bulk import's CPU) and kept a statement journal.
         let conn = t.in_place().await?;
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO scim_values (org_id, resource_type, resource_id, attr, path, elem, \
-             v_text, v_lower, v_num) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
+        let mut insert = conn.prepare_cached(concat!(
+            insert_values!(),
+            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ))?;
         for (resource_id, r) in rows {
             insert.execute(rusqlite::params![
                 org_id,
@@ -228,7 +236,7 @@ async fn insert_rows(
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut q = SqlParts::new();
-        q.sql("INSERT INTO scim_values (org_id, resource_type, resource_id, attr, path, elem, v_text, v_lower, v_num) VALUES ");
+        q.sql(insert_values!());
         for (i, (resource_id, r)) in chunk.iter().enumerate() {
             if i > 0 {
                 q.sql(", ");
