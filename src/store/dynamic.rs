@@ -312,20 +312,30 @@ where
             }
         }
     }
-    // Skip on ids alone (an index walk), then read whole rows for just the
-    // page: reading the skipped rows is what makes deep pages slow.
     let order = order.sql();
     let mut page = SqlParts::new();
-    page.sql(format!(
-        "SELECT {columns} FROM {table} WHERE r.id IN (SELECT r.id"
-    ));
-    page.append(skipped);
-    page.sql(" ORDER BY ").append(order.clone());
     // Written into the text, not bound: SQLite plans with a bound LIMIT's
     // value, so a statement with one is prepared again at every run (a
     // sixth of a `userName eq` filter's CPU). Both are numbers of ours.
-    page.sql(format!(" LIMIT {limit} OFFSET {skip}"));
-    page.sql(") ORDER BY ").append(order);
+    let window = format!(" LIMIT {limit} OFFSET {skip}");
+    if skip <= limit {
+        // Few rows to skip (a first page, a page that starts at an
+        // anchor): read whole rows straight away. The form below reads
+        // every row of the page a second time and sorts them again, which
+        // doubled PostgreSQL's work for a page of 100.
+        page.sql(format!("SELECT {columns}"));
+        page.append(skipped);
+        page.sql(" ORDER BY ").append(order).sql(window);
+    } else {
+        // Skip on ids alone (an index walk), then read whole rows for just
+        // the page: reading the skipped rows is what makes deep pages slow.
+        page.sql(format!(
+            "SELECT {columns} FROM {table} WHERE r.id IN (SELECT r.id"
+        ));
+        page.append(skipped);
+        page.sql(" ORDER BY ").append(order.clone()).sql(window);
+        page.sql(") ORDER BY ").append(order);
+    }
     let rows: Vec<T> = match page.fetch_in_place(db) {
         Some(rows) => rows?,
         None => crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?,
