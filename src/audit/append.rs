@@ -372,6 +372,15 @@ async fn append_after(
                 .map_err(crate::store::StoreError::from)?;
             return Ok((inserted == Some(stored.len() as i64)).then_some(stored));
         }
+        // The head update and the insert as one statement: each statement
+        // is a round trip inside the batch's transaction, which holds every
+        // change in it until the commit.
+        TxConn::Postgres(t) if stored.len() <= ROWS_PER_INSERT => {
+            let mut statement = QueryBuilder::new("");
+            guarded_append_postgres(&mut statement, chain, head, &stored);
+            let inserted = statement.build().execute(&mut **t).await?.rows_affected();
+            return Ok((inserted == stored.len() as u64).then_some(stored));
+        }
         TxConn::Postgres(t) => sqlx::query(
             "UPDATE audit_chain_heads SET last_seq = $1, last_hash = $2, last_time = $3 \
              WHERE chain = $4 AND last_seq = $5 AND last_hash = $6",

@@ -573,6 +573,51 @@ mod tests {
         }
     }
 
+    /// Two writers on one database (two instances) append to one chain in
+    /// turn: each one's remembered head is stale after the other wrote, so
+    /// its guarded append writes nothing and it appends after the head it
+    /// reads instead. Every change and record lands, in one unbroken chain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_of_two_instances_append_to_one_chain_in_turn() {
+        for db in crate::store::testing::each_backend().await {
+            let writers = [
+                AuditWriter::spawn(db.clone(), Durability::Normal, Box::new(|_| ())).0,
+                AuditWriter::spawn(db.clone(), Durability::Normal, Box::new(|_| ())).0,
+            ];
+            for i in 0..6 {
+                let writer = &writers[i % 2];
+                let key = format!("turn-{i}");
+                writer
+                    .write(
+                        async |tx: &mut Tx| -> Result<Change<()>, AuditError> {
+                            on_tx!(tx, conn => sqlx::query(
+                                "INSERT INTO server_settings (key, value) VALUES ($1, 'x')",
+                            )
+                            .bind(&key)
+                            .execute(&mut *conn)
+                            .await
+                            .map(|_| ()))?;
+                            Ok(Change::Made((), event("change")))
+                        },
+                        || (),
+                    )
+                    .await
+                    .unwrap();
+                writer.record(event("read")).await.unwrap();
+            }
+            let kept: i64 = on_db!(&db, pool => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM server_settings WHERE key LIKE 'turn-%'"
+            ).fetch_one(pool).await)
+            .unwrap();
+            assert_eq!(kept, 6, "on {}", db.backend_name());
+            let report = crate::audit::verify_chain(&db, crate::audit::UNATTRIBUTED_CHAIN)
+                .await
+                .unwrap();
+            assert!(report.ok, "{report:?}");
+            assert_eq!(report.records, 12, "on {}", db.backend_name());
+        }
+    }
+
     /// A change that fails rolls back only itself; the others in its batch
     /// commit with their records.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
