@@ -9,9 +9,11 @@
 //! appended by a head update that only matches if the head is still as
 //! remembered, and an insert that only runs if it matched. If another
 //! process (an instance, the CLI) wrote to the chain since, nothing is
-//! written and the batch takes the reading path. On SQLite the pair is one
-//! round trip to the database; a batch of records with no change beside
-//! them is one round trip in all, its `BEGIN` and `COMMIT` included.
+//! written and the batch takes the reading path. On SQLite the pair runs
+//! in place, with no round trip; on PostgreSQL it is one statement (the
+//! head update in a data-modifying `WITH`). A batch of records with no
+//! change beside them is one round trip in all, its `BEGIN` and `COMMIT`
+//! included.
 
 use std::collections::HashMap;
 
