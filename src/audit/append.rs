@@ -355,7 +355,7 @@ async fn append_after(
     head: &Head,
     events: &[AuditEvent],
 ) -> Result<Option<Vec<StoredEvent>>, AuditError> {
-    if events.len() > ROWS_PER_INSERT && tx.is_sqlite() {
+    if events.len() > ROWS_PER_INSERT {
         // Too many values for one guarded statement: read the head instead.
         return Ok(None);
     }
@@ -366,44 +366,24 @@ async fn append_after(
         Some(head.time),
         events.to_vec(),
     );
-    let last = stored.last().expect("a chain's batch is never empty");
-    let moved = match &mut tx.conn {
+    // The head update and the insert together: in place on SQLite, one
+    // statement on PostgreSQL, where each statement is a round trip inside
+    // the batch's transaction, which holds every change in it until the
+    // commit.
+    let inserted = match &mut tx.conn {
         TxConn::Sqlite(t) => {
             let conn = t.in_place().await?;
-            let inserted = guarded_statements_in_place(conn, chain, head, &stored)
-                .map_err(crate::store::StoreError::from)?;
-            return Ok((inserted == Some(stored.len() as i64)).then_some(stored));
+            guarded_statements_in_place(conn, chain, head, &stored)
+                .map_err(crate::store::StoreError::from)?
+                .map_or(0, |n| n as u64)
         }
-        // The head update and the insert as one statement: each statement
-        // is a round trip inside the batch's transaction, which holds every
-        // change in it until the commit.
-        TxConn::Postgres(t) if stored.len() <= ROWS_PER_INSERT => {
+        TxConn::Postgres(t) => {
             let mut statement = QueryBuilder::new("");
             guarded_append_postgres(&mut statement, chain, head, &stored);
-            let inserted = statement.build().execute(&mut **t).await?.rows_affected();
-            return Ok((inserted == stored.len() as u64).then_some(stored));
+            statement.build().execute(&mut **t).await?.rows_affected()
         }
-        TxConn::Postgres(t) => sqlx::query(
-            "UPDATE audit_chain_heads SET last_seq = $1, last_hash = $2, last_time = $3 \
-             WHERE chain = $4 AND last_seq = $5 AND last_hash = $6",
-        )
-        .bind(last.seq)
-        .bind(&last.hash)
-        .bind(last.occurred_at)
-        .bind(chain)
-        .bind(head.seq)
-        .bind(&head.hash)
-        .execute(&mut **t)
-        .await?
-        .rows_affected(),
     };
-    if moved != 1 {
-        return Ok(None);
-    }
-    for rows in stored.chunks(ROWS_PER_INSERT) {
-        insert(tx, rows).await?;
-    }
-    Ok(Some(stored))
+    Ok((inserted == stored.len() as u64).then_some(stored))
 }
 
 /// The records of `events`, chained after `seq` and `prev_hash`.

@@ -318,22 +318,25 @@ where
     // value, so a statement with one is prepared again at every run (a
     // sixth of a `userName eq` filter's CPU). Both are numbers of ours.
     let window = format!(" LIMIT {limit} OFFSET {skip}");
-    if skip <= limit {
-        // Few rows to skip (a first page, a page that starts at an
-        // anchor): read whole rows straight away. The form below reads
-        // every row of the page a second time and sorts them again, which
-        // doubled PostgreSQL's work for a page of 100.
-        page.sql(format!("SELECT {columns}"));
-        page.append(skipped);
-        page.sql(" ORDER BY ").append(order).sql(window);
-    } else {
-        // Skip on ids alone (an index walk), then read whole rows for just
-        // the page: reading the skipped rows is what makes deep pages slow.
+    // Few rows to skip (a first page, a page that starts at an anchor):
+    // read whole rows straight away. Otherwise skip on ids alone (an index
+    // walk) and read whole rows for just the page, since reading the
+    // skipped rows is what makes deep pages slow; for a short skip that
+    // form only reads the page's rows twice and sorts them again (it
+    // doubled PostgreSQL's work for a page of 100).
+    let by_ids = skip > limit;
+    if by_ids {
         page.sql(format!(
             "SELECT {columns} FROM {table} WHERE r.id IN (SELECT r.id"
         ));
-        page.append(skipped);
-        page.sql(" ORDER BY ").append(order.clone()).sql(window);
+    } else {
+        page.sql(format!("SELECT {columns}"));
+    }
+    page.append(skipped)
+        .sql(" ORDER BY ")
+        .append(order.clone())
+        .sql(window);
+    if by_ids {
         page.sql(") ORDER BY ").append(order);
     }
     let rows: Vec<T> = match page.fetch_in_place(db) {
