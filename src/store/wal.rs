@@ -14,7 +14,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use rusqlite::Connection;
+use tokio::sync::Mutex;
 
+use super::writer::Writer;
 use super::{Db, StoreError};
 
 /// How often the checkpointer looks at the WAL.
@@ -66,8 +68,7 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
                 // the readers in it to finish, and the next write starts
                 // the WAL over.
                 if long {
-                    let _turn = turn.blocking_lock();
-                    if let Err(e) = restart(&conn) {
+                    if let Err(e) = restart(&conn, &path, &turn) {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                     }
                 }
@@ -94,12 +95,62 @@ fn open(path: &PathBuf) -> Result<Connection, StoreError> {
 /// the thread tries again in its next round.
 const RESTART_WAIT: Duration = Duration::from_millis(100);
 
-/// A RESTART checkpoint that waits at most [`RESTART_WAIT`].
-fn restart(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.busy_timeout(RESTART_WAIT)?;
+/// Copies the whole WAL into the database and starts it over, holding the
+/// writers' turn only for the frames written since the last PASSIVE round.
+///
+/// Every request waits for its record's commit while the turn is held,
+/// so what the RESTART does there is a read's latency. Alone it synced the
+/// WAL, copied what the last PASSIVE round had left (a round's worth of
+/// commits) and synced the database file, flushing every page the PASSIVE
+/// rounds had copied without a sync. So first, outside the turn, PASSIVE
+/// rounds until little is left, and a sync of the database file; the
+/// RESTART then syncs and copies only what came after.
+fn restart(conn: &Connection, path: &Path, turn: &Mutex<Writer>) -> Result<i64, StoreError> {
+    // Each PASSIVE round copies what was written during the one before;
+    // a few rounds leave little for the turn.
+    for _ in 0..CATCH_UP_ROUNDS {
+        let (log, copied) = progress(conn)?;
+        if log - copied <= SHORT_REST {
+            break;
+        }
+    }
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_data())
+        .map_err(|e| StoreError::Url(format!("cannot sync the database file: {e}")))?;
+    let _turn = turn.blocking_lock();
+    let started = std::time::Instant::now();
+    conn.busy_handler(Some(wait_briefly))?;
     let done = checkpoint(conn, "RESTART");
     conn.busy_timeout(BUSY_WAIT)?;
-    done
+    tracing::debug!(
+        turn_held_us = started.elapsed().as_micros() as u64,
+        "WAL restarted"
+    );
+    Ok(done?)
+}
+
+/// The RESTART's busy handler: readers leave the WAL within a statement,
+/// so it looks again every 100 µs (SQLite's own handler sleeps 1, 2, 5,
+/// 10 ms… while every writer waits) and gives up after [`RESTART_WAIT`].
+fn wait_briefly(attempt: i32) -> bool {
+    const STEP: Duration = Duration::from_micros(100);
+    if STEP * attempt.max(0) as u32 >= RESTART_WAIT {
+        return false;
+    }
+    std::thread::sleep(STEP);
+    true
+}
+
+/// PASSIVE rounds before a RESTART, at most, to bring what is left to
+/// copy under [`SHORT_REST`] frames.
+const CATCH_UP_ROUNDS: usize = 4;
+const SHORT_REST: i64 = 200;
+
+/// A PASSIVE checkpoint: the WAL's length and how much of it is copied.
+fn progress(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
 }
 
 /// How long the checkpointer's connection otherwise waits for a lock.
@@ -134,6 +185,8 @@ impl Db {
 mod tests {
     use super::*;
     use crate::on_tx;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// The writer no longer checkpoints, the thread does: a committed row
     /// reaches the database file itself (read with `immutable=1`, which
@@ -183,5 +236,49 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the commit never reached the database file");
+    }
+
+    /// The WAL's checkpoint sequence (its header's fourth word), which
+    /// SQLite moves on each time the WAL starts over from its beginning.
+    fn wal_restarts(path: &Path) -> u32 {
+        let wal = std::fs::read(format!("{}-wal", path.display())).unwrap();
+        u32::from_be_bytes(wal[12..16].try_into().unwrap())
+    }
+
+    /// The writer never checkpoints, yet under reads and writes that never
+    /// pause the WAL is copied and started over from its beginning (by a
+    /// write that finds it wholly copied, or by the RESTART in the writers'
+    /// turn once it is long), so the file does not grow without end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_wal_starts_over_under_steady_reads_and_writes() {
+        let (db, path) = crate::store::testing::migrated_sqlite_file().await;
+        let _checkpointer = take_over_checkpoints(&db).await.unwrap().expect("a file");
+        let before = wal_restarts(&path);
+        let reading = Arc::new(AtomicBool::new(true));
+        let reader = {
+            let (db, reading) = (db.clone(), reading.clone());
+            tokio::spawn(async move {
+                while reading.load(Ordering::Relaxed) {
+                    crate::on_db!(&db, pool => sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM server_settings"
+                    ).fetch_one(pool).await)
+                    .unwrap();
+                }
+            })
+        };
+        let page = "x".repeat(3000);
+        for i in 0..2000 {
+            let mut tx = db.begin().await.unwrap();
+            on_tx!(&mut tx, conn => sqlx::query(
+                "INSERT INTO server_settings (key, value) VALUES ($1, $2)"
+            ).bind(format!("wal-filler-{i}")).bind(&page).execute(&mut *conn).await.map(|_| ()))
+            .unwrap();
+            tx.commit().await.unwrap();
+            if i > LONG_WAL_PAGES as usize && wal_restarts(&path) != before {
+                reading.store(false, Ordering::Relaxed);
+                return reader.await.unwrap();
+            }
+        }
+        panic!("2000 commits of a page and the WAL never started over");
     }
 }
