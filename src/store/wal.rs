@@ -67,10 +67,8 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
                 // the writers' turn (little is left by then), waiting for
                 // the readers in it to finish, and the next write starts
                 // the WAL over.
-                if long {
-                    if let Err(e) = restart(&conn, &path, &turn) {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                    }
+                if long && let Err(e) = restart(&conn, &path, &turn) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
                 }
             }
             // The last one, as the server stops: a restart finds a short WAL.
