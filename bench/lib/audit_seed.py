@@ -181,9 +181,19 @@ EVENTS = [
 ]
 
 
+def attach_index(db, db_path):
+    """The server keeps the filter index (audit_index) in a file of its own
+    beside the database (store::index_file), which it created when it first
+    opened it; attached, the table's name finds it as the server's does."""
+    index = db_path + "-audit-index"
+    if os.path.exists(index):
+        db.execute("ATTACH DATABASE ? AS audit_filter", (index,))
+
+
 def seed(db_path, n, outdir, org_name="default", days=30.0, rng_seed=1):
     os.makedirs(outdir, exist_ok=True)
     db = sqlite3.connect(db_path, isolation_level=None)
+    attach_index(db, db_path)
     db.execute("PRAGMA busy_timeout = 10000")
     row = db.execute("SELECT id FROM organizations WHERE name = ?", (org_name,)).fetchone()
     if not row:
@@ -490,6 +500,7 @@ def plans(db_path, outdir):
     fmt = lambda s: (EPOCH + datetime.timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     cursor = (int(meta["FIRST_SEQ"]) + int(meta["LAST_SEQ"])) // 2
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    attach_index(db, db_path)
     print(f"SQLite {sqlite3.sqlite_version} (Python's sqlite3 module; the server bundles its own SQLite)")
     for name, sql, args in plan_cases(meta["CHAIN"], actor, user, fmt(t0), fmt(t0 + 86400), cursor):
         rows = db.execute("EXPLAIN QUERY PLAN " + sql, args).fetchall()

@@ -72,6 +72,14 @@ impl Server {
         let key_refresher = crate::signing::spawn_refresher(state.db.clone(), state.signer.clone());
         let retention =
             crate::audit::retention::spawn(state.db.clone(), config.audit_retention_check);
+        match crate::audit::filter_index::trim(&state.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                entries = n,
+                "the audit filter index held records past the chain heads (a power loss?); dropped them"
+            ),
+            Err(e) => tracing::warn!(error = %e, "trimming the audit filter index failed"),
+        }
         let audit_index =
             crate::audit::filter_index::spawn(state.db.clone(), crate::audit::filter_index::EVERY);
         let streams = crate::audit::stream::spawn(state.db.clone(), state.audit_streams.clone());

@@ -144,6 +144,17 @@ impl AuditQuery {
             Source::Records | Source::Tail => " FROM audit_events WHERE chain = ",
         })
         .bind(Arg::Text(chain.to_string()));
+        if source == Source::Index {
+            // On SQLite the index is a file of its own (`store::index_file`),
+            // which one statement reads at another moment than the records:
+            // it may already hold records this statement's view of them
+            // lacks. Those would take places in the page's LIMIT and then
+            // find no record, leaving the page short (read as the end); the
+            // chain head read here bounds what is taken from the index.
+            q.sql(" AND seq <= (SELECT last_seq FROM audit_chain_heads WHERE chain = ")
+                .bind(Arg::Text(chain.to_string()))
+                .sql(")");
+        }
         if source == Source::Tail {
             // The chain is bound here, so that the bound is a constant the
             // (chain, seq) index ranges over; `indexed_upto!` names the

@@ -111,9 +111,19 @@ pub async fn connect_with(
                     .test_before_acquire(false)
             };
             let inline = InlineReads::of(options.get_filename());
+            // Every connection reads (and the pooled ones write) the filter
+            // index through its own file (see `store::index_file`).
+            let index = super::index_file::path_for(options.get_filename());
             // The pooled readers serve the reads off the hot path (which
             // are read in place): a small page cache each keeps memory low.
             let readers = pool(max_connections)
+                .after_connect({
+                    let index = index.clone();
+                    move |conn, _| {
+                        let index = index.clone();
+                        Box::pin(async move { super::index_file::attach(conn, &index).await })
+                    }
+                })
                 .connect_with(options.clone().pragma("cache_size", READER_CACHE_KIB))
                 .await?;
             // Writes take turns anyway (see `WriterGate`): one connection,
@@ -140,6 +150,8 @@ pub async fn connect_with(
                     .pragma("temp_store", "MEMORY"),
             )
             .await?;
+            let mut writer = writer;
+            super::index_file::attach(&mut writer, &index).await?;
             let commit_in_place = durability == Durability::Normal;
             Ok(Db::Sqlite(
                 readers,

@@ -268,6 +268,7 @@ impl Readers {
         // A reader of a WAL database waits only while another connection
         // recovers the WAL index, as sqlx's connections do.
         conn.busy_timeout(Duration::from_secs(10))?;
+        super::index_file::attach_reader(&conn, &super::index_file::path_for(&self.path))?;
         conn.pragma_update(None, "query_only", true)?;
         // Any commit by another connection (every request's audit record)
         // makes SQLite empty this connection's page cache before its next

@@ -10,6 +10,7 @@
 mod connect;
 pub mod dynamic;
 pub mod in_place_tx;
+pub mod index_file;
 mod inline;
 pub mod page_anchors;
 pub mod settings;
@@ -494,7 +495,8 @@ mod migrations {
                 (14, "sso"),
                 (15, "audit_intake"),
                 (16, "lean_search_index"),
-                (17, "audit_filter_index")
+                (17, "audit_filter_index"),
+                (18, "audit_index_file")
             ]
         )
     }
@@ -517,7 +519,8 @@ mod migrations {
                 (14, "sso"),
                 (15, "audit_intake"),
                 (16, "lean_search_index"),
-                (17, "audit_filter_index")
+                (17, "audit_filter_index"),
+                (18, "audit_index_file")
             ]
         )
     }

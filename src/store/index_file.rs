@@ -1,0 +1,100 @@
+//! The Audit Log API's filter index (`audit_index`, filled by
+//! `audit::filter_index`) in a SQLite file of its own, beside the
+//! database: `<database>-audit-index`, attached to every connection that
+//! reads it as the schema `audit_filter`. PostgreSQL keeps the table in
+//! its one database.
+//!
+//! SQLite lets one connection write a file at a time. In the database
+//! file itself, each catch-up of the index held that lock 10-15 ms every
+//! 100 ms (the copy of several hundred records into eight B-trees and its
+//! commit), and every request's audit record waited behind it: a read's
+//! p99 of 13-15 ms, and a fifth of its throughput. In a file of its own
+//! the catch-up takes that file's lock, and the records never wait for it.
+//!
+//! Nothing needs the two files to commit together: the index is derived
+//! from the records and can be emptied and filled again from them. What a
+//! reader must mind (see `audit::query_sql`) is that one statement reads
+//! each file at its own moment, so the index may hold a record the
+//! statement's view of the records lacks yet; a query bounds what it takes
+//! from the index by the chain head it reads.
+//!
+//! Names in SQL stay unqualified (`audit_index`): once migration 18 has
+//! dropped the table from the database file, SQLite finds it in the
+//! attached file. An in-memory database attaches an in-memory index.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use sqlx::SqliteConnection;
+
+use super::StoreError;
+
+/// The schema name the index file is attached as.
+pub const SCHEMA: &str = "audit_filter";
+
+/// The index's tables, created where missing (the same columns and indexes
+/// as migration 17 created in the database file). A rowid table, as the
+/// records are: see that migration for why not WITHOUT ROWID.
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS audit_filter.audit_index (
+    chain        TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    occurred_at  TEXT NOT NULL,
+    actor_kind   TEXT NOT NULL,
+    actor_id     TEXT,
+    action       TEXT NOT NULL,
+    target_type  TEXT,
+    target_id    TEXT,
+    workspace_id BLOB,
+    outcome      TEXT NOT NULL,
+    PRIMARY KEY (chain, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_filter.audit_index_action ON audit_index (chain, action, seq);
+CREATE INDEX IF NOT EXISTS audit_filter.audit_index_actor ON audit_index (chain, actor_id, seq);
+CREATE INDEX IF NOT EXISTS audit_filter.audit_index_actor_kind ON audit_index (chain, actor_kind, seq);
+CREATE INDEX IF NOT EXISTS audit_filter.audit_index_target ON audit_index (chain, target_id, seq);
+CREATE INDEX IF NOT EXISTS audit_filter.audit_index_workspace ON audit_index (chain, workspace_id, seq);
+CREATE INDEX IF NOT EXISTS audit_filter.audit_index_outcome ON audit_index (chain, outcome, seq);
+CREATE INDEX IF NOT EXISTS audit_filter.audit_index_time ON audit_index (chain, occurred_at, seq);
+";
+
+/// The index file for the database file `db` (`:memory:` for an in-memory
+/// database, whose connections each attach their own).
+pub fn path_for(db: &Path) -> String {
+    let name = db.to_string_lossy();
+    if name.is_empty() || name == ":memory:" {
+        ":memory:".to_string()
+    } else {
+        format!("{name}-audit-index")
+    }
+}
+
+/// Attaches the index to a connection of sqlx's and creates its tables if
+/// they are missing. Its commits wait for the disk as the records' do in
+/// `Durability::Normal` (`synchronous` is per file; SQLite's default would
+/// sync every catch-up): the index is rebuilt from the records whatever
+/// it loses. Each attached file has a page cache of its own on every
+/// connection, 2 MiB by default: a small one keeps the server's memory
+/// where it was (with the default, 20 MiB more after a Bulk import).
+pub async fn attach(conn: &mut SqliteConnection, index: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("ATTACH DATABASE $1 AS audit_filter")
+        .bind(index)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::raw_sql(concat!(
+        "PRAGMA audit_filter.journal_mode = WAL; PRAGMA audit_filter.synchronous = NORMAL; ",
+        "PRAGMA audit_filter.cache_size = -512;"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::raw_sql(CREATE).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Attaches the index to an in-place reader, which only reads it (its
+/// tables exist: the pool's first connection created them).
+pub fn attach_reader(conn: &Connection, index: &str) -> Result<(), StoreError> {
+    conn.execute("ATTACH DATABASE ?1 AS audit_filter", [index])?;
+    conn.pragma_update(Some(SCHEMA), "cache_size", -512)?;
+    Ok(())
+}
