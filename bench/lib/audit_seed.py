@@ -464,10 +464,11 @@ def plan_cases(chain, actor, user, t_since, t_until, cursor):
     def filtered(where, args, limit=100, index_where=None, index_args=None):
         iw = where if index_where is None else index_where
         ia = args if index_args is None else index_args
-        sql = (base + " AND seq IN (SELECT seq FROM (SELECT seq FROM audit_index WHERE chain = ?" + iw
+        sql = (base + " AND seq IN (SELECT seq FROM (SELECT seq FROM audit_index WHERE chain = ?"
+               + " AND seq <= (SELECT last_seq FROM audit_chain_heads WHERE chain = ?)" + iw
                + " ORDER BY seq ASC LIMIT ?) AS indexed UNION ALL SELECT seq FROM audit_events WHERE chain = ?"
                + " AND seq > " + upto + where + ") ORDER BY seq ASC LIMIT ?")
-        return sql, (chain, chain, *ia, limit, chain, chain, *args, limit)
+        return sql, (chain, chain, chain, *ia, limit, chain, chain, *args, limit)
 
     first_at = ("COALESCE((SELECT b.seq FROM audit_index b WHERE b.chain = ? AND b.occurred_at >= ? "
                 "ORDER BY b.occurred_at, b.seq LIMIT 1), 9223372036854775807)")
