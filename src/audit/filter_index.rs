@@ -82,14 +82,7 @@ pub async fn catch_up(db: &Db) -> Result<u64, AuditError> {
             // never in the writers' turn: on SQLite it writes only the
             // index's file (`store::index_file`), so the records' commits
             // do not wait for it.
-            let n = on_db!(db, pool => {
-                sqlx::query(CATCH_UP)
-                    .bind(&chain)
-                    .bind(BATCH)
-                    .execute(pool)
-                    .await
-                    .map(|r| r.rows_affected())
-            })?;
+            let n = for_chain(db, CATCH_UP, &chain, BATCH).await?;
             indexed += n;
             if n < BATCH as u64 {
                 break;
@@ -119,27 +112,39 @@ pub async fn lag(db: &Db) -> Result<i64, AuditError> {
 
 /// Drops the entries past each chain's head, before the server takes
 /// requests (after, a new record could take a dropped one's place before
-/// it is dropped): the index may hold records
-/// that the database no longer does when the two are separate files (on
-/// SQLite) and a power loss took the last commits of the records' WAL but
-/// not of the index's. Left there, they would stand for the records that
-/// take their sequence numbers next.
+/// it is dropped): the index may hold records that the database no longer
+/// does when the two are separate files (on SQLite) and a power loss took
+/// the last commits of the records' WAL but not of the index's. Left
+/// there, they would stand for the records that take their sequence
+/// numbers next.
 pub async fn trim(db: &Db) -> Result<u64, AuditError> {
     let heads: Vec<(String, i64)> = on_db!(db, pool => {
         sqlx::query_as("SELECT chain, last_seq FROM audit_chain_heads").fetch_all(pool).await
     })?;
     let mut trimmed = 0;
     for (chain, head) in heads {
-        trimmed += on_db!(db, pool => {
-            sqlx::query("DELETE FROM audit_index WHERE chain = $1 AND seq > $2")
-                .bind(&chain)
-                .bind(head)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        trimmed += for_chain(
+            db,
+            "DELETE FROM audit_index WHERE chain = $1 AND seq > $2",
+            &chain,
+            head,
+        )
+        .await?;
     }
     Ok(trimmed)
+}
+
+/// Runs `sql` (`$1` a chain, `$2` a number) as a statement of its own on a
+/// pooled connection; returns the rows it changed.
+async fn for_chain(db: &Db, sql: &'static str, chain: &str, n: i64) -> Result<u64, AuditError> {
+    Ok(on_db!(db, pool => {
+        sqlx::query(sql)
+            .bind(chain)
+            .bind(n)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
 }
 
 /// Catches up every `every` until the handle is aborted.
