@@ -135,8 +135,14 @@ pub async fn trim(db: &Db) -> Result<u64, AuditError> {
 }
 
 /// Runs `sql` (`$1` a chain, `$2` a number) as a statement of its own on a
-/// pooled connection; returns the rows it changed.
-async fn for_chain(db: &Db, sql: &'static str, chain: &str, n: i64) -> Result<u64, AuditError> {
+/// pooled connection, never in the writers' turn; returns the rows it
+/// changed.
+pub(super) async fn for_chain(
+    db: &Db,
+    sql: &'static str,
+    chain: &str,
+    n: i64,
+) -> Result<u64, AuditError> {
     Ok(on_db!(db, pool => {
         sqlx::query(sql)
             .bind(chain)

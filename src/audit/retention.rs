@@ -45,14 +45,13 @@ pub async fn purge_chain(db: &Db, chain: &str, cutoff: Timestamp) -> Result<u64,
     // Gone first, the records are only missed by filtered queries until
     // they go too (if the server stops in between, until its next purge);
     // gone after, the index would name records that no longer exist.
-    on_db!(db, pool => {
-        sqlx::query("DELETE FROM audit_index WHERE chain = $1 AND seq <= $2")
-            .bind(chain)
-            .bind(boundary)
-            .execute(pool)
-            .await
-            .map(|_| ())
-    })?;
+    super::filter_index::for_chain(
+        db,
+        "DELETE FROM audit_index WHERE chain = $1 AND seq <= $2",
+        chain,
+        boundary,
+    )
+    .await?;
     let mut deleted = 0;
     loop {
         let mut tx = db.begin().await?;

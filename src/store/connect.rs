@@ -143,14 +143,13 @@ pub async fn connect_with(
             // Serialized mode (SQLite's own mutex per connection,
             // uncontended) makes those kept statements safe to finalize
             // from any thread.
-            let writer = SqliteConnection::connect_with(
+            let mut writer = SqliteConnection::connect_with(
                 &options
                     .serialized(true)
                     .pragma("cache_size", WRITER_CACHE_KIB)
                     .pragma("temp_store", "MEMORY"),
             )
             .await?;
-            let mut writer = writer;
             super::index_file::attach(&mut writer, &index).await?;
             let commit_in_place = durability == Durability::Normal;
             Ok(Db::Sqlite(

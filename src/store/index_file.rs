@@ -33,6 +33,10 @@ use super::StoreError;
 /// The schema name the index file is attached as.
 pub const SCHEMA: &str = "audit_filter";
 
+/// The index file's page cache on each connection, in KiB (negative: a
+/// size, not a page count, as SQLite takes it).
+const CACHE_KIB: i64 = -512;
+
 /// The index's tables, created where missing (the same columns and indexes
 /// as migration 17 created in the database file). A rowid table, as the
 /// records are: see that migration for why not WITHOUT ROWID.
@@ -75,18 +79,19 @@ pub fn path_for(db: &Path) -> String {
 /// `Durability::Normal`, whatever the server's durability
 /// (`synchronous` is per file; SQLite's default would sync every
 /// catch-up): what a power loss may take from it is its last commits,
-/// which the catch-up copies again from the records. Each attached file has a page cache of its own on every
-/// connection, 2 MiB by default: a small one keeps the server's memory
-/// where it was (with the default, 20 MiB more after a Bulk import).
+/// which the catch-up copies again from the records. Each attached file
+/// has a page cache of its own on every connection, 2 MiB by default:
+/// [`CACHE_KIB`] keeps the server's memory near where it was (with the
+/// default, about 10 MiB more after a Bulk import).
 pub async fn attach(conn: &mut SqliteConnection, index: &str) -> Result<(), sqlx::Error> {
     sqlx::query("ATTACH DATABASE $1 AS audit_filter")
         .bind(index)
         .execute(&mut *conn)
         .await?;
-    sqlx::raw_sql(concat!(
-        "PRAGMA audit_filter.journal_mode = WAL; PRAGMA audit_filter.synchronous = NORMAL; ",
-        "PRAGMA audit_filter.cache_size = -512;"
-    ))
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "PRAGMA audit_filter.journal_mode = WAL; PRAGMA audit_filter.synchronous = NORMAL; \
+         PRAGMA audit_filter.cache_size = {CACHE_KIB};"
+    )))
     .execute(&mut *conn)
     .await?;
     sqlx::raw_sql(CREATE).execute(&mut *conn).await?;
@@ -97,6 +102,6 @@ pub async fn attach(conn: &mut SqliteConnection, index: &str) -> Result<(), sqlx
 /// tables exist: the pool's first connection created them).
 pub fn attach_reader(conn: &Connection, index: &str) -> Result<(), StoreError> {
     conn.execute("ATTACH DATABASE ?1 AS audit_filter", [index])?;
-    conn.pragma_update(Some(SCHEMA), "cache_size", -512)?;
+    conn.pragma_update(Some(SCHEMA), "cache_size", CACHE_KIB)?;
     Ok(())
 }

@@ -53,8 +53,8 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
         .name("wal-checkpoints".into())
         .spawn(move || {
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                let long = match checkpoint(&conn, "PASSIVE") {
-                    Ok(log) => log > LONG_WAL_PAGES,
+                let (log, copied) = match checkpoint(&conn, "PASSIVE") {
+                    Ok(progress) => progress,
                     Err(e) => {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                         continue;
@@ -67,7 +67,9 @@ pub async fn take_over_checkpoints(db: &Db) -> Result<Option<WalCheckpointer>, S
                 // the writers' turn (little is left by then), waiting for
                 // the readers in it to finish, and the next write starts
                 // the WAL over.
-                if long && let Err(e) = restart(&conn, &path, &turn) {
+                if log > LONG_WAL_PAGES
+                    && let Err(e) = restart(&conn, &path, &turn, log - copied)
+                {
                     tracing::warn!(error = %e, "WAL checkpoint failed");
                 }
             }
@@ -103,14 +105,21 @@ const RESTART_WAIT: Duration = Duration::from_millis(100);
 /// rounds had copied without a sync. So first, outside the turn, PASSIVE
 /// rounds until little is left, and a sync of the database file; the
 /// RESTART then syncs and copies only what came after.
-fn restart(conn: &Connection, path: &Path, turn: &Mutex<Writer>) -> Result<i64, StoreError> {
+/// `left` is what the round that found the WAL long did not copy.
+fn restart(
+    conn: &Connection,
+    path: &Path,
+    turn: &Mutex<Writer>,
+    mut left: i64,
+) -> Result<(i64, i64), StoreError> {
     // Each PASSIVE round copies what was written during the one before;
     // a few rounds leave little for the turn.
     for _ in 0..CATCH_UP_ROUNDS {
-        let (log, copied) = progress(conn)?;
-        if log - copied <= SHORT_REST {
+        if left <= SHORT_REST {
             break;
         }
+        let (log, copied) = checkpoint(conn, "PASSIVE")?;
+        left = log - copied;
     }
     std::fs::File::open(path)
         .and_then(|f| f.sync_data())
@@ -144,13 +153,6 @@ fn wait_briefly(attempt: i32) -> bool {
 const CATCH_UP_ROUNDS: usize = 4;
 const SHORT_REST: i64 = 200;
 
-/// A PASSIVE checkpoint: the WAL's length and how much of it is copied.
-fn progress(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
-    })
-}
-
 /// How long the checkpointer's connection otherwise waits for a lock.
 const BUSY_WAIT: Duration = Duration::from_secs(10);
 
@@ -160,13 +162,13 @@ const LONG_WAL_PAGES: i64 = 1000;
 
 /// Copies what it can of the WAL into the database, in `mode` (PASSIVE
 /// waits for nobody; RESTART waits for the readers in the WAL), and
-/// returns the WAL's length in pages.
-fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
+/// returns the WAL's length in pages and how many of them are copied.
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
     let sql = match mode {
         "RESTART" => "PRAGMA wal_checkpoint(RESTART)",
         _ => "PRAGMA wal_checkpoint(PASSIVE)",
     };
-    conn.query_row(sql, [], |r| r.get(1))
+    conn.query_row(sql, [], |r| Ok((r.get(1)?, r.get(2)?)))
 }
 
 impl Db {
