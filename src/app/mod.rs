@@ -2,6 +2,7 @@
 //! assembled from every edge, and the background tasks of a running server.
 //! Nothing imports from here; everything below is reached from here.
 
+mod memory;
 mod openapi;
 #[cfg(test)]
 mod route_names;

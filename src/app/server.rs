@@ -82,6 +82,7 @@ impl Server {
         }
         let audit_index =
             crate::audit::filter_index::spawn(state.db.clone(), crate::audit::filter_index::EVERY);
+        let trimmer = super::memory::spawn_trimmer(super::memory::EVERY);
         let streams = crate::audit::stream::spawn(state.db.clone(), state.audit_streams.clone());
         let connection_limits = crate::http::listener::ConnectionLimits {
             max_connections: config.max_connections,
@@ -127,6 +128,7 @@ impl Server {
             key_refresher.abort();
             retention.abort();
             audit_index.abort();
+            trimmer.abort();
             // Not an abort: it gives up its streams' leases, so that a
             // restart (or another instance) resumes delivery at once.
             streams.stop().await;

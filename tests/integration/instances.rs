@@ -15,14 +15,18 @@ use serde_json::{Value, json};
 
 use crate::support::{REVOCATION_REACH, drop_database, eventually, fresh_database_url, read};
 
-struct Instance {
-    child: Child,
-    base: String,
+/// The key encryption key every instance of these tests is given.
+pub(crate) const KEK: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// A `scimitar serve` process, killed when dropped.
+pub(crate) struct Instance {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Instance {
-    async fn start(url: &str) -> Instance {
+    pub(crate) async fn start(url: &str) -> Instance {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scimitar"))
             .args([
                 "serve",
@@ -34,10 +38,7 @@ impl Instance {
                 "100",
             ])
             .env_remove("SCIMITAR_TOKEN_PEPPER")
-            .env(
-                "SCIMITAR_KEY_ENCRYPTION_KEY",
-                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-            )
+            .env("SCIMITAR_KEY_ENCRYPTION_KEY", KEK)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -415,10 +416,7 @@ async fn two_instances_behave_as_one() {
     let before = a.get(&client, "/.well-known/jwks.json", "").await.body;
     let rotate = Command::new(env!("CARGO_BIN_EXE_scimitar"))
         .args(["keys", "rotate", "--database-url", &url, "--json"])
-        .env(
-            "SCIMITAR_KEY_ENCRYPTION_KEY",
-            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-        )
+        .env("SCIMITAR_KEY_ENCRYPTION_KEY", KEK)
         .output()
         .unwrap();
     assert!(

@@ -32,6 +32,7 @@ mod http_hygiene;
 mod instances;
 mod kek_adoption;
 mod members_and_sessions;
+mod memory;
 mod metrics;
 mod openapi;
 mod personal_tokens;
