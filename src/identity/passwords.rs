@@ -1,7 +1,8 @@
 //! Human passwords: argon2id, verified off the async runtime because each
 //! check deliberately costs tens of milliseconds of CPU.
 
-use std::sync::LazyLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Argon2, PasswordHash};
@@ -53,6 +54,53 @@ pub async fn hash(password: String) -> Result<String, String> {
         .map_err(|e| e.to_string())?
 }
 
+/// Passwords hashed ahead of the write that stores them, so that no
+/// transaction (and no Bulk request holding the writer) waits tens of
+/// milliseconds a password for argon2: cheap to clone, and never shown.
+#[derive(Clone, Default)]
+pub struct Prehashed(Arc<HashMap<String, String>>);
+
+impl Prehashed {
+    /// Hashes each of `passwords` (duplicates once), as many at a time as
+    /// there are cores.
+    pub async fn ahead(passwords: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let distinct: HashSet<String> = passwords.into_iter().collect();
+        let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hashed: HashMap<String, String> = futures_util::stream::iter(distinct)
+            .map(|p| async move {
+                let h = hash(p.clone()).await?;
+                Ok::<_, String>((p, h))
+            })
+            .buffer_unordered(at_once)
+            .try_collect()
+            .await?;
+        Ok(Self(Arc::new(hashed)))
+    }
+
+    /// Hashes as given, for tests that must tell them from hashes made.
+    #[cfg(test)]
+    pub fn given(pairs: &[(&str, &str)]) -> Self {
+        Self(Arc::new(
+            pairs
+                .iter()
+                .map(|(p, h)| (p.to_string(), h.to_string()))
+                .collect(),
+        ))
+    }
+
+    /// The hash made ahead for `password`, if any.
+    pub fn hash_of(&self, password: &str) -> Option<&str> {
+        self.0.get(password).map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for Prehashed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Prehashed({} passwords)", self.0.len())
+    }
+}
+
 /// Verifies `password` against `stored`, or against the decoy when there is
 /// no stored hash. Always does one full argon2 computation.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
@@ -87,6 +135,26 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert!(verify("correct horse battery".into(), Some(h.clone())).await);
         assert!(!verify("wrong horse battery".into(), Some(h)).await);
+    }
+
+    #[tokio::test]
+    async fn passwords_hashed_ahead_are_found_by_their_text_only() {
+        let ahead = Prehashed::ahead(
+            [
+                "one long passphrase",
+                "two long passphrase",
+                "one long passphrase",
+            ]
+            .map(String::from),
+        )
+        .await
+        .unwrap();
+        for p in ["one long passphrase", "two long passphrase"] {
+            let h = ahead.hash_of(p).expect("hashed ahead").to_string();
+            assert!(verify(p.into(), Some(h)).await);
+        }
+        assert!(ahead.hash_of("three long passphrase").is_none());
+        assert!(!format!("{ahead:?}").contains("passphrase"));
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@ use super::write::{Request, admit_create, create_users_in_run, write_in_run};
 use crate::audit::Run;
 use crate::http::AppState;
 use crate::identity::members::user_name_key;
+use crate::identity::passwords::Prehashed;
 use crate::identity::scim_users::taken_user_names;
 use crate::permissions::Action;
 use crate::store::Tx;
@@ -80,6 +81,10 @@ pub async fn bulk(
         ));
     }
 
+    // Hashed before the run, which holds the writer for the whole request:
+    // under it, each password would hold every other request up for its
+    // tens of milliseconds of argon2.
+    let prehashed = super::users::hash_ahead_in_bulk(&state.db, caller.org_id(), ops).await?;
     let mut run = state.audit.run().await?;
     let mut created: HashMap<String, uuid::Uuid> = HashMap::new();
     let mut results = Vec::with_capacity(ops.len());
@@ -93,7 +98,15 @@ pub async fn bulk(
     let mut index = 0;
     while index < ops.len() {
         if index >= one_by_one {
-            let news = plain_creates(&state, &caller, &mut run, &ops[index..], &created).await;
+            let news = plain_creates(
+                &state,
+                &caller,
+                &mut run,
+                &ops[index..],
+                &created,
+                &prehashed,
+            )
+            .await;
             if !news.is_empty() {
                 let (bulk_ids, incoming): (Vec<&str>, Vec<_>) = news.into_iter().unzip();
                 match create_users_in_run(&caller, &mut run, &incoming).await {
@@ -130,7 +143,7 @@ pub async fn bulk(
         if let Some(b) = &bulk_id {
             result.insert("bulkId".into(), json!(b));
         }
-        let resolved = resolve(op, &method, bulk_id.as_deref(), &created);
+        let resolved = resolve(op, &method, bulk_id.as_deref(), &created, &prehashed);
         match operation(&state, &caller, &mut run, &base, resolved).await {
             Ok(out) => {
                 if let (Some(b), Some(id)) = (&bulk_id, out.id) {
@@ -186,6 +199,7 @@ async fn plain_creates<'o>(
     run: &mut Run<'_>,
     ops: &'o [Value],
     created: &HashMap<String, uuid::Uuid>,
+    prehashed: &Prehashed,
 ) -> Vec<(&'o str, super::users::Incoming)> {
     let mut news = Vec::new();
     let mut bulk_ids = HashSet::new();
@@ -197,7 +211,7 @@ async fn plain_creates<'o>(
         if created.contains_key(bulk_id) || !bulk_ids.insert(bulk_id) {
             break;
         }
-        match admit_create::<Users>(&state.db, caller.org_id(), data).await {
+        match admit_create::<Users>(&state.db, caller.org_id(), data, prehashed).await {
             Ok(new) if !new.user_name().trim().is_empty() => news.push((bulk_id, new)),
             _ => break,
         }
@@ -291,6 +305,7 @@ fn resolve<'a>(
     method: &'a str,
     bulk_id: Option<&'a str>,
     created: &'a HashMap<String, uuid::Uuid>,
+    prehashed: &'a Prehashed,
 ) -> Result<Op<'a>, ScimError> {
     let path = op
         .get("path")
@@ -316,6 +331,7 @@ fn resolve<'a>(
         version: op.get("version").and_then(Value::as_str),
         bulk_id,
         created,
+        prehashed,
     })
 }
 
@@ -354,6 +370,8 @@ struct Op<'a> {
     version: Option<&'a str>,
     bulk_id: Option<&'a str>,
     created: &'a HashMap<String, uuid::Uuid>,
+    /// The request's passwords, hashed before it took the writer.
+    prehashed: &'a Prehashed,
 }
 
 /// Runs one operation on a resource of kind `R`; `rest` is the path after
@@ -381,7 +399,7 @@ async fn on<R: ScimWrite>(
                 return Err(ScimError::invalid_value("each `bulkId` may be used once"));
             }
             let request = Request::Create { body: data()? };
-            let row = write_in_run::<R>(state, caller, run, request).await?;
+            let row = write_in_run::<R>(state, caller, run, request, op.prehashed).await?;
             (StatusCode::CREATED, row)
         }
         ("PUT", [raw]) => {
@@ -391,7 +409,7 @@ async fn on<R: ScimWrite>(
                 body: data()?,
                 if_match: op.version,
             };
-            let row = write_in_run::<R>(state, caller, run, request).await?;
+            let row = write_in_run::<R>(state, caller, run, request, op.prehashed).await?;
             (StatusCode::OK, row)
         }
         ("PATCH", [raw]) => {
@@ -401,7 +419,7 @@ async fn on<R: ScimWrite>(
                 body: data()?,
                 if_match: op.version,
             };
-            let row = write_in_run::<R>(state, caller, run, request).await?;
+            let row = write_in_run::<R>(state, caller, run, request, op.prehashed).await?;
             (StatusCode::OK, row)
         }
         ("DELETE", [raw]) => {
@@ -410,7 +428,7 @@ async fn on<R: ScimWrite>(
                 id,
                 if_match: op.version,
             };
-            write_in_run::<R>(state, caller, run, request).await?;
+            write_in_run::<R>(state, caller, run, request, op.prehashed).await?;
             return Ok(Outcome {
                 status: StatusCode::NO_CONTENT,
                 id: None,

@@ -77,6 +77,7 @@ impl ScimWrite for Groups {
     /// The memberships as read for the write: all of them, or those a
     /// PATCH names.
     type Current = Members;
+    type Prepared = ();
 
     fn incoming(mut doc: Map<String, Value>) -> Result<Incoming, ScimError> {
         let mut members = Vec::new();

@@ -15,6 +15,7 @@ use super::http;
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::{Page, StoredRow};
+use crate::identity::passwords::Prehashed;
 use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, Tx};
 
@@ -187,6 +188,13 @@ pub type Read<R> = (
     Option<Vec<<R as ScimResource>::Reference>>,
 );
 
+/// A change to an existing resource as requested, before its transaction
+/// (see [`ScimWrite::prepare`]).
+pub enum Proposed<'a, R: ScimWrite + ?Sized> {
+    Replace(&'a R::Incoming),
+    Patch(&'a [PatchOperation]),
+}
+
 /// How a kind of SCIM resource is written: the steps of the write skeleton
 /// ([`super::write`]) that differ between kinds.
 pub trait ScimWrite: ScimResource {
@@ -194,6 +202,8 @@ pub trait ScimWrite: ScimResource {
     type Incoming: Send + Sync;
     /// What a replace or PATCH reads besides the locked row.
     type Current: Send + Sync;
+    /// What [`Self::prepare`] did ahead of a replace or PATCH.
+    type Prepared: Send + Sync + Default;
 
     fn incoming(doc: Map<String, Value>) -> Result<Self::Incoming, ScimError>;
 
@@ -205,14 +215,37 @@ pub trait ScimWrite: ScimResource {
 
     /// The checks and preparation that need more than the document, before
     /// it is written: `before` is `None` for a create (run outside the
-    /// transaction), else the locked row.
+    /// transaction), else the locked row. `prepared` is what
+    /// [`Self::prepare`] did ahead of a replace or PATCH.
     fn admit(
         _db: &Db,
         _org_id: Uuid,
         _incoming: &mut Self::Incoming,
         _before: Option<&Self::Row>,
+        _prepared: Self::Prepared,
     ) -> impl Future<Output = Result<(), ScimError>> + Send {
         async { Ok(()) }
+    }
+
+    /// The slow part of [`Self::admit`] that needs no row, done for a
+    /// replace or PATCH before its transaction opens (a password's hash:
+    /// tens of milliseconds of CPU, during which an open transaction would
+    /// hold up every other write and every read's audit record). `admit`
+    /// uses it where the request turns out to need just that, and does the
+    /// work itself otherwise.
+    fn prepare(
+        _db: &Db,
+        _org_id: Uuid,
+        _proposed: Proposed<'_, Self>,
+    ) -> impl Future<Output = Result<Self::Prepared, ScimError>> + Send {
+        async { Ok(Self::Prepared::default()) }
+    }
+
+    /// What an operation of a Bulk request has of the passwords hashed
+    /// before the request took the writer (a run holds it for the whole
+    /// request, so nothing is hashed under it that could be hashed before).
+    fn prepared_in_bulk(_prehashed: &Prehashed) -> Self::Prepared {
+        Self::Prepared::default()
     }
 
     /// Reads [`Self::Current`] inside the write: for a PATCH, `ops` says

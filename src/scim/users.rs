@@ -10,13 +10,14 @@ use uuid::Uuid;
 use super::error::ScimError;
 use super::groups::Groups;
 use super::kind::{
-    ById, Column, Columns, Names, Read, ScimResource, ScimWrite, Via, location, names,
+    ById, Column, Columns, Names, Proposed, Read, ScimResource, ScimWrite, Via, location, names,
 };
-use super::patch::PatchOperation;
+use super::patch::{OpKind, PatchOperation};
 use super::schema::ResourceType;
 use super::store::users::ScimUserRow;
 use super::store::{self, Meta, Page, memberships};
 use crate::identity::members::RoleColumn;
+use crate::identity::passwords::Prehashed;
 use crate::identity::scim_users::{self, ScimUserWrite};
 use crate::identity::{orgs, passwords};
 use crate::permissions::Role;
@@ -106,6 +107,8 @@ impl ScimWrite for Users {
     /// A user's write reads nothing besides its row: its groups are
     /// read-only here.
     type Current = ();
+    /// The password the request sets, hashed before its transaction.
+    type Prepared = Prehashed;
 
     fn incoming(mut doc: Map<String, Value>) -> Result<Incoming, ScimError> {
         let password = match doc.remove("password") {
@@ -127,20 +130,44 @@ impl ScimWrite for Users {
         json!({ "attributes": incoming.doc.keys().collect::<Vec<_>>(), "password_set": incoming.password.is_some() })
     }
 
-    /// The password gate, then the hash: a new user is a `member`.
+    /// The password gate, then the hash (the one prepared, if it is of
+    /// this password): a new user is a `member`.
     async fn admit(
         db: &Db,
         org_id: Uuid,
         incoming: &mut Incoming,
         before: Option<&ScimUserRow>,
+        prepared: Prehashed,
     ) -> Result<(), ScimError> {
         let role = before.map_or(Role::Member, |b| b.role.0);
         incoming.admit_password(db, org_id, role).await?;
         if let Some(p) = incoming.password.clone() {
-            let hash = passwords::hash(p).await.map_err(ScimError::internal)?;
+            let hash = match prepared.hash_of(&p) {
+                Some(done) => done.to_string(),
+                None => passwords::hash(p).await.map_err(ScimError::internal)?,
+            };
             incoming.password_hash = Some(hash);
         }
         Ok(())
+    }
+
+    /// Hashes the password a PUT or PATCH sets, unless the organization
+    /// takes no passwords through SCIM or its length alone fails the
+    /// policy (the gate, which needs the row, refuses those anyway).
+    async fn prepare(
+        db: &Db,
+        org_id: Uuid,
+        proposed: Proposed<'_, Self>,
+    ) -> Result<Prehashed, ScimError> {
+        let password = match proposed {
+            Proposed::Replace(incoming) => incoming.password.clone(),
+            Proposed::Patch(ops) => password_set_by(ops).map(str::to_owned),
+        };
+        hash_ahead(db, org_id, password).await
+    }
+
+    fn prepared_in_bulk(prehashed: &Prehashed) -> Prehashed {
+        prehashed.clone()
     }
 
     async fn current(
@@ -253,6 +280,109 @@ fn written(meta: Meta, write: &ScimUserWrite<'_>, role: Role) -> ScimUserRow {
 }
 
 /// A normalized User document split into what the member row needs.
+/// Hashes `passwords` ahead of their writes, leaving out those the gate
+/// refuses whatever the row: all of them when the organization takes no
+/// passwords through SCIM, and those whose length fails the policy.
+async fn hash_ahead(
+    db: &Db,
+    org_id: Uuid,
+    passwords: impl IntoIterator<Item = String>,
+) -> Result<Prehashed, ScimError> {
+    let mut passwords = passwords
+        .into_iter()
+        .filter(|p| (passwords::MIN_LEN..=passwords::MAX_LEN).contains(&p.chars().count()))
+        .peekable();
+    if passwords.peek().is_none() || !orgs::get(db, org_id).await?.scim_passwords {
+        return Ok(Prehashed::default());
+    }
+    Prehashed::ahead(passwords)
+        .await
+        .map_err(ScimError::internal)
+}
+
+/// The passwords the operations of a Bulk request set on users, hashed
+/// before the request takes the writer (see [`hash_ahead`]): a `POST` or
+/// `PUT`'s `password`, a `PATCH`'s as [`password_set_by`] finds it.
+pub async fn hash_ahead_in_bulk(
+    db: &Db,
+    org_id: Uuid,
+    ops: &[Value],
+) -> Result<Prehashed, ScimError> {
+    let field = |v: &Value, name: &str| -> Option<Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut found = Vec::new();
+    for op in ops {
+        let on_users = field(op, "path")
+            .and_then(|p| {
+                p.as_str()
+                    .map(|p| p.to_ascii_lowercase().starts_with("/users"))
+            })
+            .unwrap_or(false);
+        let (Some(method), Some(data)) = (field(op, "method"), field(op, "data")) else {
+            continue;
+        };
+        if !on_users {
+            continue;
+        }
+        match method.as_str().map(str::to_ascii_uppercase).as_deref() {
+            Some("POST" | "PUT") => {
+                if let Some(Value::String(p)) = field(&data, "password") {
+                    found.push(p);
+                }
+            }
+            Some("PATCH") => {
+                if let Ok(ops) = super::patch::parse_request(&data) {
+                    found.extend(password_set_by(&ops).map(str::to_owned));
+                }
+            }
+            _ => {}
+        }
+    }
+    hash_ahead(db, org_id, found).await
+}
+
+/// The core schema's URN, which may qualify an attribute's path.
+const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User:";
+
+/// The password PATCH `ops` would leave set, where it is plainly there: the
+/// value of the last `add` or `replace` of the path `password`, or of the
+/// `password` member of a pathless one's value. Anything subtler is left
+/// to the write, which hashes what it finds itself.
+fn password_set_by(ops: &[PatchOperation]) -> Option<&str> {
+    let is_password = |name: &str| {
+        let name = match name.get(..USER_URN.len()) {
+            Some(urn) if urn.eq_ignore_ascii_case(USER_URN) => &name[USER_URN.len()..],
+            _ => name,
+        };
+        name.eq_ignore_ascii_case("password")
+    };
+    let mut set = None;
+    for op in ops {
+        if op.op == OpKind::Remove {
+            if op.path.as_deref().is_some_and(is_password) {
+                set = None;
+            }
+            continue;
+        }
+        match (&op.path, &op.value) {
+            (Some(path), Some(Value::String(p))) if is_password(path) => set = Some(p.as_str()),
+            (None, Some(Value::Object(fields))) => {
+                for (name, value) in fields {
+                    if is_password(name) {
+                        set = value.as_str();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    set
+}
+
 pub struct Incoming {
     doc: Map<String, Value>,
     password: Option<String>,
@@ -326,5 +456,165 @@ impl Incoming {
             d.remove(k);
         }
         Value::Object(d).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(kind: OpKind, path: Option<&str>, value: Option<Value>) -> PatchOperation {
+        PatchOperation {
+            op: kind,
+            path: path.map(str::to_owned),
+            value,
+        }
+    }
+
+    #[test]
+    fn the_password_a_patch_sets_is_found_in_each_plain_form() {
+        use OpKind::*;
+        let set = |ops: &[PatchOperation]| password_set_by(ops).map(str::to_owned);
+        let p = |s: &str| Some(json!(s));
+        assert_eq!(
+            set(&[op(Replace, Some("password"), p("one"))]).as_deref(),
+            Some("one")
+        );
+        assert_eq!(
+            set(&[op(
+                Add,
+                Some("urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD"),
+                p("two")
+            )])
+            .as_deref(),
+            Some("two")
+        );
+        let pathless = op(
+            Replace,
+            None,
+            Some(json!({"active": true, "Password": "three"})),
+        );
+        assert_eq!(
+            set(std::slice::from_ref(&pathless)).as_deref(),
+            Some("three")
+        );
+        // The last one wins; a removal leaves none.
+        let later = op(Replace, Some("password"), p("four"));
+        assert_eq!(
+            set(&[pathless.clone(), later.clone()]).as_deref(),
+            Some("four")
+        );
+        let removed = op(Remove, Some("password"), None);
+        assert_eq!(set(&[later.clone(), removed]), None);
+        // Other attributes, and removals of them, are not a password.
+        assert_eq!(set(&[op(Replace, Some("displayName"), p("five"))]), None);
+        let other_removed = op(Remove, Some("title"), None);
+        assert_eq!(set(&[later, other_removed]).as_deref(), Some("four"));
+        assert_eq!(set(&[op(Replace, Some("password"), Some(json!(6)))]), None);
+    }
+
+    /// A PUT or PATCH that sets a password finds it hashed before its
+    /// transaction: `admit` keeps that hash for the same password and
+    /// hashes any other itself; nothing is hashed for an organization that
+    /// takes no SCIM passwords.
+    #[tokio::test]
+    async fn admit_keeps_the_hash_prepared_for_the_same_password() {
+        for db in crate::store::testing::each_backend().await {
+            keeps_the_prepared_hash(&db).await;
+        }
+    }
+
+    async fn keeps_the_prepared_hash(db: &Db) {
+        let mut tx = db.begin().await.unwrap();
+        let org = orgs::create(&mut tx, "acme", Timestamp::now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let passphrase = "a long enough passphrase";
+        let ops = [op(
+            OpKind::Replace,
+            Some("password"),
+            Some(json!(passphrase)),
+        )];
+        let prepared = Users::prepare(db, org.id, Proposed::Patch(&ops))
+            .await
+            .unwrap();
+        assert!(
+            prepared.hash_of(passphrase).is_none(),
+            "SCIM passwords are off"
+        );
+        let mut tx = db.begin().await.unwrap();
+        orgs::set_scim_passwords(&mut tx, org.id, true)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let prepared = Users::prepare(db, org.id, Proposed::Patch(&ops))
+            .await
+            .unwrap();
+        let hash = prepared
+            .hash_of(passphrase)
+            .expect("hashed ahead")
+            .to_string();
+        assert!(passwords::verify(passphrase.into(), Some(hash)).await);
+
+        let incoming = |password: &str| {
+            let mut doc = Map::new();
+            doc.insert("userName".into(), json!("ann"));
+            doc.insert("password".into(), json!(password));
+            Users::incoming(doc).unwrap()
+        };
+        let marked = || Prehashed::given(&[(passphrase, "prepared")]);
+        let mut same = incoming(passphrase);
+        Users::admit(db, org.id, &mut same, None, marked())
+            .await
+            .unwrap();
+        assert_eq!(same.password_hash.as_deref(), Some("prepared"));
+        let mut other = incoming("another long passphrase");
+        Users::admit(db, org.id, &mut other, None, marked())
+            .await
+            .unwrap();
+        let hash = other.password_hash.expect("hashed in admit");
+        assert!(passwords::verify("another long passphrase".into(), Some(hash)).await);
+    }
+
+    /// What a Bulk request hashes before it takes the writer: the
+    /// passwords its user operations set, and nothing else.
+    #[tokio::test]
+    async fn a_bulk_request_hashes_its_users_passwords_ahead() {
+        for db in crate::store::testing::each_backend().await {
+            let mut tx = db.begin().await.unwrap();
+            let org = orgs::create(&mut tx, "acme", Timestamp::now())
+                .await
+                .unwrap();
+            orgs::set_scim_passwords(&mut tx, org.id, true)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let patch = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{ "op": "replace", "path": "password", "value": "patched long passphrase" }],
+            });
+            let ops = [
+                json!({ "method": "POST", "path": "/Users", "data": { "userName": "a", "password": "posted long passphrase" } }),
+                json!({ "method": "put", "path": "/Users/x", "data": { "userName": "b", "Password": "put long passphrase" } }),
+                json!({ "method": "PATCH", "path": "/Users/y", "data": patch }),
+                json!({ "method": "POST", "path": "/Groups", "data": { "displayName": "g", "password": "a group's long passphrase" } }),
+                json!({ "method": "POST", "path": "/Users", "data": { "userName": "c", "password": "short" } }),
+                json!({ "method": "DELETE", "path": "/Users/z" }),
+            ];
+            let ahead = hash_ahead_in_bulk(&db, org.id, &ops).await.unwrap();
+            for p in [
+                "posted long passphrase",
+                "put long passphrase",
+                "patched long passphrase",
+            ] {
+                let h = ahead
+                    .hash_of(p)
+                    .unwrap_or_else(|| panic!("{p} hashed ahead"));
+                assert!(passwords::verify(p.into(), Some(h.to_string())).await);
+            }
+            assert!(ahead.hash_of("a group's long passphrase").is_none());
+            assert!(ahead.hash_of("short").is_none());
+        }
     }
 }

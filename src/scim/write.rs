@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::error::ScimError;
 use super::http::{self, ScimCaller};
 use super::index::{self, IndexRow};
-use super::kind::{Read, ScimResource, ScimWrite, Via};
+use super::kind::{Proposed, Read, ScimResource, ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
 use super::store;
@@ -24,6 +24,7 @@ use super::users::Users;
 use crate::audit::{AuditEvent, Run, Target};
 use crate::http::AppState;
 use crate::identity::access;
+use crate::identity::passwords::Prehashed;
 use crate::permissions::Action;
 use crate::store::{Db, Tx};
 use crate::use_cases::Change;
@@ -56,6 +57,7 @@ enum Parsed<'a, R: ScimWrite> {
         id: Uuid,
         if_match: Option<&'a str>,
         edit: Edit<R>,
+        prepared: R::Prepared,
     },
 }
 
@@ -107,7 +109,7 @@ pub async fn write<R: ScimWrite>(
 ) -> Result<Read<R>, ScimError> {
     caller.require(state, Action::ScimWrite).await?;
     let creates = matches!(request, Request::Create { .. });
-    let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
+    let parsed = parse::<R>(&state.db, caller.org_id(), request, None).await?;
     if let Some(read) = unchanged_by_patch::<R>(&state.db, caller.org_id(), &parsed).await? {
         return Ok(read);
     }
@@ -140,6 +142,7 @@ async fn unchanged_by_patch<R: ScimWrite>(
         id,
         if_match,
         edit: Edit::Patch(ops),
+        ..
     } = parsed
     else {
         return Ok(None);
@@ -164,14 +167,17 @@ async fn unchanged_by_patch<R: ScimWrite>(
 
 /// One operation of a Bulk request, inside the request's run of the
 /// group-commit writer: the caller was authorized once for the request,
-/// and every operation commits with the run, when the request ends.
+/// every operation commits with the run, when the request ends, and its
+/// passwords were hashed before the run (`prehashed`).
 pub async fn write_in_run<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
     run: &mut Run<'_>,
     request: Request<'_>,
+    prehashed: &Prehashed,
 ) -> Result<R::Row, ScimError> {
-    let parsed = parse::<R>(&state.db, caller.org_id(), request).await?;
+    let prepared = R::prepared_in_bulk(prehashed);
+    let parsed = parse::<R>(&state.db, caller.org_id(), request, Some(prepared)).await?;
     apply::<R>(state, caller, run, parsed).await
 }
 
@@ -182,8 +188,10 @@ pub async fn admit_create<R: ScimWrite>(
     db: &Db,
     org: Uuid,
     body: &Value,
+    prehashed: &Prehashed,
 ) -> Result<R::Incoming, ScimError> {
-    match parse::<R>(db, org, Request::Create { body }).await? {
+    let prepared = R::prepared_in_bulk(prehashed);
+    match parse::<R>(db, org, Request::Create { body }, Some(prepared)).await? {
         Parsed::Create(new) => Ok(new),
         Parsed::Existing { .. } => unreachable!("a create parses as a create"),
     }
@@ -267,12 +275,17 @@ async fn apply<R: ScimWrite>(
                 tx.take_access_source_changes();
                 let done = match parsed {
                     Parsed::Create(new) => create::<R>(tx, org, new).await?,
-                    Parsed::Existing { id, if_match, edit } => {
+                    Parsed::Existing {
+                        id,
+                        if_match,
+                        edit,
+                        prepared,
+                    } => {
                         let before = store::lock::<R::Row>(tx, org, id)
                             .await?
                             .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
                         http::check_if_match(if_match, before.as_ref().version)?;
-                        match change::<R>(&state.db, tx, edit, before).await? {
+                        match change::<R>(&state.db, tx, edit, before, prepared).await? {
                             Changed::Done(done) => done,
                             Changed::Nothing(unchanged) => {
                                 return Ok(Change::Unchanged((unchanged, Vec::new())));
@@ -335,17 +348,20 @@ async fn access_changes<R: ScimWrite>(
 }
 
 /// Parses a request before any transaction is open. A new resource is
-/// admitted here too, so that no transaction waits for a password hash.
+/// admitted here too, and a replace or PATCH prepared, so that no
+/// transaction waits for a password hash.
+/// `prepared`: what was done before a Bulk request took the writer.
 async fn parse<'a, R: ScimWrite>(
     db: &Db,
     org: Uuid,
     request: Request<'a>,
+    prepared: Option<R::Prepared>,
 ) -> Result<Parsed<'a, R>, ScimError> {
     let incoming = |body| R::incoming(resource::normalize(R::RT, body, Shape::Whole)?);
     let (id, if_match, edit) = match request {
         Request::Create { body } => {
             let mut new = incoming(body)?;
-            R::admit(db, org, &mut new, None).await?;
+            R::admit(db, org, &mut new, None, prepared.unwrap_or_default()).await?;
             return Ok(Parsed::Create(new));
         }
         Request::Replace { id, body, if_match } => (id, if_match, Edit::Replace(incoming(body)?)),
@@ -354,7 +370,18 @@ async fn parse<'a, R: ScimWrite>(
         }
         Request::Delete { id, if_match } => (id, if_match, Edit::Delete),
     };
-    Ok(Parsed::Existing { id, if_match, edit })
+    let prepared = match (prepared, &edit) {
+        (Some(done), _) => done,
+        (None, Edit::Replace(new)) => R::prepare(db, org, Proposed::Replace(new)).await?,
+        (None, Edit::Patch(ops)) => R::prepare(db, org, Proposed::Patch(ops)).await?,
+        (None, Edit::Delete) => R::Prepared::default(),
+    };
+    Ok(Parsed::Existing {
+        id,
+        if_match,
+        edit,
+        prepared,
+    })
 }
 
 async fn create<R: ScimWrite>(
@@ -377,11 +404,12 @@ async fn change<R: ScimWrite>(
     tx: &mut Tx,
     edit: Edit<R>,
     before: R::Row,
+    prepared: R::Prepared,
 ) -> Result<Changed<R::Row>, ScimError> {
     let org = before.as_ref().org_id;
     Ok(Changed::Done(match edit {
         Edit::Replace(mut new) => {
-            R::admit(db, org, &mut new, Some(&before)).await?;
+            R::admit(db, org, &mut new, Some(&before), prepared).await?;
             let current = R::current(tx, &before, None).await?;
             let summary = R::summary(&new);
             replace::<R>(tx, &before, current, new, Via::Put, summary).await?
@@ -396,7 +424,7 @@ async fn change<R: ScimWrite>(
             doc.insert("schemas".into(), json!([R::RT.schema().id]));
             let doc = Value::Object(doc);
             let mut new = R::incoming(resource::normalize(R::RT, &doc, Shape::Whole)?)?;
-            R::admit(db, org, &mut new, Some(&before)).await?;
+            R::admit(db, org, &mut new, Some(&before), prepared).await?;
             let summary = json!({ "attributes": changed });
             replace::<R>(tx, &before, current, new, Via::Patch, summary).await?
         }

@@ -330,6 +330,54 @@ async fn bulk_password_refusals_are_recorded() {
         .assert_problem(401);
 }
 
+/// Passwords a Bulk request sets are hashed before the request takes the
+/// writer; each one still lands on its own member, whether created, put or
+/// patched, and each signs in.
+#[tokio::test]
+async fn passwords_set_through_bulk_sign_in() {
+    let app = TestApp::spawn().await;
+    app.allow_scim_passwords().await;
+    let scim = app.scim().await;
+    let put_id = scim
+        .create_user(json!({ "schemas": [USER_SCHEMA], "userName": "hank@example.com" }))
+        .await;
+    let patched_id = scim
+        .create_user(json!({ "schemas": [USER_SCHEMA], "userName": "iris@example.com" }))
+        .await;
+    let r = scim
+        .post(
+            "/Bulk",
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": [
+                    { "method": "POST", "path": "/Users", "bulkId": "j", "data": { "schemas": [USER_SCHEMA], "userName": "jane@example.com", "password": "jane's long passphrase" } },
+                    { "method": "PUT", "path": format!("/Users/{put_id}"), "data": { "schemas": [USER_SCHEMA], "userName": "hank@example.com", "password": "hank's long passphrase" } },
+                    { "method": "PATCH", "path": format!("/Users/{patched_id}"), "data": patch_op(json!([{ "op": "add", "value": { "password": "iris's long passphrase" } }])) },
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let statuses: Vec<&Value> = r.body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["status"])
+        .collect();
+    assert_eq!(statuses, ["201", "200", "200"], "{}", r.text);
+    for (user, password) in [
+        ("jane@example.com", "jane's long passphrase"),
+        ("hank@example.com", "hank's long passphrase"),
+        ("iris@example.com", "iris's long passphrase"),
+    ] {
+        let login = app.login("default", user, password).await;
+        assert_eq!(login.status, 200, "{user}: {}", login.text);
+    }
+    app.login("default", "jane@example.com", "hank's long passphrase")
+        .await
+        .assert_problem(401);
+}
+
 #[tokio::test]
 async fn the_operator_can_allow_scim_passwords() {
     let app = TestApp::spawn().await;
