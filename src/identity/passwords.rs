@@ -62,11 +62,12 @@ pub struct Prehashed(Arc<HashMap<String, String>>);
 
 impl Prehashed {
     /// Hashes each of `passwords` (duplicates once), as many at a time as
-    /// there are cores.
+    /// there are cores, four at most: each argon2 hash holds 19 MiB while
+    /// it runs.
     pub async fn ahead(passwords: impl IntoIterator<Item = String>) -> Result<Self, String> {
         use futures_util::{StreamExt, TryStreamExt};
         let distinct: HashSet<String> = passwords.into_iter().collect();
-        let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let at_once = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
         let hashed: HashMap<String, String> = futures_util::stream::iter(distinct)
             .map(|p| async move {
                 let h = hash(p.clone()).await?;
