@@ -13,7 +13,7 @@ use super::kind::{
     ById, Column, Columns, Names, Proposed, Read, ScimResource, ScimWrite, Via, location, names,
 };
 use super::patch::{OpKind, PatchOperation};
-use super::schema::ResourceType;
+use super::schema::{ResourceType, resolve, split_path};
 use super::store::users::ScimUserRow;
 use super::store::{self, Meta, Page, memberships};
 use crate::identity::members::RoleColumn;
@@ -302,40 +302,32 @@ async fn hash_ahead(
 
 /// The passwords the operations of a Bulk request set on users, hashed
 /// before the request takes the writer (see [`hash_ahead`]): a `POST` or
-/// `PUT`'s `password`, a `PATCH`'s as [`password_set_by`] finds it.
+/// `PUT`'s `password`, a `PATCH`'s as [`password_set_by`] finds it. Read as
+/// `bulk` reads an operation (its method in any case, its path's first
+/// segment `Users`).
 pub async fn hash_ahead_in_bulk(
     db: &Db,
     org_id: Uuid,
     ops: &[Value],
 ) -> Result<Prehashed, ScimError> {
-    let field = |v: &Value, name: &str| -> Option<Value> {
-        v.as_object()?
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
     let mut found = Vec::new();
     for op in ops {
-        let on_users = field(op, "path")
-            .and_then(|p| {
-                p.as_str()
-                    .map(|p| p.to_ascii_lowercase().starts_with("/users"))
-            })
-            .unwrap_or(false);
-        let (Some(method), Some(data)) = (field(op, "method"), field(op, "data")) else {
+        let text = |name| op.get(name).and_then(Value::as_str);
+        let on_users =
+            text("path").is_some_and(|p| p.trim_matches('/').split('/').next() == Some("Users"));
+        let (Some(method), Some(data), true) = (text("method"), op.get("data"), on_users) else {
             continue;
         };
-        if !on_users {
-            continue;
-        }
-        match method.as_str().map(str::to_ascii_uppercase).as_deref() {
-            Some("POST" | "PUT") => {
-                if let Some(Value::String(p)) = field(&data, "password") {
-                    found.push(p);
-                }
-            }
-            Some("PATCH") => {
-                if let Ok(ops) = super::patch::parse_request(&data) {
+        match method.to_ascii_uppercase().as_str() {
+            "POST" | "PUT" => found.extend(
+                data.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(name, _)| is_password(name))
+                    .filter_map(|(_, value)| value.as_str().map(str::to_owned)),
+            ),
+            "PATCH" => {
+                if let Ok(ops) = super::patch::parse_request(data) {
                     found.extend(password_set_by(&ops).map(str::to_owned));
                 }
             }
@@ -345,21 +337,20 @@ pub async fn hash_ahead_in_bulk(
     hash_ahead(db, org_id, found).await
 }
 
-/// The core schema's URN, which may qualify an attribute's path.
-const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User:";
+/// Whether `path` names the core attribute `password` (in any case, with
+/// or without the core schema's URN).
+fn is_password(path: &str) -> bool {
+    let (urn, name, sub) = split_path(path);
+    sub.is_none()
+        && resolve(ResourceType::User, urn, name, None)
+            .is_some_and(|r| r.extension.is_none() && r.attr.name == "password")
+}
 
 /// The password PATCH `ops` would leave set, where it is plainly there: the
 /// value of the last `add` or `replace` of the path `password`, or of the
 /// `password` member of a pathless one's value. Anything subtler is left
 /// to the write, which hashes what it finds itself.
 fn password_set_by(ops: &[PatchOperation]) -> Option<&str> {
-    let is_password = |name: &str| {
-        let name = match name.get(..USER_URN.len()) {
-            Some(urn) if urn.eq_ignore_ascii_case(USER_URN) => &name[USER_URN.len()..],
-            _ => name,
-        };
-        name.eq_ignore_ascii_case("password")
-    };
     let mut set = None;
     for op in ops {
         if op.op == OpKind::Remove {
