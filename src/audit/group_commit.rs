@@ -335,10 +335,11 @@ impl Run<'_> {
     {
         let db = self.db;
         let batch = self.batch();
-        if batch.tx.is_none() {
-            batch.tx = Some(db.begin().await?);
+        match batch.tx {
+            // The batch's first change: its savepoint goes with the BEGIN.
+            None => batch.tx = Some(db.begin_with(&[SAVEPOINT]).await?),
+            Some(_) => batch.savepoint().await?,
         }
-        batch.savepoint().await?;
         // Until the savepoint is settled: if this call is dropped (its
         // request cancelled) in between, the next user of the batch rolls
         // the savepoint back before anything else.

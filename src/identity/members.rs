@@ -302,12 +302,25 @@ pub(super) async fn role_or_active_written(
     loses_access: bool,
     now: Timestamp,
 ) -> Result<Vec<String>, IdentityError> {
+    let revoked = if loses_access {
+        tokens::revoke_for_member(tx, id, LOST_ACCESS, now).await?
+    } else {
+        Vec::new()
+    };
+    written_having_revoked(tx, id, &revoked);
+    Ok(revoked)
+}
+
+/// Why a member's PATs are revoked when it loses access.
+pub(super) const LOST_ACCESS: &str = "member lost access";
+
+/// [`role_or_active_written`], for a statement that also revoked the
+/// member's PATs (`revoked`, the ids it returned).
+pub(super) fn written_having_revoked(tx: &mut Tx, id: Uuid, revoked: &[String]) {
     tx.touch(Touched::Member(id));
     tx.access_source_changed(id);
-    if loses_access {
-        Ok(tokens::revoke_for_member(tx, id, "member lost access", now).await?)
-    } else {
-        Ok(Vec::new())
+    for token in revoked {
+        tx.touch(Touched::Token(token.clone()));
     }
 }
 

@@ -15,7 +15,7 @@ use super::IdentityError;
 use super::members::{self, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
-use crate::store::{Timestamp, Touched, Tx};
+use crate::store::{Timestamp, Touched, Tx, TxConn};
 use crate::{on_tx, tokens};
 
 /// What a SCIM write sets on a member.
@@ -95,11 +95,24 @@ pub async fn insert(
     Ok(id)
 }
 
+/// The UPDATE of [`replace`]: `$1`-`$11` as it binds them.
+macro_rules! replace_member {
+    () => {
+        "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
+         external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
+         password_hash = COALESCE($9, password_hash), active = $10, \
+         sessions_valid_from = CASE WHEN $9 IS NULL AND NOT $11 THEN sessions_valid_from ELSE $6 END \
+         WHERE id = $7 AND org_id = $8"
+    };
+}
+
 /// Replaces a member's SCIM attributes and bumps its version. A change of
 /// `active` is written by the same statement (one round trip in the
 /// writers' turn on PostgreSQL) and followed as
 /// [`members::write_role_and_active`] follows it, so that deactivation ends
-/// sessions and revokes personal tokens in this transaction. `was` is the
+/// sessions and revokes personal tokens in this transaction (on
+/// PostgreSQL, a deactivation's revocation is a CTE of the same
+/// statement). `was` is the
 /// member's role and active flag as the caller read them, locked, in this
 /// transaction.
 pub async fn replace(
@@ -117,28 +130,54 @@ pub async fn replace(
     // A new password (`$9`, NULL to keep the current one) ends every
     // session signed in with the old one, as losing access (`$11`) does.
     let hash = &w.password_hash;
-    crate::tx_execute!(
-        tx,
-        "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
-         external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
-         password_hash = COALESCE($9, password_hash), active = $10, \
-         sessions_valid_from = CASE WHEN $9 IS NULL AND NOT $11 THEN sessions_valid_from ELSE $6 END \
-         WHERE id = $7 AND org_id = $8",
-        name,
-        key,
-        display,
-        external,
-        doc,
-        now,
-        id,
-        org_id,
-        hash,
-        w.active,
-        loses_access
-    )
-    .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
-    if was.1 != w.active {
-        members::role_or_active_written(tx, id, loses_access, now).await?;
+    let conflict = |e| IdentityError::conflict_on_unique(e, conflict(w.user_name));
+    if let (true, TxConn::Postgres(t)) = (loses_access, &mut tx.conn) {
+        // The PATs' revocation in the same statement: on PostgreSQL each
+        // statement is a round trip in the shared transaction's turn,
+        // which every other write of the batch waits through.
+        let revoked: Option<(Vec<String>,)> = sqlx::query_as(concat!(
+            "WITH revoked AS (UPDATE tokens SET revoked_at = $6, revoked_reason = $12 \
+             WHERE revoked_at IS NULL AND member_id = $7 RETURNING id) ",
+            replace_member!(),
+            " RETURNING (SELECT COALESCE(array_agg(id), ARRAY[]::text[]) FROM revoked)"
+        ))
+        .bind(name)
+        .bind(key)
+        .bind(display)
+        .bind(external)
+        .bind(doc)
+        .bind(now)
+        .bind(id)
+        .bind(org_id)
+        .bind(hash)
+        .bind(w.active)
+        .bind(loses_access)
+        .bind(members::LOST_ACCESS)
+        .fetch_optional(&mut **t)
+        .await
+        .map_err(|e| conflict(e.into()))?;
+        let revoked = revoked.map(|(ids,)| ids).unwrap_or_default();
+        members::written_having_revoked(tx, id, &revoked);
+    } else {
+        crate::tx_execute!(
+            tx,
+            replace_member!(),
+            name,
+            key,
+            display,
+            external,
+            doc,
+            now,
+            id,
+            org_id,
+            hash,
+            w.active,
+            loses_access
+        )
+        .map_err(conflict)?;
+        if was.1 != w.active {
+            members::role_or_active_written(tx, id, loses_access, now).await?;
+        }
     }
     // A PAT's principal carries its member's user name.
     tx.touch(Touched::Member(id));

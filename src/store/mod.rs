@@ -180,6 +180,26 @@ impl Db {
         self.begin_in(turn).await
     }
 
+    /// [`Self::begin`], then `first` (statements of ours, such as a
+    /// savepoint): on PostgreSQL in the BEGIN's own round trip, where each
+    /// round trip of a shared transaction is time every writer in it waits.
+    pub async fn begin_with(&self, first: &[&'static str]) -> Result<Tx, StoreError> {
+        match self {
+            Db::Sqlite(..) => {
+                let mut tx = self.begin().await?;
+                tx.execute_statements(first).await?;
+                Ok(tx)
+            }
+            Db::Postgres(pool, _) => {
+                let begin = std::iter::once("BEGIN").chain(first.iter().copied());
+                let begin = begin.collect::<Vec<_>>().join("; ");
+                Ok(Tx::new(TxConn::Postgres(
+                    pool.begin_with(sqlx::AssertSqlSafe(begin)).await?,
+                )))
+            }
+        }
+    }
+
     /// Waits for this process's turn to write: on SQLite the writer gate,
     /// held until the returned turn is dropped or handed to [`Self::begin_in`]
     /// or [`run_script`]; on PostgreSQL, which has row locks, no wait.

@@ -237,6 +237,8 @@ async fn deactivation_keeps_the_user_and_kills_their_credentials() {
         .as_str()
         .unwrap()
         .to_string();
+    // Used once, so that the server holds it verified in memory.
+    assert_eq!(app.get("/api/v1/tokens/self", &pat).await.status, 200);
 
     let r = scim
         .patch(
@@ -246,6 +248,22 @@ async fn deactivation_keeps_the_user_and_kills_their_credentials() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["active"], false);
+    // Revoked in the deactivation's own transaction (on PostgreSQL by the
+    // member's UPDATE itself), with the reason.
+    let revoked: Vec<(Option<String>, bool)> = scimitar::on_db!(app.db(), pool => {
+        sqlx::query_as(
+            "SELECT revoked_reason, revoked_at IS NOT NULL FROM tokens \
+             WHERE kind = 'pat' AND member_id = $1",
+        )
+        .bind(uuid::Uuid::parse_str(&id).unwrap())
+        .fetch_all(pool)
+        .await
+    })
+    .unwrap();
+    assert_eq!(
+        revoked,
+        vec![(Some("member lost access".to_string()), true)]
+    );
     let still = scim.get(&format!("/Users/{id}")).await;
     assert_eq!(still.status, 200, "a deactivated user still GETs");
     assert_eq!(still.body["active"], false);
