@@ -3,7 +3,10 @@
 # folder) to be set.
 ROOT=$(cd "$HERE/.." && pwd)
 LIB=$HERE/lib
-BIN=$ROOT/target/release/scimitar
+# BIN=/path/to/scimitar runs that binary as it is (to compare two builds
+# in turn); by default the checkout is built and its binary run.
+BIN_GIVEN=${BIN:+yes}
+BIN=${BIN:-$ROOT/target/release/scimitar}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -25,8 +28,10 @@ fi
 command -v wrk >/dev/null || die "wrk is not installed"
 
 # --- build --------------------------------------------------------------------
-log "cargo build --release"
-(cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release"
+if [ -z "$BIN_GIVEN" ]; then
+	log "cargo build --release"
+	(cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release"
+fi
 [ -x "$BIN" ] || die "no binary at $BIN"
 # The commit the binary was built from (taken now: the tree may move on while this runs).
 COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -34,6 +39,7 @@ COMMIT=$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown
 if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null)" ]; then
 	COMMIT="$COMMIT (with uncommitted changes)"
 fi
+[ -z "$BIN_GIVEN" ] || COMMIT="the binary $BIN, as given"
 
 # --- server -------------------------------------------------------------------
 # free_port prints a port nobody listens on now.
