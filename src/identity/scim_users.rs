@@ -111,10 +111,9 @@ macro_rules! replace_member {
 /// writers' turn on PostgreSQL) and followed as
 /// [`members::write_role_and_active`] follows it, so that deactivation ends
 /// sessions and revokes personal tokens in this transaction (on
-/// PostgreSQL, a deactivation's revocation is a CTE of the same
-/// statement). `was` is the
-/// member's role and active flag as the caller read them, locked, in this
-/// transaction.
+/// PostgreSQL the revocation is a CTE of that same statement). `was` is
+/// the member's role and active flag as the caller read them, locked, in
+/// this transaction.
 pub async fn replace(
     tx: &mut Tx,
     org_id: Uuid,
