@@ -128,8 +128,9 @@ pub fn change_summary(c: &AccessChange, cause: serde_json::Value) -> serde_json:
     v
 }
 
+/// A member as the access refresh reads it (`members_sql`'s columns).
 #[derive(sqlx::FromRow)]
-struct MemberRow {
+pub(super) struct MemberRow {
     id: Uuid,
     user_name: String,
     role: String,
@@ -346,8 +347,22 @@ pub async fn refresh(
     ids.dedup();
     let mut changes = Vec::new();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
-        let m = members_sql(org, chunk);
-        let members: Vec<MemberRow> = tx.fetch_parts(&m).await?;
+        // The rows the change already holds (see `Tx::take_known`), and
+        // the others read.
+        let mut members: Vec<MemberRow> = Vec::new();
+        let mut unknown = Vec::new();
+        for id in chunk {
+            match tx.take_known::<MemberRow>(*id) {
+                Some(row) => members.push(row),
+                None => unknown.push(*id),
+            }
+        }
+        if !unknown.is_empty() {
+            members.extend(
+                tx.fetch_parts::<MemberRow>(&members_sql(org, &unknown))
+                    .await?,
+            );
+        }
         // An inactive or deleted member holds nothing whatever their
         // grants (see [`Grants::effective`]): a deactivation reads none.
         let holding: Vec<Uuid> = members

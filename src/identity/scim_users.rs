@@ -95,6 +95,14 @@ pub async fn insert(
     Ok(id)
 }
 
+/// What [`replace`]'s deactivation statement returns on PostgreSQL.
+#[derive(sqlx::FromRow)]
+struct Deactivated {
+    #[sqlx(flatten)]
+    member: super::access::MemberRow,
+    revoked: Vec<String>,
+}
+
 /// The UPDATE of [`replace`]: `$1`-`$11` as it binds them.
 macro_rules! replace_member {
     () => {
@@ -134,11 +142,14 @@ pub async fn replace(
         // The PATs' revocation in the same statement: on PostgreSQL each
         // statement is a round trip in the shared transaction's turn,
         // which every other write of the batch waits through.
-        let revoked: Option<(Vec<String>,)> = sqlx::query_as(concat!(
+        // It returns the member as the access refresh reads it, which then
+        // need not read it again.
+        let deactivated: Option<Deactivated> = sqlx::query_as(concat!(
             "WITH revoked AS (UPDATE tokens SET revoked_at = $6, revoked_reason = $12 \
              WHERE revoked_at IS NULL AND member_id = $7 RETURNING id) ",
             replace_member!(),
-            " RETURNING (SELECT COALESCE(array_agg(id), ARRAY[]::text[]) FROM revoked)"
+            " RETURNING id, user_name, role, active, deleted_at, access_role, access_workspaces, \
+             (SELECT COALESCE(array_agg(id), ARRAY[]::text[]) FROM revoked) AS revoked"
         ))
         .bind(name)
         .bind(key)
@@ -155,8 +166,11 @@ pub async fn replace(
         .fetch_optional(&mut **t)
         .await
         .map_err(|e| conflict(e.into()))?;
-        let revoked = revoked.map(|(ids,)| ids).unwrap_or_default();
+        let Some(Deactivated { member, revoked }) = deactivated else {
+            return Err(IdentityError::NotFound("member"));
+        };
         members::written_having_revoked(tx, id, &revoked);
+        tx.access_source_changed_to(id, member);
     } else {
         crate::tx_execute!(
             tx,

@@ -107,6 +107,10 @@ pub struct Tx {
     /// Members one of whose access sources changed, for the change's own
     /// code to recompute (see `identity::access`).
     access_sources: Vec<uuid::Uuid>,
+    /// Rows a change already holds as they now stand (the member row its
+    /// UPDATE returned), for a later step of the same change to take
+    /// instead of reading them again (see [`Tx::access_source_changed_to`]).
+    known: Vec<(uuid::Uuid, Box<dyn std::any::Any + Send>)>,
 }
 
 /// The transaction itself. For SQLite it also holds the writer gate,
@@ -371,7 +375,15 @@ impl Tx {
             conn,
             touched: Vec::new(),
             access_sources: Vec::new(),
+            known: Vec::new(),
         }
+    }
+
+    /// Forgets what an earlier change of a shared transaction noted (its
+    /// savepoint may have been rolled back): called as each change starts.
+    pub fn start_change(&mut self) {
+        self.access_sources.clear();
+        self.known.clear();
     }
 
     /// Notes that this transaction changed a row credential checks read.
@@ -385,6 +397,36 @@ impl Tx {
     /// membership, the active flag).
     pub fn access_source_changed(&mut self, member: uuid::Uuid) {
         self.access_sources.push(member);
+        // Whatever row was known may be stale now.
+        self.known.retain(|(id, _)| *id != member);
+    }
+
+    /// [`Self::access_source_changed`], with `member`'s row as the change
+    /// has just written it (on PostgreSQL, returned by its UPDATE), so that
+    /// recomputing the access need not read it again: on PostgreSQL each
+    /// statement is a round trip in the shared transaction's turn.
+    pub fn access_source_changed_to<T: std::any::Any + Send>(
+        &mut self,
+        member: uuid::Uuid,
+        row: T,
+    ) {
+        self.access_source_changed(member);
+        self.known.push((member, Box::new(row)));
+    }
+
+    /// The row noted for `member` by [`Self::access_source_changed_to`]
+    /// in this change, if it is of type `T`; taken, so used once.
+    pub fn take_known<T: std::any::Any>(&mut self, member: uuid::Uuid) -> Option<T> {
+        let at = self
+            .known
+            .iter()
+            .position(|(id, row)| *id == member && row.is::<T>())?;
+        self.known
+            .swap_remove(at)
+            .1
+            .downcast::<T>()
+            .ok()
+            .map(|row| *row)
     }
 
     /// The members noted by [`Self::access_source_changed`] since the last
@@ -549,6 +591,28 @@ mod migrations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row noted with an access source is taken once, by its type; a
+    /// later note of the same member without a row, or the start of the
+    /// next change, forgets it (it may be stale, or rolled back).
+    #[tokio::test]
+    async fn a_known_row_serves_once_and_only_while_it_is_the_latest() {
+        let db = testing::migrated_sqlite().await;
+        let mut tx = db.begin().await.unwrap();
+        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        tx.access_source_changed_to(a, 7_u32);
+        tx.access_source_changed_to(b, 8_u32);
+        assert_eq!(tx.take_known::<String>(a), None, "another type is not it");
+        assert_eq!(tx.take_known::<u32>(a), Some(7));
+        assert_eq!(tx.take_known::<u32>(a), None, "taken once");
+        tx.access_source_changed(b);
+        assert_eq!(tx.take_known::<u32>(b), None, "a later note without a row");
+        tx.access_source_changed_to(a, 9_u32);
+        tx.start_change();
+        assert_eq!(tx.take_known::<u32>(a), None, "the next change");
+        assert!(tx.take_access_source_changes().is_empty());
+        drop(tx);
+    }
 
     /// `flush_lazily` turns PostgreSQL's synchronous commit off for its own
     /// transaction only: the next transaction on the same connection syncs

@@ -243,7 +243,7 @@ pub async fn update(
     write_changing_access(services, call, async |tx| {
         let update = members::update(tx, org_id, member_id, role, active, now).await?;
         let cause = json!({ "action": "member.update" });
-        tx.take_access_source_changes();
+        tx.start_change();
         let access = refresh_access(tx, call, &[member_id], cause, false).await?;
         if guard_last_admin
             && update.before_role == Role::Admin
