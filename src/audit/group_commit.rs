@@ -344,7 +344,11 @@ impl Run<'_> {
         // request cancelled) in between, the next user of the batch rolls
         // the savepoint back before anything else.
         batch.dangling = true;
-        let outcome = change(batch.tx.as_mut().expect("begun above")).await;
+        let tx = batch.tx.as_mut().expect("begun above");
+        // What an earlier change of the batch noted on the transaction is
+        // not this change's (and that change may have been rolled back).
+        tx.start_change();
+        let outcome = change(tx).await;
         let keep = matches!(outcome, Ok(Change::Made(..)));
         let settled = batch.settle(keep).await;
         batch.dangling = false;

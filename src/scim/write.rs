@@ -216,7 +216,6 @@ pub async fn create_users_in_run(
     let (rows, rest) = run
         .write(
             async |tx: &mut Tx| -> Result<Change<(Vec<_>, Vec<AuditEvent>)>, ScimError> {
-                tx.start_change();
                 let rows = super::users::insert_many(tx, org, news).await?;
                 let index_rows: Vec<(Uuid, Vec<IndexRow>)> = rows
                     .iter()
@@ -270,9 +269,6 @@ async fn apply<R: ScimWrite>(
     let (row, access_changes) = run
         .write(
             async |tx: &mut Tx| -> Result<Change<WithAccess<R::Row>>, ScimError> {
-                // What an earlier change of the batch left noted (a failed one
-                // rolled back) is not this change's.
-                tx.start_change();
                 let done = match parsed {
                     Parsed::Create(new) => create::<R>(tx, org, new).await?,
                     Parsed::Existing {

@@ -380,7 +380,8 @@ impl Tx {
     }
 
     /// Forgets what an earlier change of a shared transaction noted (its
-    /// savepoint may have been rolled back): called as each change starts.
+    /// savepoint may have been rolled back): the group commit calls it as
+    /// each change starts (`audit::group_commit`).
     pub fn start_change(&mut self) {
         self.access_sources.clear();
         self.known.clear();
