@@ -138,6 +138,20 @@ pub(super) struct MemberRow {
     deleted_at: Option<Timestamp>,
     access_role: Option<String>,
     access_workspaces: Option<String>,
+    /// The statement that returned this row also stored [`Access::none`]
+    /// as the member's access, and returned the access columns as they
+    /// were before it (a deactivation on PostgreSQL, see
+    /// `scim_users::replace`): the refresh records the change and writes
+    /// nothing more when that is what it computes. Never set by a read.
+    #[sqlx(default)]
+    stored_none: bool,
+}
+
+/// The access columns a statement binds when it stores [`Access::none`]
+/// beside other columns (see [`MemberRow::stored_none`]).
+pub(super) fn none_stored() -> (&'static str, String) {
+    let none = Access::none();
+    (none.role.as_str(), none.workspaces_to_stored())
 }
 
 #[derive(sqlx::FromRow)]
@@ -168,6 +182,7 @@ impl FromInPlace for MemberRow {
             deleted_at: r.get("deleted_at")?,
             access_role: r.get("access_role")?,
             access_workspaces: r.get("access_workspaces")?,
+            stored_none: false,
         })
     }
 }
@@ -396,14 +411,19 @@ pub async fn refresh(
             if unchanged {
                 continue;
             }
-            let workspaces = after.workspaces_to_stored();
-            crate::tx_execute!(
-                tx,
-                "UPDATE members SET access_role = $1, access_workspaces = $2 WHERE id = $3",
-                after.role.as_str(),
-                workspaces,
-                row.id
-            )?;
+            // Already stored by the statement that returned the row: on
+            // PostgreSQL every statement is a round trip in the shared
+            // transaction's turn.
+            if !(row.stored_none && after == Access::none()) {
+                let workspaces = after.workspaces_to_stored();
+                crate::tx_execute!(
+                    tx,
+                    "UPDATE members SET access_role = $1, access_workspaces = $2 WHERE id = $3",
+                    after.role.as_str(),
+                    workspaces,
+                    row.id
+                )?;
+            }
             tx.touch(Touched::Member(row.id));
             if before != after {
                 changes.push(AccessChange {

@@ -103,14 +103,18 @@ struct Deactivated {
     revoked: Vec<String>,
 }
 
-/// The UPDATE of [`replace`]: `$1`-`$11` as it binds them.
+/// The UPDATE of [`replace`]: `$1`-`$11` as it binds them, and `$set`,
+/// more columns to set.
 macro_rules! replace_member {
-    () => {
-        "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
-         external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
-         password_hash = COALESCE($9, password_hash), active = $10, \
-         sessions_valid_from = CASE WHEN $9 IS NULL AND NOT $11 THEN sessions_valid_from ELSE $6 END \
-         WHERE id = $7 AND org_id = $8"
+    ($set:literal) => {
+        concat!(
+            "UPDATE members SET user_name = $1, user_name_key = $2, display_name = $3, \
+             external_id = $4, scim_doc = $5, version = version + 1, updated_at = $6, \
+             password_hash = COALESCE($9, password_hash), active = $10, \
+             sessions_valid_from = CASE WHEN $9 IS NULL AND NOT $11 THEN sessions_valid_from ELSE $6 END",
+            $set,
+            " WHERE id = $7 AND org_id = $8"
+        )
     };
 }
 
@@ -139,16 +143,23 @@ pub async fn replace(
     let hash = &w.password_hash;
     let conflict = |e| IdentityError::conflict_on_unique(e, conflict(w.user_name));
     if let (true, TxConn::Postgres(t)) = (loses_access, &mut tx.conn) {
-        // The PATs' revocation in the same statement: on PostgreSQL each
-        // statement is a round trip in the shared transaction's turn,
-        // which every other write of the batch waits through.
-        // It returns the member as the access refresh reads it, which then
-        // need not read it again.
+        // The PATs' revocation and the access the member is left with
+        // (none) in the same statement: on PostgreSQL each statement is a
+        // round trip in the shared transaction's turn, which every other
+        // write of the batch waits through. It returns the member as the
+        // access refresh reads it, with the access it held before (`was`
+        // reads the statement's snapshot, taken before the UPDATE), so that
+        // the refresh records the change and writes nothing more.
+        let (no_role, no_workspaces) = super::access::none_stored();
         let deactivated: Option<Deactivated> = sqlx::query_as(concat!(
             "WITH revoked AS (UPDATE tokens SET revoked_at = $6, revoked_reason = $12 \
-             WHERE revoked_at IS NULL AND member_id = $7 RETURNING id) ",
-            replace_member!(),
-            " RETURNING id, user_name, role, active, deleted_at, access_role, access_workspaces, \
+             WHERE revoked_at IS NULL AND member_id = $7 RETURNING id), \
+             was AS (SELECT access_role, access_workspaces FROM members WHERE id = $7) ",
+            replace_member!(", access_role = $13, access_workspaces = $14"),
+            " RETURNING id, user_name, role, active, deleted_at, \
+             (SELECT access_role FROM was) AS access_role, \
+             (SELECT access_workspaces FROM was) AS access_workspaces, \
+             TRUE AS stored_none, \
              (SELECT COALESCE(array_agg(id), ARRAY[]::text[]) FROM revoked) AS revoked"
         ))
         .bind(name)
@@ -163,6 +174,8 @@ pub async fn replace(
         .bind(w.active)
         .bind(loses_access)
         .bind(members::LOST_ACCESS)
+        .bind(no_role)
+        .bind(no_workspaces)
         .fetch_optional(&mut **t)
         .await
         .map_err(|e| conflict(e.into()))?;
@@ -174,7 +187,7 @@ pub async fn replace(
     } else {
         crate::tx_execute!(
             tx,
-            replace_member!(),
+            replace_member!(""),
             name,
             key,
             display,

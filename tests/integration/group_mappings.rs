@@ -636,7 +636,24 @@ async fn deactivation_and_group_deletion_change_access_with_their_cause() {
     let off = summary(ann_changes[1]);
     assert_eq!(off["cause"]["action"], "scim.user.patch");
     assert_eq!(off["cause"]["resource_id"], ann.as_str());
+    assert_eq!(
+        off["before"]["workspace_permissions"][0]["permissions"],
+        json!(["sources:edit"]),
+        "the access held before the deactivation"
+    );
     assert_eq!(off["after"]["workspace_permissions"], json!([]));
+    // What is stored for credential checks is no access at all (on
+    // PostgreSQL the deactivating statement writes it, see
+    // `scim_users::replace`): the member role and no workspace.
+    let ann_id: uuid::Uuid = ann.parse().unwrap();
+    let stored: (Option<String>, Option<String>) = scimitar::on_db!(app.db(), pool => {
+        sqlx::query_as("SELECT access_role, access_workspaces FROM members WHERE id = $1")
+            .bind(ann_id)
+            .fetch_one(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(stored, (Some("member".into()), Some(String::new())));
     let ben_changes = access_changes(&records, &ben);
     assert_eq!(ben_changes.len(), 2, "granted, then the group deleted");
     assert_eq!(
