@@ -15,7 +15,11 @@ use super::IdentityError;
 use super::members::{self, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
-use crate::store::{Timestamp, Touched, Tx, TxConn};
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, QueryBuilder};
+
+use crate::store::dynamic::SqlParts;
+use crate::store::{StoreError, Timestamp, Touched, Tx, TxConn};
 use crate::{on_tx, tokens};
 
 /// What a SCIM write sets on a member.
@@ -41,15 +45,22 @@ fn check(w: &ScimUserWrite<'_>) -> Result<(), IdentityError> {
     Ok(())
 }
 
-/// Creates a member from a SCIM User, with role `member`; returns its id.
+/// Creates member `id` (new) from a SCIM User, with role `member`.
+///
+/// `beside`: a statement of the caller's (the new user's search index
+/// rows) to run in this INSERT's own statement on PostgreSQL, as a `WITH`
+/// of it: each statement is a round trip in the writers' turn, which
+/// every other write of the batch waits through. It is never given on
+/// SQLite, where statements run in place.
 pub async fn insert(
     tx: &mut Tx,
     org_id: Uuid,
+    id: Uuid,
     w: &ScimUserWrite<'_>,
     now: Timestamp,
-) -> Result<Uuid, IdentityError> {
+    beside: Option<SqlParts>,
+) -> Result<(), IdentityError> {
     check(w)?;
-    let id = Uuid::now_v7();
     let (name, key, display) = (w.user_name, user_name_key(w.user_name), w.display_name);
     let (role, active, hash) = (Role::Member.as_str(), w.active, &w.password_hash);
     macro_rules! insert {
@@ -63,6 +74,43 @@ pub async fn insert(
     // round trip in the writers' turn where two were (a failed insert fails
     // the whole statement). SQLite's statements run in place, in turn.
     let counted_apart = tx.is_sqlite();
+    let conflict = |e: StoreError| IdentityError::conflict_on_unique(e, conflict(w.user_name));
+    if let (Some(beside), TxConn::Postgres(t)) = (beside, &mut tx.conn) {
+        // The member's INSERT a `WITH` too, and `beside` the statement,
+        // whose values are bound after the member's `$1`-`$11`.
+        let mut args = PgArguments::default();
+        let bound = (|| -> Result<(), sqlx::error::BoxDynError> {
+            args.add(id)?;
+            args.add(org_id)?;
+            args.add(name)?;
+            args.add(&key)?;
+            args.add(display)?;
+            args.add(role)?;
+            args.add(active)?;
+            args.add(hash)?;
+            args.add(now)?;
+            args.add(w.external_id)?;
+            args.add(w.doc)?;
+            Ok(())
+        })();
+        bound.map_err(|e| IdentityError::Store(sqlx::Error::Encode(e).into()))?;
+        let mut q = QueryBuilder::with_arguments(
+            concat!(
+                "WITH counted AS (UPDATE organizations SET ",
+                orgs::member_count_moved!("+ 1"),
+                "), added AS (",
+                insert!(),
+                ") "
+            ),
+            args,
+        );
+        beside.push_into(&mut q);
+        q.build()
+            .execute(&mut **t)
+            .await
+            .map_err(|e| conflict(e.into()))?;
+        return Ok(());
+    }
     let sql = if counted_apart {
         insert!()
     } else {
@@ -88,11 +136,11 @@ pub async fn insert(
         w.external_id,
         w.doc
     )
-    .map_err(|e| IdentityError::conflict_on_unique(e, conflict(w.user_name)))?;
+    .map_err(conflict)?;
     if counted_apart {
         orgs::bump_count(tx, org_id, Counted::Members, 1).await?;
     }
-    Ok(id)
+    Ok(())
 }
 
 /// What [`replace`]'s deactivation statement returns on PostgreSQL.

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::ScimError;
+use super::index::{self, IndexRow};
 use super::kind::{ById, Column, Columns, Names, ScimResource, ScimWrite, Via, location, names};
 use super::patch::PatchOperation;
 use super::patch::scope as patch_scope;
@@ -130,10 +131,16 @@ impl ScimWrite for Groups {
         doc
     }
 
-    async fn insert(tx: &mut Tx, org_id: Uuid, new: &Incoming) -> Result<GroupRow, ScimError> {
+    async fn insert(
+        tx: &mut Tx,
+        org_id: Uuid,
+        new: &Incoming,
+        index: &[IndexRow],
+    ) -> Result<GroupRow, ScimError> {
         let stored = new.stored();
         let meta = Meta::new(org_id, Timestamp::now());
         let row = store::insert(tx, &meta, &new.write(&stored)).await?;
+        index::insert(tx, org_id, Self::RT, meta.id, index).await?;
         store_members(tx, org_id, meta.id, &[], &new.members).await?;
         Ok(row)
     }

@@ -235,41 +235,64 @@ async fn insert_rows(
         return Ok(());
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut q = SqlParts::new();
-        q.sql(insert_values!());
-        for (i, (resource_id, r)) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.sql(", ");
-            }
-            q.sql("(")
-                .bind(Arg::Uuid(org_id))
-                .sql(", ")
-                .bind(Arg::Text(rt.name().into()));
-            q.sql(", ")
-                .bind(Arg::Uuid(*resource_id))
-                .sql(", ")
-                .bind(Arg::Text(r.attr.clone()));
-            q.sql(", ")
-                .bind(Arg::Text(r.path.clone()))
-                .sql(", ")
-                .bind(Arg::Int(r.elem));
-            for text in [&r.text, &r.lower] {
-                q.sql(", ");
-                match text {
-                    Some(t) => q.bind(Arg::Text(t.clone())),
-                    None => q.sql("NULL"),
-                };
-            }
-            q.sql(", ");
-            match r.num {
-                Some(n) => q.bind(Arg::Num(n)),
-                None => q.sql("NULL"),
-            };
-            q.sql(")");
-        }
-        tx.execute_parts(&q).await?;
+        tx.execute_parts(&insert_statement(org_id, rt, chunk))
+            .await?;
     }
     Ok(())
+}
+
+/// The INSERT of a new resource's rows as one statement, for its kind to
+/// run in the statement that inserts the resource (on PostgreSQL, where
+/// every statement is a round trip in the writers' turn); `None` when it
+/// has none, or more than one statement takes.
+pub fn insert_beside(
+    org_id: Uuid,
+    rt: ResourceType,
+    resource_id: Uuid,
+    rows: &[IndexRow],
+) -> Option<SqlParts> {
+    if rows.is_empty() || rows.len() > ROWS_PER_STATEMENT {
+        return None;
+    }
+    let rows: Vec<(Uuid, &IndexRow)> = rows.iter().map(|r| (resource_id, r)).collect();
+    Some(insert_statement(org_id, rt, &rows))
+}
+
+/// One multi-row INSERT of `rows`.
+fn insert_statement(org_id: Uuid, rt: ResourceType, rows: &[(Uuid, &IndexRow)]) -> SqlParts {
+    let mut q = SqlParts::new();
+    q.sql(insert_values!());
+    for (i, (resource_id, r)) in rows.iter().enumerate() {
+        if i > 0 {
+            q.sql(", ");
+        }
+        q.sql("(")
+            .bind(Arg::Uuid(org_id))
+            .sql(", ")
+            .bind(Arg::Text(rt.name().into()));
+        q.sql(", ")
+            .bind(Arg::Uuid(*resource_id))
+            .sql(", ")
+            .bind(Arg::Text(r.attr.clone()));
+        q.sql(", ")
+            .bind(Arg::Text(r.path.clone()))
+            .sql(", ")
+            .bind(Arg::Int(r.elem));
+        for text in [&r.text, &r.lower] {
+            q.sql(", ");
+            match text {
+                Some(t) => q.bind(Arg::Text(t.clone())),
+                None => q.sql("NULL"),
+            };
+        }
+        q.sql(", ");
+        match r.num {
+            Some(n) => q.bind(Arg::Num(n)),
+            None => q.sql("NULL"),
+        };
+        q.sql(")");
+    }
+    q
 }
 
 /// Removes a resource from the index.
@@ -330,5 +353,30 @@ mod tests {
             manager.attr,
             format!("{}:manager", ENTERPRISE_URN.to_ascii_lowercase())
         );
+    }
+
+    #[test]
+    fn a_new_resources_rows_go_beside_its_insert_only_when_one_statement_holds_them() {
+        let row = |n: usize| IndexRow {
+            attr: "emails".into(),
+            path: "emails.value".into(),
+            elem: n as i64,
+            text: None,
+            lower: Some(format!("u{n}@x")),
+            num: None,
+        };
+        let (org, id) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(insert_beside(org, ResourceType::User, id, &[]), None);
+        let two: Vec<IndexRow> = (0..2).map(row).collect();
+        let beside = insert_beside(org, ResourceType::User, id, &two).expect("one statement");
+        assert_eq!(
+            beside.preview(),
+            concat!(
+                insert_values!(),
+                "(?, ?, ?, ?, ?, ?, NULL, ?, NULL), (?, ?, ?, ?, ?, ?, NULL, ?, NULL)"
+            )
+        );
+        let many: Vec<IndexRow> = (0..=ROWS_PER_STATEMENT).map(row).collect();
+        assert_eq!(insert_beside(org, ResourceType::User, id, &many), None);
     }
 }

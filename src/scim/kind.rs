@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use super::http;
+use super::index::IndexRow;
 use super::patch::PatchOperation;
 use super::schema::ResourceType;
 use super::store::{Page, StoredRow};
@@ -267,10 +268,14 @@ pub trait ScimWrite: ScimResource {
     /// The document a PATCH starts from: what the client could have PUT.
     fn patchable(before: &Self::Row, current: &Self::Current) -> Map<String, Value>;
 
+    /// Stores a new resource and its search index rows, `index` (in the
+    /// statement that inserts the resource where the kind can: on
+    /// PostgreSQL each statement is a round trip in the writers' turn).
     fn insert(
         tx: &mut Tx,
         org_id: Uuid,
         incoming: &Self::Incoming,
+        index: &[IndexRow],
     ) -> impl Future<Output = Result<Self::Row, ScimError>> + Send;
 
     /// Stores a new version of `before`; returns it with what the audit

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use super::groups::Groups;
+use super::index::{self, IndexRow};
 use super::kind::{
     ById, Column, Columns, Names, Proposed, Read, ScimResource, ScimWrite, Via, location, names,
 };
@@ -186,11 +187,24 @@ impl ScimWrite for Users {
         Self::attributes(before)
     }
 
-    async fn insert(tx: &mut Tx, org_id: Uuid, new: &Incoming) -> Result<ScimUserRow, ScimError> {
+    async fn insert(
+        tx: &mut Tx,
+        org_id: Uuid,
+        new: &Incoming,
+        index: &[IndexRow],
+    ) -> Result<ScimUserRow, ScimError> {
         let stored = new.stored();
         let write = new.write(&stored, true);
         let now = Timestamp::now();
-        let id = scim_users::insert(tx, org_id, &write, now).await?;
+        let id = Uuid::now_v7();
+        let beside = (!tx.is_sqlite())
+            .then(|| index::insert_beside(org_id, Self::RT, id, index))
+            .flatten();
+        let indexed = beside.is_some();
+        scim_users::insert(tx, org_id, id, &write, now, beside).await?;
+        if !indexed {
+            index::insert(tx, org_id, Self::RT, id, index).await?;
+        }
         // The row as just written, rather than read back.
         let meta = Meta {
             id,

@@ -80,12 +80,11 @@ struct Done<Row> {
 
 /// What a write does to a resource's rows in the search index.
 enum Reindex {
-    /// A new resource: its rows.
-    New(Vec<IndexRow>),
     /// A changed resource: its rows, replacing the old ones.
     Replace(Vec<IndexRow>),
-    /// A changed resource whose indexed attributes did not change (a
-    /// deactivation, say): nothing to write.
+    /// Nothing to write: a changed resource whose indexed attributes did
+    /// not change (a deactivation, say), or a new one, whose rows its
+    /// kind's insert wrote.
     Keep,
     /// A deleted resource: out of the index.
     Remove,
@@ -291,7 +290,6 @@ async fn apply<R: ScimWrite>(
                 };
                 let id = done.row.as_ref().id;
                 match &done.index {
-                    Reindex::New(rows) => index::insert(tx, org, R::RT, id, rows).await?,
                     Reindex::Replace(rows) => index::write(tx, org, R::RT, id, rows).await?,
                     Reindex::Keep => {}
                     Reindex::Remove => index::remove(tx, id).await?,
@@ -385,11 +383,12 @@ async fn create<R: ScimWrite>(
     org: Uuid,
     new: R::Incoming,
 ) -> Result<Done<R::Row>, ScimError> {
+    let rows = index::rows(R::RT, R::doc(&new));
     Ok(Done {
-        row: R::insert(tx, org, &new).await?,
+        row: R::insert(tx, org, &new, &rows).await?,
         action: R::NAMES.create,
         status: 201,
-        index: Reindex::New(index::rows(R::RT, R::doc(&new))),
+        index: Reindex::Keep,
         changes: Some(R::summary(&new)),
     })
 }

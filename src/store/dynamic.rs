@@ -201,6 +201,21 @@ impl SqlParts {
         for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
     {
         let mut q = QueryBuilder::new("");
+        self.push_into(&mut q);
+        q
+    }
+
+    /// Appends these parts to `q`, their values bound after those `q`
+    /// already holds.
+    pub fn push_into<DB: Database>(&self, q: &mut QueryBuilder<DB>)
+    where
+        for<'t> String: Encode<'t, DB> + Type<DB>,
+        for<'t> f64: Encode<'t, DB> + Type<DB>,
+        for<'t> i64: Encode<'t, DB> + Type<DB>,
+        for<'t> bool: Encode<'t, DB> + Type<DB>,
+        for<'t> Uuid: Encode<'t, DB> + Type<DB>,
+        for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
+    {
         for part in &self.0 {
             match part {
                 Part::Sql(s) => {
@@ -226,7 +241,6 @@ impl SqlParts {
                 }
             }
         }
-        q
     }
 }
 
