@@ -206,7 +206,7 @@ pub async fn count_of(db: &Db, id: Uuid, what: Counted) -> Result<ListSize, Iden
         Some(rows) => rows?
             .pop()
             .ok_or(StoreError::Sqlx(sqlx::Error::RowNotFound))?,
-        None => on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_one(pool).await)?,
+        None => crate::on_db_held!(db, pool => sqlx::query_as(sql).bind(id).fetch_one(pool).await)?,
     };
     Ok(ListSize { count, version })
 }

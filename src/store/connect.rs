@@ -1,6 +1,7 @@
 //! Opening a pool from a database URL, with the options each backend needs.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -9,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{Db, InlineReads, LazyPool, StoreError, WriterGate};
+use super::{Db, Held, InlineReads, LazyPool, StoreError, WriterGate};
 
 /// A parsed `--database-url`. Its Debug form hides any password.
 #[derive(Clone, PartialEq, Eq)]
@@ -168,7 +169,14 @@ pub async fn connect_with(
             // when first used.
             let lazy = postgres_pool(2)
                 .connect_lazy_with(options.options([("synchronous_commit", "off")]));
-            Ok(Db::Postgres(pool, LazyPool(lazy)))
+            // Half the pool at most sits held, the rest stays free for
+            // writes and everything else (a pool of one holds none).
+            let held = Held::new(pool.clone(), max_connections as usize / 2);
+            Ok(Db::Postgres(
+                pool,
+                LazyPool(Arc::new(Held::new(lazy, 2))),
+                Arc::new(held),
+            ))
         }
     }
 }

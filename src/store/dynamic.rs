@@ -303,7 +303,9 @@ where
         if let Some(counted) = count.fetch_in_place::<i64>(db) {
             return Ok(counted?.first().copied().unwrap_or(0));
         }
-        Ok(crate::on_db!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?)
+        Ok(
+            crate::on_db_held!(db, pool => count.build().build_query_scalar().fetch_one(pool).await)?,
+        )
     };
     if limit <= 0 {
         let total = match &known {
@@ -355,7 +357,9 @@ where
     }
     let rows: Vec<T> = match page.fetch_in_place(db) {
         Some(rows) => rows?,
-        None => crate::on_db!(db, pool => page.build().build_query_as().fetch_all(pool).await)?,
+        None => {
+            crate::on_db_held!(db, pool => page.build().build_query_as().fetch_all(pool).await)?
+        }
     };
     let total = match &known {
         Some(k) => k.total,

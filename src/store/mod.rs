@@ -9,6 +9,7 @@
 
 mod connect;
 pub mod dynamic;
+mod held;
 pub mod in_place_tx;
 pub mod index_file;
 mod inline;
@@ -20,11 +21,14 @@ mod wal;
 mod writer;
 
 pub use connect::{DatabaseUrl, Durability, connect, connect_with};
+pub use held::{Held, HeldConn};
 pub use in_place_tx::SqliteTx;
 pub use inline::{FromInPlace, InOrder, InPlaceValues, InlineReads, unconverted};
 pub use timestamp::Timestamp;
 pub use wal::{WalCheckpointer, take_over_checkpoints};
 pub use writer::{WriterGate, WriterTurn};
+
+use std::sync::Arc;
 
 use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Transaction};
 
@@ -74,9 +78,10 @@ pub enum Db {
     /// The readers' pool, the writer, and the readers that run in place
     /// (see [`InlineReads`]).
     Sqlite(SqlitePool, WriterGate, InlineReads),
-    /// The pool, and the connections that commit without waiting for
-    /// the WAL flush (see [`LazyPool`]).
-    Postgres(PgPool, LazyPool),
+    /// The pool, the connections that commit without waiting for the WAL
+    /// flush (see [`LazyPool`]), and the pool's connections held for the
+    /// hot path (see [`Held`], [`on_db_held!`](crate::on_db_held)).
+    Postgres(PgPool, LazyPool, Arc<Held>),
 }
 
 /// PostgreSQL connections whose commits do not wait for the server's WAL
@@ -88,7 +93,7 @@ pub enum Db {
 /// flushed in order. What a crash of the database server can lose is the
 /// last few hundred milliseconds of read records, never a change's.
 #[derive(Clone, Debug)]
-pub struct LazyPool(pub(crate) PgPool);
+pub struct LazyPool(pub(crate) Arc<Held>);
 
 /// One pool's connections at a moment (see [`Db::pool_use`]).
 #[derive(Clone, Copy, Debug)]
@@ -138,7 +143,33 @@ macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite($pool, ..) => $body,
-            $crate::store::Db::Postgres($pool, _) => $body,
+            $crate::store::Db::Postgres($pool, ..) => $body,
+        }
+    };
+}
+
+/// [`on_db!`] for a body that uses `$pool` once, as an executor, and
+/// returns a `Result`: on PostgreSQL `$pool` is then a connection held
+/// out of sqlx's pool (see [`Held`]), put back only if the body succeeded.
+/// Evaluates to `Result<_, StoreError>`.
+#[macro_export]
+macro_rules! on_db_held {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool, ..) => $body.map_err($crate::store::StoreError::from),
+            $crate::store::Db::Postgres(_, _, held) => match held.take().await {
+                Err(e) => Err(e),
+                Ok(mut held) => {
+                    let out = {
+                        let $pool = held.conn();
+                        $body
+                    };
+                    if out.is_ok() {
+                        held.done();
+                    }
+                    out.map_err($crate::store::StoreError::from)
+                }
+            },
         }
     };
 }
@@ -194,7 +225,7 @@ impl Db {
                 tx.execute_statements(first).await?;
                 Ok(tx)
             }
-            Db::Postgres(pool, _) => {
+            Db::Postgres(pool, ..) => {
                 let begin = std::iter::once("BEGIN").chain(first.iter().copied());
                 let begin = begin.collect::<Vec<_>>().join("; ");
                 Ok(Tx::new(TxConn::Postgres(
@@ -226,7 +257,7 @@ impl Db {
                 let tx = SqliteTx::begin(guard, gate.statements.clone(), gate.commit_in_place);
                 Ok(Tx::new(TxConn::Sqlite(tx.await?)))
             }
-            Db::Postgres(pool, _) => Ok(Tx::new(TxConn::Postgres(pool.begin().await?))),
+            Db::Postgres(pool, ..) => Ok(Tx::new(TxConn::Postgres(pool.begin().await?))),
         }
     }
 
@@ -234,7 +265,7 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(pool, ..) => migrations::sqlite().run(pool).await?,
-            Db::Postgres(pool, _) => migrations::postgres().run(pool).await?,
+            Db::Postgres(pool, ..) => migrations::postgres().run(pool).await?,
         }
         Ok(())
     }
@@ -303,9 +334,13 @@ impl Db {
                 of("sqlite_readers", readers.size(), readers.num_idle()),
                 of("sqlite_writer", 1, usize::from(!gate.busy())),
             ],
-            Db::Postgres(pool, lazy) => vec![
+            Db::Postgres(pool, lazy, _) => vec![
                 of("postgres", pool.size(), pool.num_idle()),
-                of("postgres_lazy", lazy.0.size(), lazy.0.num_idle()),
+                of(
+                    "postgres_lazy",
+                    lazy.0.pool().size(),
+                    lazy.0.pool().num_idle(),
+                ),
             ],
         }
     }
@@ -316,9 +351,11 @@ impl Db {
                 readers.close().await;
                 gate.close().await;
             }
-            Db::Postgres(pool, lazy) => {
+            Db::Postgres(pool, lazy, held) => {
+                held.release_all();
+                lazy.0.release_all();
                 pool.close().await;
-                lazy.0.close().await;
+                lazy.0.pool().close().await;
             }
         }
     }
@@ -363,10 +400,13 @@ pub async fn execute_lazily(
     db: &Db,
     mut statement: QueryBuilder<Postgres>,
 ) -> Result<u64, StoreError> {
-    let Db::Postgres(_, lazy) = db else {
+    let Db::Postgres(_, lazy, _) = db else {
         return Err(StoreError::Url("a lazy commit needs PostgreSQL".into()));
     };
-    Ok(statement.build().execute(&lazy.0).await?.rows_affected())
+    let mut held = lazy.0.take().await?;
+    let done = statement.build().execute(held.conn()).await?;
+    held.done();
+    Ok(done.rows_affected())
 }
 
 impl Tx {

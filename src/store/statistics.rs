@@ -25,7 +25,7 @@ const MIN_ROWS: u64 = 1_000;
 /// Notes `created` new rows, and refreshes the statistics in the
 /// background when enough have come.
 pub fn rows_created(db: &Db, created: u64) {
-    let Db::Postgres(pool, _) = db else {
+    let Db::Postgres(pool, ..) = db else {
         return;
     };
     let since = SINCE.fetch_add(created, Ordering::AcqRel) + created;

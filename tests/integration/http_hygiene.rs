@@ -141,6 +141,49 @@ async fn connections_cut_while_idle_are_replaced_before_use() {
     relay.cut();
 }
 
+/// On PostgreSQL, the hot path's connections are held out of sqlx's pool
+/// between uses (sqlx would test each one it gets back with a round trip):
+/// one comes back for reuse only from a use that ran to its end. One cut
+/// short, its statement still running on the server (a cancelled request),
+/// is never handed out again from there.
+#[tokio::test]
+async fn a_held_connection_is_reused_only_after_a_use_that_ran_to_its_end() {
+    if !crate::support::on_postgres() {
+        return;
+    }
+    async fn backend(held: &mut scimitar::store::HeldConn<'_>) -> i32 {
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(held.conn())
+            .await
+            .unwrap()
+    }
+    let app = TestApp::spawn().await;
+    let scimitar::store::Db::Postgres(_, _, held) = app.db() else {
+        unreachable!("on PostgreSQL");
+    };
+    let mut first = held.take().await.unwrap();
+    let used = backend(&mut first).await;
+    first.done();
+    let mut again = held.take().await.unwrap();
+    assert_eq!(backend(&mut again).await, used, "held and reused");
+
+    let cut = tokio::time::timeout(
+        Duration::from_millis(100),
+        sqlx::query("SELECT pg_sleep(2)").execute(again.conn()),
+    )
+    .await;
+    assert!(cut.is_err(), "cut short");
+    drop(again);
+    let started = std::time::Instant::now();
+    let mut next = held.take().await.unwrap();
+    assert_ne!(backend(&mut next).await, used, "not the one cut short");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no wait for the statement left running"
+    );
+    next.done();
+}
+
 /// On PostgreSQL, a database that stops answering (its connections cut,
 /// new ones refused) makes `/readyz` answer 503 promptly, and 200 again
 /// once it is back.

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::push_ids;
-use crate::on_db;
 use crate::on_tx;
 use crate::scim::error::ScimError;
 use crate::store::dynamic::{Arg, SqlParts};
@@ -236,7 +235,7 @@ pub async fn of_groups(
     q.sql(" ORDER BY m.group_id, m.member_id");
     let rows: Vec<MemberRef> = match q.fetch_in_place(db) {
         Some(rows) => rows?,
-        None => on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?,
+        None => crate::on_db_held!(db, pool => q.build().build_query_as().fetch_all(pool).await)?,
     };
     for m in rows {
         out.entry(m.group_id).or_default().push(m);
@@ -265,7 +264,7 @@ pub async fn groups_of(
     q.sql(" ORDER BY g.display_name");
     let rows: Vec<(Uuid, Uuid, String)> = match q.fetch_in_place(db) {
         Some(rows) => rows?,
-        None => on_db!(db, pool => q.build().build_query_as().fetch_all(pool).await)?,
+        None => crate::on_db_held!(db, pool => q.build().build_query_as().fetch_all(pool).await)?,
     };
     for (user, group, name) in rows {
         out.entry(user).or_default().push((group, name));

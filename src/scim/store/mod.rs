@@ -20,7 +20,6 @@ use uuid::Uuid;
 
 use super::error::ScimError;
 use crate::identity::orgs::{self, Counted};
-use crate::on_db;
 use crate::store::dynamic::{self, Arg, PageOrder, SqlParts};
 use crate::store::page_anchors::PageAnchors;
 use crate::store::{Db, FromInPlace, InOrder, Timestamp, Tx};
@@ -150,7 +149,9 @@ pub async fn get<R: StoredRow>(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option
     if let Some(rows) = db.fetch_in_place(sql, (org_id, id)) {
         return Ok(rows?.pop());
     }
-    Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?)
+    Ok(
+        crate::on_db_held!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?,
+    )
 }
 
 /// Reads a row inside a write transaction, locking it until commit.

@@ -8,7 +8,6 @@ use uuid::Uuid;
 use super::{Meta, Page, stored_row};
 use crate::identity::members::RoleColumn;
 use crate::identity::orgs::Counted;
-use crate::on_db;
 use crate::scim::error::ScimError;
 
 use crate::store::dynamic::Dialect;
@@ -130,7 +129,7 @@ pub async fn with_groups(
     let found: Option<UserWithGroups> = match db.fetch_in_place(sql, (org_id, id)) {
         Some(found) => found?.pop(),
         None => {
-            on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?
+            crate::on_db_held!(db, pool => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(pool).await)?
         }
     };
     let Some(found) = found else {
