@@ -9,15 +9,14 @@
 //! tokens (as [`members::write_role_and_active`] does for the admin API), a new
 //! password ending sessions, deletion revoking personal tokens, the count.
 
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, QueryBuilder};
 use uuid::Uuid;
 
 use super::IdentityError;
 use super::members::{self, user_name_key};
 use super::orgs::{self, Counted};
 use crate::permissions::Role;
-use sqlx::postgres::PgArguments;
-use sqlx::{Arguments, QueryBuilder};
-
 use crate::store::dynamic::SqlParts;
 use crate::store::{StoreError, Timestamp, Touched, Tx, TxConn};
 use crate::{on_tx, tokens};
@@ -197,7 +196,11 @@ pub async fn replace(
         // write of the batch waits through. It returns the member as the
         // access refresh reads it, with the access it held before (`was`
         // reads the statement's snapshot, taken before the UPDATE), so that
-        // the refresh records the change and writes nothing more.
+        // the refresh records the change and writes nothing more. That
+        // row is then the only record of the access held before: nothing
+        // later in the change may note the member again without a row
+        // (`Tx::access_source_changed` forgets the row it held).
+        // `scim::write::apply` runs the refresh right after this change.
         let (no_role, no_workspaces) = super::access::none_stored();
         let deactivated: Option<Deactivated> = sqlx::query_as(concat!(
             "WITH revoked AS (UPDATE tokens SET revoked_at = $6, revoked_reason = $12 \

@@ -18,6 +18,7 @@
 //! are kept, the rest go back as they are done.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -35,6 +36,9 @@ pub struct Held {
     pool: PgPool,
     idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
     keep: usize,
+    /// Set before the pool closes, which waits for every connection:
+    /// from then on a connection done with goes straight back.
+    closing: AtomicBool,
 }
 
 impl Held {
@@ -44,6 +48,7 @@ impl Held {
             pool,
             idle: Mutex::new(Vec::new()),
             keep,
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -78,8 +83,10 @@ impl Held {
         })
     }
 
-    /// Gives every held connection back to the pool (before it closes).
+    /// Gives every held connection back to the pool, and every one in use
+    /// as it is done, for the pool to close.
     pub fn release_all(&self) {
+        self.closing.store(true, Ordering::SeqCst);
         let all = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
         drop(all);
     }
@@ -105,7 +112,7 @@ impl HeldConn<'_> {
             return;
         };
         let mut idle = self.home.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.home.keep {
+        if idle.len() < self.home.keep && !self.home.closing.load(Ordering::SeqCst) {
             idle.push((conn, Instant::now()));
         } else {
             drop(idle);
