@@ -249,6 +249,23 @@ pub trait ScimWrite: ScimResource {
         Self::Prepared::default()
     }
 
+    /// Loads the row a change starts from and locks it for the write
+    /// (PostgreSQL's `FOR UPDATE`; on SQLite the writers' turn is the lock),
+    /// with its [`ScimResource::RELATED`] where the kind reads them in the
+    /// same statement and none of its own writes changes them: the answer
+    /// then shows them as the transaction saw them, with no read after the
+    /// commit (on PostgreSQL a round trip of its own).
+    fn lock(
+        tx: &mut Tx,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Read<Self>>, ScimError>> + Send {
+        async move {
+            let row = super::store::lock::<Self::Row>(tx, org_id, id).await?;
+            Ok(row.map(|row| (row, None)))
+        }
+    }
+
     /// Reads [`Self::Current`] inside the write: for a PATCH, `ops` says
     /// what it can touch.
     fn current(

@@ -111,6 +111,14 @@ impl ScimWrite for Users {
     /// The password the request sets, hashed before its transaction.
     type Prepared = Prehashed;
 
+    /// The user and its groups in the locking read: no write of a user
+    /// changes them.
+    async fn lock(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<Read<Self>>, ScimError> {
+        Ok(store::users::lock_with_groups(tx, org_id, id)
+            .await?
+            .map(|(row, groups)| (row, Some(groups))))
+    }
+
     fn incoming(mut doc: Map<String, Value>) -> Result<Incoming, ScimError> {
         let password = match doc.remove("password") {
             Some(Value::String(p)) => Some(p),

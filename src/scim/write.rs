@@ -19,7 +19,6 @@ use super::index::{self, IndexRow};
 use super::kind::{Proposed, Read, ScimResource, ScimWrite, Via};
 use super::patch::{self, PatchOperation};
 use super::resource::{self, Shape};
-use super::store;
 use super::users::Users;
 use crate::audit::{AuditEvent, Run, Target};
 use crate::http::AppState;
@@ -99,8 +98,8 @@ enum Changed<Row> {
 
 /// Runs one write. Returns the row as it is after the write: as it was for
 /// a delete, or for a PATCH that changed nothing (which writes nothing and
-/// records nothing, and then comes with the [`ScimResource::RELATED`] read
-/// with the row, where the kind reads both at once).
+/// records nothing); with the [`ScimResource::RELATED`] read with the row,
+/// where the kind reads both at once (see [`ScimWrite::lock`]).
 pub async fn write<R: ScimWrite>(
     state: &AppState,
     caller: &ScimCaller,
@@ -113,13 +112,13 @@ pub async fn write<R: ScimWrite>(
         return Ok(read);
     }
     let mut run = state.audit.run().await?;
-    let row = apply::<R>(state, caller, &mut run, parsed).await?;
+    let read = apply::<R>(state, caller, &mut run, parsed).await?;
     run.finish().await?;
     if creates {
         // A directory pushed one user at a time is an import too.
         crate::store::statistics::rows_created(&state.db, 1);
     }
-    Ok((row, None))
+    Ok(read)
 }
 
 /// The resource as it is, when `parsed` is a PATCH that would leave it
@@ -177,7 +176,7 @@ pub async fn write_in_run<R: ScimWrite>(
 ) -> Result<R::Row, ScimError> {
     let prepared = R::prepared_in_bulk(prehashed);
     let parsed = parse::<R>(&state.db, caller.org_id(), request, Some(prepared)).await?;
-    apply::<R>(state, caller, run, parsed).await
+    Ok(apply::<R>(state, caller, run, parsed).await?.0)
 }
 
 /// Parses and admits a new resource of a Bulk request before its run of
@@ -253,8 +252,9 @@ pub async fn create_users_in_run(
     Ok(rows)
 }
 
-/// A change's row and the `member.access_change` records it caused.
-type WithAccess<Row> = (Row, Vec<AuditEvent>);
+/// A change's row (with its related, when read with it) and the
+/// `member.access_change` records it caused.
+type WithAccess<R> = (Read<R>, Vec<AuditEvent>);
 
 /// The change of a parsed request, in its own savepoint of `run`: this
 /// change and its audit record are committed together, or neither is.
@@ -263,27 +263,27 @@ async fn apply<R: ScimWrite>(
     caller: &ScimCaller,
     run: &mut Run<'_>,
     parsed: Parsed<'_, R>,
-) -> Result<R::Row, ScimError> {
+) -> Result<Read<R>, ScimError> {
     let org = caller.org_id();
-    let (row, access_changes) = run
+    let (read, access_changes) = run
         .write(
-            async |tx: &mut Tx| -> Result<Change<WithAccess<R::Row>>, ScimError> {
-                let done = match parsed {
-                    Parsed::Create(new) => create::<R>(tx, org, new).await?,
+            async |tx: &mut Tx| -> Result<Change<WithAccess<R>>, ScimError> {
+                let (done, related) = match parsed {
+                    Parsed::Create(new) => (create::<R>(tx, org, new).await?, None),
                     Parsed::Existing {
                         id,
                         if_match,
                         edit,
                         prepared,
                     } => {
-                        let before = store::lock::<R::Row>(tx, org, id)
+                        let (before, related) = R::lock(tx, org, id)
                             .await?
                             .ok_or_else(|| ScimError::not_found(R::RT.name()))?;
                         http::check_if_match(if_match, before.as_ref().version)?;
                         match change::<R>(&state.db, tx, edit, before, prepared).await? {
-                            Changed::Done(done) => done,
+                            Changed::Done(done) => (done, related),
                             Changed::Nothing(unchanged) => {
-                                return Ok(Change::Unchanged((unchanged, Vec::new())));
+                                return Ok(Change::Unchanged(((unchanged, related), Vec::new())));
                             }
                         }
                     }
@@ -302,7 +302,7 @@ async fn apply<R: ScimWrite>(
                     event = event.changes(changes);
                 }
                 let access = access_changes::<R>(caller, tx, done.action, id).await?;
-                Ok(Change::Made((done.row, access), event))
+                Ok(Change::Made(((done.row, related), access), event))
             },
             || (),
         )
@@ -310,7 +310,7 @@ async fn apply<R: ScimWrite>(
     for event in access_changes {
         run.record(event);
     }
-    Ok(row)
+    Ok(read)
 }
 
 /// The effective access this change changed (group memberships, a mapped

@@ -451,6 +451,51 @@ async fn active_can_be_unassigned_without_deactivating() {
     assert!(active.text.contains("u@example.com"), "{}", active.text);
 }
 
+/// A PUT and a PATCH that change a user answer with its groups as the
+/// write's transaction read them with the locked row (no read after the
+/// commit): every group, by displayName, as a GET shows them after.
+#[tokio::test]
+async fn a_users_write_answers_with_the_groups_it_is_in() {
+    let app = TestApp::spawn().await;
+    let scim = app.scim().await;
+    let id = scim.create_user(user("grouped@example.com")).await;
+    let path = format!("/Users/{id}");
+    for name in ["Zebras", "Aardvarks"] {
+        scim.create_group(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name,
+            "members": [{ "value": id }],
+        }))
+        .await;
+    }
+    let displays = |body: &Value| -> Vec<Value> {
+        body["groups"]
+            .as_array()
+            .map(|g| g.iter().map(|g| g["display"].clone()).collect())
+            .unwrap_or_default()
+    };
+    let patched = scim
+        .patch(
+            &path,
+            patch_op(json!([{ "op": "replace", "path": "displayName", "value": "G" }])),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(
+        displays(&patched.body),
+        vec![json!("Aardvarks"), json!("Zebras")]
+    );
+    let mut body = user("grouped@example.com");
+    body["displayName"] = json!("Put");
+    let put = scim.put(&path, body).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(put.body["displayName"], "Put", "{}", put.text);
+    assert_eq!(displays(&put.body), displays(&patched.body));
+    let got = scim.get(&path).await;
+    assert_eq!(got.body["groups"], put.body["groups"], "{}", got.text);
+    assert_eq!(got.body["meta"], put.body["meta"], "{}", got.text);
+}
+
 /// A PATCH that leaves a user as it was (an identity provider asserting
 /// again what it sent before) answers with the user as it is: the same
 /// version and ETag, no change recorded, the call itself audited. It is

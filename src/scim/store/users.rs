@@ -12,7 +12,7 @@ use crate::scim::error::ScimError;
 
 use crate::store::dynamic::Dialect;
 use crate::store::page_anchors::PageAnchors;
-use crate::store::{Db, FromInPlace, InOrder, unconverted};
+use crate::store::{Db, FromInPlace, InOrder, Tx, unconverted};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ScimUserRow {
@@ -136,6 +136,27 @@ pub async fn with_groups(
         return Ok(None);
     };
     Ok(Some(found.split()?))
+}
+
+/// One live user and its groups, the user locked for the transaction's
+/// change (`FOR UPDATE OF r` on PostgreSQL: the groups are read, not
+/// locked; on SQLite the writers' turn is the lock). A user's own writes
+/// never change its groups (`groups` is read-only on a User), so the
+/// write's answer shows these.
+pub async fn lock_with_groups(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(ScimUserRow, Vec<(Uuid, String)>)>, ScimError> {
+    let sql = if tx.is_sqlite() {
+        with_groups!(by_id sqlite)
+    } else {
+        concat!(with_groups!(by_id postgres), " FOR UPDATE OF r")
+    };
+    match crate::tx_fetch!(tx, UserWithGroups, sql, org_id, id)?.pop() {
+        Some(found) => Ok(Some(found.split()?)),
+        None => Ok(None),
+    }
 }
 
 /// One page of a search of users, each with its groups, in one statement
