@@ -21,6 +21,8 @@
 
 use std::time::Duration;
 
+use sqlx::SqliteConnection;
+
 use super::AuditError;
 use crate::on_db;
 use crate::store::Db;
@@ -65,24 +67,50 @@ const CATCH_UP: &str = concat!(
 
 /// Indexes every record not indexed yet; returns how many.
 pub async fn catch_up(db: &Db) -> Result<u64, AuditError> {
+    catch_up_on(db, None).await
+}
+
+/// Runs `$run` with `$e` the catch-up's own connection if it has one
+/// (`store::index_file::catch_up_connection`), else a pooled one.
+macro_rules! on_own_or_pool {
+    ($db:expr, $own:expr, $e:ident => $run:expr) => {
+        match $own {
+            Some(conn) => {
+                let $e = &mut *conn;
+                $run
+            }
+            None => on_db!($db, $e => $run),
+        }
+    };
+}
+
+/// [`catch_up`], on `own` when given.
+async fn catch_up_on(db: &Db, mut own: Option<&mut SqliteConnection>) -> Result<u64, AuditError> {
     // The chains whose head is past their newest indexed record: one
     // lookup per chain (there is one chain per organization).
-    let behind: Vec<String> = on_db!(db, pool => {
+    let behind: Vec<String> = on_own_or_pool!(db, own.as_deref_mut(), e => {
         sqlx::query_scalar(concat!(
             "SELECT h.chain FROM audit_chain_heads h WHERE h.last_seq > ",
             indexed_upto!("h.chain")
         ))
-        .fetch_all(pool)
+        .fetch_all(e)
         .await
     })?;
     let mut indexed = 0;
     for chain in behind {
         loop {
-            // One statement, its own transaction, on a pooled connection and
-            // never in the writers' turn: on SQLite it writes only the
-            // index's file (`store::index_file`), so the records' commits
-            // do not wait for it.
-            let n = for_chain(db, CATCH_UP, &chain, BATCH).await?;
+            // One statement, its own transaction, never in the writers'
+            // turn: on SQLite it writes only the index's file
+            // (`store::index_file`), so the records' commits do not wait
+            // for it.
+            let n = on_own_or_pool!(db, own.as_deref_mut(), e => {
+                sqlx::query(CATCH_UP)
+                    .bind(&chain)
+                    .bind(BATCH)
+                    .execute(e)
+                    .await
+                    .map(|r| r.rows_affected())
+            })?;
             indexed += n;
             if n < BATCH as u64 {
                 break;
@@ -153,14 +181,23 @@ pub(super) async fn for_chain(
     })?)
 }
 
-/// Catches up every `every` until the handle is aborted.
+/// Catches up every `every` until the handle is aborted, on a connection
+/// of its own on SQLite (see `store::index_file::catch_up_connection`).
 pub fn spawn(db: Db, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut own = match crate::store::index_file::catch_up_connection(&db).await {
+            Ok(own) => own,
+            Err(e) => {
+                // The pool serves as well, with less room for the index.
+                tracing::warn!(error = %e, "opening the audit index's own connection failed");
+                None
+            }
+        };
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(e) = catch_up(&db).await {
+            if let Err(e) = catch_up_on(&db, own.as_mut()).await {
                 // Queries read the unindexed tail from the records, so a
                 // lagging index costs time, never results.
                 tracing::warn!(error = %e, "indexing audit records failed; will retry");
@@ -394,6 +431,47 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM audit_index", [], |r| r.get(0))
             .unwrap();
         assert_eq!(entries, 7);
+    }
+
+    /// On SQLite the catch-up has a connection of its own, with a bigger
+    /// page cache for the index than the pool's; on it the index fills as
+    /// through the pool, which sees what it wrote. PostgreSQL has none.
+    #[tokio::test]
+    async fn on_sqlite_the_catch_up_runs_on_a_connection_of_its_own() {
+        let (db, _path) = crate::store::testing::migrated_sqlite_file().await;
+        append(&db, 0, 9).await;
+        let mut own = crate::store::index_file::catch_up_connection(&db)
+            .await
+            .unwrap()
+            .expect("a SQLite file gives the catch-up a connection");
+        let cache: i64 = sqlx::query_scalar("PRAGMA audit_filter.cache_size")
+            .fetch_one(&mut own)
+            .await
+            .unwrap();
+        let pooled: i64 = on_db!(&db, pool => {
+            sqlx::query_scalar("PRAGMA audit_filter.cache_size").fetch_one(pool).await
+        })
+        .unwrap();
+        assert!(
+            cache < pooled,
+            "{cache} KiB (negative) against the pool's {pooled}"
+        );
+        assert_eq!(catch_up_on(&db, Some(&mut own)).await.unwrap(), 9);
+        assert_eq!(lag(&db).await.unwrap(), 0);
+        append(&db, 9, 12).await;
+        assert_eq!(catch_up_on(&db, Some(&mut own)).await.unwrap(), 3);
+        assert_eq!(
+            catch_up(&db).await.unwrap(),
+            0,
+            "the pool sees what it wrote"
+        );
+
+        if let Some(db) = crate::store::testing::migrated_postgres().await {
+            let own = crate::store::index_file::catch_up_connection(&db)
+                .await
+                .unwrap();
+            assert!(own.is_none());
+        }
     }
 
     /// Index entries past a chain's head (a power loss took the records'
