@@ -103,14 +103,7 @@ async fn catch_up_on(db: &Db, mut own: Option<&mut SqliteConnection>) -> Result<
             // turn: on SQLite it writes only the index's file
             // (`store::index_file`), so the records' commits do not wait
             // for it.
-            let n = on_own_or_pool!(db, own.as_deref_mut(), e => {
-                sqlx::query(CATCH_UP)
-                    .bind(&chain)
-                    .bind(BATCH)
-                    .execute(e)
-                    .await
-                    .map(|r| r.rows_affected())
-            })?;
+            let n = for_chain_on(db, own.as_deref_mut(), CATCH_UP, &chain, BATCH).await?;
             indexed += n;
             if n < BATCH as u64 {
                 break;
@@ -171,11 +164,22 @@ pub(super) async fn for_chain(
     chain: &str,
     n: i64,
 ) -> Result<u64, AuditError> {
-    Ok(on_db!(db, pool => {
+    for_chain_on(db, None, sql, chain, n).await
+}
+
+/// [`for_chain`], on `own` when given.
+async fn for_chain_on(
+    db: &Db,
+    own: Option<&mut SqliteConnection>,
+    sql: &'static str,
+    chain: &str,
+    n: i64,
+) -> Result<u64, AuditError> {
+    Ok(on_own_or_pool!(db, own, e => {
         sqlx::query(sql)
             .bind(chain)
             .bind(n)
-            .execute(pool)
+            .execute(e)
             .await
             .map(|r| r.rows_affected())
     })?)
