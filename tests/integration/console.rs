@@ -188,11 +188,13 @@ async fn console_refuses_members_who_are_not_admins() {
 
 #[tokio::test]
 async fn console_sends_an_expired_session_back_to_sign_in() {
-    let app = TestApp::builder().session_ttl_seconds(1).start().await;
+    // Three seconds: a loaded run (the full PostgreSQL suite) took over
+    // one between the sign-in and the page it leads to.
+    let app = TestApp::builder().session_ttl_seconds(3).start().await;
     let mut c = Console::new(&app);
     let csrf = c.sign_in_admin().await;
     let expired_cookie = c.jar.get("scimitar_console").cloned();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
 
     let r = c.get("/console/tokens").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -218,7 +220,7 @@ async fn console_sends_an_expired_session_back_to_sign_in() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    // Read from the database: a new session of this app lives one second,
+    // Read from the database: a new session of this app lives three seconds,
     // which a loaded machine can spend before the list is answered.
     let workspaces: i64 = scimitar::on_db!(app.db(), pool => {
         sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(pool).await
