@@ -137,10 +137,12 @@ impl Server {
             flusher.stop().await;
             usage_flusher.stop().await;
         });
-        tracing::info!(%addr, backend = state.db.backend_name(), "scimitar listening");
+        // The main listener last: whoever waits for that line (a
+        // supervisor, a test reading the log) then has every address.
         if let Some(at) = metrics_addr {
             tracing::info!(addr = %at, "metrics listening");
         }
+        tracing::info!(%addr, backend = state.db.backend_name(), "scimitar listening");
         Ok((
             Server {
                 addr,
