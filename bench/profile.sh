@@ -32,27 +32,10 @@ command -v perf >/dev/null || die "perf is required (Debian: linux-perf)"
 work_dir profile
 DB_URL=${2:-sqlite://$TMP/profile.db}
 start_bench_server "$DB_URL"
-TOKEN=$SCIM_TOKEN
 
 log "seeding $USERS users through /Bulk"
-python3 "$LIB/scim_bulk.py" gen "$TMP/bulk" "$USERS" 1000 >&2
-mkdir -p "$TMP/bulk-resp"
-for f in "$TMP"/bulk/bulk-*.json; do
-	curl -fsS -X POST "$BASE/scim/v2/Bulk" -H "Authorization: Bearer $TOKEN" \
-		-H 'Content-Type: application/scim+json' --data-binary "@$f" \
-		-o "$TMP/bulk-resp/$(basename "$f")" || die "bulk seeding"
-done
-python3 "$LIB/scim_bulk.py" ids "$TMP/bulk-resp" "$TMP/bulk/usernames.txt" "$TMP/ids.txt" \
-	"$TMP/names.txt" >&2
-
-case "$SCENARIO" in
-get_id) ARGS=("$LIB/scim_users.lua" id "$TMP/ids.txt") ;;
-filter) ARGS=("$LIB/scim_users.lua" filter "$TMP/names.txt") ;;
-list) ARGS=("$LIB/scim_users.lua" page_first "$TMP/ids.txt") ;;
-patch) ARGS=("$LIB/scim_writes.lua" patch "$TMP/ids.txt") ;;
-create) ARGS=("$LIB/scim_writes.lua" create "$TMP/ids.txt") ;;
-*) die "unknown scenario $SCENARIO" ;;
-esac
+seed_users "$USERS"
+scenario_args "$SCENARIO"
 
 log "wrk: $SCENARIO, $CONNECTIONS connections, ${DURATION}s; perf for ${PERF_SECONDS}s"
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "${ARGS[0]}" "$BASE" -- "${ARGS[@]:1}" \

@@ -109,3 +109,34 @@ start_bench_server() {
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || die "token create"
 	export SCIM_TOKEN
 }
+
+# seed_users N: imports N users through /Bulk (1,000 operations a request)
+# into the server at $BASE with $SCIM_TOKEN, and writes their ids to
+# $TMP/ids.txt and their userNames to $TMP/names.txt.
+seed_users() {
+	rm -rf "$TMP/bulk" "$TMP/bulk-resp"
+	python3 "$LIB/scim_bulk.py" gen "$TMP/bulk" "$1" 1000 >&2
+	mkdir -p "$TMP/bulk-resp"
+	local f
+	for f in "$TMP"/bulk/bulk-*.json; do
+		curl -fsS -X POST "$BASE/scim/v2/Bulk" -H "Authorization: Bearer $SCIM_TOKEN" \
+			-H 'Content-Type: application/scim+json' --data-binary "@$f" \
+			-o "$TMP/bulk-resp/$(basename "$f")" || die "bulk seeding"
+	done
+	python3 "$LIB/scim_bulk.py" ids "$TMP/bulk-resp" "$TMP/bulk/usernames.txt" "$TMP/ids.txt" \
+		"$TMP/names.txt" >&2
+}
+
+# scenario_args SCENARIO: sets ARGS to the wrk script and its arguments for
+# one of get_id | filter | list | patch | create, over the users seed_users
+# wrote.
+scenario_args() {
+	case "$1" in
+	get_id) ARGS=("$LIB/scim_users.lua" id "$TMP/ids.txt") ;;
+	filter) ARGS=("$LIB/scim_users.lua" filter "$TMP/names.txt") ;;
+	list) ARGS=("$LIB/scim_users.lua" page_first "$TMP/ids.txt") ;;
+	patch) ARGS=("$LIB/scim_writes.lua" patch "$TMP/ids.txt") ;;
+	create) ARGS=("$LIB/scim_writes.lua" create "$TMP/ids.txt") ;;
+	*) die "unknown scenario $1" ;;
+	esac
+}
