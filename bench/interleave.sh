@@ -39,6 +39,7 @@ BIN=$BIN_A
 [ -x "$BIN_B" ] || die "no binary at $BIN_B"
 
 work_dir interleave
+scenario_args "$SCENARIO" # refuses an unknown one before any run
 
 # cpu_ticks PID…: user and system clock ticks of those processes.
 cpu_ticks() {
